@@ -1,0 +1,3 @@
+"""asru: controllable machine unlearning for multimodal LLMs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,71 @@
+"""Load and save any Hugging Face VLM + processor with ``from_pretrained`` / ``save_pretrained``.
+
+Weights only as safetensors (``use_safetensors=True``); remote code only when the caller asks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageTextToText, AutoProcessor, AutoTokenizer
+
+from asru.errors import ModelError
+from asru.models.processors import IMAGE_ONLY_PROCESSORS
+
+
+def _read_model_type(path: Path) -> str:
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise ModelError(f"{path}: not a model folder (config.json missing)")
+    try:
+        return json.loads(config_file.read_text())["model_type"]
+    except (json.JSONDecodeError, KeyError) as error:
+        raise ModelError(f"{config_file}: unreadable or without 'model_type' ({error})") from None
+
+
+def load_processor(name_or_path: str | Path, model_type: str, trust_remote_code: bool = False):
+    """The processor for ``model_type``; Qwen-VL processors are rebuilt image-only (no torchvision)."""
+    if model_type in IMAGE_ONLY_PROCESSORS:
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+        image_processor = AutoImageProcessor.from_pretrained(name_or_path, backend="pil")
+        return IMAGE_ONLY_PROCESSORS[model_type](image_processor, tokenizer, chat_template=tokenizer.chat_template)
+    return AutoProcessor.from_pretrained(name_or_path, trust_remote_code=trust_remote_code, backend="pil")
+
+
+def load_vlm(
+    name_or_path: str | Path,
+    dtype: torch.dtype | str = "auto",
+    trust_remote_code: bool = False,
+    device_map: str | None = None,
+):
+    """Load ``(model, processor)`` from a local folder or a hub id (when the hub is reachable)."""
+    path = Path(name_or_path)
+    if path.exists():
+        model_type = _read_model_type(path)
+        if not any(path.glob("*.safetensors")):
+            raise ModelError(f"{path}: no *.safetensors weights (asru loads weights only as safetensors)")
+    else:
+        try:
+            model_type = AutoConfig.from_pretrained(name_or_path, trust_remote_code=trust_remote_code).model_type
+        except OSError as error:
+            raise ModelError(f"{name_or_path}: not a local folder and not loadable from the hub ({error})") from None
+    model = AutoModelForImageTextToText.from_pretrained(
+        name_or_path,
+        dtype=dtype,
+        use_safetensors=True,
+        trust_remote_code=trust_remote_code,
+        device_map=device_map,
+    )
+    processor = load_processor(name_or_path, model_type, trust_remote_code)
+    return model, processor
+
+
+def save_vlm(model, processor, out_dir: str | Path) -> Path:
+    """Save model (safetensors) and processor so that ``load_vlm`` and plain transformers read them."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    processor.save_pretrained(out_dir)
+    return out_dir
