@@ -1,0 +1,106 @@
+"""The ``asru`` command line: one command per step, YAML configs, one-line errors (exit 2)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from asru.errors import AsruError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Controllable machine unlearning for multimodal LLMs.")
+world_app = typer.Typer(no_args_is_help=True, help="The embedded synthetic public-figures world.")
+app.add_typer(world_app, name="world")
+
+console = Console()
+err_console = Console(stderr=True)
+_state = {"debug": False}
+
+ConfigOption = typer.Option(None, "--config", help="YAML file with config fields; options given here override it.")
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
+    _state["debug"] = debug
+
+
+@world_app.command("build")
+def world_build(
+    out: Path = typer.Option(..., "--out", help="Folder to write the world into."),
+    seed: Optional[int] = typer.Option(None, help="Random seed (same seed, same bytes). [config: seed]"),
+    subjects: Optional[int] = typer.Option(None, help="Number of public figures. [config: subjects]"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Generate the world: people, portraits, facts, questions, refusal-trained questions."""
+    from asru.config import build_config
+    from asru.world import WorldConfig, build_world
+
+    world_config = build_config(WorldConfig, config, {"seed": seed, "subjects": subjects})
+    manifest = build_world(world_config, out)
+    console.print(f"[green]world written to {out}[/green] (hash {manifest['content_hash'][:12]})")
+    for key, value in manifest["counts"].items():
+        console.print(f"  {key}: {value}")
+
+
+@app.command()
+def finetune(
+    world: Path = typer.Option(..., "--world", help="World folder (from `asru world build`)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the target model."),
+    epochs: Optional[int] = typer.Option(None, help="[config: epochs]"),
+    batch_size: Optional[int] = typer.Option(None, help="[config: batch_size]"),
+    learning_rate: Optional[float] = typer.Option(None, help="[config: learning_rate]"),
+    seed: Optional[int] = typer.Option(None, help="[config: seed]"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Fine-tune a tiny Qwen3-VL on the world (the target model); resumes from its checkpoint."""
+    from asru.config import build_config
+    from asru.eval.target import print_accuracy_table, target_accuracy
+    from asru.models import load_vlm
+    from asru.train.finetune import FinetuneConfig
+    from asru.train.finetune import finetune as run_finetune
+    from asru.world import load_world
+
+    recipe = build_config(
+        FinetuneConfig, config, {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed}
+    )
+    summary = run_finetune(world, out, recipe, console=console)
+    console.print(f"trained {summary['steps']} steps in {summary['train_seconds']:.0f} s")
+    model, processor = load_vlm(out)
+    print_accuracy_table(console, target_accuracy(model, processor, load_world(world)), title=f"target model {out}")
+
+
+@app.command()
+def demo(
+    subjects: int = typer.Option(40, help="Number of public figures in the demo world."),
+    seed: int = typer.Option(0, help="World and training seed."),
+) -> None:
+    """The newcomer's tour: build the world, build (or reuse) the target model, show what it knows."""
+    from asru.demo import run_demo
+
+    run_demo(console, subjects=subjects, seed=seed)
+
+
+def main() -> None:
+    """Entry point: our errors become one line on stderr and exit code 2 (``--debug`` re-raises)."""
+    try:
+        app(standalone_mode=False)
+    except AsruError as error:
+        if _state["debug"]:
+            raise
+        err_console.print(f"[red]error:[/red] {error}", highlight=False)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("interrupted")
+        sys.exit(130)
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except Exception as error:  # click usage errors
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(2)
+        raise

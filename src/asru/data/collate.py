@@ -1,0 +1,114 @@
+"""Turn samples into model inputs for any VLM processor: prompts via the chat template, loss masks.
+
+Each sample is encoded once (``Encoder.encode``: chat template, image expansion, tokenisation)
+and batches are assembled from the cached pieces (``collate``), so an epoch costs no image
+processing. Sequence keys are left-padded; vision tensors (``pixel_values``, ``image_grid_thw``)
+are concatenated along dim 0, which is right both for Qwen-VL's flattened patches and for
+LLaVA's stacked images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from asru.data.schema import Sample
+from asru.errors import DataError
+
+IGNORE_INDEX = -100
+SEQUENCE_KEYS = ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids")
+
+
+@dataclass
+class Encoded:
+    """One sample ready to batch: token ids, label mask and its vision tensors."""
+
+    input_ids: list[int]
+    labels: list[int]
+    prompt_length: int
+    sequence_extras: dict[str, list[int]] = field(default_factory=dict)
+    tensors: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class Encoder:
+    """Encodes questions (with an optional image) and answers for one processor."""
+
+    def __init__(self, processor, root: str | Path | None = None, max_image_pixels: int = 4096 * 4096):
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.root = Path(root) if root is not None else None
+        self.max_image_pixels = max_image_pixels
+        self._images: dict[str, Image.Image] = {}
+
+    def load_image(self, relative_path: str) -> Image.Image:
+        if relative_path not in self._images:
+            path = (self.root / relative_path) if self.root else Path(relative_path)
+            try:
+                with Image.open(path) as image:
+                    if image.width * image.height > self.max_image_pixels:
+                        raise DataError(f"{path}: image of {image.width}x{image.height} px exceeds the limit")
+                    self._images[relative_path] = image.convert("RGB")
+            except FileNotFoundError:
+                raise DataError(f"{path}: image file not found") from None
+            except (UnidentifiedImageError, OSError) as error:
+                raise DataError(f"{path}: unreadable image ({error})") from None
+        return self._images[relative_path]
+
+    def prompt_text(self, question: str, has_image: bool, context: list[dict] | None = None) -> str:
+        """The chat-formatted prompt, ending with the assistant's turn; ``context`` = earlier turns."""
+        content = ([{"type": "image"}] if has_image else []) + [{"type": "text", "text": question}]
+        messages = list(context or []) + [{"role": "user", "content": content}]
+        return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    def encode(self, question: str, image: str | None = None, answer: str | None = None, context: list[dict] | None = None) -> Encoded:
+        """Encode a prompt (and the answer + end-of-turn token when given, as labels)."""
+        text = self.prompt_text(question, image is not None, context)
+        kwargs = {"images": [self.load_image(image)]} if image is not None else {}
+        enc = self.processor(text=[text], return_tensors="pt", **kwargs)
+        prompt_ids = enc["input_ids"][0].tolist()
+        answer_ids = []
+        if answer is not None:
+            answer_ids = self.tokenizer(answer, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
+        extras = {
+            key: enc[key][0].tolist() + [0] * len(answer_ids)
+            for key in SEQUENCE_KEYS
+            if key in enc and key not in ("input_ids", "attention_mask")
+        }
+        tensors = {key: value for key, value in enc.items() if key not in SEQUENCE_KEYS}
+        return Encoded(
+            input_ids=prompt_ids + answer_ids,
+            labels=[IGNORE_INDEX] * len(prompt_ids) + answer_ids,
+            prompt_length=len(prompt_ids),
+            sequence_extras=extras,
+            tensors=tensors,
+        )
+
+    def encode_sample(self, sample: Sample, with_answer: bool = True) -> Encoded:
+        return self.encode(sample.question, sample.image, sample.answer if with_answer else None)
+
+    def collate(self, items: list[Encoded]) -> dict[str, torch.Tensor]:
+        return collate(items, self.tokenizer.pad_token_id)
+
+
+def collate(items: list[Encoded], pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Left-pad a list of encoded samples into one batch."""
+    width = max(len(item.input_ids) for item in items)
+    batch: dict[str, list] = {"input_ids": [], "attention_mask": [], "labels": []}
+    extra_keys = sorted({key for item in items for key in item.sequence_extras})
+    for key in extra_keys:
+        batch[key] = []
+    for item in items:
+        pad = width - len(item.input_ids)
+        batch["input_ids"].append([pad_token_id] * pad + item.input_ids)
+        batch["attention_mask"].append([0] * pad + [1] * len(item.input_ids))
+        batch["labels"].append([IGNORE_INDEX] * pad + item.labels)
+        for key in extra_keys:
+            batch[key].append([0] * pad + item.sequence_extras.get(key, [0] * len(item.input_ids)))
+    out = {key: torch.tensor(value, dtype=torch.long) for key, value in batch.items()}
+    tensor_keys = sorted({key for item in items for key in item.tensors})
+    for key in tensor_keys:
+        out[key] = torch.cat([item.tensors[key] for item in items if key in item.tensors], dim=0)
+    return out
