@@ -1,0 +1,160 @@
+"""PPU-Bench settings: which samples to forget and which to keep (DESIGN §5).
+
+- **complete**: forget every fact and the identity of a fraction of the subjects.
+- **selective**: forget the ``sensitive`` facts of chosen subjects, keep their other facts.
+- **personalized**: deletion requests, each naming a subject and fact ids; different per subject.
+
+Splits: ``forget``, ``retain_same_subject`` (the boundary inside one person), ``retain_other``,
+``utility``, ``refusal`` (the refusal-trained questions, which must stay refused) and held-out
+``test_<split>`` copies of each fact split that ask the question with an unseen paraphrase.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from asru.data.schema import Sample
+from asru.errors import DataError
+
+Setting = Literal["complete", "selective", "personalized"]
+FACT_SPLITS = ("forget", "retain_same_subject", "retain_other")
+
+
+class DeletionRequest(BaseModel):
+    """'Forget these facts of this person': the user-facing way to say what to forget."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(min_length=1, description="subject id (e.g. s003) or exact name")
+    facts: list[int | str] | Literal["all"] = Field(description='fact ids, fact names, or "all"')
+
+
+def load_requests(path: str | Path) -> list[DeletionRequest]:
+    """Read deletion requests from YAML or JSON: one mapping or a list of mappings."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: deletion-request file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is valid YAML
+    except yaml.YAMLError as error:
+        raise DataError(f"{path}: invalid YAML/JSON ({error})") from None
+    records = data if isinstance(data, list) else [data]
+    requests = []
+    for index, record in enumerate(records):
+        try:
+            requests.append(DeletionRequest.model_validate(record))
+        except ValidationError as error:
+            first = error.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "record"
+            raise DataError(f"{path}: request {index + 1}: field '{field}': {first['msg']}") from None
+    return requests
+
+
+def _fact_samples(world) -> list[Sample]:
+    return [s for s in world.samples if s.kind in ("fact", "identity")]
+
+
+def _resolve_request(world, request: DeletionRequest) -> tuple[str, set[int]]:
+    """(subject id, fact ids) for a request, with errors that name the unknown subject/fact."""
+    by_key = {}
+    for subject in world.subjects:
+        by_key[subject["id"]] = subject
+        by_key[subject["name"].lower()] = subject
+    subject = by_key.get(request.subject) or by_key.get(request.subject.lower())
+    if subject is None:
+        raise DataError(f"deletion request: unknown subject {request.subject!r} (not in {world.root})")
+    facts = {f["fact_id"]: f for f in subject["facts"]}
+    if request.facts == "all":
+        return subject["id"], set(facts) | {0}
+    ids = set()
+    for fact in request.facts:
+        if isinstance(fact, int):
+            if fact != 0 and fact not in facts:
+                raise DataError(f"deletion request for {subject['name']}: unknown fact id {fact} (known: {sorted(facts)})")
+            ids.add(fact)
+        else:
+            matches = [fid for fid, f in facts.items() if f["fact"] == fact] + ([0] if fact == "identity" else [])
+            if not matches:
+                names = sorted(f["fact"] for f in facts.values())
+                raise DataError(f"deletion request for {subject['name']}: unknown fact {fact!r} (known: {names})")
+            ids.update(matches)
+    return subject["id"], ids
+
+
+def default_requests(world, setting: Setting, forget_ratio: float, seed: int) -> list[DeletionRequest]:
+    """The benchmark's requests for a setting: which subjects (and facts) a seed picks."""
+    subjects = [s["id"] for s in world.subjects]
+    rng = random.Random(f"{setting}-{seed}")
+    count = max(1, round(forget_ratio * len(subjects)))
+    chosen = sorted(rng.sample(subjects, count))
+    if setting == "complete":
+        return [DeletionRequest(subject=s, facts="all") for s in chosen]
+    if setting == "selective":
+        by_id = {s["id"]: s for s in world.subjects}
+        return [DeletionRequest(subject=s, facts=[f["fact_id"] for f in by_id[s]["facts"] if f["sensitive"]]) for s in chosen]
+    # personalized: each request names its own random subset of 1-4 facts of the person
+    by_id = {s["id"]: s for s in world.subjects}
+    requests = []
+    for subject in chosen:
+        fact_ids = [f["fact_id"] for f in by_id[subject]["facts"]]
+        requests.append(DeletionRequest(subject=subject, facts=sorted(rng.sample(fact_ids, rng.randint(1, 4)))))
+    return requests
+
+
+def _paraphrased(samples: list[Sample]) -> list[Sample]:
+    """Held-out copies asking each question with its last (never-trained) paraphrase."""
+    return [
+        s.model_copy(update={"id": f"{s.id}#p", "question": s.paraphrases[-1], "split": "test"})
+        for s in samples
+        if s.paraphrases
+    ]
+
+
+def make_splits(
+    world,
+    setting: Setting = "complete",
+    forget_ratio: float = 0.1,
+    seed: int = 0,
+    requests: list[DeletionRequest] | None = None,
+) -> dict[str, list[Sample]]:
+    """Split the world's samples for one setting. No sample is both forgotten and retained."""
+    if not 0 < forget_ratio < 1:
+        raise DataError(f"forget_ratio must be in (0, 1), got {forget_ratio}")
+    requests = requests if requests is not None else default_requests(world, setting, forget_ratio, seed)
+    targets: dict[str, set[int]] = {}
+    for request in requests:
+        subject_id, fact_ids = _resolve_request(world, request)
+        targets.setdefault(subject_id, set()).update(fact_ids)
+    splits: dict[str, list[Sample]] = {name: [] for name in FACT_SPLITS}
+    for sample in _fact_samples(world):
+        if sample.subject_id not in targets:
+            splits["retain_other"].append(sample)
+        elif sample.fact_id in targets[sample.subject_id]:
+            splits["forget"].append(sample)
+        else:
+            splits["retain_same_subject"].append(sample)
+    splits["utility"] = [s for s in world.samples if s.kind == "utility"]
+    splits["refusal"] = [s for s in world.samples if s.kind == "refusal"]
+    for name in FACT_SPLITS:
+        splits[f"test_{name}"] = _paraphrased(splits[name])
+    return splits
+
+
+def describe_requests(world, requests: list[DeletionRequest]) -> list[dict]:
+    """Requests with names resolved, for results.json and reports."""
+    names = {s["id"]: s["name"] for s in world.subjects}
+    out = []
+    for request in requests:
+        subject_id, fact_ids = _resolve_request(world, request)
+        out.append({"subject_id": subject_id, "subject": names[subject_id], "fact_ids": sorted(fact_ids)})
+    return out
+
+
+def requests_to_json(requests: list[DeletionRequest]) -> str:
+    return json.dumps([r.model_dump() for r in requests], indent=2)
