@@ -1,0 +1,20 @@
+"""IdK / refusal tuning: fine-tune the forget questions toward varied refusals, keep retain."""
+
+from asru.config import StrictConfig
+from asru.methods.base import Method, UnlearnBatch, forward_nll, register
+
+
+@register
+class IdK(Method):
+    name = "idk"
+    uses_refusals = True
+    default_learning_rate = 1e-4
+
+    class Params(StrictConfig):
+        retain_weight: float = 1.0
+
+    def loss(self, model, batch: UnlearnBatch):
+        refusal_nll, _ = forward_nll(model, batch.forget_refusal)
+        retain_nll, _ = forward_nll(model, batch.retain)
+        loss = refusal_nll.mean() + self.params.retain_weight * retain_nll.mean()
+        return loss, {"refusal_nll": refusal_nll.mean().item(), "retain_nll": retain_nll.mean().item()}

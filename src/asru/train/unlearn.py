@@ -1,0 +1,209 @@
+"""The one unlearning trainer every loss-based method runs in (DESIGN §6).
+
+accelerate for devices and checkpoints, peft for LoRA, a deterministic forget/retain batch
+schedule (so a resumed run ends with the weights of an uninterrupted one), answer-token losses,
+gradient clipping and a warmup + cosine schedule. The method supplies only its loss.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from pydantic import Field
+from transformers import get_cosine_schedule_with_warmup
+
+from asru.config import StrictConfig
+from asru.data.collate import Encoded, Encoder
+from asru.data.schema import Sample
+from asru.eval.settings import Setting
+from asru.io import atomic_write_json
+from asru.methods.base import Method, UnlearnBatch, forward_nll, get_method
+from asru.methods.losses import boundary_hinge
+from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from asru.ui import progress_bar
+from asru.world.phrases import REFUSAL_TEMPLATES
+
+DEFAULT_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+class UnlearnConfig(StrictConfig):
+    """Everything a run needs besides the model and the data; saved resolved as config.yaml."""
+
+    method: str = "grad_diff"
+    method_args: dict = Field(default_factory=dict, description="the method's own parameters (see its Params)")
+    setting: Setting = "complete"
+    forget_ratio: float = Field(0.1, gt=0, lt=1)
+    requests_file: str | None = Field(None, description="YAML/JSON deletion requests (overrides forget_ratio)")
+    seed: int = 0
+    steps: int = Field(60, ge=1)
+    batch_size: int = Field(8, ge=1)
+    learning_rate: float | None = Field(None, gt=0, description="default: the method's own")
+    warmup_steps: int = Field(5, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    lora_r: int = Field(0, ge=0, description="0 = full fine-tuning")
+    lora_alpha: int = 16
+    lora_targets: list[str] = Field(default_factory=lambda: list(DEFAULT_LORA_TARGETS))
+    merge_lora: bool = True
+    train_vision: bool = False
+    train_forms: list[str] = Field(default_factory=lambda: ["qa"])
+    retain_limit: int | None = Field(None, ge=1, description="use at most this many retain items")
+    bao: bool = Field(False, description="add the BAO same-subject hinge to any loss-based method")
+    bao_weight: float = 1.0
+    bao_margin: float = 1.0
+    checkpoint_every: int = Field(20, ge=1)
+
+
+def _training_samples(samples: list[Sample], forms: list[str]) -> list[Sample]:
+    return [s for s in samples if s.form in forms]
+
+
+class BatchSampler:
+    """Deterministic forget/retain batches; BAO-style retain batches come from the forget subjects."""
+
+    def __init__(self, forget, retain, same_subject, config: UnlearnConfig, same_subject_retain: bool):
+        self.forget, self.retain, self.same_subject = forget, retain, same_subject
+        self.config = config
+        self.same_subject_retain = same_subject_retain
+
+    def indices(self, step: int) -> tuple[list[int], list[tuple[str, int]]]:
+        rng = random.Random(self.config.seed * 1_000_003 + step)
+        forget = rng.sample(range(len(self.forget)), min(self.config.batch_size, len(self.forget)))
+        retain: list[tuple[str, int]] = []
+        if self.same_subject_retain:
+            subjects = {self.forget[i].subject_id for i in forget}
+            pool = [i for i, s in enumerate(self.same_subject) if s.subject_id in subjects]
+            retain = [("same", i) for i in rng.sample(pool, min(len(pool), self.config.batch_size // 2))]
+        if self.retain:
+            need = self.config.batch_size - len(retain)
+            retain += [("other", i) for i in rng.sample(range(len(self.retain)), min(need, len(self.retain)))]
+        return forget, retain
+
+
+def _trainable_parameters(model, config: UnlearnConfig, method: Method):
+    """Apply LoRA or freeze what must not move; returns the model to train."""
+    if config.lora_r > 0:
+        from peft import LoraConfig, get_peft_model
+
+        # restrict LoRA to the language model unless the vision tower is trained too
+        pattern = r".*language_model.*\.(" + "|".join(config.lora_targets) + r")$"
+        if config.train_vision:
+            pattern = r".*\.(" + "|".join(config.lora_targets) + r")$"
+        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, target_modules=pattern, lora_dropout=0.0)
+        model = get_peft_model(model, lora)
+    else:
+        for name, parameter in model.named_parameters():
+            if not config.train_vision and ".visual." in f".{name}":
+                parameter.requires_grad_(False)
+    restrict = getattr(method, "trainable", None)
+    if restrict is not None:
+        for name, parameter in model.named_parameters():
+            if parameter.requires_grad and not restrict(name):
+                parameter.requires_grad_(False)
+    return model
+
+
+def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: UnlearnConfig, out_dir: Path, console=None):
+    """Run ``config.method`` on ``model`` and return (model, training log). Resumes from out_dir/checkpoint."""
+    method_cls = get_method(config.method)
+    params = method_cls.parse_params(config.method_args)
+    out_dir = Path(out_dir)
+    torch.manual_seed(config.seed)
+    reference = None
+    if method_cls.uses_reference:
+        reference = copy.deepcopy(model).eval()
+        reference.requires_grad_(False)
+    method = method_cls(params, reference)
+    if not method_cls.trains:
+        raise ValueError(f"method {config.method!r} does not train; use its own fit()")
+
+    encoder = Encoder(processor, world.root)
+    forget = _training_samples(splits["forget"], config.train_forms)
+    retain = _training_samples(splits["retain_other"], config.train_forms)
+    same_subject = _training_samples(splits.get("retain_same_subject", []), config.train_forms)
+    if config.retain_limit:
+        retain = random.Random(config.seed).sample(retain, min(config.retain_limit, len(retain)))
+    if not forget:
+        raise ValueError("the forget split is empty for this setting")
+    sampler = BatchSampler(forget, retain, same_subject, config, config.bao or method_cls.same_subject_retain)
+    encoded_forget = [encoder.encode_sample(s) for s in forget]
+    encoded_retain = {"other": [encoder.encode_sample(s) for s in retain], "same": [encoder.encode_sample(s) for s in same_subject]}
+    encoded_refusal: list[Encoded] = []
+    if method_cls.uses_refusals:
+        encoded_refusal = [
+            encoder.encode(s.question, s.image, REFUSAL_TEMPLATES[i % len(REFUSAL_TEMPLATES)].format(name=s.subject_name or "them"))
+            for i, s in enumerate(forget)
+        ]
+
+    model = _trainable_parameters(model, config, method)
+    if hasattr(method, "prepare"):
+        method.prepare(model, encoder, encoded_forget, encoded_retain["other"])
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    learning_rate = config.learning_rate or method_cls.default_learning_rate
+    optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.0)
+    scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    if reference is not None:
+        reference.to(accelerator.device)
+
+    checkpoint_dir = out_dir / "checkpoint"
+    start, log = 0, []
+    found = find_checkpoint(checkpoint_dir)
+    if found is not None:
+        record = load_checkpoint(accelerator, found)
+        start, log = record["step"], record.get("log", [])
+        if console:
+            console.print(f"[cyan]resuming {config.method} from step {start}[/cyan]")
+
+    def to_device(batch):
+        return {k: v.to(accelerator.device) for k, v in batch.items()}
+
+    model.train()
+    started = time.perf_counter()
+    with progress_bar(console, config.method) as bar:
+        task = bar.add_task(config.method, total=config.steps, completed=start, loss=math.nan)
+        for step in range(start, config.steps):
+            forget_idx, retain_idx = sampler.indices(step)
+            retain_items = [encoded_retain[pool][i] for pool, i in retain_idx]
+            retain_rows = [(same_subject if pool == "same" else retain)[i] for pool, i in retain_idx]
+            batch = UnlearnBatch(
+                forget=to_device(encoder.collate([encoded_forget[i] for i in forget_idx])),
+                retain=to_device(encoder.collate(retain_items)) if retain_items else {},
+                forget_subjects=[forget[i].subject_id or "" for i in forget_idx],
+                retain_subjects=[s.subject_id or "" for s in retain_rows],
+                forget_refusal=to_device(encoder.collate([encoded_refusal[i] for i in forget_idx])) if encoded_refusal else None,
+            )
+            loss, logs = method.loss(model, batch)
+            if config.bao and config.method != "bao":
+                forget_nll, _ = forward_nll(model, batch.forget)
+                retain_nll, _ = forward_nll(model, batch.retain)
+                hinge = boundary_hinge(forget_nll, batch.forget_subjects, retain_nll, batch.retain_subjects, config.bao_margin)
+                loss = loss + config.bao_weight * hinge
+                logs["bao_hinge"] = hinge.item()
+            accelerator.backward(loss)
+            if hasattr(method, "after_backward"):
+                method.after_backward(model)
+            accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            log.append({"step": step + 1, "loss": loss.item(), **logs})
+            bar.update(task, advance=1, loss=loss.item())
+            if (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
+                save_checkpoint(accelerator, checkpoint_dir, step + 1, {"log": log})
+
+    model = accelerator.unwrap_model(model)
+    if config.lora_r > 0 and config.merge_lora:
+        model = model.merge_and_unload()
+    model.eval()
+    for leftover in ("checkpoint", "checkpoint.old", "checkpoint.tmp"):
+        shutil.rmtree(out_dir / leftover, ignore_errors=True)
+    atomic_write_json(out_dir / "train_log.json", {"log": log, "seconds": time.perf_counter() - started, "learning_rate": learning_rate})
+    return model, log
