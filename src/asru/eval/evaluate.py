@@ -1,0 +1,139 @@
+"""Evaluate a model on a setting's splits and attacks: metrics per split and modality, judge labels.
+
+Produces the ``metrics`` and ``attacks`` parts of ``results.json`` (DESIGN §9) and one record per
+answer for ``answers.jsonl``, so a user can read what the model said.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from contextlib import nullcontext
+from typing import Callable, Iterable
+
+from asru.data.collate import Encoder
+from asru.data.schema import Sample
+from asru.eval.attacks import ALL_ATTACKS, PROMPT_ATTACKS, Probe, relearn
+from asru.eval.generate import generate_answers
+from asru.eval.judge import judge_many, summarize
+from asru.eval.metrics import aggregate
+
+FORGET_SPLITS = ("forget", "test_forget")
+DEFAULT_SPLITS = ("forget", "retain_same_subject", "retain_other", "utility", "refusal", "test_forget", "test_retain_same_subject", "test_retain_other")
+
+
+def fact_values(world) -> dict[str, list[str]]:
+    """Every value of each fact in the world: the distractors a hallucination would name."""
+    values: dict[str, set[str]] = defaultdict(set)
+    for subject in world.subjects:
+        values["identity"].add(subject["name"])
+        for fact in subject["facts"]:
+            values[fact["fact"]].add(fact["value"])
+    return {fact: sorted(v) for fact, v in values.items()}
+
+
+def answer_probes(model, encoder: Encoder, probes: list[Probe], batch_size: int = 64, max_new_tokens: int = 24) -> list[str]:
+    encoded = [encoder.encode(p.question, p.image, context=list(p.context)) for p in probes]
+    return generate_answers(model, encoder, encoded, max_new_tokens=max_new_tokens, batch_size=batch_size)
+
+
+def score(probes: list[Probe], answers: list[str], should_forget: bool, distractors: dict[str, list[str]], judged: bool = True):
+    """Metrics overall and per modality, the judge summary, and the per-answer records."""
+    records = []
+    for probe, answer in zip(probes, answers):
+        s = probe.sample
+        records.append(
+            {
+                "id": s.id,
+                "subject_id": s.subject_id,
+                "subject_name": s.subject_name,
+                "kind": s.kind,
+                "fact": s.fact,
+                "form": s.form,
+                "modality": s.modality,
+                "question": probe.question,
+                "image": probe.image,
+                "gold": s.answer,
+                "options": s.options,
+                "pred": answer,
+                "should_forget": should_forget,
+                "distractors": [v for v in distractors.get(s.fact, []) if v != s.answer][:20],
+            }
+        )
+    metrics = {"all": aggregate(records)}
+    for modality in ("image", "text"):
+        subset = [r for r in records if r["modality"] == modality]
+        if subset:
+            metrics[modality] = aggregate(subset)
+    judged_records = [r for r in records if r["kind"] in ("fact", "identity")]
+    if judged and judged_records:
+        judgements = judge_many(judged_records)
+        for record, judgement in zip(judged_records, judgements):
+            record["label"] = judgement.label
+            record["naturalness"] = judgement.naturalness
+        metrics["judge"] = summarize(judgements)
+    for record in records:
+        record.pop("distractors")
+    return metrics, records
+
+
+def evaluate(
+    model,
+    processor,
+    world,
+    splits: dict[str, list[Sample]],
+    split_names: Iterable[str] = DEFAULT_SPLITS,
+    attacks: Iterable[str] = (),
+    model_context: Callable[[], object] | None = None,
+    batch_size: int = 64,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[dict, dict, list[dict]]:
+    """Return (metrics, attack results, answer records).
+
+    ``model_context`` wraps generation (a steering method's hooks); the ``steering_removed``
+    attack evaluates the forget split without it.
+    """
+    encoder = Encoder(processor, world.root)
+    distractors = fact_values(world)
+    context = model_context or nullcontext
+    metrics: dict[str, dict] = {}
+    all_records: list[dict] = []
+
+    def run(name: str, probes: list[Probe], should_forget: bool, runner=model, wrap=context):
+        if progress:
+            progress(name)
+        with wrap():
+            answers = answer_probes(runner, encoder, probes, batch_size)
+        result, records = score(probes, answers, should_forget, distractors)
+        for record in records:
+            record["split"] = name
+        all_records.extend(records)
+        return result
+
+    for name in split_names:
+        if splits.get(name):
+            metrics[name] = run(name, [Probe.of(s) for s in splits[name]], name in FORGET_SPLITS)
+
+    forget = [s for s in splits["forget"] if s.form == "qa"]
+    attack_results: dict[str, dict] = {}
+    for attack in attacks:
+        if attack in PROMPT_ATTACKS:
+            probes = PROMPT_ATTACKS[attack](world, forget, seed)
+            if probes:
+                attack_results[attack] = run(f"attack:{attack}", probes, True)["all"]
+        elif attack == "relearn":
+            # relearn on a quarter of the forget facts, measure the other three quarters
+            subjects = sorted({s.subject_id for s in forget})
+            fact_ids = sorted({s.fact_id for s in forget})
+            train = [s for s in forget if (fact_ids.index(s.fact_id) + subjects.index(s.subject_id)) % 4 == 0]
+            held_out = [s for s in forget if s not in train]
+            relearned = relearn(model, encoder, train or forget, seed=seed)
+            attack_results[attack] = run("attack:relearn", [Probe.of(s) for s in held_out or forget], True, relearned)["all"]
+        elif attack == "steering_removed":
+            if model_context is not None:
+                attack_results[attack] = run("attack:steering_removed", [Probe.of(s) for s in forget], True, wrap=nullcontext)["all"]
+        else:
+            from asru.errors import ConfigError
+
+            raise ConfigError(f"unknown attack {attack!r} (known: {', '.join(ALL_ATTACKS + ('steering_removed',))})")
+    return metrics, attack_results, all_records

@@ -1,0 +1,128 @@
+"""The Python API behind the CLI: ``unlearn`` and ``evaluate_model`` write complete run folders.
+
+    from asru import unlearn, evaluate_model
+    run = unlearn("path/to/model", "path/to/world", method="npo", setting="selective", out="runs/npo")
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+
+from pydantic import Field
+
+from asru.config import StrictConfig, dump_config
+from asru.eval.attacks import ALL_ATTACKS
+from asru.eval.evaluate import evaluate
+from asru.eval.settings import Setting, describe_requests, load_requests, make_splits
+from asru.io import atomic_write_text
+from asru.models.loading import load_vlm, save_vlm
+from asru.report.writer import write_run
+from asru.train.unlearn import UnlearnConfig
+from asru.train.unlearn import unlearn as train_unlearn
+from asru.world import load_world
+
+
+class EvalConfig(StrictConfig):
+    setting: Setting = "complete"
+    forget_ratio: float = Field(0.1, gt=0, lt=1)
+    requests_file: str | None = None
+    seed: int = 0
+    attacks: list[str] = Field(default_factory=list, description='attack names, or ["all"]')
+    batch_size: int = Field(64, ge=1)
+
+
+def versions() -> dict[str, str]:
+    import accelerate
+    import peft
+    import torch
+    import transformers
+
+    import asru
+
+    return {
+        "asru": asru.__version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "accelerate": accelerate.__version__,
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()} {platform.system()}",
+    }
+
+
+def resolve_attacks(attacks: list[str]) -> list[str]:
+    return list(ALL_ATTACKS) if attacks == ["all"] else attacks
+
+
+def _splits(world, setting, forget_ratio, seed, requests_file):
+    requests = load_requests(requests_file) if requests_file else None
+    splits = make_splits(world, setting, forget_ratio, seed, requests)
+    return splits, requests
+
+
+def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Path, config: EvalConfig | None = None, console=None, model=None, processor=None, method: str = "none", timing: dict | None = None, training_log=None) -> dict:
+    """Evaluate a saved model (or an in-memory one) on a setting and write a run folder."""
+    config = config or EvalConfig()
+    out = Path(out)
+    world = load_world(world_dir)
+    if model is None:
+        model, processor = load_vlm(model_path)
+    splits, _ = _splits(world, config.setting, config.forget_ratio, config.seed, config.requests_file)
+    started = time.perf_counter()
+    status = console.status("evaluating") if console else None
+    if status:
+        status.start()
+    try:
+        metrics, attacks, answers = evaluate(
+            model, processor, world, splits, attacks=resolve_attacks(config.attacks), batch_size=config.batch_size, seed=config.seed,
+            progress=(lambda name: status.update(f"evaluating {name}")) if status else None,
+        )
+    finally:
+        if status:
+            status.stop()
+    requests = describe_requests(world, _requests_for(world, config))
+    results = {
+        "method": method,
+        "setting": config.setting,
+        "model": str(model_path),
+        "world": {"path": str(world_dir), "hash": world.manifest.get("content_hash")},
+        "requests": requests,
+        "metrics": metrics,
+        "attacks": attacks,
+        "timing": {**(timing or {}), "eval_seconds": round(time.perf_counter() - started, 2)},
+        "versions": versions(),
+    }
+    write_run(out, results, answers, training_log)
+    return results
+
+
+def _requests_for(world, config):
+    from asru.eval.settings import default_requests
+
+    if config.requests_file:
+        return load_requests(config.requests_file)
+    return default_requests(world, config.setting, config.forget_ratio, config.seed)
+
+
+def unlearn(model_path: str | Path, world_dir: str | Path, out: str | Path, config: UnlearnConfig | None = None, attacks: list[str] | None = None, console=None) -> dict:
+    """Unlearn with ``config.method``, save the model (safetensors) into ``out/model``, evaluate, report."""
+    config = config or UnlearnConfig()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.yaml", dump_config(config))
+    world = load_world(world_dir)
+    model, processor = load_vlm(model_path)
+    splits, _ = _splits(world, config.setting, config.forget_ratio, config.seed, config.requests_file)
+    started = time.perf_counter()
+    model, log = train_unlearn(model, processor, world, splits, config, out, console)
+    train_seconds = time.perf_counter() - started
+    save_vlm(model, processor, out / "model")
+    eval_config = EvalConfig(
+        setting=config.setting, forget_ratio=config.forget_ratio, requests_file=config.requests_file, seed=config.seed, attacks=attacks or []
+    )
+    return evaluate_model(
+        model_path, world_dir, out, eval_config, console, model=model, processor=processor, method=config.method,
+        timing={"train_seconds": round(train_seconds, 2)}, training_log=log,
+    )

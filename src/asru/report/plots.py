@@ -1,0 +1,106 @@
+"""Plots (matplotlib, Agg): forget-vs-retain scatter, answer-label bars, attack leakage, training curves.
+
+Each takes ``{run name: results}`` so that a single run and an ``asru report`` comparison of
+many runs draw with the same code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from asru.io import atomic_write_bytes  # noqa: E402
+
+LABEL_COLOURS = {
+    "correct": "#4c9a2a",
+    "refusal_contextual": "#2a6f9a",
+    "refusal_rigid": "#8fb8d8",
+    "leak": "#c0392b",
+    "hallucination": "#e67e22",
+    "gibberish": "#7f7f7f",
+}
+
+
+def _save(figure, path: Path) -> Path:
+    import io
+
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def _get(results: dict, split: str, metric: str) -> float | None:
+    return results.get("metrics", {}).get(split, {}).get("all", {}).get(metric)
+
+
+def plot_forget_vs_retain(runs: dict[str, dict], path: Path) -> Path:
+    """x: forget leakage (lower is better), y: retain accuracy (higher is better)."""
+    figure, axis = plt.subplots(figsize=(5.5, 4.5))
+    for name, results in runs.items():
+        x, y = _get(results, "forget", "leakage"), _get(results, "retain_other", "exact_match")
+        if x is None or y is None:
+            continue
+        axis.scatter([x], [y], s=60)
+        axis.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=9)
+    axis.set_xlabel("forget leakage (lower is better)")
+    axis.set_ylabel("retain (other subjects) exact match")
+    axis.set_xlim(-0.05, 1.05)
+    axis.set_ylim(-0.05, 1.05)
+    axis.grid(alpha=0.3)
+    axis.set_title("forgetting vs keeping")
+    return _save(figure, path)
+
+
+def plot_labels(runs: dict[str, dict], path: Path, split: str = "forget") -> Path:
+    """Stacked bars of the judge's answer labels on a split, one bar per run."""
+    figure, axis = plt.subplots(figsize=(max(4.5, 1.1 * len(runs) + 2), 4))
+    names = list(runs)
+    bottoms = [0.0] * len(names)
+    for label, colour in LABEL_COLOURS.items():
+        values = [runs[n].get("metrics", {}).get(split, {}).get("judge", {}).get("labels", {}).get(label, 0.0) for n in names]
+        axis.bar(names, values, bottom=bottoms, color=colour, label=label)
+        bottoms = [b + v for b, v in zip(bottoms, values)]
+    axis.set_ylabel(f"fraction of {split} answers")
+    axis.set_ylim(0, 1.0)
+    axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
+    axis.set_title(f"answer labels on {split}")
+    plt.setp(axis.get_xticklabels(), rotation=30, ha="right")
+    return _save(figure, path)
+
+
+def plot_attacks(runs: dict[str, dict], path: Path) -> Path:
+    """Heat map of forget leakage per attack (rows) and run (columns)."""
+    attacks = sorted({a for r in runs.values() for a in r.get("attacks", {})})
+    names = list(runs)
+    grid = [[runs[n].get("attacks", {}).get(a, {}).get("leakage", float("nan")) for n in names] for a in attacks]
+    figure, axis = plt.subplots(figsize=(max(4, 1.0 * len(names) + 3), 0.45 * len(attacks) + 1.5))
+    image = axis.imshow(grid, vmin=0, vmax=1, cmap="Reds", aspect="auto")
+    axis.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    axis.set_yticks(range(len(attacks)), attacks)
+    for i, row in enumerate(grid):
+        for j, value in enumerate(row):
+            if value == value:
+                axis.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8)
+    figure.colorbar(image, ax=axis, label="leakage")
+    axis.set_title("leakage under attack")
+    return _save(figure, path)
+
+
+def plot_training(log: list[dict], path: Path) -> Path:
+    """Every logged scalar against the step, one panel each."""
+    keys = [k for k in log[0] if k != "step" and isinstance(log[0][k], (int, float))]
+    figure, axes = plt.subplots(len(keys), 1, figsize=(6, 1.8 * len(keys) + 0.5), sharex=True, squeeze=False)
+    steps = [row["step"] for row in log]
+    for axis, key in zip(axes[:, 0], keys):
+        axis.plot(steps, [row.get(key, float("nan")) for row in log])
+        axis.set_ylabel(key, fontsize=8)
+        axis.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("step")
+    return _save(figure, path)

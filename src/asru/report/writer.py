@@ -1,0 +1,142 @@
+"""Run folders: results.json, report.md, plots (*.png), a self-contained report.html, answers.jsonl.
+
+Every model output shown in HTML goes through ``html.escape``; images are inlined as base64.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from asru.io import atomic_write_json, atomic_write_text
+from asru.report.plots import plot_attacks, plot_forget_vs_retain, plot_labels, plot_training
+
+HEADLINE = [
+    ("forget", "leakage"),
+    ("forget", "refusal_rate"),
+    ("retain_same_subject", "exact_match"),
+    ("retain_other", "exact_match"),
+    ("utility", "exact_match"),
+    ("refusal", "refusal_rate"),
+]
+
+
+def headline(results: dict) -> dict[str, float | None]:
+    """The numbers a reader looks at first, flattened for tables."""
+    metrics = results.get("metrics", {})
+    row: dict[str, float | None] = {}
+    for split, metric in HEADLINE:
+        row[f"{split}.{metric}"] = metrics.get(split, {}).get("all", {}).get(metric)
+    judge = metrics.get("forget", {}).get("judge", {})
+    row["forget.naturalness"] = judge.get("naturalness")
+    row["forget.contextual_refusal"] = judge.get("contextual_refusal")
+    for attack, values in results.get("attacks", {}).items():
+        row[f"attack.{attack}.leakage"] = values.get("leakage")
+    return row
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def metrics_markdown(results: dict) -> str:
+    metrics = results.get("metrics", {})
+    names = ["n", "exact_match", "contains", "rouge_l_recall", "leakage", "refusal_rate", "mcq_acc", "cloze_em"]
+    rows = []
+    for split, per_modality in metrics.items():
+        for modality in ("all", "image", "text"):
+            if modality in per_modality:
+                rows.append([split, modality] + [per_modality[modality].get(n) for n in names])
+    parts = ["## Metrics per split and modality", "", markdown_table(["split", "modality"] + names, rows)]
+    judged = [(split, m["judge"]) for split, m in metrics.items() if "judge" in m]
+    if judged:
+        labels = list(judged[0][1]["labels"])
+        rows = [[split, j.get("naturalness"), j.get("contextual_refusal"), j.get("leakage")] + [j["labels"][l] for l in labels] for split, j in judged]
+        parts += ["", "## Judge (offline)", "", markdown_table(["split", "naturalness", "contextual refusal", "leakage"] + labels, rows)]
+    if results.get("attacks"):
+        rows = [[a, v.get("leakage"), v.get("exact_match"), v.get("refusal_rate"), v.get("n")] for a, v in results["attacks"].items()]
+        parts += ["", "## Attacks (forget split)", "", markdown_table(["attack", "leakage", "exact match", "refusal rate", "n"], rows)]
+    return "\n".join(parts)
+
+
+def write_run(out_dir: Path, results: dict, answers: list[dict], training_log: list[dict] | None = None) -> dict[str, Path]:
+    """Write results.json, answers.jsonl, plots, report.md and report.html into ``out_dir``."""
+    out_dir = Path(out_dir)
+    atomic_write_json(out_dir / "results.json", results)
+    atomic_write_text(out_dir / "answers.jsonl", "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers))
+    plots = {
+        "labels": plot_labels({results.get("method", "model"): results}, out_dir / "labels.png"),
+        "forget_vs_retain": plot_forget_vs_retain({results.get("method", "model"): results}, out_dir / "forget_vs_retain.png"),
+    }
+    if results.get("attacks"):
+        plots["attacks"] = plot_attacks({results.get("method", "model"): results}, out_dir / "attacks.png")
+    if training_log:
+        plots["training"] = plot_training(training_log, out_dir / "training.png")
+    title = f"{results.get('method', 'model')} — {results.get('setting', '')}"
+    summary = markdown_table(["metric", "value"], [[k, v] for k, v in headline(results).items()])
+    markdown = f"# {title}\n\n{summary}\n\n{metrics_markdown(results)}\n\n" + "\n".join(f"![{k}]({p.name})" for k, p in plots.items() if p) + "\n"
+    atomic_write_text(out_dir / "report.md", markdown)
+    atomic_write_text(out_dir / "report.html", render_html(title, results, answers, plots))
+    return {"results": out_dir / "results.json", "report": out_dir / "report.md", "html": out_dir / "report.html", **plots}
+
+
+def _markdown_to_html_table(md: str) -> str:
+    """Our own markdown tables (fixed format above) to HTML; every cell escaped."""
+    out, in_table = [], False
+    for line in md.splitlines():
+        if line.startswith("## "):
+            out.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("|---"):
+            continue
+        elif line.startswith("| "):
+            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
+            tag = "th" if not in_table else "td"
+            if not in_table:
+                out.append("<table>")
+                in_table = True
+            out.append("<tr>" + "".join(f"<{tag}>{c}</{tag}>" for c in cells) + "</tr>")
+        else:
+            if in_table:
+                out.append("</table>")
+                in_table = False
+    if in_table:
+        out.append("</table>")
+    return "\n".join(out)
+
+
+def render_html(title: str, results: dict, answers: list[dict], plots: dict[str, Path | None]) -> str:
+    images = "".join(
+        f'<figure><img alt="{html.escape(k)}" src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}"/></figure>'
+        for k, p in plots.items()
+        if p and p.is_file()
+    )
+    examples = [a for a in answers if a.get("split") in ("forget", "retain_same_subject", "retain_other")][:60]
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(a.get(k, '')))}</td>" for k in ("split", "modality", "question", "gold", "pred", "label")) + "</tr>"
+        for a in examples
+    )
+    summary = markdown_table(["metric", "value"], [[k, v] for k, v in headline(results).items()])
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px}}th{{background:#f3f3f3}}img{{max-width:100%}}</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>model: {html.escape(str(results.get('model', '')))}</p>
+{_markdown_to_html_table("## Headline" + chr(10) + summary)}
+{_markdown_to_html_table(metrics_markdown(results))}
+<h2>Plots</h2>{images}
+<h2>Example answers</h2><table><tr><th>split</th><th>modality</th><th>question</th><th>gold</th><th>answer</th><th>judge</th></tr>{rows}</table>
+</body></html>
+"""
