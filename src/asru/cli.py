@@ -73,6 +73,96 @@ def finetune(
 
 
 @app.command()
+def unlearn(
+    model: Path = typer.Option(..., "--model", help="Model folder (e.g. the target model)."),
+    world: Path = typer.Option(..., "--world", help="World / dataset folder."),
+    out: Path = typer.Option(..., "--out", help="Run folder (config, model, results, report)."),
+    method: Optional[str] = typer.Option(None, help="Unlearning method. [config: method]"),
+    setting: Optional[str] = typer.Option(None, help="complete | selective | personalized. [config: setting]"),
+    forget_ratio: Optional[float] = typer.Option(None, help="[config: forget_ratio]"),
+    requests: Optional[Path] = typer.Option(None, "--requests", help="Deletion requests YAML/JSON. [config: requests_file]"),
+    steps: Optional[int] = typer.Option(None, help="[config: steps]"),
+    learning_rate: Optional[float] = typer.Option(None, help="[config: learning_rate]"),
+    lora_r: Optional[int] = typer.Option(None, help="LoRA rank, 0 = full fine-tuning. [config: lora_r]"),
+    bao: Optional[bool] = typer.Option(None, "--bao/--no-bao", help="Add the BAO boundary hinge. [config: bao]"),
+    seed: Optional[int] = typer.Option(None, help="[config: seed]"),
+    attacks: str = typer.Option("", help="Comma-separated attacks to evaluate after training, or 'all'."),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Unlearn with one method, save the model, evaluate, write the run folder. Resumes if interrupted."""
+    from asru.config import build_config
+    from asru.pipeline import unlearn as run_unlearn
+    from asru.train.unlearn import UnlearnConfig
+
+    run_config = build_config(
+        UnlearnConfig,
+        config,
+        {
+            "method": method, "setting": setting, "forget_ratio": forget_ratio, "requests_file": str(requests) if requests else None,
+            "steps": steps, "learning_rate": learning_rate, "lora_r": lora_r, "bao": bao, "seed": seed,
+        },
+    )
+    results = run_unlearn(model, world, out, run_config, attacks=_attack_list(attacks), console=console)
+    _print_headline(results, out)
+
+
+@app.command("eval")
+def eval_command(
+    model: Path = typer.Argument(..., help="Model folder."),
+    world: Path = typer.Option(..., "--world", help="World / dataset folder."),
+    out: Path = typer.Option(..., "--out", help="Run folder for results and report."),
+    setting: Optional[str] = typer.Option(None, help="[config: setting]"),
+    forget_ratio: Optional[float] = typer.Option(None, help="[config: forget_ratio]"),
+    requests: Optional[Path] = typer.Option(None, "--requests", help="[config: requests_file]"),
+    attacks: str = typer.Option("", help="Comma-separated attacks, or 'all'. [config: attacks]"),
+    seed: Optional[int] = typer.Option(None, help="[config: seed]"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Evaluate a model on a setting (and attacks); write results.json, report.md/html, plots."""
+    from asru.config import build_config
+    from asru.pipeline import EvalConfig, evaluate_model
+
+    eval_config = build_config(
+        EvalConfig,
+        config,
+        {"setting": setting, "forget_ratio": forget_ratio, "requests_file": str(requests) if requests else None, "attacks": _attack_list(attacks) or None, "seed": seed},
+    )
+    results = evaluate_model(model, world, out, eval_config, console)
+    _print_headline(results, out)
+
+
+@app.command()
+def report(
+    runs: list[Path] = typer.Argument(..., help="Run folders to compare."),
+    out: Path = typer.Option(Path("comparison"), "--out", help="Folder for the comparison table and plots."),
+) -> None:
+    """Merge several run folders into one comparison table (Markdown + JSON) and plots."""
+    from asru.report.compare import compare_runs
+
+    table = compare_runs(runs, out)
+    console.print(table)
+    console.print(f"[green]comparison written to {out}[/green]")
+
+
+def _attack_list(text: str) -> list[str]:
+    return [a.strip() for a in text.split(",") if a.strip()]
+
+
+def _print_headline(results: dict, out: Path) -> None:
+    from rich.table import Table
+
+    from asru.report.writer import headline
+
+    table = Table(title=f"{results['method']} on {results['setting']}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in headline(results).items():
+        table.add_row(key, "–" if value is None else f"{value:.3f}")
+    console.print(table)
+    console.print(f"report: {out / 'report.html'}")
+
+
+@app.command()
 def demo(
     subjects: int = typer.Option(40, help="Number of public figures in the demo world."),
     seed: int = typer.Option(0, help="World and training seed."),
