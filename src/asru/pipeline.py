@@ -17,6 +17,7 @@ from asru.eval.attacks import ALL_ATTACKS
 from asru.eval.evaluate import evaluate
 from asru.eval.settings import Setting, describe_requests, load_requests, make_splits
 from asru.io import atomic_write_text
+from asru.methods.base import get_method
 from asru.models.loading import load_vlm, save_vlm
 from asru.report.writer import write_run
 from asru.train.unlearn import UnlearnConfig
@@ -62,7 +63,7 @@ def _splits(world, setting, forget_ratio, seed, requests_file):
     return splits, requests
 
 
-def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Path, config: EvalConfig | None = None, console=None, model=None, processor=None, method: str = "none", timing: dict | None = None, training_log=None) -> dict:
+def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Path, config: EvalConfig | None = None, console=None, model=None, processor=None, method: str = "none", timing: dict | None = None, training_log=None, model_context=None) -> dict:
     """Evaluate a saved model (or an in-memory one) on a setting and write a run folder."""
     config = config or EvalConfig()
     out = Path(out)
@@ -76,7 +77,7 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
         status.start()
     try:
         metrics, attacks, answers = evaluate(
-            model, processor, world, splits, attacks=resolve_attacks(config.attacks), batch_size=config.batch_size, seed=config.seed,
+            model, processor, world, splits, attacks=resolve_attacks(config.attacks), model_context=model_context, batch_size=config.batch_size, seed=config.seed,
             progress=(lambda name: status.update(f"evaluating {name}")) if status else None,
         )
     finally:
@@ -115,13 +116,23 @@ def unlearn(model_path: str | Path, world_dir: str | Path, out: str | Path, conf
     world = load_world(world_dir)
     model, processor = load_vlm(model_path)
     splits, _ = _splits(world, config.setting, config.forget_ratio, config.seed, config.requests_file)
-    started = time.perf_counter()
-    model, log = train_unlearn(model, processor, world, splits, config, out, console)
-    train_seconds = time.perf_counter() - started
-    save_vlm(model, processor, out / "model")
     eval_config = EvalConfig(
         setting=config.setting, forget_ratio=config.forget_ratio, requests_file=config.requests_file, seed=config.seed, attacks=attacks or []
     )
+    started = time.perf_counter()
+    method_cls = get_method(config.method)
+    if not method_cls.trains:
+        # test-time method: fit the steering artefact, evaluate with its hooks on (and, as an attack, off)
+        method = method_cls(method_cls.parse_params(config.method_args)).fit(model, processor, world, splits)
+        method.save(out / "steering")
+        eval_config.attacks = list(dict.fromkeys(resolve_attacks(eval_config.attacks) + ["steering_removed"]))
+        return evaluate_model(
+            model_path, world_dir, out, eval_config, console, model=model, processor=processor, method=config.method,
+            timing={"fit_seconds": round(time.perf_counter() - started, 2)}, model_context=lambda: method.apply(model),
+        )
+    model, log = train_unlearn(model, processor, world, splits, config, out, console)
+    train_seconds = time.perf_counter() - started
+    save_vlm(model, processor, out / "model")
     return evaluate_model(
         model_path, world_dir, out, eval_config, console, model=model, processor=processor, method=config.method,
         timing={"train_seconds": round(train_seconds, 2)}, training_log=log,

@@ -1,0 +1,73 @@
+"""Forward hooks on decoder layers: record activations, add a steering vector. Always removed.
+
+Decoder layers return a tensor (transformers 5) or a tuple whose first item is the hidden
+states; both are handled. Hooks run during ``generate`` too, at prefill and at cached steps.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+import torch
+
+from asru.models.layers import language_layers
+
+
+def _hidden(output):
+    return output[0] if isinstance(output, tuple) else output
+
+
+def _replace_hidden(output, hidden):
+    return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
+
+
+@contextmanager
+def hooked(model, layer: int, hook: Callable) -> Iterator[None]:
+    """Register ``hook`` on decoder layer ``layer``; removed on exit, even when the body raises."""
+    handle = language_layers(model)[layer].register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+@contextmanager
+def record_activations(model, layers: list[int]) -> Iterator[dict[int, list[torch.Tensor]]]:
+    """Record each listed layer's output hidden states [B, T, H] (one entry per forward call)."""
+    records: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
+    handles = []
+    try:
+        for layer in layers:
+            def hook(module, args, output, layer=layer):
+                records[layer].append(_hidden(output).detach())
+
+            handles.append(language_layers(model)[layer].register_forward_hook(hook))
+        yield records
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@contextmanager
+def steer(model, layer: int, vector: torch.Tensor, gate: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Iterator[dict]:
+    """Add ``vector`` to layer ``layer``'s output at every position.
+
+    ``gate`` (optional) maps the layer output at the last prompt token [B, H] to a per-row
+    multiplier [B] (0 = leave this input alone); it is decided at prefill and kept for the cached
+    decoding steps of the same batch. Yields a state dict with the last ``gate_values``.
+    """
+    state: dict = {"gate_values": None}
+
+    def hook(module, args, output):
+        hidden = _hidden(output)
+        if gate is not None:
+            if hidden.shape[1] > 1 or state["gate_values"] is None or state["gate_values"].shape[0] != hidden.shape[0]:
+                state["gate_values"] = gate(hidden[:, -1]).to(hidden.dtype)
+            scale = state["gate_values"][:, None, None]
+        else:
+            scale = 1.0
+        return _replace_hidden(output, hidden + scale * vector.to(hidden.device, hidden.dtype))
+
+    with hooked(model, layer, hook):
+        yield state
