@@ -1,8 +1,8 @@
 """Test-time steering in the style of MLLMEraser: no weight change, a gated refusal direction.
 
 fit():  v = mean(refused prompts) - mean(forget prompts) at layer l (last prompt token); a gate
-        s(h) = cos(h, mu_forget) - cos(h, mu_retain) with a threshold chosen on a held-out half
-        of the forget/retain prompts (best balanced accuracy).
+        s(h) = cos(h, mu_forget) - cos(h, mu_retain), centroids from half of the forget/retain
+        prompts and the threshold chosen on the other half (best balanced accuracy).
 apply(): a context manager adding alpha * v to layer l for inputs whose gate fires; its hooks are
         always removed. Saved as a small safetensors file plus its JSON config.
 """
@@ -19,12 +19,12 @@ from safetensors.torch import load_file, save_file
 
 from asru.config import StrictConfig
 from asru.data.collate import Encoder
-from asru.eval.metrics import is_refusal
 from asru.errors import ModelError
 from asru.io import atomic_write_json
 from asru.methods.base import Method, register
 from asru.models.layers import num_language_layers
-from asru.steering.directions import diff_in_means, last_token_activations
+from asru.steering.directions import last_token_activations
+from asru.steering.refusal import knowledge_absence_direction
 from asru.steering.hooks import steer
 
 
@@ -39,24 +39,17 @@ class TestTimeSteering(Method):
         gated: bool = True
 
     def fit(self, model, processor, world, splits) -> "TestTimeSteering":
-        from asru.eval.generate import generate_answers
-
         encoder = Encoder(processor, world.root)
         self.layer = self.params.layer if self.params.layer is not None else num_language_layers(model) // 2
-        forget = [encoder.encode_sample(s, with_answer=False) for s in splits["forget"] if s.form == "qa"]
+        directions, acts = knowledge_absence_direction(model, encoder, splits, [self.layer])
+        self.direction = directions[self.layer]
         retain_samples = [s for name in ("retain_same_subject", "retain_other") for s in splits.get(name, []) if s.form == "qa"]
-        retain = [encoder.encode_sample(s, with_answer=False) for s in retain_samples[: max(len(forget) * 2, 64)]]
-        refusal_prompts = [encoder.encode_sample(s, with_answer=False) for s in splits["refusal"]]
-        # keep only the prompts the model really refuses (the ASRU/DESIGN §7 rule)
-        answers = generate_answers(model, encoder, refusal_prompts)
-        refused = [p for p, a in zip(refusal_prompts, answers) if is_refusal(a)] or refusal_prompts
-        acts = {
-            name: last_token_activations(model, encoder, prompts, [self.layer])[self.layer]
-            for name, prompts in (("forget", forget), ("retain", retain), ("refused", refused))
-        }
-        self.direction = diff_in_means(acts["refused"], acts["forget"])
-        self.mu_forget, self.mu_retain = acts["forget"].mean(0), acts["retain"].mean(0)
-        self.threshold = self._choose_threshold(acts["forget"][1::2], acts["retain"][1::2])
+        forget_acts = acts["negative"][self.layer]
+        retain = [encoder.encode_sample(s, with_answer=False) for s in retain_samples[: max(2 * len(forget_acts), 64)]]
+        retain_acts = last_token_activations(model, encoder, retain, [self.layer])[self.layer]
+        # centroids from the even half, the threshold chosen on the odd (held-out) half
+        self.mu_forget, self.mu_retain = forget_acts[0::2].mean(0), retain_acts[0::2].mean(0)
+        self.threshold = self._choose_threshold(forget_acts[1::2], retain_acts[1::2])
         return self
 
     def score(self, hidden: torch.Tensor) -> torch.Tensor:

@@ -143,7 +143,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
 
     model = _trainable_parameters(model, config, method)
     if hasattr(method, "prepare"):
-        method.prepare(model, encoder, encoded_forget, encoded_retain["other"])
+        method.prepare(model, encoder, encoded_forget, encoded_retain["other"], splits)
     trainable = [p for p in model.parameters() if p.requires_grad]
     learning_rate = config.learning_rate or method_cls.default_learning_rate
     optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.0)
