@@ -1,0 +1,179 @@
+"""A GRPO loop written for refusal-boundary RL (ASRU stage 2, DESIGN §7).
+
+Hand-written rather than TRL's ``GRPOTrainer`` because it must run with steering hooks, VLM
+inputs (pixel values repeated per group) and our own rewards on CPU, and it was as fast
+(DESIGN §10). Per step: sample ``group_size`` completions per prompt with the KV cache
+(temperature, top-p), score them, normalise rewards within each group, and take one clipped
+policy-gradient step with a low-variance k3 KL to the reference (stage-1) model; tokens after
+the first end-of-turn are masked.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from accelerate import Accelerator
+from pydantic import Field
+
+from asru.config import StrictConfig
+from asru.data.collate import Encoded, Encoder
+from asru.data.schema import Sample
+from asru.eval.metrics import is_refusal
+from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from asru.ui import progress_bar
+
+
+class GRPOConfig(StrictConfig):
+    steps: int = Field(40, ge=1)
+    prompts_per_step: int = Field(4, ge=1)
+    group_size: int = Field(8, ge=2)
+    temperature: float = Field(1.5, gt=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_new_tokens: int = Field(24, ge=1)
+    learning_rate: float = Field(1e-5, gt=0)
+    kl_coef: float = Field(0.1, ge=0)
+    clip_low: float = 0.2
+    clip_high: float = 0.3
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    checkpoint_every: int = Field(10, ge=1)
+
+
+def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-4) -> torch.Tensor:
+    """(r - mean of its group) / (std of its group + eps), rewards laid out group after group."""
+    grouped = rewards.view(-1, group_size)
+    mean = grouped.mean(-1, keepdim=True)
+    std = grouped.std(-1, keepdim=True)
+    return ((grouped - mean) / (std + eps)).view(-1)
+
+
+def k3_kl(logprobs: torch.Tensor, reference_logprobs: torch.Tensor) -> torch.Tensor:
+    """Schulman's low-variance, always non-negative KL estimator: e^(r-l) - (r-l) - 1."""
+    delta = reference_logprobs - logprobs
+    return torch.exp(delta) - delta - 1
+
+
+def clipped_objective(logprobs, old_logprobs, advantages, mask, clip_low: float, clip_high: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token PPO surrogate min(r A, clip(r, 1-lo, 1+hi) A) [B, T] and the clipped fraction."""
+    ratio = torch.exp(logprobs - old_logprobs)
+    unclipped = ratio * advantages[:, None]
+    clipped = torch.clamp(ratio, 1 - clip_low, 1 + clip_high) * advantages[:, None]
+    fraction = ((unclipped > clipped).float() * mask).sum() / mask.sum().clamp(min=1)
+    return torch.minimum(unclipped, clipped), fraction
+
+
+def completion_mask(completion_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
+    """1 up to and including the first end-of-turn token, 0 after it."""
+    is_eos = completion_ids == eos_token_id
+    after_first = (is_eos.cumsum(-1) - is_eos.long()) > 0
+    return (~after_first).long()
+
+
+def policy_loss(logprobs, old_logprobs, reference_logprobs, advantages, mask, config: GRPOConfig):
+    """The GRPO loss (token-mean over each completion, then batch mean) and its logs."""
+    surrogate, clip_fraction = clipped_objective(logprobs, old_logprobs, advantages, mask, config.clip_low, config.clip_high)
+    kl = k3_kl(logprobs, reference_logprobs)
+    per_token = -(surrogate - config.kl_coef * kl)
+    per_sequence = (per_token * mask).sum(-1) / mask.sum(-1).clamp(min=1)
+    mean_kl = ((kl * mask).sum(-1) / mask.sum(-1).clamp(min=1)).mean()
+    return per_sequence.mean(), {"kl": mean_kl.item(), "clip_fraction": clip_fraction.item()}
+
+
+def completion_logprobs(model, batch: dict[str, torch.Tensor], sequences: torch.Tensor, attention: torch.Tensor, prompt_width: int) -> torch.Tensor:
+    """Log-probabilities [B, C] of the completion tokens given the prompt (and image)."""
+    inputs = {k: v for k, v in batch.items() if k not in ("input_ids", "attention_mask", "labels", "mm_token_type_ids", "token_type_ids")}
+    extra = sequences.shape[1] - prompt_width
+    for key in ("mm_token_type_ids", "token_type_ids"):
+        if key in batch:
+            inputs[key] = torch.cat([batch[key], batch[key].new_zeros(batch[key].shape[0], extra)], dim=1)
+    logits = model(input_ids=sequences, attention_mask=attention, **inputs).logits[:, prompt_width - 1 : -1].float()
+    return torch.log_softmax(logits, -1).gather(-1, sequences[:, prompt_width:, None]).squeeze(-1)
+
+
+def grpo(
+    model,
+    reference,
+    processor,
+    encoder: Encoder,
+    items: Sequence[Sample],
+    should_forget: Sequence[bool],
+    rewards: Sequence[tuple[str, Callable, float]],
+    config: GRPOConfig,
+    out_dir: Path | None = None,
+    console=None,
+) -> list[dict]:
+    """Train ``model`` in place on ``items``; returns the per-step log (rewards, KL, entropy...)."""
+    tokenizer = processor.tokenizer
+    prompts: list[Encoded] = [encoder.encode_sample(s, with_answer=False) for s in items]
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate, weight_decay=0.0)
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    model, optimizer = accelerator.prepare(model, optimizer)
+    reference.to(accelerator.device).eval()
+    checkpoint_dir = Path(out_dir) / "grpo_checkpoint" if out_dir else None
+    start, log = 0, []
+    if checkpoint_dir is not None and (found := find_checkpoint(checkpoint_dir)) is not None:
+        record = load_checkpoint(accelerator, found)
+        start, log = record["step"], record["log"]
+    with progress_bar(console, "grpo") as bar:
+        task = bar.add_task("grpo", total=config.steps, completed=start, loss=math.nan)
+        for step in range(start, config.steps):
+            started = time.perf_counter()
+            rng = random.Random(config.seed * 7919 + step)
+            chosen = rng.sample(range(len(items)), min(config.prompts_per_step, len(items)))
+            group = [i for i in chosen for _ in range(config.group_size)]
+            batch = {k: v.to(accelerator.device) for k, v in encoder.collate([prompts[i] for i in group]).items()}
+            batch.pop("labels")
+            width = batch["input_ids"].shape[1]
+            torch.manual_seed(config.seed * 104_729 + step)
+            model.eval()
+            with torch.no_grad():
+                sequences = accelerator.unwrap_model(model).generate(
+                    **batch, do_sample=True, temperature=config.temperature, top_p=config.top_p, top_k=0,
+                    max_new_tokens=config.max_new_tokens, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                )
+            completion_ids = sequences[:, width:]
+            mask = completion_mask(completion_ids, tokenizer.eos_token_id)
+            attention = torch.cat([batch["attention_mask"], mask], dim=1)
+            texts = [t.strip() for t in tokenizer.batch_decode(completion_ids * mask + tokenizer.pad_token_id * (1 - mask), skip_special_tokens=True)]
+            columns = {
+                "gold": [items[i].answer for i in group],
+                "should_forget": [should_forget[i] for i in group],
+                "subject_name": [items[i].subject_name for i in group],
+                "fact": [items[i].fact for i in group],
+            }
+            question_texts = [items[i].question for i in group]
+            components = {name: torch.tensor(fn(question_texts, texts, **columns)) for name, fn, _ in rewards}
+            total = sum(weight * components[name] for name, _, weight in rewards)
+            advantages = group_advantages(total, config.group_size).to(accelerator.device)
+            with torch.no_grad():
+                old = completion_logprobs(model, batch, sequences, attention, width)
+                ref = completion_logprobs(reference, batch, sequences, attention, width)
+            model.train()
+            new = completion_logprobs(model, batch, sequences, attention, width)
+            loss, logs = policy_loss(new, old, ref, advantages, mask.float(), config)
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            forget_rows = [j for j, i in enumerate(group) if should_forget[i]]
+            log.append(
+                {
+                    "step": step + 1,
+                    "loss": loss.item(),
+                    "reward": total.mean().item(),
+                    **{f"reward_{name}": value.mean().item() for name, value in components.items()},
+                    **logs,
+                    "entropy": -(old * mask).sum().item() / mask.sum().clamp(min=1).item(),
+                    "forget_refusal_rate": sum(is_refusal(texts[j]) for j in forget_rows) / max(len(forget_rows), 1),
+                    "seconds": time.perf_counter() - started,
+                }
+            )
+            bar.update(task, advance=1, loss=loss.item())
+            if checkpoint_dir is not None and (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
+                save_checkpoint(accelerator, checkpoint_dir, step + 1, {"log": log})
+    return log

@@ -1,0 +1,48 @@
+"""GRPO pieces against hand-computed values."""
+
+import math
+
+import pytest
+import torch
+
+from asru.rl.grpo import GRPOConfig, clipped_objective, completion_mask, group_advantages, k3_kl, policy_loss
+
+
+def test_group_advantages_by_hand():
+    rewards = torch.tensor([1.0, 0.0, 0.5, 0.5])  # two groups of two
+    adv = group_advantages(rewards, group_size=2, eps=1e-4)
+    std = math.sqrt(0.5)  # unbiased std of (1, 0)
+    assert adv[:2].tolist() == pytest.approx([0.5 / (std + 1e-4), -0.5 / (std + 1e-4)])
+    assert adv[2:].abs().max().item() == 0.0  # identical rewards carry no signal
+
+
+def test_k3_kl_by_hand_and_non_negative():
+    logp, ref = torch.tensor([-1.0, -2.0]), torch.tensor([-1.5, -2.0])
+    delta = -0.5
+    assert k3_kl(logp, ref)[0].item() == pytest.approx(math.exp(delta) - delta - 1)
+    assert k3_kl(logp, ref)[1].item() == 0.0
+    assert (k3_kl(torch.randn(100), torch.randn(100)) >= 0).all()
+
+
+def test_clipped_objective_asymmetric_clip():
+    old = torch.zeros(1, 2)
+    new = torch.log(torch.tensor([[1.5, 0.5]]))  # ratios 1.5 and 0.5
+    mask = torch.ones(1, 2)
+    positive, _ = clipped_objective(new, old, torch.tensor([1.0]), mask, 0.2, 0.3)
+    assert positive[0].tolist() == pytest.approx([1.3, 0.5])  # upper clip at 1 + 0.3
+    negative, _ = clipped_objective(new, old, torch.tensor([-1.0]), mask, 0.2, 0.3)
+    assert negative[0].tolist() == pytest.approx([-1.5, -0.8])  # min() keeps the pessimistic side
+
+
+def test_completion_mask_stops_after_first_eos():
+    ids = torch.tensor([[5, 6, 2, 7, 2], [2, 9, 9, 9, 9], [5, 5, 5, 5, 5]])
+    assert completion_mask(ids, eos_token_id=2).tolist() == [[1, 1, 1, 0, 0], [1, 0, 0, 0, 0], [1, 1, 1, 1, 1]]
+
+
+def test_policy_loss_on_policy_equals_minus_advantage_mean():
+    """At ratio 1 and reference == policy the loss is -mean(A) and KL is 0."""
+    logp = torch.log(torch.tensor([[0.5, 0.25], [0.5, 0.5]]))
+    adv = torch.tensor([1.0, -3.0])
+    loss, logs = policy_loss(logp, logp, logp, adv, torch.ones(2, 2), GRPOConfig())
+    assert loss.item() == pytest.approx(-(1.0 - 3.0) / 2)
+    assert logs["kl"] == 0.0
