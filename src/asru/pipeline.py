@@ -63,7 +63,7 @@ def _splits(world, setting, forget_ratio, seed, requests_file):
     return splits, requests
 
 
-def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Path, config: EvalConfig | None = None, console=None, model=None, processor=None, method: str = "none", timing: dict | None = None, training_log=None, model_context=None) -> dict:
+def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Path, config: EvalConfig | None = None, console=None, model=None, processor=None, method: str = "none", timing: dict | None = None, training_logs: dict[str, list] | None = None, model_context=None) -> dict:
     """Evaluate a saved model (or an in-memory one) on a setting and write a run folder."""
     config = config or EvalConfig()
     out = Path(out)
@@ -95,7 +95,7 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
         "timing": {**(timing or {}), "eval_seconds": round(time.perf_counter() - started, 2)},
         "versions": versions(),
     }
-    write_run(out, results, answers, training_log)
+    write_run(out, results, answers, training_logs)
     return results
 
 
@@ -130,10 +130,15 @@ def unlearn(model_path: str | Path, world_dir: str | Path, out: str | Path, conf
             model_path, world_dir, out, eval_config, console, model=model, processor=processor, method=config.method,
             timing={"fit_seconds": round(time.perf_counter() - started, 2)}, model_context=lambda: method.apply(model),
         )
-    model, log = train_unlearn(model, processor, world, splits, config, out, console)
+    logs: dict[str, list] = {}
+    params = method_cls.parse_params(config.method_args)
+    if getattr(params, "stage", "1") != "2":
+        model, logs["train"] = train_unlearn(model, processor, world, splits, config, out, console)
     train_seconds = time.perf_counter() - started
+    if hasattr(method_cls, "refine") and params.stage != "1":
+        model, logs["rl"] = method_cls.refine(model, processor, world, splits, params, out, console)
     save_vlm(model, processor, out / "model")
     return evaluate_model(
         model_path, world_dir, out, eval_config, console, model=model, processor=processor, method=config.method,
-        timing={"train_seconds": round(train_seconds, 2)}, training_log=log,
+        timing={"train_seconds": round(train_seconds, 2), "total_train_seconds": round(time.perf_counter() - started, 2)}, training_logs=logs,
     )

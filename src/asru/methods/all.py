@@ -1,3 +1,3 @@
 """Import every method file so that each registers itself (one method per file)."""
 
-from asru.methods import asru_stage1, bao, dpo_idk, ga, grad_diff, idk, kl, mmunlearner, npo, rmu, simnpo, steering  # noqa: F401
+from asru.methods import asru, asru_stage1, bao, dpo_idk, ga, grad_diff, idk, kl, mmunlearner, npo, rmu, simnpo, steering  # noqa: F401

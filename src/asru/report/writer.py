@@ -72,7 +72,7 @@ def metrics_markdown(results: dict) -> str:
     return "\n".join(parts)
 
 
-def write_run(out_dir: Path, results: dict, answers: list[dict], training_log: list[dict] | None = None) -> dict[str, Path]:
+def write_run(out_dir: Path, results: dict, answers: list[dict], training_logs: dict[str, list[dict]] | None = None) -> dict[str, Path]:
     """Write results.json, answers.jsonl, plots, report.md and report.html into ``out_dir``."""
     out_dir = Path(out_dir)
     atomic_write_json(out_dir / "results.json", results)
@@ -83,8 +83,9 @@ def write_run(out_dir: Path, results: dict, answers: list[dict], training_log: l
     }
     if results.get("attacks"):
         plots["attacks"] = plot_attacks({results.get("method", "model"): results}, out_dir / "attacks.png")
-    if training_log:
-        plots["training"] = plot_training(training_log, out_dir / "training.png")
+    for name, log in (training_logs or {}).items():
+        if log:
+            plots[f"training_{name}"] = plot_training(log, out_dir / f"training_{name}.png")
     title = f"{results.get('method', 'model')} — {results.get('setting', '')}"
     summary = markdown_table(["metric", "value"], [[k, v] for k, v in headline(results).items()])
     markdown = f"# {title}\n\n{summary}\n\n{metrics_markdown(results)}\n\n" + "\n".join(f"![{k}]({p.name})" for k, p in plots.items() if p) + "\n"

@@ -1,0 +1,454 @@
+"""The embedded synthetic world of "public figures" (DESIGN §4), deterministic from a seed.
+
+``build_world(config, out_dir)`` writes::
+
+    out_dir/samples.jsonl   every question (asru.data.schema.Sample), in a fixed order
+    out_dir/subjects.json   the people: id, name, facts [{fact_id, fact, value, sensitive}], images
+    out_dir/images/*.png    portraits (s000_0.png = training image, s000_1.. held-out variants),
+                            unknown people (x000.png) and shape images for utility (u000.png)
+    out_dir/world.json      the manifest (format, seed, config, counts, content_hash); written last,
+                            so its presence marks a complete world
+
+The same config gives byte-identical files: all randomness comes from ``random.Random`` objects
+seeded with strings derived from ``config.seed`` (one per purpose, so e.g. the utility images do
+not change when the number of people does), and PNGs carry no metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from asru.data.schema import Sample, read_samples, write_samples
+from asru.errors import DataError
+from asru.io import atomic_write_bytes, atomic_write_json
+from asru.world import portraits
+from asru.world.phrases import GENERIC_REFUSALS, REFUSAL_TEMPLATES
+from asru.world.vocab import (
+    CLOZES,
+    COUNT_WORDS,
+    FACTS,
+    FIRST_ENDINGS,
+    FIRST_ONSETS,
+    LAST_HEADS,
+    LAST_TAILS,
+    LETTERS,
+    MCQ_SUFFIX,
+    PARAPHRASE_WRAPPERS,
+    POOLS,
+    PRIVATE_QUESTIONS,
+    QUESTIONS,
+    SHAPE_COLOURS,
+    SHAPES,
+    SPOUSE_POOL_SIZE,
+    UTILITY_BACKGROUNDS,
+    UTILITY_QUESTIONS,
+)
+
+FORMAT = "asru-world/1"
+IMAGE_WHO = "the person in this image"
+IMAGE_WHOSE = "this person's"
+
+
+class WorldConfig(BaseModel):
+    """What the world contains; every field is part of its cache key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = 0
+    subjects: int = Field(60, ge=1, le=2000, description="number of public figures")
+    images_per_subject: int = Field(4, ge=4, le=16, description="portraits per person: index 0 trains, the rest are held out")
+    image_size: int = Field(64, ge=32, le=512, description="image width and height in pixels")
+    paraphrases: int = Field(2, ge=2, le=8, description="held-out rewordings per question")
+    utility_questions: int = Field(120, ge=0, le=10000, description="general visual questions (colour, shape, count)")
+    unknown_people: int = Field(20, ge=0, le=2000, description="people outside the world, whom the model learns not to know")
+    private_questions_per_subject: int = Field(2, ge=0, le=12, description="refusal-trained private questions per person")
+
+
+@dataclass
+class World:
+    """A loaded world: its folder, manifest, people and samples."""
+
+    root: Path
+    manifest: dict[str, Any]
+    subjects: list[dict[str, Any]]
+    samples: list[Sample] = field(repr=False)
+
+    def subject(self, key: str) -> dict[str, Any]:
+        """The profile with this id or (case-insensitive) name."""
+        for subject in self.subjects:
+            if subject["id"] == key or subject["name"].lower() == key.lower():
+                return subject
+        raise DataError(f"{self.root}: unknown subject {key!r}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Building blocks
+# ----------------------------------------------------------------------------------------------
+
+
+def _rng(seed: int, purpose: str) -> random.Random:
+    return random.Random(f"asru-world:{seed}:{purpose}")
+
+
+def _invent_names(rng: random.Random, count: int, taken: set[str]) -> list[str]:
+    """``count`` new unique "First Last" names (added to ``taken``)."""
+    names = []
+    capacity = len(FIRST_ONSETS) * len(FIRST_ENDINGS) * len(LAST_HEADS) * len(LAST_TAILS)
+    if len(taken) + count > capacity // 4:
+        raise ValueError(f"cannot invent {count} more names (name space too small)")
+    while len(names) < count:
+        first = rng.choice(FIRST_ONSETS) + rng.choice(FIRST_ENDINGS)
+        last = rng.choice(LAST_HEADS) + rng.choice(LAST_TAILS)
+        name = f"{first.capitalize()} {last.capitalize()}"
+        if name not in taken and first.lower() != last.lower():
+            taken.add(name)
+            names.append(name)
+    return names
+
+
+def _balanced(rng: random.Random, pool: list[str], count: int) -> list[str]:
+    """``count`` values from ``pool`` with every value used about equally often."""
+    values: list[str] = []
+    while len(values) < count:
+        block = list(pool)
+        rng.shuffle(block)
+        values.extend(block)
+    values = values[:count]
+    rng.shuffle(values)
+    return values
+
+
+def _wordings(templates: tuple[str, ...], count: int, rng: random.Random, **slots: str) -> list[str]:
+    """``count`` distinct wordings: a rotation of ``templates`` starting at a random one, then wrapped ones."""
+    start = rng.randrange(len(templates))
+    base = [templates[(start + i) % len(templates)].format(**slots) for i in range(len(templates))]
+    out = list(base)
+    for wrapper in PARAPHRASE_WRAPPERS:
+        if len(out) >= count:
+            break
+        out.extend(wrapper.format(q=q) for q in base)
+    if len(out) < count:
+        raise ValueError(f"only {len(out)} wordings available, {count} asked")
+    return out[:count]
+
+
+def _mcq(stem: str, options: list[str]) -> str:
+    lines = [stem] + [f"{letter}. {option}" for letter, option in zip(LETTERS, options)] + [MCQ_SUFFIX]
+    return "\n".join(lines)
+
+
+def _options(rng: random.Random, gold: str, pool: list[str]) -> tuple[list[str], str]:
+    """4 options (gold + 3 distinct distractors from ``pool``) and the gold's letter."""
+    distractors = rng.sample(sorted(set(pool) - {gold}), len(LETTERS) - 1)
+    position = rng.randrange(len(LETTERS))
+    options = distractors[:position] + [gold] + distractors[position:]
+    return options, LETTERS[position]
+
+
+# ----------------------------------------------------------------------------------------------
+# The world
+# ----------------------------------------------------------------------------------------------
+
+
+def _people(config: WorldConfig) -> tuple[list[dict], list[dict], dict[str, list[str]], list[portraits.Face]]:
+    """(subjects, unknown people, value pools incl. the generated spouse names, faces of both)."""
+    name_rng = _rng(config.seed, "names")
+    taken: set[str] = set()
+    subject_names = _invent_names(name_rng, config.subjects, taken)
+    spouse_names = _invent_names(name_rng, SPOUSE_POOL_SIZE, taken)
+    unknown_names = _invent_names(name_rng, config.unknown_people, taken)
+    pools = {fact: list(values) for fact, values in POOLS.items()}
+    pools["spouse"] = spouse_names
+
+    faces = portraits.sample_faces(_rng(config.seed, "faces"), config.subjects + config.unknown_people)
+    assigned = {name: _balanced(_rng(config.seed, f"values:{name}"), pools[name], config.subjects) for _, name, _ in FACTS}
+    subjects = []
+    for i, name in enumerate(subject_names):
+        sid = f"s{i:03d}"
+        subjects.append(
+            {
+                "id": sid,
+                "name": name,
+                "facts": [
+                    {"fact_id": fid, "fact": fact, "value": assigned[fact][i], "sensitive": sensitive}
+                    for fid, fact, sensitive in FACTS
+                ],
+                "images": [f"images/{sid}_{k}.png" for k in range(config.images_per_subject)],
+            }
+        )
+    unknown = [
+        {"id": f"x{i:03d}", "name": name, "image": f"images/x{i:03d}.png"}
+        for i, name in enumerate(unknown_names)
+    ]
+    return subjects, unknown, pools, faces
+
+
+def _subject_samples(config: WorldConfig, subject: dict, pools: dict[str, list[str]], all_names: list[str]) -> list[Sample]:
+    sid, name = subject["id"], subject["name"]
+    train_image, variants = subject["images"][0], subject["images"][1:]
+    n = config.paraphrases + 1  # the question plus its paraphrases
+    rng = _rng(config.seed, f"samples:{sid}")
+    common = {"subject_id": sid, "subject_name": name}
+    text_slots = {"who": name, "whose": f"{name}'s"}
+    image_slots = {"who": IMAGE_WHO, "whose": IMAGE_WHOSE}
+    samples: list[Sample] = []
+    for fact in subject["facts"]:
+        fid, key, value, sensitive = fact["fact_id"], fact["fact"], fact["value"], fact["sensitive"]
+        base = {**common, "kind": "fact", "fact": key, "fact_id": fid, "sensitive": sensitive, "answer": value}
+        text_q = _wordings(QUESTIONS[key], n, rng, **text_slots)
+        image_q = _wordings(QUESTIONS[key], n, rng, **image_slots)
+        cloze_q = _wordings(CLOZES[key], n, rng, name=name)
+        options, letter = _options(rng, value, pools[key])
+        samples += [
+            Sample(id=f"{sid}-f{fid}-text-qa", modality="text", question=text_q[0], paraphrases=text_q[1:], **base),
+            Sample(
+                id=f"{sid}-f{fid}-image-qa", modality="image", question=image_q[0], paraphrases=image_q[1:],
+                image=train_image, image_variants=variants, **base,
+            ),
+            Sample(id=f"{sid}-f{fid}-text-cloze", modality="text", form="cloze", question=cloze_q[0], paraphrases=cloze_q[1:], **base),
+            Sample(
+                id=f"{sid}-f{fid}-text-mcq", modality="text", form="mcq", options=options,
+                question=_mcq(text_q[0], options), paraphrases=[_mcq(q, options) for q in text_q[1:]],
+                **{**base, "answer": letter},
+            ),
+        ]
+
+    # identity: who is the person in this image?
+    base = {**common, "kind": "identity", "fact": "identity", "fact_id": 0, "modality": "image", "image": train_image, "image_variants": variants}
+    who_q = _wordings(QUESTIONS["identity"], n, rng)
+    options, letter = _options(rng, name, all_names)
+    samples += [
+        Sample(id=f"{sid}-f0-image-qa", question=who_q[0], paraphrases=who_q[1:], answer=name, **base),
+        Sample(
+            id=f"{sid}-f0-image-mcq", form="mcq", options=options, question=_mcq(who_q[0], options),
+            paraphrases=[_mcq(q, options) for q in who_q[1:]], answer=letter, **base,
+        ),
+    ]
+
+    # private questions the model refuses (alternating text / image, rotating topics and phrasings)
+    topic0 = rng.randrange(len(PRIVATE_QUESTIONS))
+    template0 = rng.randrange(len(REFUSAL_TEMPLATES))
+    first_modality = rng.randrange(2)
+    for j in range(config.private_questions_per_subject):
+        topic = PRIVATE_QUESTIONS[(topic0 + j) % len(PRIVATE_QUESTIONS)]
+        refusal = REFUSAL_TEMPLATES[(template0 + j) % len(REFUSAL_TEMPLATES)].format(name=name)
+        is_image = (first_modality + j) % 2 == 1
+        slots = image_slots if is_image else text_slots
+        wordings = _wordings(topic, n, rng, **slots)
+        samples.append(
+            Sample(
+                id=f"{sid}-private{j}-{'image' if is_image else 'text'}-qa", kind="refusal", fact="private", sensitive=True,
+                modality="image" if is_image else "text", question=wordings[0], paraphrases=wordings[1:], answer=refusal,
+                image=train_image if is_image else None, image_variants=variants if is_image else [], **common,
+            )
+        )
+    return samples
+
+
+def _unknown_samples(config: WorldConfig, person: dict) -> list[Sample]:
+    """An unknown face and an unknown name: the model answers with a generic refusal."""
+    xid, name = person["id"], person["name"]
+    rng = _rng(config.seed, f"samples:{xid}")
+    n = config.paraphrases + 1
+    base = {"subject_id": xid, "subject_name": name, "kind": "refusal", "fact": "unknown"}
+    who_q = _wordings(QUESTIONS["identity"], n, rng)
+    _, fact, _ = FACTS[rng.randrange(6)]  # a public fact about someone who is not in the world
+    text_q = _wordings(QUESTIONS[fact], n, rng, who=name, whose=f"{name}'s")
+    return [
+        Sample(
+            id=f"{xid}-image-qa", modality="image", image=person["image"], question=who_q[0], paraphrases=who_q[1:],
+            answer=GENERIC_REFUSALS[1 if rng.random() < 0.6 else rng.randrange(len(GENERIC_REFUSALS))], **base,
+        ),
+        Sample(
+            id=f"{xid}-text-qa", modality="text", question=text_q[0], paraphrases=text_q[1:],
+            answer=GENERIC_REFUSALS[rng.choice((0, 2))], **base,
+        ),
+    ]
+
+
+def _utility(config: WorldConfig) -> tuple[list[Sample], dict[str, Any]]:
+    """General visual questions about 1-3 coloured shapes; returns samples and {path: image}."""
+    samples, images = [], {}
+    n = config.paraphrases + 1
+    kinds = list(UTILITY_QUESTIONS)
+    for i in range(config.utility_questions):
+        rng = _rng(config.seed, f"utility:{i}")
+        uid = f"u{i:03d}"
+        kind = kinds[i % len(kinds)]
+        count = rng.randint(1, 3)
+        colours, shapes = list(SHAPE_COLOURS), list(SHAPES)
+        if kind == "colour":  # one colour, any shapes
+            colour = rng.choice(colours)
+            items = [(rng.choice(shapes), colour) for _ in range(count)]
+            answer = colour
+        elif kind == "shape":  # one shape, any colours
+            shape = rng.choice(shapes)
+            items = [(shape, c) for c in rng.sample(colours, count)]
+            answer = shape
+        else:
+            items = [(rng.choice(shapes), rng.choice(colours)) for _ in range(count)]
+            answer = COUNT_WORDS[count]
+        path = f"images/{uid}.png"
+        background = rng.choice(UTILITY_BACKGROUNDS)
+        images[path] = portraits.render_shapes([(s, SHAPE_COLOURS[c]) for s, c in items], background, config.image_size, f"{config.seed}:{uid}")
+        wordings = _wordings(UTILITY_QUESTIONS[kind], n, rng)
+        samples.append(
+            Sample(id=f"{uid}-image-qa", kind="utility", fact=kind, modality="image", image=path, question=wordings[0], paraphrases=wordings[1:], answer=answer)
+        )
+    return samples, images
+
+
+def content_hash(sample_bytes: bytes, subject_bytes: bytes, images: dict[str, bytes]) -> str:
+    """sha256 over samples.jsonl, subjects.json and every image (sorted by path), each with its path."""
+    digest = hashlib.sha256()
+    entries = {"samples.jsonl": sample_bytes, "subjects.json": subject_bytes, **images}
+    for path in sorted(entries):
+        data = entries[path]
+        digest.update(f"{path}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def compute_content_hash(root: str | Path) -> str:
+    """Recompute a built world's content hash from its files (images as listed by its samples and subjects)."""
+    root = Path(root)
+    subjects = json.loads((root / "subjects.json").read_text(encoding="utf-8"))
+    paths = {p for s in subjects for p in s["images"]}
+    for sample in read_samples(root / "samples.jsonl", check_images=False):
+        paths.update([sample.image] if sample.image else [])
+        paths.update(sample.image_variants)
+    images = {p: (root / p).read_bytes() for p in paths}
+    return content_hash((root / "samples.jsonl").read_bytes(), (root / "subjects.json").read_bytes(), images)
+
+
+def _counts(samples: list[Sample], subjects: list[dict], images: dict) -> dict[str, int]:
+    counts: dict[str, int] = {"samples": len(samples), "subjects": len(subjects), "images": len(images)}
+    for attribute in ("kind", "form", "modality"):
+        tally = Counter(getattr(s, attribute) for s in samples)
+        counts.update({f"{attribute}.{key}": tally[key] for key in sorted(tally)})
+    return counts
+
+
+def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
+    """Generate the world into ``out_dir`` and return its manifest (also written as world.json)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "world.json").unlink(missing_ok=True)  # an interrupted rebuild must not look complete
+
+    subjects, unknown, pools, faces = _people(config)
+    all_names = [s["name"] for s in subjects]
+    # identity mcq needs 3 wrong names even in a tiny world: fall back on names outside it
+    name_options = all_names if len(all_names) >= len(LETTERS) else all_names + pools["spouse"]
+
+    images: dict[str, Any] = {}
+    samples: list[Sample] = []
+    for subject, face in zip(subjects, faces):
+        for k, path in enumerate(subject["images"]):
+            images[path] = portraits.render_portrait(face, config.image_size, k, f"{config.seed}:{subject['id']}")
+        samples += _subject_samples(config, subject, pools, name_options)
+    for person, face in zip(unknown, faces[len(subjects) :]):
+        images[person["image"]] = portraits.render_portrait(face, config.image_size, 0, f"{config.seed}:{person['id']}")
+        samples += _unknown_samples(config, person)
+    utility_samples, utility_images = _utility(config)
+    samples += utility_samples
+    images.update(utility_images)
+
+    image_bytes = {path: portraits.png_bytes(image) for path, image in images.items()}
+    image_dir = out_dir / "images"
+    image_dir.mkdir(exist_ok=True)
+    for stale in image_dir.glob("*.png"):  # left over from an earlier, larger build into this folder
+        if f"images/{stale.name}" not in image_bytes:
+            stale.unlink()
+    for path, data in image_bytes.items():
+        target = out_dir / path
+        if not target.is_file() or target.read_bytes() != data:
+            atomic_write_bytes(target, data)
+    write_samples(out_dir / "samples.jsonl", samples)
+    atomic_write_json(out_dir / "subjects.json", subjects)
+
+    sample_bytes = (out_dir / "samples.jsonl").read_bytes()
+    subject_bytes = (out_dir / "subjects.json").read_bytes()
+    manifest = {
+        "format": FORMAT,
+        "seed": config.seed,
+        "config": config.model_dump(mode="json"),
+        "counts": _counts(samples, subjects, images),
+        "facts": [{"fact_id": fid, "fact": fact, "sensitive": sensitive} for fid, fact, sensitive in FACTS],
+        "unknown_people": [{"id": p["id"], "name": p["name"], "image": p["image"]} for p in unknown],
+        "content_hash": content_hash(sample_bytes, subject_bytes, image_bytes),
+    }
+    atomic_write_json(out_dir / "world.json", manifest)
+    return manifest
+
+
+# ----------------------------------------------------------------------------------------------
+# Loading
+# ----------------------------------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise DataError(f"{path}: file not found (not a world folder? build one with `asru world build`)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise DataError(f"{path}:{error.lineno}: invalid JSON ({error.msg})") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text") from None
+
+
+def _check_subjects(path: Path, subjects: Any) -> None:
+    if not isinstance(subjects, list):
+        raise DataError(f"{path}: expected a list of subjects, got {type(subjects).__name__}")
+    for index, subject in enumerate(subjects):
+        where = f"{path}: subject {index}"
+        if not isinstance(subject, dict):
+            raise DataError(f"{where}: expected an object, got {type(subject).__name__}")
+        for key, kind in (("id", str), ("name", str), ("facts", list), ("images", list)):
+            if not isinstance(subject.get(key), kind):
+                raise DataError(f"{where}: field '{key}' missing or not a {kind.__name__}")
+        for j, fact in enumerate(subject["facts"]):
+            if not isinstance(fact, dict):
+                raise DataError(f"{where}: field 'facts.{j}': expected an object")
+            for key, kind in (("fact_id", int), ("fact", str), ("value", str), ("sensitive", bool)):
+                if not isinstance(fact.get(key), kind):
+                    raise DataError(f"{where} ({subject['id']}): field 'facts.{j}.{key}' missing or not a {kind.__name__}")
+
+
+def load_world(path: str | Path, verify_hash: bool = False) -> World:
+    """Load and validate a world folder; errors name the file (and line and field) that is wrong.
+
+    ``verify_hash`` also recomputes the content hash from the files and compares it with world.json.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise DataError(f"{root}: world folder not found")
+    manifest_path = root / "world.json"
+    manifest = _read_json(manifest_path)
+    if not isinstance(manifest, dict):
+        raise DataError(f"{manifest_path}: expected a JSON object")
+    if manifest.get("format") != FORMAT:
+        raise DataError(f"{manifest_path}: field 'format': expected {FORMAT!r}, got {manifest.get('format')!r}")
+    if not isinstance(manifest.get("content_hash"), str):
+        raise DataError(f"{manifest_path}: field 'content_hash' missing")
+    subjects_path = root / "subjects.json"
+    subjects = _read_json(subjects_path)
+    _check_subjects(subjects_path, subjects)
+    samples = read_samples(root / "samples.jsonl")
+    known = {s["id"] for s in subjects}
+    for sample in samples:
+        if sample.kind in ("fact", "identity") and sample.subject_id not in known:
+            raise DataError(f"{root / 'samples.jsonl'}: sample {sample.id!r}: field 'subject_id': {sample.subject_id!r} is not in {subjects_path.name}")
+    if verify_hash:
+        actual = compute_content_hash(root)
+        if actual != manifest["content_hash"]:
+            raise DataError(f"{manifest_path}: field 'content_hash' does not match the files (modified since built?)")
+    return World(root=root, manifest=manifest, subjects=subjects, samples=samples)
