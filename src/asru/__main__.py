@@ -1,0 +1,3 @@
+from asru.cli import main
+
+main()

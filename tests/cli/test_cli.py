@@ -1,0 +1,89 @@
+"""The CLI end to end on the tiny world: run folders, one-line errors with exit code 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def asru(*args, cwd=None):
+    result = subprocess.run([sys.executable, "-m", "asru", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_unlearn_writes_a_complete_run_folder(tiny_world, tiny_model_dir, tmp_path):
+    run = tmp_path / "run"
+    code, out, err = asru(
+        "unlearn", "--model", tiny_model_dir, "--world", tiny_world.root, "--out", run, "--method", "grad_diff",
+        "--steps", "2", "--forget-ratio", "0.34", "--attacks", "paraphrase,cross_image,relearn",
+    )
+    assert code == 0, err
+    results = json.loads((run / "results.json").read_text())
+    assert {"method", "setting", "model", "metrics", "attacks", "timing", "versions"} <= set(results)
+    assert results["method"] == "grad_diff" and set(results["attacks"]) == {"paraphrase", "cross_image", "relearn"}
+    for split in ("forget", "retain_other", "utility", "refusal", "test_forget"):
+        assert "leakage" in results["metrics"][split]["all"] or split in ("utility", "refusal")
+    assert {"image", "text"} <= set(results["metrics"]["forget"])
+    assert (run / "model" / "model.safetensors").is_file()
+    assert (run / "config.yaml").is_file()
+    html = (run / "report.html").read_text()
+    assert "<table>" in html and "data:image/png;base64," in html
+    for png in ("labels.png", "forget_vs_retain.png", "attacks.png", "training_train.png"):
+        assert (run / png).stat().st_size > 1000
+    answers = [json.loads(line) for line in (run / "answers.jsonl").read_text().splitlines()]
+    assert answers and {"question", "gold", "pred", "split"} <= set(answers[0])
+
+
+def test_steering_method_saves_its_artifact_and_reports_steering_removed(tiny_world, tiny_model_dir, tmp_path):
+    run = tmp_path / "steer"
+    code, _, err = asru("unlearn", "--model", tiny_model_dir, "--world", tiny_world.root, "--out", run, "--method", "steering", "--forget-ratio", "0.34")
+    assert code == 0, err
+    assert (run / "steering" / "steering.safetensors").is_file()
+    assert "steering_removed" in json.loads((run / "results.json").read_text())["attacks"]
+
+
+def test_report_merges_runs(tmp_path, tiny_world, tiny_model_dir):
+    runs = []
+    for method in ("ga", "idk"):
+        run = tmp_path / method
+        assert asru("unlearn", "--model", tiny_model_dir, "--world", tiny_world.root, "--out", run, "--method", method, "--steps", "1")[0] == 0
+        runs.append(run)
+    code, out, err = asru("report", *runs, "--out", tmp_path / "cmp")
+    assert code == 0, err
+    table = (tmp_path / "cmp" / "comparison.md").read_text()
+    assert "ga@ga" in table and "idk@idk" in table
+    assert (tmp_path / "cmp" / "forget_vs_retain.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["unlearn", "--model", "/nonexistent", "--world", "/nonexistent", "--out", "x"], "world.json"),
+        (["eval", "/nonexistent", "--world", "/nonexistent", "--out", "x"], "nonexistent"),
+        (["finetune", "--world", "/nonexistent", "--out", "x"], "nonexistent"),
+    ],
+)
+def test_bad_paths_give_one_line_errors(args, message, tmp_path):
+    code, out, err = asru(*args, cwd=tmp_path)
+    assert code == 2
+    assert "Traceback" not in err and message in err
+    assert len(err.strip().splitlines()) <= 2
+
+
+def test_config_file_unknown_key_and_unknown_method(tiny_world, tiny_model_dir, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("method: ga\nstepz: 3\n")
+    code, _, err = asru("unlearn", "--model", tiny_model_dir, "--world", tiny_world.root, "--out", tmp_path / "r", "--config", config)
+    assert code == 2 and "c.yaml" in err and "stepz" in err and "Traceback" not in err
+    code, _, err = asru("unlearn", "--model", tiny_model_dir, "--world", tiny_world.root, "--out", tmp_path / "r", "--method", "magic")
+    assert code == 2 and "unknown method 'magic'" in err
+
+
+def test_world_build_is_deterministic(tmp_path):
+    for name in ("a", "b"):
+        code, out, err = asru("world", "build", "--out", tmp_path / name, "--subjects", "3", "--seed", "5")
+        assert code == 0, err
+    a = json.loads((tmp_path / "a" / "world.json").read_text())["content_hash"]
+    b = json.loads((tmp_path / "b" / "world.json").read_text())["content_hash"]
+    assert a == b

@@ -1,0 +1,68 @@
+import pytest
+import torch
+
+from asru.data.collate import Encoder
+from asru.models import language_layers, load_vlm
+from asru.steering.directions import diff_in_means, last_token_activations, pca_direction, separation
+from asru.steering.hooks import record_activations, steer
+
+
+def _hook_count(model):
+    return sum(len(layer._forward_hooks) for layer in language_layers(model))
+
+
+def test_steer_changes_output_and_always_removes_its_hook(tiny_model_dir):
+    model, processor = load_vlm(tiny_model_dir)
+    encoder = Encoder(processor)
+    batch = encoder.collate([encoder.encode("Where was Talia Vorne born?")])
+    batch.pop("labels")
+    with torch.no_grad():
+        base = model(**batch).logits
+        with steer(model, 0, torch.ones(model.config.text_config.hidden_size) * 5):
+            assert _hook_count(model) == 1
+            steered = model(**batch).logits
+    assert _hook_count(model) == 0
+    assert not torch.allclose(base, steered)
+    with pytest.raises(RuntimeError):
+        with steer(model, 0, torch.zeros(model.config.text_config.hidden_size)):
+            raise RuntimeError("body failed")
+    assert _hook_count(model) == 0
+    with pytest.raises(ValueError):
+        with record_activations(model, [0, 1]):
+            raise ValueError
+    assert _hook_count(model) == 0
+
+
+def test_gate_leaves_ungated_rows_alone(tiny_model_dir):
+    model, processor = load_vlm(tiny_model_dir)
+    encoder = Encoder(processor)
+    batch = encoder.collate([encoder.encode("Where was Talia Vorne born?"), encoder.encode("Who?")])
+    batch.pop("labels")
+    vector = torch.ones(model.config.text_config.hidden_size) * 5
+    with torch.no_grad():
+        base = model(**batch).logits
+        with steer(model, 0, vector, gate=lambda h: torch.tensor([1.0, 0.0])):
+            steered = model(**batch).logits
+    assert not torch.allclose(base[0], steered[0])
+    assert torch.allclose(base[1], steered[1])
+
+
+def test_direction_separates_two_synthetic_sets():
+    generator = torch.Generator().manual_seed(0)
+    axis = torch.zeros(16)
+    axis[3] = 1.0
+    positive = torch.randn(50, 16, generator=generator) + 2 * axis
+    negative = torch.randn(50, 16, generator=generator) - 2 * axis
+    for direction in (diff_in_means(positive, negative), pca_direction(positive, negative)):
+        assert separation(positive, negative, direction) > 0.95
+        assert direction[3] / direction.norm() > 0.8
+    assert separation(positive, negative, -diff_in_means(positive, negative)) < 0.05
+
+
+def test_last_token_activations_shape(tiny_model_dir):
+    model, processor = load_vlm(tiny_model_dir)
+    encoder = Encoder(processor)
+    prompts = [encoder.encode("Where was Talia Vorne born?"), encoder.encode("Who is it?")]
+    acts = last_token_activations(model, encoder, prompts, [0, 1])
+    assert acts[0].shape == (2, model.config.text_config.hidden_size)
+    assert not torch.allclose(acts[0], acts[1])

@@ -1,0 +1,56 @@
+"""Finetuning: resume equals an uninterrupted run; the recipe reaches the bars on a small world."""
+
+import json
+
+import pytest
+import torch
+
+from asru.eval.target import BARS, target_accuracy
+from asru.models import TinyModelConfig, load_vlm
+from asru.train import finetune as finetune_module
+from asru.train.finetune import FinetuneConfig, batch_schedule, finetune
+
+SMALL = TinyModelConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2, num_kv_heads=1, vision_hidden_size=32, vision_layers=1, vision_heads=2)
+
+
+def test_batch_schedule_is_a_fixed_permutation_per_epoch():
+    schedule = batch_schedule(10, 4, 2, seed=3)
+    assert schedule == batch_schedule(10, 4, 2, seed=3)
+    assert sorted(i for batch in schedule[:3] for i in batch) == list(range(10))
+    assert schedule != batch_schedule(10, 4, 2, seed=4)
+
+
+def test_resume_after_interruption_gives_identical_weights(tiny_world, tmp_path, monkeypatch):
+    config = FinetuneConfig(model=SMALL, epochs=2, batch_size=16, checkpoint_every=2, train_forms=["qa"])
+    finetune(tiny_world.root, tmp_path / "straight", config)
+
+    real_save = finetune_module.save_checkpoint
+    def save_then_die(accelerator, folder, step, extra=None):
+        real_save(accelerator, folder, step, extra)
+        if step == 4:
+            raise KeyboardInterrupt  # killed right after the second checkpoint
+
+    monkeypatch.setattr(finetune_module, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        finetune(tiny_world.root, tmp_path / "resumed", config)
+    assert json.loads((tmp_path / "resumed" / "checkpoint" / "asru_step.json").read_text())["step"] == 4
+    monkeypatch.setattr(finetune_module, "save_checkpoint", real_save)
+    finetune(tiny_world.root, tmp_path / "resumed", config)
+    a, _ = load_vlm(tmp_path / "straight")
+    b, _ = load_vlm(tmp_path / "resumed")
+    for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        assert torch.equal(p, q), name
+    assert not (tmp_path / "resumed" / "checkpoint").exists()
+
+
+@pytest.mark.slow
+def test_recipe_reaches_the_bars_on_a_small_world(tmp_path):
+    """The default recipe, on a 10-person world (the full-size run is benchmarks/finetune.py)."""
+    from asru.world import WorldConfig, build_world, load_world
+
+    build_world(WorldConfig(subjects=10, utility_questions=30, unknown_people=6), tmp_path / "world")
+    finetune(tmp_path / "world", tmp_path / "model", FinetuneConfig())
+    model, processor = load_vlm(tmp_path / "model")
+    accuracy = target_accuracy(model, processor, load_world(tmp_path / "world"))
+    for kind, bar in BARS.items():
+        assert accuracy[kind]["accuracy"] >= bar, (kind, accuracy)

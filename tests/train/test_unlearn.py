@@ -1,0 +1,94 @@
+"""The shared unlearning trainer: what moves, what stays, resume, every method runs."""
+
+import hashlib
+
+import pytest
+import torch
+
+import asru.methods.all  # noqa: F401  (registers every method)
+from asru.eval.settings import make_splits
+from asru.methods.base import METHODS, get_method
+from asru.models import load_vlm
+from asru.train.unlearn import UnlearnConfig, unlearn
+
+
+def _digest(tensor: torch.Tensor) -> str:
+    return hashlib.sha256(tensor.detach().float().numpy().tobytes()).hexdigest()
+
+
+def _digests(model) -> dict[str, str]:
+    return {name: _digest(p) for name, p in model.named_parameters()}
+
+
+def _run(tiny_world, tiny_model_dir, tmp_path, **overrides):
+    model, processor = load_vlm(tiny_model_dir)
+    config = UnlearnConfig(**{"steps": 3, "batch_size": 4, "checkpoint_every": 2, **overrides})
+    splits = make_splits(tiny_world, config.setting, forget_ratio=0.34)
+    before = _digests(model)
+    model, log = unlearn(model, processor, tiny_world, splits, config, tmp_path)
+    return before, model, log
+
+
+def test_full_finetuning_moves_language_model_only(tiny_world, tiny_model_dir, tmp_path):
+    before, model, log = _run(tiny_world, tiny_model_dir, tmp_path, method="grad_diff", learning_rate=1e-2)
+    after = _digests(model)
+    changed = {n for n in before if before[n] != after[n]}
+    assert changed and all("language_model" in n or "lm_head" in n for n in changed)
+    assert not any(".visual." in f".{n}" for n in changed)
+    assert len(log) == 3 and all("forget_nll" in row for row in log)
+
+
+def test_lora_leaves_base_weights_untouched(tiny_world, tiny_model_dir, tmp_path):
+    before, model, _ = _run(tiny_world, tiny_model_dir, tmp_path, method="grad_diff", lora_r=4, merge_lora=False, learning_rate=1e-2)
+    base = model.get_base_model()
+    after = {n: _digest(p) for n, p in base.named_parameters() if "lora_" not in n}
+    renamed = {n.replace(".base_layer", ""): d for n, d in after.items()}
+    assert renamed == before
+    lora = [p for n, p in base.named_parameters() if "lora_B" in n]
+    assert lora and any(p.abs().sum() > 0 for p in lora)  # lora_B starts at 0 and has moved
+
+
+def test_stage1_trains_only_the_chosen_down_proj(tiny_world, tiny_model_dir, tmp_path):
+    before, model, _ = _run(tiny_world, tiny_model_dir, tmp_path, method="asru_stage1", method_args={"layer": 1})
+    after = _digests(model)
+    changed = {n for n in before if before[n] != after[n]}
+    assert changed == {"model.language_model.layers.1.mlp.down_proj.weight"}
+
+
+def test_resume_gives_the_same_weights(tiny_world, tiny_model_dir, tmp_path, monkeypatch):
+    _, reference_model, _ = _run(tiny_world, tiny_model_dir, tmp_path / "a", method="npo", steps=4)
+    method = get_method("npo")
+    original = method.loss
+    calls = {"n": 0}
+
+    def crashing(self, model, batch):
+        calls["n"] += 1
+        if calls["n"] == 3:  # after the checkpoint at step 2
+            raise KeyboardInterrupt
+        return original(self, model, batch)
+
+    monkeypatch.setattr(method, "loss", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tiny_world, tiny_model_dir, tmp_path / "b", method="npo", steps=4)
+    assert (tmp_path / "b" / "checkpoint").is_dir()
+    monkeypatch.setattr(method, "loss", original)
+    _, resumed, log = _run(tiny_world, tiny_model_dir, tmp_path / "b", method="npo", steps=4)
+    assert [row["step"] for row in log] == [1, 2, 3, 4]
+    for (name, p), (_, q) in zip(reference_model.named_parameters(), resumed.named_parameters()):
+        assert torch.equal(p, q), name
+
+
+TRAINING_METHODS = sorted(name for name, cls in METHODS.items() if cls.trains)
+
+
+@pytest.mark.parametrize("method", TRAINING_METHODS)
+@pytest.mark.parametrize("setting", ["complete", "selective"])
+def test_every_method_runs(tiny_world, tiny_model_dir, tmp_path, method, setting):
+    method_args = {"stage": "1"} if method == "asru" else {}
+    _, model, log = _run(tiny_world, tiny_model_dir, tmp_path, method=method, setting=setting, steps=2, method_args=method_args)
+    assert len(log) == 2 and all(torch.isfinite(torch.tensor(row["loss"])) for row in log)
+
+
+def test_bao_flag_adds_the_hinge(tiny_world, tiny_model_dir, tmp_path):
+    _, _, log = _run(tiny_world, tiny_model_dir, tmp_path, method="npo", setting="selective", bao=True, steps=2)
+    assert all("bao_hinge" in row for row in log)
