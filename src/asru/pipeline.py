@@ -15,7 +15,7 @@ from pydantic import Field
 from asru.config import StrictConfig, dump_config
 from asru.eval.attacks import ALL_ATTACKS
 from asru.eval.evaluate import evaluate
-from asru.eval.settings import Setting, describe_requests, load_requests, make_splits
+from asru.eval.settings import Setting, default_requests, describe_requests, load_requests, make_splits
 from asru.io import atomic_write_text
 from asru.methods.base import get_method
 from asru.models.loading import load_vlm, save_vlm
@@ -57,10 +57,10 @@ def resolve_attacks(attacks: list[str]) -> list[str]:
     return list(ALL_ATTACKS) if attacks == ["all"] else attacks
 
 
-def _splits(world, setting, forget_ratio, seed, requests_file):
-    requests = load_requests(requests_file) if requests_file else None
-    splits = make_splits(world, setting, forget_ratio, seed, requests)
-    return splits, requests
+def setting_splits(world, setting, forget_ratio: float, seed: int, requests_file: str | None):
+    """The deletion requests (from a file, or the benchmark's default for the seed) and the splits."""
+    requests = load_requests(requests_file) if requests_file else default_requests(world, setting, forget_ratio, seed)
+    return requests, make_splits(world, setting, forget_ratio, seed, requests)
 
 
 def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Path, config: EvalConfig | None = None, console=None, model=None, processor=None, method: str = "none", timing: dict | None = None, training_logs: dict[str, list] | None = None, model_context=None) -> dict:
@@ -70,7 +70,7 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
     world = load_world(world_dir)
     if model is None:
         model, processor = load_vlm(model_path)
-    splits, _ = _splits(world, config.setting, config.forget_ratio, config.seed, config.requests_file)
+    requests, splits = setting_splits(world, config.setting, config.forget_ratio, config.seed, config.requests_file)
     started = time.perf_counter()
     status = console.status("evaluating") if console else None
     if status:
@@ -83,13 +83,12 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
     finally:
         if status:
             status.stop()
-    requests = describe_requests(world, _requests_for(world, config))
     results = {
         "method": method,
         "setting": config.setting,
         "model": str(model_path),
         "world": {"path": str(world_dir), "hash": world.manifest.get("content_hash")},
-        "requests": requests,
+        "requests": describe_requests(world, requests),
         "metrics": metrics,
         "attacks": attacks,
         "timing": {**(timing or {}), "eval_seconds": round(time.perf_counter() - started, 2)},
@@ -97,14 +96,6 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
     }
     write_run(out, results, answers, training_logs)
     return results
-
-
-def _requests_for(world, config):
-    from asru.eval.settings import default_requests
-
-    if config.requests_file:
-        return load_requests(config.requests_file)
-    return default_requests(world, config.setting, config.forget_ratio, config.seed)
 
 
 def unlearn(model_path: str | Path, world_dir: str | Path, out: str | Path, config: UnlearnConfig | None = None, attacks: list[str] | None = None, console=None) -> dict:
@@ -115,7 +106,7 @@ def unlearn(model_path: str | Path, world_dir: str | Path, out: str | Path, conf
     atomic_write_text(out / "config.yaml", dump_config(config))
     world = load_world(world_dir)
     model, processor = load_vlm(model_path)
-    splits, _ = _splits(world, config.setting, config.forget_ratio, config.seed, config.requests_file)
+    _, splits = setting_splits(world, config.setting, config.forget_ratio, config.seed, config.requests_file)
     eval_config = EvalConfig(
         setting=config.setting, forget_ratio=config.forget_ratio, requests_file=config.requests_file, seed=config.seed, attacks=attacks or []
     )

@@ -59,7 +59,7 @@ def test_report_merges_runs(tmp_path, tiny_world, tiny_model_dir):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["unlearn", "--model", "/nonexistent", "--world", "/nonexistent", "--out", "x"], "world.json"),
+        (["unlearn", "--model", "/nonexistent", "--world", "/nonexistent", "--out", "x"], "world folder not found"),
         (["eval", "/nonexistent", "--world", "/nonexistent", "--out", "x"], "nonexistent"),
         (["finetune", "--world", "/nonexistent", "--out", "x"], "nonexistent"),
     ],

@@ -63,8 +63,8 @@ def test_save_load_roundtrip(tiny, red_image, tmp_path):
 
 
 def test_qwen_image_tokens_follow_recipe(tiny_corpus, red_image):
-    """64 px images with 16 px patches and 2x2 merge give 4 image tokens (DESIGN §4)."""
+    """64 px images with 8 px patches and a 2x2 merge give 16 image tokens."""
     model, processor = build_tiny(tiny_corpus, TinyModelConfig(vocab_size=400))
     item = Encoder(processor, red_image).encode("Who?", "red.png")
     image_token = processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
-    assert item.input_ids.count(image_token) == 4
+    assert item.input_ids.count(image_token) == 16

@@ -1,7 +1,8 @@
 """Tiny VLMs built from configs: the stand-ins for Qwen3-VL-8B that a CPU trains in minutes.
 
-Same classes, processors and chat templates as the real models, only small. DESIGN §4 has the
-measured Qwen3-VL recipe (text h256 x 4 layers, vision h128 x 2 layers, 64 px -> 4 image tokens).
+Same classes, processors and chat templates as the real models, only small. DESIGN §4's
+Qwen3-VL shape (text h256 x 4 layers, vision h128 x 2 layers) with 8 px patches, so a 64 px image
+gives 16 image tokens: with 4 tokens the face-to-person binding did not reach 90 % in 10 minutes.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class TinyModelConfig(BaseModel):
     vision_layers: int = 2
     vision_heads: int = 4
     image_size: int = 64
-    patch_size: int = 16
+    patch_size: int = 8  # 64 px -> 8x8 patches -> 2x2 merge -> 16 image tokens (4 tokens bound faces too slowly)
     seed: int = 0
 
     @model_validator(mode="after")
