@@ -116,6 +116,7 @@ def eval_command(
     requests: Optional[Path] = typer.Option(None, "--requests", help="[config: requests_file]"),
     attacks: str = typer.Option("", help="Comma-separated attacks, or 'all'. [config: attacks]"),
     seed: Optional[int] = typer.Option(None, help="[config: seed]"),
+    reference_model: Optional[Path] = typer.Option(None, "--reference-model", help="Original model that scores answer perplexity for the judge. [config: reference_model]"),
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """Evaluate a model on a setting (and attacks); write results.json, report.md/html, plots."""
@@ -125,7 +126,8 @@ def eval_command(
     eval_config = build_config(
         EvalConfig,
         config,
-        {"setting": setting, "forget_ratio": forget_ratio, "requests_file": str(requests) if requests else None, "attacks": _attack_list(attacks) or None, "seed": seed},
+        {"setting": setting, "forget_ratio": forget_ratio, "requests_file": str(requests) if requests else None, "attacks": _attack_list(attacks) or None, "seed": seed,
+         "reference_model": str(reference_model) if reference_model else None},
     )
     results = evaluate_model(model, world, out, eval_config, console)
     _print_headline(results, out)

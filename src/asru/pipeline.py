@@ -32,6 +32,10 @@ class EvalConfig(StrictConfig):
     seed: int = 0
     attacks: list[str] = Field(default_factory=list, description='attack names, or ["all"]')
     batch_size: int = Field(64, ge=1)
+    # Off by default: a tiny memorising model gives any phrasing it was not trained on (a good
+    # contextual refusal included) a huge perplexity, so the signal only helps with a real LM.
+    judge_perplexity: bool = Field(False, description="score each answer's perplexity under the original model for the judge")
+    reference_model: str | None = Field(None, description="the original model for perplexity; default: the evaluated model itself (asru eval) or the input model (asru unlearn)")
 
 
 def versions() -> dict[str, str]:
@@ -68,8 +72,13 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
     config = config or EvalConfig()
     out = Path(out)
     world = load_world(world_dir)
-    if model is None:
+    loaded_here = model is None
+    if loaded_here:
         model, processor = load_vlm(model_path)
+    original = None
+    if config.judge_perplexity:
+        reference_path = config.reference_model or str(model_path)
+        original = model if loaded_here and reference_path == str(model_path) else load_vlm(reference_path)[0]
     requests, splits = setting_splits(world, config.setting, config.forget_ratio, config.seed, config.requests_file)
     started = time.perf_counter()
     status = console.status("evaluating") if console else None
@@ -77,7 +86,7 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
         status.start()
     try:
         metrics, attacks, answers = evaluate(
-            model, processor, world, splits, attacks=resolve_attacks(config.attacks), model_context=model_context, batch_size=config.batch_size, seed=config.seed,
+            model, processor, world, splits, attacks=resolve_attacks(config.attacks), model_context=model_context, perplexity_model=original, batch_size=config.batch_size, seed=config.seed,
             progress=(lambda name: status.update(f"evaluating {name}")) if status else None,
         )
     finally:

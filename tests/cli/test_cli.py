@@ -87,3 +87,12 @@ def test_world_build_is_deterministic(tmp_path):
     a = json.loads((tmp_path / "a" / "world.json").read_text())["content_hash"]
     b = json.loads((tmp_path / "b" / "world.json").read_text())["content_hash"]
     assert a == b
+
+
+def test_eval_with_judge_perplexity_records_it(tiny_world, tiny_model_dir, tmp_path):
+    config = tmp_path / "eval.yaml"
+    config.write_text("judge_perplexity: true\n")
+    code, _, err = asru("eval", tiny_model_dir, "--world", tiny_world.root, "--out", tmp_path / "run", "--config", config)
+    assert code == 0, err
+    answers = [json.loads(line) for line in (tmp_path / "run" / "answers.jsonl").read_text().splitlines()]
+    assert all(a["perplexity"] > 1.0 for a in answers)

@@ -32,3 +32,21 @@ def test_multi_turn_context_states_other_facts_of_the_same_person(tiny_world):
     assert probe.context and probe.context[0]["role"] == "user"
     asked = [turn["content"] for turn in probe.context if turn["role"] == "user"]
     assert probe.question not in asked
+
+
+def test_answer_perplexity_is_lower_for_what_the_model_would_say(tiny_model_dir, tiny_world):
+    from asru.data.collate import Encoder
+    from asru.eval.attacks import Probe
+    from asru.eval.evaluate import answer_perplexities
+    from asru.eval.generate import generate_answers
+    from asru.models import load_vlm
+
+    model, processor = load_vlm(tiny_model_dir)
+    encoder = Encoder(processor, tiny_world.root)
+    probes = [Probe.of(s) for s in _forget(tiny_world)[:6]]
+    greedy = generate_answers(model, encoder, [encoder.encode(p.question, p.image) for p in probes], max_new_tokens=6)
+    scrambled = ["zq xv " * 3 for _ in probes]
+    own = answer_perplexities(model, encoder, probes, greedy)
+    other = answer_perplexities(model, encoder, probes, scrambled)
+    assert all(p > 1.0 for p in own + other)
+    assert sum(own) / len(own) < sum(other) / len(other)

@@ -54,3 +54,15 @@ def test_recipe_reaches_the_bars_on_a_small_world(tmp_path):
     accuracy = target_accuracy(model, processor, load_world(tmp_path / "world"))
     for kind, bar in BARS.items():
         assert accuracy[kind]["accuracy"] >= bar, (kind, accuracy)
+
+    # `asru eval` on the target model agrees: it knows the forget facts and does not refuse them
+    from asru.eval.evaluate import evaluate
+    from asru.eval.settings import make_splits
+
+    world = load_world(tmp_path / "world")
+    metrics, _, _ = evaluate(model, processor, world, make_splits(world, "complete", 0.2), split_names=("forget", "retain_other", "refusal"))
+    for split in ("forget", "retain_other"):
+        assert metrics[split]["all"]["exact_match"] >= 0.9, (split, metrics[split]["all"])
+        assert metrics[split]["all"]["refusal_rate"] <= 0.05
+        assert metrics[split]["judge"]["labels"]["correct" if split == "retain_other" else "leak"] >= 0.9
+    assert metrics["refusal"]["all"]["refusal_rate"] >= 0.95

@@ -10,12 +10,15 @@ from collections import defaultdict
 from contextlib import nullcontext
 from typing import Callable, Iterable
 
+import torch
+
 from asru.data.collate import Encoder
 from asru.data.schema import Sample
 from asru.eval.attacks import ALL_ATTACKS, PROMPT_ATTACKS, Probe, relearn
 from asru.eval.generate import generate_answers
 from asru.eval.judge import judge_many, summarize
 from asru.eval.metrics import aggregate
+from asru.methods.losses import answer_nll
 
 FORGET_SPLITS = ("forget", "test_forget")
 DEFAULT_SPLITS = ("forget", "retain_same_subject", "retain_other", "utility", "refusal", "test_forget", "test_retain_same_subject", "test_retain_other")
@@ -36,10 +39,26 @@ def answer_probes(model, encoder: Encoder, probes: list[Probe], batch_size: int 
     return generate_answers(model, encoder, encoded, max_new_tokens=max_new_tokens, batch_size=batch_size)
 
 
-def score(probes: list[Probe], answers: list[str], should_forget: bool, distractors: dict[str, list[str]], judged: bool = True):
+@torch.no_grad()
+def answer_perplexities(model, encoder: Encoder, probes: list[Probe], answers: list[str], batch_size: int = 64) -> list[float]:
+    """Perplexity of each answer (and its end-of-turn token) under ``model``: the judge's fluency signal."""
+    model.eval()
+    device = next(model.parameters()).device
+    items = [encoder.encode(p.question, p.image, answer=a, context=list(p.context)) for p, a in zip(probes, answers)]
+    values: list[float] = []
+    for start in range(0, len(items), batch_size):
+        batch = {k: v.to(device) for k, v in encoder.collate(items[start : start + batch_size]).items()}
+        labels = batch.pop("labels")
+        values += torch.exp(answer_nll(model(**batch).logits, labels)).tolist()
+    return values
+
+
+def score(
+    probes: list[Probe], answers: list[str], should_forget: bool, distractors: dict[str, list[str]], judged: bool = True, perplexities: list[float] | None = None
+):
     """Metrics overall and per modality, the judge summary, and the per-answer records."""
     records = []
-    for probe, answer in zip(probes, answers):
+    for index, (probe, answer) in enumerate(zip(probes, answers)):
         s = probe.sample
         records.append(
             {
@@ -57,6 +76,7 @@ def score(probes: list[Probe], answers: list[str], should_forget: bool, distract
                 "pred": answer,
                 "should_forget": should_forget,
                 "distractors": [v for v in distractors.get(s.fact, []) if v != s.answer][:20],
+                "perplexity": perplexities[index] if perplexities else None,
             }
         )
     metrics = {"all": aggregate(records)}
@@ -84,6 +104,7 @@ def evaluate(
     split_names: Iterable[str] = DEFAULT_SPLITS,
     attacks: Iterable[str] = (),
     model_context: Callable[[], object] | None = None,
+    perplexity_model=None,
     batch_size: int = 64,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
@@ -91,7 +112,8 @@ def evaluate(
     """Return (metrics, attack results, answer records).
 
     ``model_context`` wraps generation (a steering method's hooks); the ``steering_removed``
-    attack evaluates the forget split without it.
+    attack evaluates the forget split without it. ``perplexity_model`` (the original model)
+    scores every answer's perplexity for the judge's naturalness.
     """
     encoder = Encoder(processor, world.root)
     distractors = fact_values(world)
@@ -104,7 +126,8 @@ def evaluate(
             progress(name)
         with wrap():
             answers = answer_probes(runner, encoder, probes, batch_size)
-        result, records = score(probes, answers, should_forget, distractors)
+        perplexities = answer_perplexities(perplexity_model, encoder, probes, answers, batch_size) if perplexity_model is not None else None
+        result, records = score(probes, answers, should_forget, distractors, perplexities=perplexities)
         for record in records:
             record["split"] = name
         all_records.extend(records)
