@@ -165,6 +165,38 @@ def _print_headline(results: dict, out: Path) -> None:
 
 
 @app.command()
+def sweep(
+    model: Path = typer.Option(..., "--model", help="Model folder."),
+    world: Path = typer.Option(..., "--world", help="World / dataset folder."),
+    out: Path = typer.Option(Path("sweep.json"), "--out", help="JSON file for the per-layer results."),
+    setting: str = typer.Option("complete", help="Setting whose forget split is used."),
+    forget_ratio: float = typer.Option(0.1, help="Fraction of people forgotten."),
+    alpha: float = typer.Option(1.0, help="Steering strength used for the flip rate."),
+) -> None:
+    """Layer sweep of the knowledge-absence direction: separation and refusal flips per layer."""
+    from rich.table import Table
+
+    from asru.eval.settings import make_splits
+    from asru.io import atomic_write_json
+    from asru.models import load_vlm
+    from asru.steering.sweep import layer_sweep
+    from asru.world import load_world
+
+    loaded = load_world(world)
+    vlm, processor = load_vlm(model)
+    result = layer_sweep(vlm, processor, loaded, make_splits(loaded, setting, forget_ratio), alpha=alpha)
+    atomic_write_json(out, result)
+    table = Table(title=f"knowledge-absence direction per layer (alpha {alpha})")
+    for column in ("layer", "separation (AUC)", "refusal flips", "|v|"):
+        table.add_column(column, justify="right")
+    for row in result["layers"]:
+        mark = " *" if row["layer"] == result["best_layer"] else ""
+        table.add_row(f"{row['layer']}{mark}", f"{row['separation']:.3f}", f"{row['flip_rate']:.1%}", f"{row['direction_norm']:.2f}")
+    console.print(table)
+    console.print(f"default layer: {result['best_layer']} (written to {out})")
+
+
+@app.command()
 def demo(
     subjects: int = typer.Option(40, help="Number of public figures in the demo world."),
     seed: int = typer.Option(0, help="World and training seed."),

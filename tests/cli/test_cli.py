@@ -96,3 +96,9 @@ def test_eval_with_judge_perplexity_records_it(tiny_world, tiny_model_dir, tmp_p
     assert code == 0, err
     answers = [json.loads(line) for line in (tmp_path / "run" / "answers.jsonl").read_text().splitlines()]
     assert all(a["perplexity"] > 1.0 for a in answers)
+
+
+def test_sweep_command(tiny_world, tiny_model_dir, tmp_path):
+    code, out, err = asru("sweep", "--model", tiny_model_dir, "--world", tiny_world.root, "--out", tmp_path / "sweep.json", "--forget-ratio", "0.34")
+    assert code == 0, err
+    assert json.loads((tmp_path / "sweep.json").read_text())["best_layer"] in (0, 1)
