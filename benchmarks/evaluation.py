@@ -49,8 +49,7 @@ def main() -> None:
         "subjects": args.subjects,
         "splits": {"answers": len(answers), "seconds": round(splits_seconds, 1), "answers_per_second": round(len(answers) / splits_seconds, 1)},
         "attacks": {"answers": len(attack_answers), "seconds": round(attacks_seconds, 1), "names": list(ALL_ATTACKS)},
-        "target_forget_exact_match": metrics["forget"]["all"]["exact_match"],
-        "target_retain_exact_match": metrics["retain_other"]["all"]["exact_match"],
+        "target_exact_match": {split: {k: metrics[split][k]["exact_match"] for k in ("qa", "cloze", "image", "text") if k in metrics[split]} for split in ("forget", "retain_other")},
         "attack_leakage_on_target": {name: values["leakage"] for name, values in attacks.items()},
     }
     atomic_write_json(args.out / "evaluation.json", result)

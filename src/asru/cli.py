@@ -25,6 +25,9 @@ ConfigOption = typer.Option(None, "--config", help="YAML file with config fields
 @app.callback()
 def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
     _state["debug"] = debug
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one rich bar per long step, not a tqdm bar per file load
 
 
 @world_app.command("build")

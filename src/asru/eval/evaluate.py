@@ -80,10 +80,10 @@ def score(
             }
         )
     metrics = {"all": aggregate(records)}
-    for modality in ("image", "text"):
-        subset = [r for r in records if r["modality"] == modality]
-        if subset:
-            metrics[modality] = aggregate(subset)
+    for key, field in (("image", "modality"), ("text", "modality"), ("qa", "form"), ("cloze", "form"), ("mcq", "form")):
+        subset = [r for r in records if r[field] == key]
+        if subset and len(subset) < len(records):
+            metrics[key] = aggregate(subset)
     judged_records = [r for r in records if r["kind"] in ("fact", "identity")]
     if judged and judged_records:
         judgements = judge_many(judged_records)

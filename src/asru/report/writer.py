@@ -57,10 +57,10 @@ def metrics_markdown(results: dict) -> str:
     names = ["n", "exact_match", "contains", "rouge_l_recall", "leakage", "refusal_rate", "mcq_acc", "cloze_em"]
     rows = []
     for split, per_modality in metrics.items():
-        for modality in ("all", "image", "text"):
+        for modality in ("all", "image", "text", "qa", "cloze", "mcq"):
             if modality in per_modality:
                 rows.append([split, modality] + [per_modality[modality].get(n) for n in names])
-    parts = ["## Metrics per split and modality", "", markdown_table(["split", "modality"] + names, rows)]
+    parts = ["## Metrics per split, modality and form", "", markdown_table(["split", "subset"] + names, rows)]
     judged = [(split, m["judge"]) for split, m in metrics.items() if "judge" in m]
     if judged:
         labels = list(judged[0][1]["labels"])
