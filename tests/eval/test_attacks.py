@@ -1,4 +1,4 @@
-from asru.eval.attacks import cross_image, cross_modal, jailbreak, multi_turn, one_word, paraphrase
+from asru.eval.attacks import cross_image, cross_modal, jailbreak, multi_turn, one_word, paraphrase, random_prefix, role_play
 from asru.eval.settings import make_splits
 
 
@@ -8,7 +8,7 @@ def _forget(world):
 
 def test_prompt_attacks_keep_the_gold_and_change_the_prompt(tiny_world):
     forget = _forget(tiny_world)
-    for attack in (paraphrase, jailbreak, one_word):
+    for attack in (paraphrase, random_prefix, jailbreak, role_play, one_word):
         probes = attack(tiny_world, forget)
         assert probes and all(p.question != p.sample.question for p in probes)
 
