@@ -5,9 +5,8 @@ import hashlib
 import pytest
 import torch
 
-import asru.methods.all  # noqa: F401  (registers every method)
 from asru.eval.settings import make_splits
-from asru.methods.base import METHODS, get_method
+from asru.methods.base import get_method
 from asru.models import load_vlm
 from asru.train.unlearn import UnlearnConfig, unlearn
 

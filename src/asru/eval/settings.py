@@ -11,7 +11,6 @@ Splits: ``forget``, ``retain_same_subject`` (the boundary inside one person), ``
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Literal
@@ -155,6 +154,3 @@ def describe_requests(world, requests: list[DeletionRequest]) -> list[dict]:
         out.append({"subject_id": subject_id, "subject": names[subject_id], "fact_ids": sorted(fact_ids)})
     return out
 
-
-def requests_to_json(requests: list[DeletionRequest]) -> str:
-    return json.dumps([r.model_dump() for r in requests], indent=2)
