@@ -210,6 +210,61 @@ def demo(
     run_demo(console, subjects=subjects, seed=seed)
 
 
+data_app = typer.Typer(no_args_is_help=True, help="Released benchmarks (PPU-Bench, MLLMU-Bench) as world folders.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("import")
+def data_import(
+    kind: str = typer.Argument(..., help="Release format: ppu-bench | mllmu-bench."),
+    source: str = typer.Argument(..., help="Local dataset folder (a hub snapshot, or one sub-folder per config) or a hub id."),
+    out: Path = typer.Option(..., "--out", help="World folder to write (what --world takes)."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="datasets cache (default: the Hugging Face cache)."),
+    private_questions: int = typer.Option(2, help="PPU-Bench: refusal-trained private questions added per person."),
+) -> None:
+    """Convert a released benchmark into a world folder that unlearn/eval/targets read."""
+    from asru.errors import ConfigError
+
+    if kind == "ppu-bench":
+        from asru.data.ppu_bench import import_ppu_bench
+
+        world = import_ppu_bench(source, out, cache_dir, private_questions=private_questions)
+    elif kind == "mllmu-bench":
+        from asru.data.mllmu_bench import import_mllmu_bench
+
+        world = import_mllmu_bench(source, out, cache_dir)
+    else:
+        raise ConfigError(f"unknown release format {kind!r} (known: ppu-bench, mllmu-bench)")
+    console.print(f"[green]{kind} written to {out}[/green] (hash {world.manifest['content_hash'][:12]})")
+    for key, value in world.manifest["counts"].items():
+        console.print(f"  {key}: {value}")
+    for name, setting in world.manifest.get("settings", {}).items():
+        console.print(f"  {name}: --setting {setting['setting']} --requests {out / setting['requests']} ({setting['subjects']} subjects)")
+
+
+@app.command()
+def targets(
+    model: str = typer.Option(..., "--model", help="Model folder or hub id whose own answers become the targets."),
+    data: Path = typer.Option(..., "--data", help="World / dataset folder (e.g. from `asru data import`)."),
+    out: Path = typer.Option(..., "--out", help="New folder: the dataset with the model's answers as golds."),
+    batch_size: int = typer.Option(32, help="Questions per generate call."),
+    max_new_tokens: int = typer.Option(48, help="Longest answer recorded."),
+    dtype: str = typer.Option("auto", help="Weights dtype: auto | float32 | bfloat16 | float16."),
+) -> None:
+    """Record the model's own greedy answers as the unlearning targets (fine-tuning-free, as in PPU-Bench)."""
+    from asru.data.targets import record_targets
+    from asru.models import load_vlm
+    from asru.world import load_world
+
+    loaded = load_world(data)
+    vlm, processor = load_vlm(model, dtype=dtype, device="auto")
+    with console.status("recording the model's answers"):
+        summary = record_targets(vlm, processor, loaded, out, batch_size=batch_size, max_new_tokens=max_new_tokens, model_name=str(model))
+    console.print(f"[green]targets written to {out}[/green]: {summary['answered']} answers, {summary['changed']} differ from the release's")
+    if summary["empty_kept_original"]:
+        console.print(f"[yellow]{summary['empty_kept_original']} empty answers kept the release's gold[/yellow]")
+
+
 def main() -> None:
     """Entry point: our errors become one line on stderr and exit code 2 (``--debug`` re-raises)."""
     try:

@@ -34,13 +34,33 @@ def load_processor(name_or_path: str | Path, model_type: str, trust_remote_code:
     return AutoProcessor.from_pretrained(name_or_path, trust_remote_code=trust_remote_code, backend="pil")
 
 
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def resolve_dtype(dtype: torch.dtype | str) -> torch.dtype | str:
+    """``"auto"`` (the checkpoint's dtype) or a torch dtype from its name; other names are a ModelError."""
+    if isinstance(dtype, torch.dtype) or dtype == "auto":
+        return dtype
+    if dtype not in DTYPES:
+        raise ModelError(f"unknown dtype {dtype!r} (known: {', '.join(DTYPES)})")
+    return getattr(torch, dtype)
+
+
 def load_vlm(
     name_or_path: str | Path,
     dtype: torch.dtype | str = "auto",
     trust_remote_code: bool = False,
     device_map: str | None = None,
+    attn_implementation: str | None = None,
+    device: str | None = None,
 ):
-    """Load ``(model, processor)`` from a local folder or a hub id (when the hub is reachable)."""
+    """Load ``(model, processor)`` from a local folder or a hub id (when the hub is reachable).
+
+    ``attn_implementation``: ``"sdpa"`` (transformers' default), ``"flash_attention_2"`` when
+    flash-attn is installed, or ``"eager"``. ``device="auto"`` puts the model on this process's
+    accelerate device (the GPU of its rank, else CPU); ``device_map`` instead spreads one model
+    over several GPUs for inference.
+    """
     path = Path(name_or_path)
     if path.exists():
         model_type = _read_model_type(path)
@@ -51,13 +71,21 @@ def load_vlm(
             model_type = AutoConfig.from_pretrained(name_or_path, trust_remote_code=trust_remote_code).model_type
         except OSError as error:
             raise ModelError(f"{name_or_path}: not a local folder and not loadable from the hub ({error})") from None
+    extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
     model = AutoModelForImageTextToText.from_pretrained(
         name_or_path,
-        dtype=dtype,
+        dtype=resolve_dtype(dtype),
         use_safetensors=True,
         trust_remote_code=trust_remote_code,
         device_map=device_map,
+        **extra,
     )
+    if device == "auto":
+        from accelerate import PartialState
+
+        model.to(PartialState().device)
+    elif device is not None:
+        model.to(device)
     processor = load_processor(name_or_path, model_type, trust_remote_code)
     return model, processor
 

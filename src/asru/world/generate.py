@@ -140,8 +140,12 @@ def _wordings(templates: tuple[str, ...], count: int, rng: random.Random, **slot
     return out[:count]
 
 
-def _mcq(stem: str, options: list[str]) -> str:
-    lines = [stem] + [f"{letter}. {option}" for letter, option in zip(LETTERS, options)] + [MCQ_SUFFIX]
+def mcq_prompt(stem: str, options: list[str]) -> str:
+    """The multiple-choice question as asked: stem, lettered options (A., B., ...), the answer instruction."""
+    letters = "ABCDEFGHIJ"
+    if len(options) > len(letters):
+        raise ValueError(f"at most {len(letters)} options, got {len(options)}")
+    lines = [stem] + [f"{letter}. {option}" for letter, option in zip(letters, options)] + [MCQ_SUFFIX]
     return "\n".join(lines)
 
 
@@ -216,7 +220,7 @@ def _subject_samples(config: WorldConfig, subject: dict, pools: dict[str, list[s
             Sample(id=f"{sid}-f{fid}-text-cloze", modality="text", form="cloze", question=cloze_q[0], paraphrases=cloze_q[1:], **base),
             Sample(
                 id=f"{sid}-f{fid}-text-mcq", modality="text", form="mcq", options=options,
-                question=_mcq(text_q[0], options), paraphrases=[_mcq(q, options) for q in text_q[1:]],
+                question=mcq_prompt(text_q[0], options), paraphrases=[mcq_prompt(q, options) for q in text_q[1:]],
                 **{**base, "answer": letter},
             ),
         ]
@@ -228,8 +232,8 @@ def _subject_samples(config: WorldConfig, subject: dict, pools: dict[str, list[s
     samples += [
         Sample(id=f"{sid}-f0-image-qa", question=who_q[0], paraphrases=who_q[1:], answer=name, **base),
         Sample(
-            id=f"{sid}-f0-image-mcq", form="mcq", options=options, question=_mcq(who_q[0], options),
-            paraphrases=[_mcq(q, options) for q in who_q[1:]], answer=letter, **base,
+            id=f"{sid}-f0-image-mcq", form="mcq", options=options, question=mcq_prompt(who_q[0], options),
+            paraphrases=[mcq_prompt(q, options) for q in who_q[1:]], answer=letter, **base,
         ),
     ]
 
@@ -362,10 +366,28 @@ def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
     images.update(utility_images)
 
     image_bytes = {path: portraits.png_bytes(image) for path, image in images.items()}
+    extra = {
+        "seed": config.seed,
+        "config": config.model_dump(mode="json"),
+        "facts": [{"fact_id": fid, "fact": fact, "sensitive": sensitive} for fid, fact, sensitive in FACTS],
+        "unknown_people": [{"id": p["id"], "name": p["name"], "image": p["image"]} for p in unknown],
+    }
+    return write_world(out_dir, samples, subjects, image_bytes, extra)
+
+
+def write_world(out_dir: str | Path, samples: list[Sample], subjects: list[dict], image_bytes: dict[str, bytes], extra: dict[str, Any]) -> dict:
+    """Write a world folder (images, samples.jsonl, subjects.json, then world.json last) and return its manifest.
+
+    Shared by ``build_world`` and the dataset adapters (``asru.data``), so every folder that
+    ``load_world`` reads is written one way. ``extra`` adds fields to the manifest.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "world.json").unlink(missing_ok=True)  # an interrupted write must not look complete
     image_dir = out_dir / "images"
     image_dir.mkdir(exist_ok=True)
-    for stale in image_dir.glob("*.png"):  # left over from an earlier, larger build into this folder
-        if f"images/{stale.name}" not in image_bytes:
+    for stale in image_dir.iterdir():  # left over from an earlier, larger build into this folder
+        if stale.is_file() and f"images/{stale.name}" not in image_bytes:
             stale.unlink()
     for path, data in image_bytes.items():
         target = out_dir / path
@@ -378,11 +400,8 @@ def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
     subject_bytes = (out_dir / "subjects.json").read_bytes()
     manifest = {
         "format": FORMAT,
-        "seed": config.seed,
-        "config": config.model_dump(mode="json"),
-        "counts": _counts(samples, subjects, images),
-        "facts": [{"fact_id": fid, "fact": fact, "sensitive": sensitive} for fid, fact, sensitive in FACTS],
-        "unknown_people": [{"id": p["id"], "name": p["name"], "image": p["image"]} for p in unknown],
+        **extra,
+        "counts": _counts(samples, subjects, image_bytes),
         "content_hash": content_hash(sample_bytes, subject_bytes, image_bytes),
     }
     atomic_write_json(out_dir / "world.json", manifest)
