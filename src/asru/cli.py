@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Optional
@@ -9,7 +10,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from asru.errors import AsruError
+from asru.errors import AsruError, Interrupted
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Controllable machine unlearning for multimodal LLMs.")
 world_app = typer.Typer(no_args_is_help=True, help="The embedded synthetic public-figures world.")
@@ -149,6 +150,40 @@ def report(
     console.print(f"[green]comparison written to {out}[/green]")
 
 
+@app.command()
+def audit(
+    run: Path = typer.Argument(..., help="A finished run folder (from `asru unlearn` or `asru eval`)."),
+    max_leakage: Optional[float] = typer.Option(None, "--max-leakage", help="Leakage allowed under every check (default 0.05). [config: max_leakage]"),
+    threshold: list[str] = typer.Option([], "--threshold", help="Per-check limit CHECK=VALUE, e.g. relearn=0.2 (repeatable). [config: thresholds]"),
+    world: Optional[Path] = typer.Option(None, "--world", help="The run's world, if it has moved since (default: the path in results.json)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="The model to audit instead of the run's (for steering runs: the original model)."),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Does the forgetting hold? Every attack, relearning and (steering runs) hooks removed, against thresholds; exit 1 on fail."""
+    from rich.table import Table
+
+    from asru.config import build_config
+    from asru.eval.audit import AuditConfig, audit_run, parse_thresholds
+
+    audit_config = build_config(AuditConfig, config, {"max_leakage": max_leakage})
+    if threshold:  # --threshold entries on top of the file's thresholds, validated the same way
+        merged = {**audit_config.thresholds, **parse_thresholds(threshold)}
+        audit_config = build_config(AuditConfig, None, {**audit_config.model_dump(), "thresholds": merged})
+    result = audit_run(run, audit_config, world_dir=world, model_path=model, console=console)
+    verdict = "[green]PASS[/green]" if result["verdict"] == "pass" else "[red]FAIL[/red]"
+    table = Table(title=f"audit of {run}: {verdict}")
+    for column in ("check", "leakage", "threshold", "n", "verdict"):
+        table.add_column(column, justify="left" if column in ("check", "verdict") else "right")
+    for name, check in result["checks"].items():
+        table.add_row(name, f"{check['leakage']:.3f}", f"{check['threshold']:.3f}", str(check["n"]), "[green]pass[/green]" if check["passed"] else "[red]FAIL[/red]")
+    for name in result["skipped"]:
+        table.add_row(name, "–", "–", "0", "skipped")
+    console.print(table)
+    console.print(f"audit written to {run / 'audit.json'} and added to {run / 'report.html'}")
+    if result["verdict"] != "pass":
+        raise typer.Exit(1)
+
+
 def _attack_list(text: str) -> list[str]:
     return [a.strip() for a in text.split(",") if a.strip()]
 
@@ -265,24 +300,41 @@ def targets(
         console.print(f"[yellow]{summary['empty_kept_original']} empty answers kept the release's gold[/yellow]")
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM outside a training step unwinds like Ctrl-C: temp files removed, one line, exit 143."""
+    raise Interrupted("terminated by SIGTERM", signum)
+
+
 def main() -> None:
-    """Entry point: our errors become one line on stderr and exit code 2 (``--debug`` re-raises)."""
+    """Entry point: our errors become one line on stderr and exit code 2 (``--debug`` re-raises).
+
+    SIGINT/SIGTERM exit with 128 + the signal; during training they first finish the step and
+    save a checkpoint (``asru.train.checkpoint.stop_on_signals``).
+    """
+    from rich.markup import escape
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns the code of a typer.Exit (130 after Ctrl-C)
     except AsruError as error:
         if _state["debug"]:
             raise
-        err_console.print(f"[red]error:[/red] {error}", highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
         sys.exit(2)
+    except Interrupted as stop:
+        err_console.print(escape(str(stop)), highlight=False, soft_wrap=True)
+        sys.exit(128 + stop.signum)
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("interrupted")
         sys.exit(130)
     except typer.Exit as exit_:
         sys.exit(exit_.exit_code)
-    except Exception as error:  # click usage errors
-        import click
-
-        if isinstance(error, click.ClickException):
+    except Exception as error:  # click usage errors (typer vendors its own click: recognised by shape)
+        if callable(getattr(error, "show", None)) and isinstance(getattr(error, "exit_code", None), int):
             error.show()
             sys.exit(2)
         raise
+    if isinstance(code, int) and code:
+        if code == 130:
+            err_console.print("interrupted")
+        sys.exit(code)

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from asru.errors import ConfigError
+from asru.errors import AsruError, ConfigError
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
@@ -25,16 +25,28 @@ def describe_validation_error(error: ValidationError, source: str) -> str:
     return f"{source}: field '{field}': {first['msg']}"
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
+def load_yaml_file(path: str | Path, error: type[AsruError] = ConfigError, what: str = "config file") -> Any:
+    """Parse a YAML (or JSON) file safely; any problem is one line naming the file (and line)."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
+        raise error(f"{path}: {what} not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as problem:
+        mark = getattr(problem, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: invalid YAML ({getattr(error, 'problem', error)})") from None
+        reason = " ".join(str(getattr(problem, "problem", None) or problem).split())
+        raise error(f"{path}{where}: invalid YAML ({reason})") from None
+    except UnicodeDecodeError as problem:
+        raise error(f"{path}: not UTF-8 text (byte {problem.start})") from None
+    except RecursionError:
+        raise error(f"{path}: nested too deeply") from None
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A config file: a YAML mapping of field names to values (empty file: no fields)."""
+    path = Path(path)
+    data = load_yaml_file(path)
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -15,3 +15,14 @@ class ConfigError(AsruError):
 
 class ModelError(AsruError):
     """A model folder is missing files or has an unsupported architecture."""
+
+
+class Interrupted(BaseException):
+    """A run stopped by SIGINT/SIGTERM after saving a checkpoint; the CLI exits with 128 + signal.
+
+    A ``BaseException`` like ``KeyboardInterrupt``, so that no ``except Exception`` swallows it.
+    """
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum

@@ -13,11 +13,13 @@ from pathlib import Path
 from pydantic import Field
 
 from asru.config import StrictConfig, dump_config
+from asru.errors import ConfigError, ModelError
 from asru.eval.attacks import ALL_ATTACKS
 from asru.eval.evaluate import evaluate
 from asru.eval.settings import Setting, default_requests, describe_requests, load_requests, make_splits
-from asru.io import atomic_write_text
+from asru.io import atomic_write_text, check_writable, write_folder_atomically
 from asru.methods.base import get_method
+from asru.models.layers import num_language_layers
 from asru.models.loading import load_vlm, save_vlm
 from asru.report.writer import write_run
 from asru.train.unlearn import UnlearnConfig
@@ -80,6 +82,7 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
         reference_path = config.reference_model or str(model_path)
         original = model if loaded_here and reference_path == str(model_path) else load_vlm(reference_path)[0]
     requests, splits = setting_splits(world, config.setting, config.forget_ratio, config.seed, config.requests_file)
+    check_writable(out)
     started = time.perf_counter()
     status = console.status("evaluating") if console else None
     if status:
@@ -107,12 +110,26 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
     return results
 
 
+def check_method_fits_model(method: str, params, model, model_path: str | Path) -> None:
+    """Fail before any work when a layer-based method (a ``layer`` in its Params) cannot run on the model.
+
+    Steering, RMU and ASRU hook or train one decoder layer: the architecture needs a known layer
+    path (``asru.models.layers``) and the layer must exist.
+    """
+    if "layer" not in type(params).model_fields:
+        return
+    try:
+        count = num_language_layers(model)
+    except ModelError as error:
+        raise ConfigError(f"method {method!r} cannot run on {model_path}: {error}") from None
+    if params.layer is not None and not 0 <= params.layer < count:
+        raise ConfigError(f"method_args.layer of {method!r}: {params.layer} is out of range ({model_path} has {count} decoder layers, 0..{count - 1})")
+
+
 def unlearn(model_path: str | Path, world_dir: str | Path, out: str | Path, config: UnlearnConfig | None = None, attacks: list[str] | None = None, console=None) -> dict:
     """Unlearn with ``config.method``, save the model (safetensors) into ``out/model``, evaluate, report."""
     config = config or UnlearnConfig()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.yaml", dump_config(config))
     world = load_world(world_dir)
     model, processor = load_vlm(model_path)
     _, splits = setting_splits(world, config.setting, config.forget_ratio, config.seed, config.requests_file)
@@ -121,17 +138,21 @@ def unlearn(model_path: str | Path, world_dir: str | Path, out: str | Path, conf
     )
     started = time.perf_counter()
     method_cls = get_method(config.method)
+    params = method_cls.parse_params(config.method_args)
+    check_method_fits_model(config.method, params, model, model_path)
+    # written only once every input checked out, so a bad re-run leaves an earlier run folder as it was
+    check_writable(out)
+    atomic_write_text(out / "config.yaml", dump_config(config))
     if not method_cls.trains:
         # test-time method: fit the steering artefact, evaluate with its hooks on (and, as an attack, off)
-        method = method_cls(method_cls.parse_params(config.method_args)).fit(model, processor, world, splits)
-        method.save(out / "steering")
+        method = method_cls(params).fit(model, processor, world, splits)
+        write_folder_atomically(out / "steering", method.save)
         eval_config.attacks = list(dict.fromkeys(resolve_attacks(eval_config.attacks) + ["steering_removed"]))
         return evaluate_model(
             model_path, world_dir, out, eval_config, console, model=model, processor=processor, method=config.method,
-            timing={"fit_seconds": round(time.perf_counter() - started, 2)}, model_context=lambda: method.apply(model),
+            timing={"fit_seconds": round(time.perf_counter() - started, 2)}, model_context=method.apply,
         )
     logs: dict[str, list] = {}
-    params = method_cls.parse_params(config.method_args)
     if getattr(params, "stage", "1") != "2":
         model, logs["train"] = train_unlearn(model, processor, world, splits, config, out, console)
     train_seconds = time.perf_counter() - started

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from asru.data.schema import Sample
 from asru.errors import DataError
@@ -44,17 +45,20 @@ class Encoder:
         self._images: dict[str, Image.Image] = {}
 
     def load_image(self, relative_path: str) -> Image.Image:
+        """The image as RGB; unreadable, truncated or oversized files are a DataError naming the file."""
         if relative_path not in self._images:
             path = (self.root / relative_path) if self.root else Path(relative_path)
             try:
                 with Image.open(path) as image:
                     if image.width * image.height > self.max_image_pixels:
-                        raise DataError(f"{path}: image of {image.width}x{image.height} px exceeds the limit")
-                    self._images[relative_path] = image.convert("RGB")
+                        raise DataError(f"{path}: image of {image.width}x{image.height} px exceeds the limit of {self.max_image_pixels} px")
+                    self._images[relative_path] = to_rgb(image)
             except FileNotFoundError:
                 raise DataError(f"{path}: image file not found") from None
-            except (UnidentifiedImageError, OSError) as error:
-                raise DataError(f"{path}: unreadable image ({error})") from None
+            except Image.DecompressionBombError as error:
+                raise DataError(f"{path}: refused as a possible decompression bomb ({error})") from None
+            except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:  # PIL raises all of these on bad files
+                raise DataError(f"{path}: unreadable image ({' '.join(str(error).split())})") from None
         return self._images[relative_path]
 
     def prompt_text(self, question: str, has_image: bool, context: list[dict] | None = None) -> str:
@@ -91,6 +95,29 @@ class Encoder:
 
     def collate(self, items: list[Encoded]) -> dict[str, torch.Tensor]:
         return collate(items, self.tokenizer.pad_token_id)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL mode as 8-bit RGB, as a viewer would show it.
+
+    16-bit and 32-bit greyscale is scaled down rather than clipped (``convert`` would turn most of
+    a 16-bit image white), transparency is composited onto white, EXIF rotation is applied.
+    """
+    image = ImageOps.exif_transpose(image)
+    if image.mode.startswith("I") or image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        if image.mode.startswith("I;16") or values.max(initial=0) > 255:
+            values = values / 257.0
+        elif image.mode == "F" and values.max(initial=0) <= 1.0:
+            values = values * 255.0
+        image = Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), mode="L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        image = image.convert("RGBA")
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, image).convert("RGB")
+    return image.convert("RGB")
 
 
 def collate(items: list[Encoded], pad_token_id: int) -> dict[str, torch.Tensor]:

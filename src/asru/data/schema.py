@@ -74,14 +74,20 @@ def read_samples(path: str | Path, check_images: bool = True) -> list[Sample]:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     samples: list[Sample] = []
-    with path.open(encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise DataError(f"{path}:{line_number}: not UTF-8 text (byte {error.start})") from None
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
                 raise DataError(f"{path}:{line_number}: invalid JSON ({error.msg})") from None
+            except RecursionError:
+                raise DataError(f"{path}:{line_number}: invalid JSON (nested too deeply)") from None
             if not isinstance(record, dict):
                 raise DataError(f"{path}:{line_number}: expected a JSON object, got {type(record).__name__}")
             try:

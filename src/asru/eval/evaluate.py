@@ -103,7 +103,7 @@ def evaluate(
     splits: dict[str, list[Sample]],
     split_names: Iterable[str] = DEFAULT_SPLITS,
     attacks: Iterable[str] = (),
-    model_context: Callable[[], object] | None = None,
+    model_context: Callable[[object], object] | None = None,
     perplexity_model=None,
     batch_size: int = 64,
     seed: int = 0,
@@ -111,8 +111,9 @@ def evaluate(
 ) -> tuple[dict, dict, list[dict]]:
     """Return (metrics, attack results, answer records).
 
-    ``model_context`` wraps generation (a steering method's hooks); the ``steering_removed``
-    attack evaluates the forget split without it. ``perplexity_model`` (the original model)
+    ``model_context(model)`` wraps generation (a steering method's hooks on that model, so that
+    the relearned copy is steered too); the ``steering_removed`` attack evaluates the forget split
+    without it. ``perplexity_model`` (the original model)
     scores every answer's perplexity for the judge's naturalness.
     """
     encoder = Encoder(processor, world.root)
@@ -124,7 +125,7 @@ def evaluate(
     def run(name: str, probes: list[Probe], should_forget: bool, runner=model, wrap=context):
         if progress:
             progress(name)
-        with wrap():
+        with wrap(runner):
             answers = answer_probes(runner, encoder, probes, batch_size)
         perplexities = answer_perplexities(perplexity_model, encoder, probes, answers, batch_size) if perplexity_model is not None else None
         result, records = score(probes, answers, should_forget, distractors, perplexities=perplexities)

@@ -15,9 +15,9 @@ import random
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from asru.config import load_yaml_file
 from asru.data.schema import Sample
 from asru.errors import DataError
 
@@ -37,13 +37,10 @@ class DeletionRequest(BaseModel):
 def load_requests(path: str | Path) -> list[DeletionRequest]:
     """Read deletion requests from YAML or JSON: one mapping or a list of mappings."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: deletion-request file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is valid YAML
-    except yaml.YAMLError as error:
-        raise DataError(f"{path}: invalid YAML/JSON ({error})") from None
+    data = load_yaml_file(path, DataError, "deletion-request file")  # JSON is valid YAML
     records = data if isinstance(data, list) else [data]
+    if not records:
+        raise DataError(f"{path}: no deletion requests (expected a mapping or a list of mappings with 'subject' and 'facts')")
     requests = []
     for index, record in enumerate(records):
         try:

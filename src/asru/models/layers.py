@@ -41,6 +41,9 @@ def _resolve(root: nn.Module, path: str) -> nn.Module:
 
 def language_layers(model: nn.Module) -> nn.ModuleList:
     """The decoder layers of ``model``'s language model, unwrapping peft/accelerate wrappers."""
+    from accelerate.utils import extract_model_from_parallel
+
+    model = extract_model_from_parallel(model)  # DDP / DeepSpeed wrappers
     base = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft
     model_type = getattr(getattr(base, "config", None), "model_type", None)
     path = LANGUAGE_LAYER_PATHS.get(model_type or "")

@@ -5,13 +5,15 @@ Weights only as safetensors (``use_safetensors=True``); remote code only when th
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 import torch
 from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageTextToText, AutoProcessor, AutoTokenizer
 
-from asru.errors import ModelError
+from asru.errors import AsruError, ModelError
+from asru.io import write_folder_atomically
 from asru.models.processors import IMAGE_ONLY_PROCESSORS
 
 
@@ -20,9 +22,30 @@ def _read_model_type(path: Path) -> str:
     if not config_file.is_file():
         raise ModelError(f"{path}: not a model folder (config.json missing)")
     try:
-        return json.loads(config_file.read_text())["model_type"]
-    except (json.JSONDecodeError, KeyError) as error:
-        raise ModelError(f"{config_file}: unreadable or without 'model_type' ({error})") from None
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        raise ModelError(f"{config_file}: unreadable ({' '.join(str(error).split())})") from None
+    if not isinstance(config, dict) or not isinstance(config.get("model_type"), str):
+        raise ModelError(f"{config_file}: field 'model_type' missing (not a transformers model config)")
+    return config["model_type"]
+
+
+def _clear_load_errors(load):
+    """Whatever transformers, tokenizers or safetensors raise on a broken model folder (a missing
+    tokenizer or processor file, corrupt weights, an unknown architecture) becomes one ModelError line."""
+
+    @functools.wraps(load)
+    def wrapper(name_or_path, *args, **kwargs):
+        try:
+            return load(name_or_path, *args, **kwargs)
+        except AsruError:
+            raise
+        except Exception as error:  # noqa: BLE001 -- the types vary by library; --debug shows the cause
+            reason = " ".join(str(error).split())
+            reason = reason if len(reason) <= 240 else reason[:240] + "..."
+            raise ModelError(f"{name_or_path}: cannot load the model or its processor ({type(error).__name__}: {reason})") from error
+
+    return wrapper
 
 
 def load_processor(name_or_path: str | Path, model_type: str, trust_remote_code: bool = False):
@@ -46,6 +69,7 @@ def resolve_dtype(dtype: torch.dtype | str) -> torch.dtype | str:
     return getattr(torch, dtype)
 
 
+@_clear_load_errors
 def load_vlm(
     name_or_path: str | Path,
     dtype: torch.dtype | str = "auto",
@@ -93,7 +117,11 @@ def load_vlm(
 def save_vlm(model, processor, out_dir: str | Path) -> Path:
     """Save model (safetensors) and processor so that ``load_vlm`` and plain transformers read them."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out_dir, safe_serialization=True)
-    processor.save_pretrained(out_dir)
+
+    def write(folder: Path) -> None:
+        model.save_pretrained(folder, safe_serialization=True)
+        processor.save_pretrained(folder)
+
+    # written beside ``out_dir`` and moved in: a full disk leaves an earlier model there intact
+    write_folder_atomically(out_dir, write)
     return out_dir

@@ -14,6 +14,8 @@ from typing import Any
 from asru.io import atomic_write_json, atomic_write_text
 from asru.report.plots import plot_attacks, plot_forget_vs_retain, plot_labels, plot_training
 
+AUDIT_FILE = "audit.json"  # written by ``asru audit`` (asru.eval.audit)
+
 HEADLINE = [
     ("forget", "leakage"),
     ("forget", "refusal_rate"),
@@ -72,10 +74,21 @@ def metrics_markdown(results: dict) -> str:
     return "\n".join(parts)
 
 
+def audit_markdown(audit: dict) -> str:
+    """The audit section of a report: the verdict and, per check, leakage against its threshold."""
+    rows = [[name, c["leakage"], c["threshold"], c["n"], "pass" if c["passed"] else "FAIL"] for name, c in audit["checks"].items()]
+    rows += [[name, None, None, 0, "skipped (nothing to ask)"] for name in audit.get("skipped", [])]
+    return "\n".join([f"## Audit: {audit['verdict'].upper()}", "", markdown_table(["check", "leakage", "threshold", "n", "verdict"], rows)])
+
+
 def write_run(out_dir: Path, results: dict, answers: list[dict], training_logs: dict[str, list[dict]] | None = None) -> dict[str, Path]:
-    """Write results.json, answers.jsonl, plots, report.md and report.html into ``out_dir``."""
+    """Write results.json, answers.jsonl, plots, report.md and report.html into ``out_dir``.
+
+    An ``audit.json`` left by ``asru audit`` judged the results being replaced, so it is removed.
+    """
     out_dir = Path(out_dir)
     atomic_write_json(out_dir / "results.json", results)
+    (out_dir / AUDIT_FILE).unlink(missing_ok=True)
     atomic_write_text(out_dir / "answers.jsonl", "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers))
     plots = {
         "labels": plot_labels({results.get("method", "model"): results}, out_dir / "labels.png"),
@@ -86,12 +99,29 @@ def write_run(out_dir: Path, results: dict, answers: list[dict], training_logs: 
     for name, log in (training_logs or {}).items():
         if log:
             plots[f"training_{name}"] = plot_training(log, out_dir / f"training_{name}.png")
+    write_reports(out_dir, results, answers, plots)
+    return {"results": out_dir / "results.json", "report": out_dir / "report.md", "html": out_dir / "report.html", **plots}
+
+
+def write_reports(out_dir: Path, results: dict, answers: list[dict], plots: dict[str, Path | None], audit: dict | None = None) -> None:
+    """report.md and report.html from the results, the plots already drawn and (if any) the audit."""
     title = f"{results.get('method', 'model')} — {results.get('setting', '')}"
     summary = markdown_table(["metric", "value"], [[k, v] for k, v in headline(results).items()])
-    markdown = f"# {title}\n\n{summary}\n\n{metrics_markdown(results)}\n\n" + "\n".join(f"![{k}]({p.name})" for k, p in plots.items() if p) + "\n"
+    audit_part = f"{audit_markdown(audit)}\n\n" if audit else ""
+    markdown = f"# {title}\n\n{summary}\n\n{audit_part}{metrics_markdown(results)}\n\n" + "\n".join(f"![{k}]({p.name})" for k, p in plots.items() if p) + "\n"
     atomic_write_text(out_dir / "report.md", markdown)
-    atomic_write_text(out_dir / "report.html", render_html(title, results, answers, plots))
-    return {"results": out_dir / "results.json", "report": out_dir / "report.md", "html": out_dir / "report.html", **plots}
+    atomic_write_text(out_dir / "report.html", render_html(title, results, answers, plots, audit))
+
+
+def add_audit_to_report(out_dir: Path, audit: dict) -> None:
+    """Rewrite a finished run's report.md / report.html with the audit section (plots are reused)."""
+    out_dir = Path(out_dir)
+    results = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+    answers_file = out_dir / "answers.jsonl"
+    answers = [json.loads(line) for line in answers_file.read_text(encoding="utf-8").splitlines() if line.strip()] if answers_file.is_file() else []
+    names = ["labels", "forget_vs_retain", "attacks"] + sorted(p.stem for p in out_dir.glob("training_*.png"))
+    plots = {name: out_dir / f"{name}.png" for name in names if (out_dir / f"{name}.png").is_file()}
+    write_reports(out_dir, results, answers, plots, audit)
 
 
 def _markdown_to_html_table(md: str) -> str:
@@ -118,7 +148,7 @@ def _markdown_to_html_table(md: str) -> str:
     return "\n".join(out)
 
 
-def render_html(title: str, results: dict, answers: list[dict], plots: dict[str, Path | None]) -> str:
+def render_html(title: str, results: dict, answers: list[dict], plots: dict[str, Path | None], audit: dict | None = None) -> str:
     images = "".join(
         f'<figure><img alt="{html.escape(k)}" src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}"/></figure>'
         for k, p in plots.items()
@@ -136,6 +166,7 @@ td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px}}th{{background:#f3f
 <h1>{html.escape(title)}</h1>
 <p>model: {html.escape(str(results.get('model', '')))}</p>
 {_markdown_to_html_table("## Headline" + chr(10) + summary)}
+{_markdown_to_html_table(audit_markdown(audit)) if audit else ""}
 {_markdown_to_html_table(metrics_markdown(results))}
 <h2>Plots</h2>{images}
 <h2>Example answers</h2><table><tr><th>split</th><th>modality</th><th>question</th><th>gold</th><th>answer</th><th>judge</th></tr>{rows}</table>

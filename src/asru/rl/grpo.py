@@ -24,7 +24,7 @@ from asru.config import StrictConfig
 from asru.data.collate import Encoded, Encoder
 from asru.data.schema import Sample
 from asru.eval.metrics import is_refusal
-from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint, stop_on_signals
 from asru.ui import progress_bar
 
 
@@ -119,7 +119,7 @@ def grpo(
     if checkpoint_dir is not None and (found := find_checkpoint(checkpoint_dir)) is not None:
         record = load_checkpoint(accelerator, found)
         start, log = record["step"], record["log"]
-    with progress_bar(console, "grpo") as bar:
+    with progress_bar(console, "grpo") as bar, stop_on_signals() as stop:
         task = bar.add_task("grpo", total=config.steps, completed=start, loss=math.nan)
         for step in range(start, config.steps):
             started = time.perf_counter()
@@ -174,6 +174,7 @@ def grpo(
                 }
             )
             bar.update(task, advance=1, loss=loss.item())
+            stop.stop_here(accelerator, checkpoint_dir, step + 1, config.steps, {"log": log})
             if checkpoint_dir is not None and (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
                 save_checkpoint(accelerator, checkpoint_dir, step + 1, {"log": log})
     return log

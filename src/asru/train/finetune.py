@@ -24,10 +24,11 @@ from transformers import get_cosine_schedule_with_warmup
 from asru.config import StrictConfig
 from asru.data.collate import Encoder
 from asru.data.schema import Sample
-from asru.io import atomic_write_json
+from asru.errors import ConfigError
+from asru.io import atomic_write_json, check_writable
 from asru.models.loading import save_vlm
 from asru.models.tiny import TinyModelConfig, build_tiny
-from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint, stop_on_signals
 from asru.ui import progress_bar
 from asru.world import load_world
 from asru.world.phrases import GENERIC_REFUSALS, REFUSAL_TEMPLATES
@@ -96,7 +97,8 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
     world = load_world(world_dir)
     items = training_items(world.samples, config)
     if not items:
-        raise ValueError("no training items: check train_forms")
+        raise ConfigError(f"no training items in {world_dir} for train_forms {config.train_forms}")
+    check_writable(out_dir)
     model, processor = build_tiny(tokenizer_corpus(world.samples), config.model)
     encoder = Encoder(processor, world.root)
     encoded = [encoder.encode(question, image, answer) for question, image, answer in items]
@@ -125,7 +127,7 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
     model.train()
     started = time.perf_counter()
     loss_value = math.nan
-    with progress_bar(console, "finetune") as bar:
+    with progress_bar(console, "finetune") as bar, stop_on_signals() as stop:
         task = bar.add_task("finetune", total=len(schedule), completed=start_step, loss=math.nan)
         for step in range(start_step, len(schedule)):
             batch = {k: v.to(accelerator.device) for k, v in encoder.collate([encoded[i] for i in schedule[step]]).items()}
@@ -137,8 +139,9 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
             optimizer.zero_grad(set_to_none=True)
             loss_value = loss.item()
             bar.update(task, advance=1, loss=loss_value)
+            elapsed = elapsed_before + time.perf_counter() - started
+            stop.stop_here(accelerator, checkpoint_dir, step + 1, len(schedule), {"elapsed": elapsed})
             if (step + 1) % config.checkpoint_every == 0 and step + 1 < len(schedule):
-                elapsed = elapsed_before + time.perf_counter() - started
                 save_checkpoint(accelerator, checkpoint_dir, step + 1, {"elapsed": elapsed})
 
     model = accelerator.unwrap_model(model)

@@ -22,11 +22,12 @@ from transformers import get_cosine_schedule_with_warmup
 from asru.config import StrictConfig
 from asru.data.collate import Encoded, Encoder
 from asru.data.schema import Sample
+from asru.errors import ConfigError
 from asru.eval.settings import Setting
 from asru.io import atomic_write_json
 from asru.methods.base import Method, UnlearnBatch, forward_nll, get_method
 from asru.methods.losses import boundary_hinge
-from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint, stop_on_signals
 from asru.ui import progress_bar
 from asru.world.phrases import REFUSAL_TEMPLATES
 
@@ -121,7 +122,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
         reference.requires_grad_(False)
     method = method_cls(params, reference)
     if not method_cls.trains:
-        raise ValueError(f"method {config.method!r} does not train; use its own fit()")
+        raise ConfigError(f"method {config.method!r} does not train; use its own fit()")
 
     encoder = Encoder(processor, world.root)
     forget = _training_samples(splits["forget"], config.train_forms)
@@ -130,7 +131,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
     if config.retain_limit:
         retain = random.Random(config.seed).sample(retain, min(config.retain_limit, len(retain)))
     if not forget:
-        raise ValueError("the forget split is empty for this setting")
+        raise ConfigError(f"nothing to forget: the forget split of setting {config.setting!r} has no {'/'.join(config.train_forms)} questions (check the deletion requests and train_forms)")
     sampler = BatchSampler(forget, retain, same_subject, config, config.bao or method_cls.same_subject_retain)
     encoded_forget = [encoder.encode_sample(s) for s in forget]
     encoded_retain = {"other": [encoder.encode_sample(s) for s in retain], "same": [encoder.encode_sample(s) for s in same_subject]}
@@ -167,7 +168,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
 
     model.train()
     started = time.perf_counter()
-    with progress_bar(console, config.method) as bar:
+    with progress_bar(console, config.method) as bar, stop_on_signals() as stop:
         task = bar.add_task(config.method, total=config.steps, completed=start, loss=math.nan)
         for step in range(start, config.steps):
             forget_idx, retain_idx = sampler.indices(step)
@@ -196,6 +197,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
             optimizer.zero_grad(set_to_none=True)
             log.append({"step": step + 1, "loss": loss.item(), **logs})
             bar.update(task, advance=1, loss=loss.item())
+            stop.stop_here(accelerator, checkpoint_dir, step + 1, config.steps, {"log": log})
             if (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
                 save_checkpoint(accelerator, checkpoint_dir, step + 1, {"log": log})
 
