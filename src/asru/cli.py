@@ -107,7 +107,8 @@ def unlearn(
         },
     )
     results = run_unlearn(model, world, out, run_config, attacks=_attack_list(attacks), console=console)
-    _print_headline(results, out)
+    if results:  # empty on the non-main processes of `accelerate launch`
+        _print_headline(results, out)
 
 
 @app.command("eval")

@@ -22,6 +22,7 @@ from asru.methods.base import get_method
 from asru.models.layers import num_language_layers
 from asru.models.loading import load_vlm, save_vlm
 from asru.report.writer import write_run
+from asru.train.distributed import process_state
 from asru.train.unlearn import UnlearnConfig
 from asru.train.unlearn import unlearn as train_unlearn
 from asru.world import load_world
@@ -76,7 +77,7 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
     world = load_world(world_dir)
     loaded_here = model is None
     if loaded_here:
-        model, processor = load_vlm(model_path)
+        model, processor = load_vlm(model_path, device="auto")
     original = None
     if config.judge_perplexity:
         reference_path = config.reference_model or str(model_path)
@@ -131,7 +132,7 @@ def unlearn(model_path: str | Path, world_dir: str | Path, out: str | Path, conf
     config = config or UnlearnConfig()
     out = Path(out)
     world = load_world(world_dir)
-    model, processor = load_vlm(model_path)
+    model, processor = load_vlm(model_path, dtype=config.dtype, attn_implementation=config.attn_implementation, device="auto")
     _, splits = setting_splits(world, config.setting, config.forget_ratio, config.seed, config.requests_file)
     eval_config = EvalConfig(
         setting=config.setting, forget_ratio=config.forget_ratio, requests_file=config.requests_file, seed=config.seed, attacks=attacks or []
@@ -158,6 +159,8 @@ def unlearn(model_path: str | Path, world_dir: str | Path, out: str | Path, conf
     train_seconds = time.perf_counter() - started
     if hasattr(method_cls, "refine") and params.stage != "1":
         model, logs["rl"] = method_cls.refine(model, processor, world, splits, params, out, console)
+    if not process_state().is_main_process:
+        return {}  # under `accelerate launch` every process trains; the main one saves and evaluates
     save_vlm(model, processor, out / "model")
     return evaluate_model(
         model_path, world_dir, out, eval_config, console, model=model, processor=processor, method=config.method,

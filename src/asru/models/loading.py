@@ -105,9 +105,9 @@ def load_vlm(
         **extra,
     )
     if device == "auto":
-        from accelerate import PartialState
+        from asru.train.distributed import process_state
 
-        model.to(PartialState().device)
+        model.to(process_state().device)
     elif device is not None:
         model.to(device)
     processor = load_processor(name_or_path, model_type, trust_remote_code)

@@ -6,6 +6,11 @@ inputs (pixel values repeated per group) and our own rewards on CPU, and it was 
 (temperature, top-p), score them, normalise rewards within each group, and take one clipped
 policy-gradient step with a low-variance k3 KL to the reference (stage-1) model; tokens after
 the first end-of-turn are masked.
+
+Under ``accelerate launch`` each process samples the groups of its share of the step's prompts
+(``prompts_per_step`` must divide evenly) and DDP averages the gradients. Rollouts use
+``model.generate``; vLLM is not wired in (a colocated vLLM engine would need its weights synced
+from the policy after every step, which only pays off for 7B+ policies on GPUs).
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
-from accelerate import Accelerator
 from pydantic import Field
 
 from asru.config import StrictConfig
@@ -25,6 +29,7 @@ from asru.data.collate import Encoded, Encoder
 from asru.data.schema import Sample
 from asru.eval.metrics import is_refusal
 from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint, stop_on_signals
+from asru.train.distributed import check_divisible, make_accelerator, mean_over_processes, shard
 from asru.ui import progress_bar
 
 
@@ -111,8 +116,10 @@ def grpo(
     tokenizer = processor.tokenizer
     prompts: list[Encoded] = [encoder.encode_sample(s, with_answer=False) for s in items]
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate, weight_decay=0.0)
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    accelerator = make_accelerator(config.prompts_per_step * config.group_size, config.max_grad_norm)
+    check_divisible(min(config.prompts_per_step, len(items)), accelerator, "prompts_per_step (or fewer items)")
     model, optimizer = accelerator.prepare(model, optimizer)
+    console = console if accelerator.is_main_process else None  # one progress bar, not one per process
     reference.to(accelerator.device).eval()
     checkpoint_dir = Path(out_dir) / "grpo_checkpoint" if out_dir else None
     start, log = 0, []
@@ -124,12 +131,12 @@ def grpo(
         for step in range(start, config.steps):
             started = time.perf_counter()
             rng = random.Random(config.seed * 7919 + step)
-            chosen = rng.sample(range(len(items)), min(config.prompts_per_step, len(items)))
+            chosen = shard(rng.sample(range(len(items)), min(config.prompts_per_step, len(items))), accelerator)  # whole groups per process
             group = [i for i in chosen for _ in range(config.group_size)]
             batch = {k: v.to(accelerator.device) for k, v in encoder.collate([prompts[i] for i in group]).items()}
             batch.pop("labels")
             width = batch["input_ids"].shape[1]
-            torch.manual_seed(config.seed * 104_729 + step)
+            torch.manual_seed(config.seed * 104_729 + step + 1_000_003 * accelerator.process_index)
             model.eval()
             with torch.no_grad():
                 sequences = accelerator.unwrap_model(model).generate(
@@ -161,19 +168,19 @@ def grpo(
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             forget_rows = [j for j, i in enumerate(group) if should_forget[i]]
-            log.append(
+            row = mean_over_processes(
+                accelerator,
                 {
-                    "step": step + 1,
                     "loss": loss.item(),
                     "reward": total.mean().item(),
                     **{f"reward_{name}": value.mean().item() for name, value in components.items()},
                     **logs,
                     "entropy": -(old * mask).sum().item() / mask.sum().clamp(min=1).item(),
                     "forget_refusal_rate": sum(is_refusal(texts[j]) for j in forget_rows) / max(len(forget_rows), 1),
-                    "seconds": time.perf_counter() - started,
-                }
+                },
             )
-            bar.update(task, advance=1, loss=loss.item())
+            log.append({"step": step + 1, **row, "seconds": time.perf_counter() - started})
+            bar.update(task, advance=1, loss=row["loss"])
             stop.stop_here(accelerator, checkpoint_dir, step + 1, config.steps, {"log": log})
             if checkpoint_dir is not None and (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
                 save_checkpoint(accelerator, checkpoint_dir, step + 1, {"log": log})

@@ -28,26 +28,32 @@ STEP_FILE = "asru_step.json"
 def save_checkpoint(accelerator, folder: Path, step: int, extra: dict | None = None) -> None:
     folder = Path(folder)
     tmp = folder.with_name(folder.name + ".tmp")
+    main = accelerator.is_main_process  # with several processes, each saves its own RNG state; the main one does the rest
     try:
-        if tmp.exists():
+        if main and tmp.exists():
             shutil.rmtree(tmp)
+        accelerator.wait_for_everyone()
         accelerator.save_state(str(tmp), safe_serialization=True)
-        atomic_write_json(tmp / STEP_FILE, {"step": step, **(extra or {})})
-        fsync_tree(tmp)
+        accelerator.wait_for_everyone()
+        if main:
+            atomic_write_json(tmp / STEP_FILE, {"step": step, **(extra or {})})
+            fsync_tree(tmp)
     except WRITE_ERRORS as error:  # full disk, no permission
         shutil.rmtree(tmp, ignore_errors=True)
         raise AsruError(f"cannot write checkpoint {folder}: {write_error_reason(error)} (the previous checkpoint is kept)") from None
     except AsruError:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    old = folder.with_name(folder.name + ".old")
-    if folder.exists():
+    if main:
+        old = folder.with_name(folder.name + ".old")
+        if folder.exists():
+            if old.exists():
+                shutil.rmtree(old)
+            folder.rename(old)
+        tmp.rename(folder)
         if old.exists():
             shutil.rmtree(old)
-        folder.rename(old)
-    tmp.rename(folder)
-    if old.exists():
-        shutil.rmtree(old)
+    accelerator.wait_for_everyone()
 
 
 def find_checkpoint(folder: Path) -> Path | None:

@@ -13,9 +13,9 @@ import random
 import shutil
 import time
 from pathlib import Path
+from typing import Literal
 
 import torch
-from accelerate import Accelerator
 from pydantic import Field
 from transformers import get_cosine_schedule_with_warmup
 
@@ -28,6 +28,7 @@ from asru.io import atomic_write_json
 from asru.methods.base import Method, UnlearnBatch, forward_nll, get_method
 from asru.methods.losses import boundary_hinge
 from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint, stop_on_signals
+from asru.train.distributed import check_divisible, make_accelerator, mean_over_processes, shard
 from asru.ui import progress_bar
 from asru.world.phrases import REFUSAL_TEMPLATES
 
@@ -59,10 +60,14 @@ class UnlearnConfig(StrictConfig):
     bao_weight: float = 1.0
     bao_margin: float = 1.0
     checkpoint_every: int = Field(20, ge=1)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="weights dtype when loading the model; bfloat16 on GPUs")
+    attn_implementation: str | None = Field(None, description='"sdpa" (default), "flash_attention_2" (needs flash-attn) or "eager"')
+    gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass: less memory, ~30 % slower")
 
 
 def _training_samples(samples: list[Sample], forms: list[str]) -> list[Sample]:
-    return [s for s in samples if s.form in forms]
+    """Train-split questions of the trained forms (released benchmarks' held-out test items are only evaluated)."""
+    return [s for s in samples if s.form in forms and s.split == "train"]
 
 
 class BatchSampler:
@@ -143,14 +148,20 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
         ]
 
     model = _trainable_parameters(model, config, method)
+    if config.gradient_checkpointing:
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        if config.lora_r > 0:
+            model.enable_input_require_grads()  # LoRA: the frozen embeddings' output must carry grad through checkpoints
     if hasattr(method, "prepare"):
         method.prepare(model, encoder, encoded_forget, encoded_retain["other"], splits)
     trainable = [p for p in model.parameters() if p.requires_grad]
     learning_rate = config.learning_rate or method_cls.default_learning_rate
     optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.0)
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    accelerator = make_accelerator(config.batch_size, config.max_grad_norm)
+    check_divisible(min(config.batch_size, len(forget)), accelerator, "the forget batch (batch_size, or fewer forget items)")
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    console = console if accelerator.is_main_process else None  # one progress bar, not one per process
     if reference is not None:
         reference.to(accelerator.device)
 
@@ -171,7 +182,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
     with progress_bar(console, config.method) as bar, stop_on_signals() as stop:
         task = bar.add_task(config.method, total=config.steps, completed=start, loss=math.nan)
         for step in range(start, config.steps):
-            forget_idx, retain_idx = sampler.indices(step)
+            forget_idx, retain_idx = (shard(part, accelerator) for part in sampler.indices(step))
             retain_items = [encoded_retain[pool][i] for pool, i in retain_idx]
             retain_rows = [(same_subject if pool == "same" else retain)[i] for pool, i in retain_idx]
             batch = UnlearnBatch(
@@ -195,8 +206,9 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            log.append({"step": step + 1, "loss": loss.item(), **logs})
-            bar.update(task, advance=1, loss=loss.item())
+            row = mean_over_processes(accelerator, {"loss": loss.item(), **logs})
+            log.append({"step": step + 1, **row})
+            bar.update(task, advance=1, loss=row["loss"])
             stop.stop_here(accelerator, checkpoint_dir, step + 1, config.steps, {"log": log})
             if (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
                 save_checkpoint(accelerator, checkpoint_dir, step + 1, {"log": log})
@@ -205,7 +217,9 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
     if config.lora_r > 0 and config.merge_lora:
         model = model.merge_and_unload()
     model.eval()
-    for leftover in ("checkpoint", "checkpoint.old", "checkpoint.tmp"):
-        shutil.rmtree(out_dir / leftover, ignore_errors=True)
-    atomic_write_json(out_dir / "train_log.json", {"log": log, "seconds": time.perf_counter() - started, "learning_rate": learning_rate})
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        for leftover in ("checkpoint", "checkpoint.old", "checkpoint.tmp"):
+            shutil.rmtree(out_dir / leftover, ignore_errors=True)
+        atomic_write_json(out_dir / "train_log.json", {"log": log, "seconds": time.perf_counter() - started, "learning_rate": learning_rate, "processes": accelerator.num_processes})
     return model, log
