@@ -51,6 +51,9 @@ class Release:
         self.local = Path(source).exists()
         if self.local and not Path(source).is_dir():
             raise DataError(f"{source}: not a folder (give the dataset folder or a hub id)")
+        looks_like_hub_id = not Path(self.source).is_absolute() and not self.source.startswith(".") and self.source.count("/") <= 1
+        if not self.local and not looks_like_hub_id:
+            raise DataError(f"{source}: dataset folder not found")
         self.cache_dir = str(cache_dir) if cache_dir else None
         self._declared: list[str] | None = None
 
