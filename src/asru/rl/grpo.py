@@ -158,10 +158,12 @@ def grpo(
             total = sum(weight * components[name] for name, _, weight in rewards)
             advantages = group_advantages(total, config.group_size).to(accelerator.device)
             with torch.no_grad():
-                old = completion_logprobs(model, batch, sequences, attention, width)
                 ref = completion_logprobs(reference, batch, sequences, attention, width)
             model.train()
             new = completion_logprobs(model, batch, sequences, attention, width)
+            # one update per batch (on-policy): the sampling policy's log-probs are the current ones,
+            # so the ratio is exp(new - new.detach()) = 1 with the right gradient; saves a forward pass
+            old = new.detach()
             loss, logs = policy_loss(new, old, ref, advantages, mask.float(), config)
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -179,7 +181,7 @@ def grpo(
                     "forget_refusal_rate": sum(is_refusal(texts[j]) for j in forget_rows) / max(len(forget_rows), 1),
                 },
             )
-            log.append({"step": step + 1, **row, "seconds": time.perf_counter() - started})
+            log.append({"step": step + 1, **row, "completion_tokens": int(mask.sum()) * accelerator.num_processes, "seconds": time.perf_counter() - started})
             bar.update(task, advance=1, loss=row["loss"])
             stop.stop_here(accelerator, checkpoint_dir, step + 1, config.steps, {"log": log})
             if checkpoint_dir is not None and (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
