@@ -61,6 +61,11 @@ def versions() -> dict[str, str]:
 
 
 def resolve_attacks(attacks: list[str]) -> list[str]:
+    """``["all"]`` expanded; an unknown name is an error before any work, not after the evaluation."""
+    known = ALL_ATTACKS + ("steering_removed",)
+    for attack in attacks:
+        if attack not in known and attacks != ["all"]:
+            raise ConfigError(f"option --attacks: unknown attack {attack!r} (known: all, {', '.join(known)})")
     return list(ALL_ATTACKS) if attacks == ["all"] else attacks
 
 
@@ -74,6 +79,7 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
     """Evaluate a saved model (or an in-memory one) on a setting and write a run folder."""
     config = config or EvalConfig()
     out = Path(out)
+    attack_names = resolve_attacks(config.attacks)
     world = load_world(world_dir)
     loaded_here = model is None
     if loaded_here:
@@ -90,7 +96,7 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
         status.start()
     try:
         metrics, attacks, answers = evaluate(
-            model, processor, world, splits, attacks=resolve_attacks(config.attacks), model_context=model_context, perplexity_model=original, batch_size=config.batch_size, seed=config.seed,
+            model, processor, world, splits, attacks=attack_names, model_context=model_context, perplexity_model=original, batch_size=config.batch_size, seed=config.seed,
             progress=(lambda name: status.update(f"evaluating {name}")) if status else None,
         )
     finally:
@@ -135,7 +141,7 @@ def unlearn(model_path: str | Path, world_dir: str | Path, out: str | Path, conf
     model, processor = load_vlm(model_path, dtype=config.dtype, attn_implementation=config.attn_implementation, device="auto")
     _, splits = setting_splits(world, config.setting, config.forget_ratio, config.seed, config.requests_file)
     eval_config = EvalConfig(
-        setting=config.setting, forget_ratio=config.forget_ratio, requests_file=config.requests_file, seed=config.seed, attacks=attacks or []
+        setting=config.setting, forget_ratio=config.forget_ratio, requests_file=config.requests_file, seed=config.seed, attacks=resolve_attacks(attacks or [])
     )
     started = time.perf_counter()
     method_cls = get_method(config.method)

@@ -25,8 +25,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from asru.cli import main
-
 # One thread per process: the same float summation order in every run (bit-identical weights),
 # and no OpenMP spin-waiting when the 2 cores are shared (that made the tiny model ~40x slower).
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -159,30 +157,6 @@ def test_finetune_resumes_after_sigkill_and_sigint(tiny_world, tmp_path):
 # --- full disk, read-only folder (in-process: the failure is simulated where the OS would raise it) ---
 
 
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    """``asru ARGS`` through the real entry point (``asru.cli.main``) in this process."""
-    argv, sigterm = sys.argv, signal.getsignal(signal.SIGTERM)
-    sys.argv = ["asru", *map(str, args)]
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    finally:
-        sys.argv = argv
-        signal.signal(signal.SIGTERM, sigterm)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def earlier_run(tiny_world, tiny_model_dir, tmp_path_factory):
     """A finished ``asru eval`` run folder: the earlier results that must survive."""
@@ -200,7 +174,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_full_disk_is_one_line_and_keeps_earlier_results(earlier_run, tiny_world, tiny_model_dir, tmp_path, capsys, monkeypatch, one_thread):
+def test_full_disk_is_one_line_and_keeps_earlier_results(earlier_run, tiny_world, tiny_model_dir, tmp_path, monkeypatch, cli):
     run = tmp_path / "run"
     shutil.copytree(earlier_run, run)
     before = snapshot(run)
@@ -209,14 +183,14 @@ def test_full_disk_is_one_line_and_keeps_earlier_results(earlier_run, tiny_world
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "fsync", no_space)  # where a full disk surfaces for our atomic writes
-    code, _, err = run_cli(capsys, "eval", tiny_model_dir, "--world", tiny_world.root, "--out", run, "--forget-ratio", "0.34")
+    code, _, err = cli("eval", tiny_model_dir, "--world", tiny_world.root, "--out", run, "--forget-ratio", "0.34")
     assert code == 2
     assert err.strip() == f"error: cannot write {run / 'results.json'}: No space left on device"
     assert snapshot(run) == before  # earlier results byte for byte, no temp files
 
 
 @pytest.mark.parametrize("how", ["chmod", "simulated"])
-def test_unwritable_run_folder_fails_before_any_work(how, earlier_run, tiny_world, tiny_model_dir, tmp_path, capsys, monkeypatch):
+def test_unwritable_run_folder_fails_before_any_work(how, earlier_run, tiny_world, tiny_model_dir, tmp_path, monkeypatch, cli):
     run = tmp_path / "run"
     shutil.copytree(earlier_run, run)
     before = snapshot(run)
@@ -239,7 +213,7 @@ def test_unwritable_run_folder_fails_before_any_work(how, earlier_run, tiny_worl
 
     monkeypatch.setattr("asru.pipeline.train_unlearn", trained)  # refused before the long part, not after it
     try:
-        code, _, err = run_cli(capsys, "unlearn", "--model", tiny_model_dir, "--world", tiny_world.root, "--out", run, "--method", "ga", "--steps", "1", "--forget-ratio", "0.34")
+        code, _, err = cli("unlearn", "--model", tiny_model_dir, "--world", tiny_world.root, "--out", run, "--method", "ga", "--steps", "1", "--forget-ratio", "0.34")
     finally:
         run.chmod(0o755)
     assert code == 2
