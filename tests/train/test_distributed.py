@@ -106,3 +106,21 @@ def test_bf16_and_gradient_checkpointing_train_on_cpu(tiny_world, tiny_model_dir
     assert model.is_activation_checkpointing and all(torch.isfinite(torch.tensor(row["loss"])) for row in log)
     after = model.model.language_model.layers[0].mlp.down_proj.weight
     assert after.dtype == torch.bfloat16 and not torch.equal(before, after)
+
+
+@pytest.mark.parametrize("kind, stage, refused", [("FSDP", None, "FSDP shards"), ("DEEPSPEED", 3, "ZeRO-3 shards"), ("DEEPSPEED", 2, None)])
+def test_sharded_weights_are_refused_and_deepspeed_gets_its_batch(monkeypatch, kind, stage, refused):
+    """Without GPUs or DeepSpeed here, the launch state is faked: what make_accelerator decides from it."""
+    from accelerate.utils import DistributedType
+
+    import asru.train.distributed as distributed
+
+    plugin = SimpleNamespace(zero_stage=stage, deepspeed_config={})
+    fake = SimpleNamespace(distributed_type=DistributedType[kind], num_processes=4, state=SimpleNamespace(deepspeed_plugin=plugin))
+    monkeypatch.setattr(distributed, "Accelerator", lambda **kwargs: fake)
+    if refused:
+        with pytest.raises(ConfigError, match=f"{refused} the weights.*deepspeed_zero2.yaml"):
+            distributed.make_accelerator(8, 0.5)
+    else:
+        assert distributed.make_accelerator(8, 0.5) is fake
+        assert plugin.deepspeed_config == {"train_micro_batch_size_per_gpu": 2, "gradient_accumulation_steps": 1, "gradient_clipping": 0.5}
