@@ -81,21 +81,56 @@ def without_timing(results_file: Path) -> dict:
     return results
 
 
-def test_unlearn_resumes_after_sigterm_and_sigkill(tiny_world, tiny_model_dir, tmp_path):
+UNLEARN_CONFIG = "method: grad_diff\nsteps: 32\nbatch_size: 4\ncheckpoint_every: 4\nforget_ratio: 0.34\n"
+FINETUNE_CONFIG = (
+    "model: {hidden_size: 64, intermediate_size: 128, num_layers: 2, num_heads: 2, num_kv_heads: 1, vision_hidden_size: 32, vision_layers: 1, vision_heads: 2}\n"
+    "epochs: 2\ncheckpoint_every: 3\n"
+)
+
+
+def unlearn_command(world, model, config: Path, out: Path) -> list:
+    return ["unlearn", "--model", model, "--world", world.root, "--out", out, "--config", config]
+
+
+def finetune_command(world, config: Path, out: Path) -> list:
+    return ["finetune", "--world", world.root, "--out", out, "--config", config]
+
+
+@pytest.fixture(scope="module")
+def references(tiny_world, tiny_model_dir, tmp_path_factory):
+    """Both uninterrupted runs, started at once so that they run alongside the interrupted ones."""
+    folder = tmp_path_factory.mktemp("references")
+    (folder / "unlearn.yaml").write_text(UNLEARN_CONFIG)
+    (folder / "recipe.yaml").write_text(FINETUNE_CONFIG)
+    processes = {
+        "unlearn": start(unlearn_command(tiny_world, tiny_model_dir, folder / "unlearn.yaml", folder / "unlearn"), folder / "unlearn"),
+        "finetune": start(finetune_command(tiny_world, folder / "recipe.yaml", folder / "finetune"), folder / "finetune"),
+    }
+
+    def finished(name: str) -> Path:
+        assert processes[name].wait(timeout=300) == 0, output(folder / name)
+        return folder / name
+
+    yield finished
+    for process in processes.values():
+        process.kill()
+        process.wait()
+
+
+def test_unlearn_resumes_after_sigterm_and_sigkill(references, tiny_world, tiny_model_dir, tmp_path):
     config = tmp_path / "unlearn.yaml"
-    config.write_text("method: grad_diff\nsteps: 48\nbatch_size: 4\ncheckpoint_every: 4\nforget_ratio: 0.34\n")
+    config.write_text(UNLEARN_CONFIG)
 
     def command(out: Path) -> list:
-        return ["unlearn", "--model", tiny_model_dir, "--world", tiny_world.root, "--out", out, "--config", config]
+        return unlearn_command(tiny_world, tiny_model_dir, config, out)
 
-    straight, run = tmp_path / "straight", tmp_path / "run"
-    reference = start(command(straight), tmp_path / "straight")  # runs alongside the interrupted one
+    run = tmp_path / "run"
 
     # SIGTERM: the step in progress finishes, is checkpointed, and the command exits 143
     code = signal_after_checkpoint(start(command(run), tmp_path / "a"), run / "checkpoint", 0, signal.SIGTERM, tmp_path / "a")
     _, err = output(tmp_path / "a")
     assert code == 128 + signal.SIGTERM, err
-    found = re.search(r"interrupted by SIGTERM after step (\d+)/48; checkpoint saved in .*run the same command again to resume", err)
+    found = re.search(r"interrupted by SIGTERM after step (\d+)/32; checkpoint saved in .*run the same command again to resume", err)
     assert found and "Traceback" not in err, err
     stopped = int(found.group(1))
     assert checkpoint_step(run / "checkpoint") == stopped
@@ -111,7 +146,7 @@ def test_unlearn_resumes_after_sigterm_and_sigkill(tiny_world, tiny_model_dir, t
     assert process.wait(timeout=300) == 0, output(tmp_path / "c")
     out, _ = output(tmp_path / "c")
     assert re.search(rf"resuming grad_diff from step {killed}\b", out), out
-    assert reference.wait(timeout=300) == 0, output(tmp_path / "straight")
+    straight = references("unlearn")
 
     assert_same_weights(straight / "model" / "model.safetensors", run / "model" / "model.safetensors")
     assert without_timing(run / "results.json") == without_timing(straight / "results.json")
@@ -120,18 +155,14 @@ def test_unlearn_resumes_after_sigterm_and_sigkill(tiny_world, tiny_model_dir, t
     assert_clean(run)
 
 
-def test_finetune_resumes_after_sigkill_and_sigint(tiny_world, tmp_path):
+def test_finetune_resumes_after_sigkill_and_sigint(references, tiny_world, tmp_path):
     config = tmp_path / "recipe.yaml"
-    config.write_text(
-        "model: {hidden_size: 64, intermediate_size: 128, num_layers: 2, num_heads: 2, num_kv_heads: 1, vision_hidden_size: 32, vision_layers: 1, vision_heads: 2}\n"
-        "epochs: 2\ncheckpoint_every: 3\n"
-    )
+    config.write_text(FINETUNE_CONFIG)
 
     def command(out: Path) -> list:
-        return ["finetune", "--world", tiny_world.root, "--out", out, "--config", config]
+        return finetune_command(tiny_world, config, out)
 
-    straight, model = tmp_path / "straight", tmp_path / "model"
-    reference = start(command(straight), tmp_path / "straight")
+    model = tmp_path / "model"
 
     process = start(command(model), tmp_path / "a")
     assert signal_after_checkpoint(process, model / "checkpoint", 0, signal.SIGKILL, tmp_path / "a") == -signal.SIGKILL
@@ -149,7 +180,7 @@ def test_finetune_resumes_after_sigkill_and_sigint(tiny_world, tmp_path):
 
     process = start(command(model), tmp_path / "c")
     assert process.wait(timeout=300) == 0, output(tmp_path / "c")
-    assert reference.wait(timeout=300) == 0, output(tmp_path / "straight")
+    straight = references("finetune")
     assert_same_weights(straight / "model.safetensors", model / "model.safetensors")
     assert_clean(model)
 
