@@ -220,6 +220,26 @@ def test_full_disk_is_one_line_and_keeps_earlier_results(earlier_run, tiny_world
     assert snapshot(run) == before  # earlier results byte for byte, no temp files
 
 
+def test_sigterm_during_evaluation_exits_143_and_keeps_earlier_results(earlier_run, tiny_world, tiny_model_dir, tmp_path, monkeypatch, cli):
+    """Outside a training step SIGTERM unwinds like Ctrl-C: no half-written files, one line, exit 143."""
+    import asru.pipeline
+
+    run = tmp_path / "run"
+    shutil.copytree(earlier_run, run)
+    before = snapshot(run)
+    real_evaluate = asru.pipeline.evaluate
+
+    def terminated_midway(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(asru.pipeline, "evaluate", terminated_midway)
+    code, _, err = cli("eval", tiny_model_dir, "--world", tiny_world.root, "--out", run, "--forget-ratio", "0.34")
+    assert code == 128 + signal.SIGTERM
+    assert err.strip() == "terminated by SIGTERM"
+    assert snapshot(run) == before
+
+
 @pytest.mark.parametrize("how", ["chmod", "simulated"])
 def test_unwritable_run_folder_fails_before_any_work(how, earlier_run, tiny_world, tiny_model_dir, tmp_path, monkeypatch, cli):
     run = tmp_path / "run"

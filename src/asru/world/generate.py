@@ -422,6 +422,8 @@ def _read_json(path: Path) -> Any:
         raise DataError(f"{path}:{error.lineno}: invalid JSON ({error.msg})") from None
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text") from None
+    except RecursionError:
+        raise DataError(f"{path}: invalid JSON (nested too deeply)") from None
 
 
 def _check_subjects(path: Path, subjects: Any) -> None:
