@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from asru.errors import AsruError, Interrupted
-from asru.train.checkpoint import STEP_FILE, find_checkpoint, save_checkpoint, stop_on_signals
+from asru.train.checkpoint import STEP_FILE, find_checkpoint, load_checkpoint, save_checkpoint, stop_on_signals
 
 
 class FakeAccelerator:
@@ -79,3 +79,33 @@ def test_a_second_signal_stops_at_once():
         os.kill(os.getpid(), signal.SIGINT)
         with pytest.raises(Interrupted, match="SIGINT again: stopped at once"):
             os.kill(os.getpid(), signal.SIGINT)
+
+
+class Payload:
+    """What a tampered checkpoint could carry: unpickling it would create ``path``."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
+def test_resume_restores_rng_and_unpickles_no_code(tmp_path):
+    import torch
+    from accelerate import Accelerator
+
+    accelerator = Accelerator(cpu=True)
+    model = torch.nn.Linear(2, 2)
+    model, optimizer = accelerator.prepare(model, torch.optim.AdamW(model.parameters()))
+    folder = tmp_path / "checkpoint"
+    save_checkpoint(accelerator, folder, 3)
+    expected = torch.rand(3)
+    assert load_checkpoint(accelerator, folder)["step"] == 3
+    assert torch.equal(torch.rand(3), expected)  # the RNG state came back: sampling resumes exactly
+
+    marker = tmp_path / "code-ran"
+    torch.save({"state": Payload(marker)}, folder / "optimizer.bin")
+    with pytest.raises(AsruError, match=r"cannot resume from this checkpoint .*delete it to start the run over"):
+        load_checkpoint(accelerator, folder)
+    assert not marker.exists()

@@ -66,9 +66,18 @@ def find_checkpoint(folder: Path) -> Path | None:
 
 
 def load_checkpoint(accelerator, folder: Path) -> dict:
-    """Restore state saved by :func:`save_checkpoint`; returns its step record."""
-    accelerator.load_state(str(folder))
-    return json.loads((Path(folder) / STEP_FILE).read_text())
+    """Restore state saved by :func:`save_checkpoint`; returns its step record.
+
+    Weights come from safetensors; optimizer, scheduler and RNG state through accelerate's
+    ``torch.load(weights_only=True)``, which unpickles tensors and plain containers only. A
+    damaged or tampered checkpoint is a one-line error, not a traceback or code execution.
+    """
+    try:
+        accelerator.load_state(str(folder))
+        return json.loads((Path(folder) / STEP_FILE).read_text())
+    except Exception as error:  # noqa: BLE001 -- torch, safetensors and accelerate each raise their own
+        reason = " ".join(str(error).split())[:200]
+        raise AsruError(f"{folder}: cannot resume from this checkpoint ({type(error).__name__}: {reason}); delete it to start the run over") from error
 
 
 class StopRequest:
