@@ -206,3 +206,15 @@ def test_world_folder_problems(world_copy, tiny_model_dir, tmp_path, cli):
     samples.write_bytes(b"\xff\xfe garbage\n")
     code, _, err = cli("eval", tiny_model_dir, "--world", world_copy, "--out", tmp_path / "run")
     assert_one_line_error(code, err, "samples.jsonl:1", "not UTF-8")
+
+
+def test_remote_code_in_a_model_folder_is_not_run(tiny_world, tmp_path, cli):
+    """trust_remote_code is off: a folder whose config points at its own Python code is refused, the code never runs."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"model_type": "sneaky_vlm", "auto_map": {"AutoConfig": "modeling.SneakyConfig", "AutoModelForImageTextToText": "modeling.Sneaky"}}))
+    (model / "modeling.py").write_text("from pathlib import Path\nPath(__file__).with_name('code-ran').touch()\n")
+    (model / "model.safetensors").write_bytes(b"{}")
+    code, _, err = cli("eval", model, "--world", tiny_world.root, "--out", tmp_path / "run")
+    assert_one_line_error(code, err, str(model), "custom code")
+    assert not (model / "code-ran").exists()
