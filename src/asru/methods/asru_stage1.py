@@ -2,9 +2,16 @@
 
 Train only ``layers[l].mlp.down_proj`` so that on forget inputs h_l ~ h_l^frozen + lambda * v
 (v = the knowledge-absence direction) and on retain inputs h_l ~ h_l^frozen (MSE, weight 1).
-``positions="tokens"`` takes the loss at every real prompt and answer token (masks respected);
-``positions="last"`` reproduces the authors' single last position of the padded batch, whose
-right-padded form often lands on a padding token.
+Where the forget and retain losses are taken (``positions``):
+
+- ``"response"`` (default): the last prompt token and every answer token — the positions that
+  see the whole question (name or face) and produce the answer.
+- ``"tokens"``: every real prompt and answer token on both sides. The chat-template prefix is the
+  same for forget and retain prompts, so a causal model has the same hidden state there and the
+  two targets (h + lambda*v and h) contradict each other: the optimum shifts *every* prompt a bit
+  toward refusal. Kept to measure exactly that (benchmarks/asru.py).
+- ``"last"``: the authors' single last position of the padded batch (with their right padding
+  often a padding token; our batches are left-padded, so it is the last answer token).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from typing import Literal
 import torch
 
 from asru.config import StrictConfig
+from asru.data.collate import IGNORE_INDEX
 from asru.methods.base import Method, UnlearnBatch, register
 from asru.methods.losses import activation_mse
 from asru.methods.rmu import layer_output
@@ -22,8 +30,14 @@ from asru.steering.refusal import knowledge_absence_direction
 
 
 def loss_mask(inputs: dict[str, torch.Tensor], positions: str) -> torch.Tensor:
+    """[B, T] 0/1 mask of the positions where the activation loss is taken."""
     if positions == "tokens":
         return inputs["attention_mask"]
+    if positions == "response":
+        answer = inputs["labels"] != IGNORE_INDEX
+        predicts_answer = torch.zeros_like(answer)
+        predicts_answer[:, :-1] = answer[:, 1:]  # the last prompt token predicts the first answer token
+        return (answer | predicts_answer).long() * inputs["attention_mask"]
     mask = torch.zeros_like(inputs["attention_mask"])
     mask[:, -1] = 1
     return mask
@@ -39,7 +53,9 @@ class ASRUStage1(Method):
         layer: int | None = None  # default: the middle layer (authors: 17 of 36)
         scale: float = 3.0  # lambda
         retain_weight: float = 1.0
-        positions: Literal["tokens", "last"] = "tokens"
+        positions: Literal["response", "tokens", "last"] = "response"
+        # the authors train only the down-projection; "mlp.gate_proj", "mlp.up_proj" add capacity
+        modules: list[str] = ["mlp.down_proj"]
 
     def __init__(self, params, reference=None):
         super().__init__(params, reference)
@@ -51,7 +67,7 @@ class ASRUStage1(Method):
         self.refused_prompts = info["refused"]
 
     def trainable(self, name: str) -> bool:
-        return f"layers.{self.layer}.mlp.down_proj" in name
+        return any(f"layers.{self.layer}.{module}." in f"{name}." for module in self.params.modules)
 
     def loss(self, model, batch: UnlearnBatch):
         p = self.params
