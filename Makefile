@@ -28,3 +28,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
+
+# Every method x setting x seed (hours on 2 CPU cores; resumable: run it again after an interruption).
+# `make bench-tradeoff ARGS=--quick` for the CI-sized check, ARGS="--methods asru,npo --seeds 0" to restrict.
+.PHONY: bench-tradeoff
+bench-tradeoff: $(STAMP)
+	$(BIN)/python benchmarks/tradeoff.py $(ARGS)

@@ -16,11 +16,11 @@ def cache_root() -> Path:
     return Path(os.environ.get("ASRU_CACHE") or Path.home() / ".cache" / "asru")
 
 
-def cached_world(seed: int, subjects: int, console=None) -> Path:
-    """Build (once) and return the embedded world for ``seed`` and ``subjects``."""
+def cached_world(seed: int, subjects: int, console=None, **fields) -> Path:
+    """Build (once) and return the embedded world for ``seed``, ``subjects`` and other WorldConfig ``fields``."""
     from asru.world import WorldConfig, build_world
 
-    config = WorldConfig(seed=seed, subjects=subjects)
+    config = WorldConfig(seed=seed, subjects=subjects, **fields)
     key = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
     folder = cache_root() / "worlds" / key
     if not (folder / "world.json").is_file():

@@ -246,6 +246,63 @@ def demo(
     run_demo(console, subjects=subjects, seed=seed)
 
 
+@app.command()
+def bench(
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for tradeoff.json/.md, plots and runs/ (default benchmarks/results; benchmarks/results/quick with --quick). \\[config: out]"),
+    methods_file: Optional[Path] = typer.Option(None, "--methods-file", help="YAML list of methods and their overrides (default configs/bench/methods.yaml). \\[config: methods_file]"),
+    methods: Optional[str] = typer.Option(None, help="Comma-separated entries of the methods file to run (default all). \\[config: methods]"),
+    settings: Optional[str] = typer.Option(None, help="Comma-separated settings (default complete,selective,personalized). \\[config: settings]"),
+    seeds: Optional[str] = typer.Option(None, help="Comma-separated seeds (default 0,1,2; 0 with --quick). \\[config: seeds]"),
+    subjects: Optional[int] = typer.Option(None, help="People in the embedded world (default 40; 8 with --quick). \\[config: subjects]"),
+    forget_ratio: Optional[float] = typer.Option(None, help="Fraction of people forgotten (default 0.1). \\[config: forget_ratio]"),
+    attacks: Optional[str] = typer.Option(None, help="Comma-separated attacks, or 'all' (default). \\[config: attacks]"),
+    target_row: Optional[bool] = typer.Option(None, "--target-row/--no-target-row", help="Also evaluate the target model as a reference row (default on). \\[config: target_row]"),
+    quick: Optional[bool] = typer.Option(None, "--quick/--no-quick", help="CI-sized: small world, tiny target model, the methods file's quick overrides, one seed. \\[config: quick]"),
+    report_only: Optional[bool] = typer.Option(None, "--report-only/--run", help="Run nothing; aggregate the finished runs under OUT/runs. \\[config: report_only]"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Every method x setting x seed on one world and target model; trade-off tables and plots. Resumable."""
+    from asru.bench import BenchConfig, run_bench
+    from asru.config import build_config
+
+    def items(text: Optional[str]):
+        return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
+
+    bench_config = build_config(
+        BenchConfig,
+        config,
+        {
+            "out": str(out) if out else None, "methods_file": str(methods_file) if methods_file else None, "methods": items(methods),
+            "settings": items(settings), "seeds": items(seeds), "subjects": subjects, "forget_ratio": forget_ratio, "attacks": items(attacks),
+            "target_row": target_row, "quick": quick, "report_only": report_only,
+        },
+    )
+    summary = run_bench(bench_config, console)
+    _print_bench(summary)
+
+
+def _print_bench(summary: dict) -> None:
+    from rich.table import Table
+
+    from asru.bench import _fmt
+
+    asked = len(summary["seeds"])
+    columns = [("forget_leakage", "forget leak", "rate"), ("retain_same_subject", "retain same", "rate"), ("retain_other", "retain other", "rate"),
+               ("utility", "utility", "rate"), ("naturalness", "natural.", "score"), ("wall_seconds", "wall s", "seconds")]
+    for setting, rows in summary["settings"].items():
+        table = Table(title=f"{setting} (mean ± std over seeds; (n/{asked}) = partial)")
+        table.add_column("method", no_wrap=True)
+        table.add_column("seeds", justify="right")
+        for _, title, _ in columns:
+            table.add_column(title, justify="right")
+        for row, cell in rows.items():
+            metrics = cell.get("metrics", {})
+            table.add_row(row, f"{len(cell['seeds'])}/{asked}", *[_fmt(metrics.get(key), kind, asked) for key, _, kind in columns])
+        console.print(table)
+    out = Path(summary["config"]["out"])
+    console.print(f"[green]{summary['runs_finished']}/{summary['runs_planned']} runs finished[/green]; tables: {out / 'tradeoff.md'}, {out / 'tradeoff.json'}")
+
+
 data_app = typer.Typer(no_args_is_help=True, help="Released benchmarks (PPU-Bench, MLLMU-Bench) as world folders.")
 app.add_typer(data_app, name="data")
 

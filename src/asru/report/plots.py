@@ -104,3 +104,65 @@ def plot_training(log: list[dict], path: Path) -> Path:
         axis.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("step")
     return _save(figure, path)
+
+
+def _panels(count: int, width: float = 4.6, height: float = 4.2):
+    figure, axes = plt.subplots(1, count, figsize=(width * count, height), squeeze=False)
+    return figure, axes[0]
+
+
+def plot_tradeoff_scatter(panels: dict[str, dict[str, dict]], path: Path) -> Path:
+    """One panel per setting: forget leakage (x) against retain accuracy (y), mean ± std over seeds.
+
+    ``panels[setting][row] = {"x": (mean, std), "y": (mean, std), "y_label": str, "partial": bool}``;
+    a partial point (fewer seeds than asked) is drawn hollow.
+    """
+    figure, axes = _panels(max(1, len(panels)))
+    names = list(dict.fromkeys(name for rows in panels.values() for name in rows))  # one colour and marker per row, in every panel
+    markers = "osD^vP*Xhp<>"
+    handles = {}
+    for axis, (setting, rows) in zip(axes, panels.items()):
+        y_label = "retain exact match"
+        for name, point in rows.items():
+            (x, x_err), (y, y_err) = point["x"], point["y"]
+            if x is None or y is None:
+                continue
+            index = names.index(name)
+            colour = plt.get_cmap("tab20")((2 * index) % 20 + (index // 10) % 2)  # the dark shades first
+            handles[name] = axis.errorbar([x], [y], xerr=[x_err or 0.0], yerr=[y_err or 0.0], fmt=markers[index % len(markers)], ms=7, capsize=3,
+                                          color=colour, mfc="white" if point.get("partial") else colour, alpha=0.85)
+            y_label = point.get("y_label", y_label)
+        axis.set_xlabel("forget leakage (lower is better)")
+        axis.set_ylabel(f"{y_label} (higher is better)")
+        axis.set_xlim(-0.05, 1.05)
+        axis.set_ylim(-0.05, 1.05)
+        axis.grid(alpha=0.3)
+        axis.set_title(setting)
+    if handles:
+        axes[-1].legend(list(handles.values()), list(handles), fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
+    figure.suptitle("forgetting vs keeping (mean ± std over seeds; hollow: partial)", fontsize=10)
+    return _save(figure, path)
+
+
+def plot_quality_bars(panels: dict[str, dict[str, dict[str, tuple]]], path: Path) -> Path:
+    """One panel per setting: grouped bars of the judge's scales on forget answers, mean ± std.
+
+    ``panels[setting][row][scale] = (mean, std)``, e.g. scales naturalness (1–5) and contextual refusal (0–5).
+    """
+    figure, axes = _panels(max(1, len(panels)), width=max(4.6, 0.55 * max((len(r) for r in panels.values()), default=1) + 1.5))
+    for axis, (setting, rows) in zip(axes, panels.items()):
+        names = list(rows)
+        scales = list(dict.fromkeys(scale for row in rows.values() for scale in row))
+        width = 0.8 / max(1, len(scales))
+        for k, scale in enumerate(scales):
+            means = [rows[n].get(scale, (None, None))[0] for n in names]
+            stds = [rows[n].get(scale, (None, None))[1] or 0.0 for n in names]
+            positions = [i + (k - (len(scales) - 1) / 2) * width for i in range(len(names))]
+            axis.bar(positions, [m if m is not None else 0.0 for m in means], width, yerr=stds, capsize=2, label=scale)
+        axis.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=8)
+        axis.set_ylim(0, 5.3)
+        axis.set_ylabel("judge score on forget answers (0–5)")
+        axis.grid(alpha=0.3, axis="y")
+        axis.set_title(setting)
+        axis.legend(fontsize=8, loc="upper left")
+    return _save(figure, path)

@@ -1,0 +1,504 @@
+"""``asru bench``: every method × setting × seed on one world and one target model, side by side.
+
+Each run is an ordinary ``asru unlearn`` run folder, ``OUT/runs/{setting}/{method}/seed{n}`` (plus a
+``target`` row: the target model evaluated before any unlearning). A run whose ``results.json``
+exists is skipped; an interrupted one resumes from its checkpoint (``asru.pipeline.unlearn`` does
+that). Every run folder carries ``bench_run.json``, the resolved config it was started with (the
+method's parameters with their defaults filled in, the world's hash, the target model and the
+attacks): a later invocation whose config differs stops with one line naming the folder and the
+field, instead of mixing old and new numbers.
+
+Then mean ± std over seeds go into ``OUT/tradeoff.json`` and ``OUT/tradeoff.md`` (one table per
+setting; a cell averaged over fewer seeds than asked is marked) with the plots
+``tradeoff_forget_vs_retain.png``, ``tradeoff_quality.png`` and ``tradeoff_attacks_{setting}.png``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import gc
+import json
+import math
+import os
+import platform
+import re
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from asru.config import StrictConfig, describe_validation_error, load_yaml_file
+from asru.errors import ConfigError, DataError
+from asru.eval.settings import Setting, default_requests
+from asru.io import atomic_write_json, atomic_write_text, check_writable
+
+SETTINGS: tuple[str, ...] = ("complete", "selective", "personalized")
+DEFAULT_METHODS_FILE = Path(__file__).resolve().parents[2] / "configs" / "bench" / "methods.yaml"
+RUN_RECORD = "bench_run.json"
+TARGET_ROW = "target"
+# set by the benchmark for every run, so a methods file may not set them
+RESERVED_FIELDS = ("setting", "seed", "forget_ratio", "requests_file")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class BenchConfig(StrictConfig):
+    """What ``asru bench`` runs; every CLI option maps to one field."""
+
+    out: str | None = Field(None, description="folder for tradeoff.json/.md, plots and runs/ (default benchmarks/results, benchmarks/results/quick with quick)")
+    methods_file: str | None = Field(None, description="YAML list of methods and their overrides (default configs/bench/methods.yaml)")
+    methods: list[str] | None = Field(None, description="run only these entries of the methods file (by name)")
+    settings: list[Setting] = Field(default_factory=lambda: list(SETTINGS))
+    seeds: list[int] | None = Field(None, min_length=1, description="default [0, 1, 2]; [0] with quick")
+    subjects: int | None = Field(None, ge=2, description="people in the embedded world (default 40; 8 with quick)")
+    world_seed: int = 0
+    forget_ratio: float = Field(0.1, gt=0, lt=1, description="fraction of the people whose facts are forgotten")
+    attacks: list[str] = Field(default_factory=lambda: ["all"], description='attack names, or ["all"]')
+    target_row: bool = Field(True, description="also evaluate the target model (before unlearning) as a reference row")
+    quick: bool = Field(False, description="CI-sized: small world, tiny target model, the methods file's quick overrides, one seed")
+    report_only: bool = Field(False, description="run nothing; aggregate the finished runs found under out/runs")
+
+    def resolved_out(self) -> Path:
+        return Path(self.out) if self.out else Path("benchmarks/results/quick" if self.quick else "benchmarks/results")
+
+    def resolved_seeds(self) -> list[int]:
+        return list(dict.fromkeys(self.seeds)) if self.seeds else ([0] if self.quick else [0, 1, 2])
+
+    def resolved_subjects(self) -> int:
+        return self.subjects or (8 if self.quick else 40)
+
+
+@dataclass
+class MethodEntry:
+    """One row of the benchmark: a registry method with its UnlearnConfig overrides."""
+
+    name: str
+    method: str
+    fields: dict[str, Any]  # UnlearnConfig fields (setting, seed, forget_ratio are set per run)
+
+
+@dataclass
+class PlannedRun:
+    setting: str
+    row: str
+    seed: int
+    folder: Path
+    record: dict[str, Any]  # what bench_run.json holds
+    config: Any = None  # UnlearnConfig, or EvalConfig for the target row
+
+
+def merge(base: dict, extra: dict) -> dict:
+    """``extra`` on top of ``base``; nested mappings (method_args, rl) are merged key by key."""
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def load_methods(path: str | Path | None, quick: bool = False) -> list[MethodEntry]:
+    """Read and check the methods file; every problem is one line naming the file and the entry."""
+    from asru.methods.base import get_method
+    from asru.train.unlearn import UnlearnConfig
+
+    path = Path(path) if path else DEFAULT_METHODS_FILE
+    data = load_yaml_file(path, ConfigError, "methods file")
+    if not isinstance(data, dict) or not isinstance(data.get("methods"), list) or not data["methods"]:
+        raise ConfigError(f"{path}: expected a mapping with a non-empty 'methods' list (and optionally 'quick')")
+    unknown = sorted(set(data) - {"methods", "quick"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key {unknown[0]!r} (known: methods, quick)")
+    shared_quick = data.get("quick") or {}
+    if not isinstance(shared_quick, dict):
+        raise ConfigError(f"{path}: 'quick' must be a mapping of config fields")
+    entries, seen = [], set()
+    for index, raw in enumerate(data["methods"]):
+        where = f"{path}: methods[{index}]"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}: expected a mapping with 'method', got {type(raw).__name__}")
+        raw = dict(raw)
+        method = raw.pop("method", None)
+        if not isinstance(method, str) or not method:
+            raise ConfigError(f"{where}: field 'method': missing (a method name from the registry)")
+        name = raw.pop("name", method)
+        where = f"{path}: methods[{index}] ({name})"
+        if not isinstance(name, str) or not NAME_PATTERN.match(name) or name == TARGET_ROW:
+            raise ConfigError(f"{where}: field 'name': {name!r} must be letters, digits, '_', '.', '-' (and not {TARGET_ROW!r})")
+        if name in seen:
+            raise ConfigError(f"{where}: field 'name': {name!r} appears twice (give one entry another name)")
+        seen.add(name)
+        own_quick = raw.pop("quick", None) or {}
+        if not isinstance(own_quick, dict):
+            raise ConfigError(f"{where}: field 'quick': must be a mapping of config fields")
+        fields = merge(merge(raw, shared_quick), own_quick) if quick else raw
+        for key in RESERVED_FIELDS:
+            if key in fields:
+                raise ConfigError(f"{where}: field {key!r} is set by the benchmark for each run; remove it")
+        try:
+            method_cls = get_method(method)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+        try:
+            config = UnlearnConfig.model_validate({**fields, "method": method})
+        except ValidationError as error:
+            raise ConfigError(describe_validation_error(error, where)) from None
+        try:
+            method_cls.parse_params(config.method_args)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+        entries.append(MethodEntry(name, method, {**fields, "method": method}))
+    return entries
+
+
+def select_methods(entries: list[MethodEntry], names: list[str] | None, path: str | Path | None) -> list[MethodEntry]:
+    if not names:
+        return entries
+    known = {e.name: e for e in entries}
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"option --methods: {name!r} is not an entry of {path or DEFAULT_METHODS_FILE} (entries: {', '.join(known)})")
+    wanted = set(names)
+    return [e for e in entries if e.name in wanted]
+
+
+def quick_recipe():
+    """The tiny target model of ``--quick`` (the test fixtures' tiny Qwen3-VL, one epoch)."""
+    from asru.models.tiny import TinyModelConfig
+    from asru.train.finetune import FinetuneConfig
+
+    return FinetuneConfig(
+        model=TinyModelConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2, num_kv_heads=1, vision_hidden_size=32, vision_layers=1, vision_heads=2),
+        epochs=1, warmup_steps=0,
+    )
+
+
+def prepare_inputs(config: BenchConfig, console=None) -> tuple[Path, Path, Any]:
+    """The cached world and target model (built once per machine, as ``asru demo`` does)."""
+    from asru.cache import cached_target, cached_world
+    from asru.train.finetune import FinetuneConfig
+
+    if config.quick:
+        world_dir = cached_world(config.world_seed, config.resolved_subjects(), console, utility_questions=12, unknown_people=4)
+        recipe = quick_recipe()
+    else:
+        world_dir = cached_world(config.world_seed, config.resolved_subjects(), console)
+        recipe = FinetuneConfig()
+    return world_dir, cached_target(world_dir, recipe, console), recipe
+
+
+def plan_runs(config: BenchConfig, entries: list[MethodEntry], world, target_dir: Path, attacks: list[str]) -> list[PlannedRun]:
+    """Seed-major order: every cell gets its first seed before any gets its second (partial results stay useful)."""
+    from asru.methods.base import get_method
+    from asru.pipeline import EvalConfig
+    from asru.train.unlearn import UnlearnConfig
+
+    out = config.resolved_out() / "runs"
+    common = {"world_hash": world.manifest.get("content_hash"), "target": target_dir.name, "attacks": attacks}
+    runs = []
+    for seed in config.resolved_seeds():
+        for setting in config.settings:
+            if config.target_row:
+                eval_config = EvalConfig(setting=setting, forget_ratio=config.forget_ratio, seed=seed, attacks=attacks)
+                record = {**common, "row": TARGET_ROW, "eval_config": eval_config.model_dump(mode="json")}
+                runs.append(PlannedRun(setting, TARGET_ROW, seed, out / setting / TARGET_ROW / f"seed{seed}", record, eval_config))
+            for entry in entries:
+                unlearn_config = UnlearnConfig.model_validate({**entry.fields, "setting": setting, "seed": seed, "forget_ratio": config.forget_ratio})
+                method_cls = get_method(entry.method)
+                record = {
+                    **common, "row": entry.name,
+                    "unlearn_config": unlearn_config.model_dump(mode="json"),
+                    # the defaults filled in: a retuned default makes an old run stale, not silently reused
+                    "method_params": method_cls.parse_params(unlearn_config.method_args).model_dump(mode="json"),
+                    "learning_rate": unlearn_config.learning_rate or method_cls.default_learning_rate,
+                }
+                runs.append(PlannedRun(setting, entry.name, seed, out / setting / entry.name / f"seed{seed}", record, unlearn_config))
+    return runs
+
+
+def first_difference(old: Any, new: Any, path: str = "") -> str | None:
+    """'field: old -> new' for the first place two JSON values differ, or None."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new), key=str):
+            found = first_difference(old.get(key), new.get(key), f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+        return None
+    if old != new:
+        return f"{path or '(record)'} was {json.dumps(old)}, now {json.dumps(new)}"
+    return None
+
+
+def run_state(run: PlannedRun) -> str:
+    """'done', 'resume' (started, not finished) or 'new'; a folder started with another config is an error."""
+    record_file = run.folder / RUN_RECORD
+    results = run.folder / "results.json"
+    if record_file.is_file():
+        try:
+            old = json.loads(record_file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise DataError(f"{record_file}: unreadable ({error}); delete {run.folder} to run it again") from None
+        difference = first_difference(old, run.record)
+        if difference:
+            raise ConfigError(f"{run.folder} was started with another config ({difference}); delete that folder to run it again with this one, or use another --out")
+        return "done" if results.is_file() else "resume"
+    if results.is_file():
+        raise ConfigError(f"{run.folder} holds a run not started by asru bench (no {RUN_RECORD}); delete it or use another --out")
+    return "new"
+
+
+def execute(run: PlannedRun, world_dir: Path, target_dir: Path, console=None) -> None:
+    """One run into its folder (resuming from its checkpoint if it has one)."""
+    from asru.pipeline import evaluate_model, unlearn
+
+    check_writable(run.folder)
+    atomic_write_json(run.folder / RUN_RECORD, run.record)
+    if run.row == TARGET_ROW:
+        evaluate_model(target_dir, world_dir, run.folder, run.config, console, method=TARGET_ROW)
+    else:
+        unlearn(target_dir, world_dir, run.folder, run.config, attacks=run.record["attacks"], console=console)
+
+
+# ----- aggregation -----------------------------------------------------------------------------
+
+# (key, column title, path into results.json, format); rates are fractions of the questions
+COLUMNS: list[tuple[str, str, tuple[str, ...], str]] = [
+    ("forget_leakage", "forget leakage ↓", ("metrics", "forget", "all", "leakage"), "rate"),
+    ("forget_refusal", "forget refusal ↑", ("metrics", "forget", "all", "refusal_rate"), "rate"),
+    ("retain_same_subject", "retain same-subject ↑", ("metrics", "retain_same_subject", "all", "exact_match"), "rate"),
+    ("retain_other", "retain other ↑", ("metrics", "retain_other", "all", "exact_match"), "rate"),
+    ("utility", "utility ↑", ("metrics", "utility", "all", "exact_match"), "rate"),
+    ("naturalness", "naturalness (1–5) ↑", ("metrics", "forget", "judge", "naturalness"), "score"),
+    ("contextual_refusal", "contextual refusal (0–5) ↑", ("metrics", "forget", "judge", "contextual_refusal"), "score"),
+]
+
+
+def _dig(data: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def run_values(results: dict) -> dict[str, float | None]:
+    """The numbers of one run that the tables average: the columns, each attack's leakage, wall time."""
+    values: dict[str, float | None] = {key: _dig(results, path) for key, _, path, _ in COLUMNS}
+    for attack, result in sorted(results.get("attacks", {}).items()):
+        values[f"attack.{attack}"] = result.get("leakage")
+    timing = results.get("timing", {})
+    parts = [timing.get(k) for k in ("total_train_seconds", "fit_seconds", "eval_seconds") if timing.get(k) is not None]
+    values["wall_seconds"] = round(sum(parts), 2) if parts else None
+    return values
+
+
+def summarise(values: list[float]) -> dict[str, Any]:
+    """mean, sample std (n - 1; None for one value), n and the values."""
+    clean = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not clean:
+        return {"mean": None, "std": None, "n": 0, "values": []}
+    return {"mean": statistics.fmean(clean), "std": statistics.stdev(clean) if len(clean) > 1 else None, "n": len(clean), "values": clean}
+
+
+def _load_results(folder: Path) -> dict | None:
+    path = folder / "results.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: unreadable ({error}); delete {folder} to run it again") from None
+
+
+def aggregate(config: BenchConfig, runs: list[PlannedRun]) -> dict[str, dict[str, dict]]:
+    """``{setting: {row: {"seeds", "runs", "metrics": {key: summary}, "partial"}}}`` from the finished runs."""
+    seeds_asked = len(config.resolved_seeds())
+    table: dict[str, dict[str, dict]] = {}
+    for run in runs:
+        cell = table.setdefault(run.setting, {}).setdefault(run.row, {"seeds": [], "runs": [], "per_seed": {}})
+        results = _load_results(run.folder)
+        if results is None:
+            continue
+        cell["seeds"].append(run.seed)
+        cell["runs"].append(str(run.folder))
+        cell["per_seed"][run.seed] = run_values(results)
+    for rows in table.values():
+        for cell in rows.values():
+            keys = list(dict.fromkeys(k for values in cell["per_seed"].values() for k in values))
+            cell["metrics"] = {k: summarise([values.get(k) for values in cell["per_seed"].values()]) for k in keys}
+            cell["partial"] = 0 < len(cell["seeds"]) < seeds_asked or any(0 < s["n"] < seeds_asked for s in cell["metrics"].values())
+            cell.pop("per_seed")
+    return table
+
+
+def _fmt(summary: dict | None, kind: str, asked: int) -> str:
+    if not summary or summary["n"] == 0:
+        return "–"
+    digits = {"rate": 2, "score": 2, "seconds": 0}[kind]
+    text = f"{summary['mean']:.{digits}f}"
+    if summary["std"] is not None:
+        text += f" ± {summary['std']:.{digits}f}"
+    if summary["n"] < asked:
+        text += f" ({summary['n']}/{asked})"
+    return text
+
+
+def attack_names(table: dict) -> list[str]:
+    return sorted({k.split(".", 1)[1] for rows in table.values() for cell in rows.values() for k in cell.get("metrics", {}) if k.startswith("attack.")})
+
+
+def markdown(summary: dict) -> str:
+    from asru.report.writer import markdown_table
+
+    config, asked = summary["config"], len(summary["seeds"])
+    table = summary["settings"]
+    attacks = attack_names(table)
+    versions = summary["versions"]
+    machine = summary["machine"]
+    world = summary["world"]
+    lines = [
+        "# Trade-off benchmark" + (" (quick mode: CI-sized, not the benchmark's numbers)" if config["quick"] else ""),
+        "",
+        f"Written by `asru bench` on {summary['date']}. Machine: {machine['platform']}, {machine['cpu_count']} CPU cores, "
+        f"torch threads {machine['torch_threads']}. Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if k != "machine") + ".",
+        "",
+        f"World: {world['subjects']} people (seed {world['seed']}, hash {str(world['hash'])[:12]}); target model: {summary['target_model']['path']}. "
+        f"Forget ratio {config['forget_ratio']} (Complete; Selective and Personalized pick as many people). Seeds asked: {', '.join(map(str, summary['seeds']))}. "
+        f"Attacks: {', '.join(summary['attacks']) or 'none'}.",
+        "",
+        "Each cell: mean ± sample standard deviation over seeds (a seed picks the people forgotten and the training order). "
+        f"**A cell ending in (n/{asked}) is partial**: it averages only the n seeds finished so far, not the {asked} asked. "
+        "Rates are fractions of the questions (exact match for the retain and utility columns); naturalness (1–5) and contextual "
+        "refusal (0–5) are the offline judge's scales on the forget answers; `leak: X` is the forget leakage under attack X; "
+        "wall time is training + evaluation of one run in seconds (from its results.json; a resumed run counts from the resume). "
+        f"The `{TARGET_ROW}` row is the target model before any unlearning.",
+    ]
+    header = ["method", "seeds"] + [title for _, title, _, _ in COLUMNS] + [f"leak: {a}" for a in attacks] + ["wall time (s)"]
+    for setting, rows in table.items():
+        body = []
+        for row, cell in rows.items():
+            metrics = cell.get("metrics", {})
+            done = len(cell["seeds"])
+            seeds = f"{done}/{asked}" + (" partial" if 0 < done < asked else " not run" if done == 0 else "")
+            body.append(
+                [row, seeds]
+                + [_fmt(metrics.get(key), kind, asked) for key, _, _, kind in COLUMNS]
+                + [_fmt(metrics.get(f"attack.{a}"), "rate", asked) for a in attacks]
+                + [_fmt(metrics.get("wall_seconds"), "seconds", asked)]
+            )
+        lines += ["", f"## {setting}", "", markdown_table(header, body)]
+    if summary["partial"]:
+        lines += ["", f"**Partial** (fewer than {asked} seeds): " + ", ".join(summary["partial"]) + "."]
+    lines += ["", "## Plots", ""] + [f"![{name}]({file})" for name, file in summary["plots"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def draw_plots(table: dict, out: Path) -> dict[str, str]:
+    from asru.report.plots import plot_attacks, plot_quality_bars, plot_tradeoff_scatter
+
+    scatter, quality, plots = {}, {}, {}
+    for setting, rows in table.items():
+        same_subject = setting != "complete"
+        scatter[setting], quality[setting] = {}, {}
+        for row, cell in rows.items():
+            m = cell.get("metrics", {})
+            if not m:
+                continue
+            y_key = "retain_same_subject" if same_subject and m.get("retain_same_subject", {}).get("n") else "retain_other"
+            get = lambda key: (m.get(key, {}).get("mean"), m.get(key, {}).get("std"))  # noqa: E731
+            scatter[setting][row] = {
+                "x": get("forget_leakage"), "y": get(y_key), "partial": cell["partial"],
+                "y_label": "retain same-subject exact match" if y_key == "retain_same_subject" else "retain (other people) exact match",
+            }
+            quality[setting][row] = {"naturalness": get("naturalness"), "contextual refusal": get("contextual_refusal")}
+    plots["forget vs retain"] = plot_tradeoff_scatter(scatter, out / "tradeoff_forget_vs_retain.png").name
+    plots["quality"] = plot_quality_bars(quality, out / "tradeoff_quality.png").name
+    for setting, rows in table.items():
+        pseudo = {
+            row: {"attacks": {k.split(".", 1)[1]: {"leakage": s["mean"]} for k, s in cell.get("metrics", {}).items() if k.startswith("attack.") and s["n"]}}
+            for row, cell in rows.items()
+        }
+        if any(p["attacks"] for p in pseudo.values()):
+            plots[f"attacks ({setting})"] = plot_attacks(pseudo, out / f"tradeoff_attacks_{setting}.png").name
+    return plots
+
+
+def machine_info() -> dict[str, Any]:
+    import torch
+
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+
+
+def write_summary(config: BenchConfig, runs: list[PlannedRun], world, world_dir: Path, target_dir: Path, recipe, attacks: list[str], entries: list[MethodEntry]) -> dict:
+    """tradeoff.json, tradeoff.md and the plots into the output folder, from whatever runs have finished."""
+    from asru.pipeline import versions
+
+    out = config.resolved_out()
+    table = aggregate(config, runs)
+    partial = [f"{setting}/{row}" for setting, rows in table.items() for row, cell in rows.items() if cell["partial"]]
+    not_run = [f"{setting}/{row}" for setting, rows in table.items() for row, cell in rows.items() if not cell["seeds"]]
+    people = {s: len(default_requests(world, s, config.forget_ratio, 0)) for s in config.settings}
+    summary = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "versions": versions(),
+        "config": {**config.model_dump(mode="json"), "out": str(out), "seeds": config.resolved_seeds(), "subjects": config.resolved_subjects()},
+        "seeds": config.resolved_seeds(),
+        "attacks": attacks,
+        "world": {"path": str(world_dir), "subjects": config.resolved_subjects(), "seed": config.world_seed, "hash": world.manifest.get("content_hash"), "forgotten_people": people},
+        "target_model": {"path": str(target_dir), "recipe": recipe.model_dump(mode="json")},
+        "methods": {e.name: e.fields for e in entries},
+        "rows": ([TARGET_ROW] if config.target_row else []) + [e.name for e in entries],  # table order (the JSON's keys are sorted)
+        "columns": {key: {"title": title, "from": ".".join(path)} for key, title, path, _ in COLUMNS},
+        "settings": table,
+        "partial": partial,
+        "not_run": not_run,
+        "runs_finished": sum(len(cell["seeds"]) for rows in table.values() for cell in rows.values()),
+        "runs_planned": len(runs),
+    }
+    summary["plots"] = draw_plots(table, out)
+    atomic_write_json(out / "tradeoff.json", summary)
+    atomic_write_text(out / "tradeoff.md", markdown(summary))
+    return summary
+
+
+def run_bench(config: BenchConfig, console=None) -> dict:
+    """Plan, run (skipping finished runs, resuming interrupted ones), aggregate. Returns the summary."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from asru.pipeline import resolve_attacks
+    from asru.world import load_world
+
+    # every input checked before any work: an hours-long benchmark must not stop at its 30th run
+    entries = select_methods(load_methods(config.methods_file, config.quick), config.methods, config.methods_file)
+    attacks = resolve_attacks(config.attacks)
+    settings = list(dict.fromkeys(config.settings))
+    config = config.model_copy(update={"settings": settings})
+    out = config.resolved_out()
+    check_writable(out)
+    world_dir, target_dir, recipe = prepare_inputs(config, console)
+    world = load_world(world_dir)
+    runs = plan_runs(config, entries, world, target_dir, attacks)
+    states = [run_state(run) for run in runs]
+    if not config.report_only:
+        todo = [(run, state) for run, state in zip(runs, states) if state != "done"]
+        if console:
+            console.print(
+                f"{len(runs)} runs: {len(runs) - len(todo)} finished (skipped), {sum(s == 'resume' for _, s in todo)} to resume, "
+                f"{sum(s == 'new' for _, s in todo)} new; folders under {out / 'runs'}", soft_wrap=True,
+            )
+        progress = Progress(
+            TextColumn("[bold]bench[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=console, disable=console is None, transient=False,
+        )
+        with progress:
+            task = progress.add_task("", total=len(runs), completed=len(runs) - len(todo))
+            for run, state in todo:
+                progress.update(task, description=f"{run.setting}/{run.row}/seed{run.seed}" + (" (resuming)" if state == "resume" else ""))
+                started = time.perf_counter()
+                execute(run, world_dir, target_dir, console)
+                gc.collect()
+                if console:
+                    console.print(f"[green]done[/green] {run.setting}/{run.row}/seed{run.seed} in {time.perf_counter() - started:.0f} s", soft_wrap=True)
+                progress.advance(task)
+    return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries)

@@ -1,0 +1,216 @@
+"""`asru bench` / benchmarks/tradeoff.py: quick mode end to end, numbers from the runs, resumability, bad input.
+
+One quick benchmark (2 methods × 2 settings, tiny world and target model, one seed) runs once for
+the module; the other tests read it, re-invoke it (everything skipped) or feed it bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+METHODS = ("grad_diff", "steering")
+SETTINGS = ("complete", "selective")
+# 6 people, every attack: about 20 s of runs on 2 idle cores (a minute when the cores are shared)
+QUICK = ("--quick", "--methods", ",".join(METHODS), "--settings", ",".join(SETTINGS), "--subjects", "6")
+
+
+def run_cli(*args) -> tuple[int, str, str]:
+    """``asru ARGS`` in-process through the real entry point: (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from asru.cli import main
+
+    argv, sigterm, threads = sys.argv, signal.getsignal(signal.SIGTERM), torch.get_num_threads()
+    sys.argv = ["asru", *map(str, args)]
+    torch.set_num_threads(1)  # 2 shared cores: one thread avoids OpenMP spin-waiting
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):  # the rich consoles write to sys.stdout / sys.stderr
+            try:
+                main()
+                code = 0
+            except SystemExit as exit_:
+                code = exit_.code or 0
+    finally:
+        sys.argv = argv
+        signal.signal(signal.SIGTERM, sigterm)
+        torch.set_num_threads(threads)
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
+    assert code == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """A private ASRU_CACHE for the module (the quick world and tiny target are built once in it)."""
+    folder = tmp_path_factory.mktemp("asru_cache")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("ASRU_CACHE", str(folder))
+    yield folder
+    patch.undo()
+
+
+@pytest.fixture(scope="module")
+def bench(cache, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    started = time.perf_counter()
+    code, stdout, err = run_cli("bench", *QUICK, "--out", out)
+    assert code == 0, err + stdout
+    return out, stdout, time.perf_counter() - started
+
+
+def test_quick_bench_writes_tables_and_plots_from_its_runs(bench):
+    out, stdout, _ = bench
+    summary = json.loads((out / "tradeoff.json").read_text())
+    assert summary["runs_planned"] == summary["runs_finished"] == len(SETTINGS) * (len(METHODS) + 1)  # + the target row
+    assert summary["config"]["quick"] is True and summary["seeds"] == [0]
+    assert {"platform", "cpu_count"} <= set(summary["machine"]) and summary["versions"]["torch"] == torch.__version__
+    assert summary["date"][:4].isdigit() and summary["partial"] == [] and summary["not_run"] == []
+    for setting in SETTINGS:
+        assert sorted(summary["settings"][setting]) == sorted(summary["rows"]) and summary["rows"] == ["target", *METHODS]
+        for row in ("target", *METHODS):
+            cell = summary["settings"][setting][row]
+            run = out / "runs" / setting / row / "seed0"
+            assert cell["runs"] == [str(run)] and cell["seeds"] == [0]
+            results = json.loads((run / "results.json").read_text())
+            metrics = cell["metrics"]
+            # the numbers are the run's own
+            assert metrics["forget_leakage"]["values"] == [results["metrics"]["forget"]["all"]["leakage"]]
+            assert metrics["retain_other"]["mean"] == results["metrics"]["retain_other"]["all"]["exact_match"]
+            assert metrics["naturalness"]["mean"] == results["metrics"]["forget"]["judge"]["naturalness"]
+            assert metrics["attack.relearn"]["mean"] == results["attacks"]["relearn"]["leakage"]
+            timing = results["timing"]
+            assert metrics["wall_seconds"]["mean"] == pytest.approx(timing.get("total_train_seconds", 0) + timing.get("fit_seconds", 0) + timing["eval_seconds"], abs=0.01)
+            assert metrics["forget_leakage"]["std"] is None  # one seed: no spread claimed
+            assert json.loads((run / "bench_run.json").read_text())["row"] == row
+        assert "attack.steering_removed" in summary["settings"][setting]["steering"]["metrics"]
+        assert (out / f"tradeoff_attacks_{setting}.png").stat().st_size > 1000
+    assert summary["settings"]["selective"]["grad_diff"]["metrics"]["retain_same_subject"]["n"] == 1
+    assert summary["settings"]["complete"]["grad_diff"]["metrics"]["retain_same_subject"]["n"] == 0  # no such split
+    for png in ("tradeoff_forget_vs_retain.png", "tradeoff_quality.png"):
+        assert (out / png).stat().st_size > 1000
+    md = (out / "tradeoff.md").read_text()
+    assert "## complete" in md and "## selective" in md and "quick mode" in md
+    assert "| grad_diff | 1/1 |" in md and "leak: relearn" in md and "leak: steering_removed" in md
+    assert "![forget vs retain](tradeoff_forget_vs_retain.png)" in md
+    leak = summary["settings"]["complete"]["grad_diff"]["metrics"]["forget_leakage"]["mean"]
+    assert f"| grad_diff | 1/1 | {leak:.2f} |" in md
+    assert "6 runs: 0 finished (skipped)" in stdout
+
+
+def test_a_second_invocation_skips_finished_runs(bench):
+    out, _, first_seconds = bench
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("results.json")}
+    started = time.perf_counter()
+    code, stdout, err = run_cli("bench", *QUICK, "--out", out)
+    assert code == 0, err
+    assert "6 runs: 6 finished (skipped), 0 to resume, 0 new" in stdout
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # no run was redone
+    assert time.perf_counter() - started < first_seconds
+
+
+def test_unfinished_runs_resume_and_partial_cells_are_labelled(bench, tmp_path):
+    from asru.bench import BenchConfig, load_methods, plan_runs, prepare_inputs, run_state, select_methods
+    from asru.pipeline import resolve_attacks
+    from asru.world import load_world
+
+    out, _, _ = bench
+    copy = tmp_path / "bench"
+    subprocess.run(["cp", "-r", str(out), str(copy)], check=True)
+    run = copy / "runs" / "selective" / "grad_diff" / "seed0"
+    (run / "results.json").unlink()  # as if killed before it finished: bench_run.json (and its checkpoint) stay
+    config = BenchConfig(quick=True, methods=list(METHODS), settings=list(SETTINGS), subjects=6, out=str(copy))
+    world_dir, target_dir, _ = prepare_inputs(config)
+    entries = select_methods(load_methods(None, quick=True), list(METHODS), None)
+    planned = {p.folder: p for p in plan_runs(config, entries, load_world(world_dir), target_dir, resolve_attacks(["all"]))}
+    assert run_state(planned[run]) == "resume"
+    assert run_state(planned[copy / "runs" / "complete" / "grad_diff" / "seed0"]) == "done"
+    # two seeds asked, one finished: every finished cell is partial, and says so
+    code, stdout, err = run_cli("bench", *QUICK, "--out", copy, "--seeds", "0,1", "--report-only")
+    assert code == 0, err
+    summary = json.loads((copy / "tradeoff.json").read_text())
+    assert "selective/grad_diff" in summary["not_run"] and "complete/grad_diff" in summary["partial"]
+    assert summary["settings"]["complete"]["grad_diff"]["metrics"]["forget_leakage"]["n"] == 1
+    md = (copy / "tradeoff.md").read_text()
+    assert "| grad_diff | 1/2 partial |" in md and "(1/2)" in md and "| grad_diff | 0/2 not run |" in md
+    assert "**Partial** (fewer than 2 seeds): " in md
+
+
+def test_a_run_started_with_another_config_is_a_one_line_error(bench, tmp_path):
+    out, _, _ = bench
+    methods = tmp_path / "methods.yaml"
+    methods.write_text("quick: {steps: 3, batch_size: 4, checkpoint_every: 2}\nmethods:\n  - method: grad_diff\n    quick: {steps: 5}\n  - method: steering\n")
+    code, _, err = run_cli("bench", *QUICK, "--out", out, "--methods-file", methods)
+    assert_one_line_error(code, err, str(out / "runs" / "complete" / "grad_diff" / "seed0"), "unlearn_config.steps was 3, now 5")
+
+
+@pytest.mark.parametrize(
+    "yaml_text, fragments",
+    [
+        ("methods:\n  - method: grad_diff\n  - method: forget_everything\n", ["methods[1] (forget_everything)", "unknown method 'forget_everything'"]),
+        ("methods:\n  - method: npo\n    stepz: 3\n", ["methods[0] (npo)", "field 'stepz'"]),
+        ("methods:\n  - method: npo\n    method_args: {betta: 1}\n", ["methods[0] (npo)", "method_args of 'npo'", "betta"]),
+        ("methods:\n  - method: npo\n    setting: complete\n", ["methods[0] (npo)", "'setting' is set by the benchmark"]),
+        ("methods:\n  - method: npo\n  - method: npo\n", ["methods[1] (npo)", "appears twice"]),
+        ("methods:\n  - name: a b\n    method: npo\n", ["methods[0] (a b)", "field 'name'"]),
+        ("methods: []\n", ["non-empty 'methods' list"]),
+        ("- method: npo\n", ["non-empty 'methods' list"]),
+        ("methods:\n  - npo\n", ["methods[0]", "expected a mapping"]),
+        ("methods: [\n", ["invalid YAML"]),
+    ],
+)
+def test_bad_methods_file_is_a_one_line_error(yaml_text, fragments, tmp_path):
+    methods = tmp_path / "methods.yaml"
+    methods.write_text(yaml_text)
+    code, _, err = run_cli("bench", "--quick", "--methods-file", methods, "--out", tmp_path / "out")
+    assert_one_line_error(code, err, str(methods), *fragments)
+    assert not (tmp_path / "out" / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (("--methods", "grad_diff,nope"), ["option --methods", "'nope'", "methods.yaml"]),
+        (("--settings", "complete,everything"), ["field 'settings.1'"]),
+        (("--seeds", "0,x"), ["field 'seeds.1'"]),
+        (("--attacks", "paraphrase,telepathy"), ["unknown attack 'telepathy'"]),
+        (("--forget-ratio", "1.5"), ["field 'forget_ratio'"]),
+    ],
+)
+def test_bad_options_are_one_line_errors(args, fragments, tmp_path):
+    code, _, err = run_cli("bench", "--quick", *args, "--out", tmp_path / "out")
+    assert_one_line_error(code, err, *fragments)
+
+
+def test_the_shipped_methods_file_lists_every_method(tmp_path):
+    from asru.bench import load_methods
+
+    for quick in (False, True):
+        entries = {e.name: e for e in load_methods(None, quick)}
+        assert list(entries) == ["asru", "asru_stage1", "asru_stage2", "ga", "grad_diff", "kl", "npo", "simnpo", "idk", "rmu", "mmunlearner", "steering", "bao_grad_diff"]
+        assert entries["asru_stage2"].fields["method_args"]["stage"] == "2" and entries["bao_grad_diff"].fields["bao"] is True
+    full = {e.name: e for e in load_methods(None, False)}
+    # no ASRU hyper-parameter is pinned in the file: the tuned defaults in asru/methods/ apply
+    assert full["asru"].fields == {"method": "asru"} and full["asru_stage1"].fields == {"method": "asru_stage1"}
+
+
+def test_benchmarks_script_runs_the_same_command(tmp_path):
+    methods = tmp_path / "methods.yaml"
+    methods.write_text("methods:\n  - method: unheard_of\n")
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "tradeoff.py"), "--methods-file", str(methods), "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert_one_line_error(result.returncode, result.stderr, "unknown method 'unheard_of'")
