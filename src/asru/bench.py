@@ -9,7 +9,8 @@ attacks): a later invocation whose config differs stops with one line naming the
 field, instead of mixing old and new numbers.
 
 Then mean ± std over seeds go into ``OUT/tradeoff.json`` and ``OUT/tradeoff.md`` (one table per
-setting; a cell averaged over fewer seeds than asked is marked) with the plots
+setting; a cell averaged over fewer seeds than asked is marked; wall time per run from each folder's
+``bench_time.json``, every attempt included) with the plots
 ``tradeoff_forget_vs_retain.png``, ``tradeoff_quality.png`` and ``tradeoff_attacks_{setting}.png``.
 """
 
@@ -31,13 +32,14 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from asru.config import StrictConfig, describe_validation_error, load_yaml_file
-from asru.errors import ConfigError, DataError
+from asru.errors import AsruError, ConfigError, DataError
 from asru.eval.settings import Setting, default_requests
 from asru.io import atomic_write_json, atomic_write_text, check_writable
 
 SETTINGS: tuple[str, ...] = ("complete", "selective", "personalized")
 DEFAULT_METHODS_FILE = Path(__file__).resolve().parents[2] / "configs" / "bench" / "methods.yaml"
 RUN_RECORD = "bench_run.json"
+RUN_TIME = "bench_time.json"
 TARGET_ROW = "target"
 # set by the benchmark for every run, so a methods file may not set them
 RESERVED_FIELDS = ("setting", "seed", "forget_ratio", "requests_file")
@@ -247,16 +249,32 @@ def run_state(run: PlannedRun) -> str:
     return "new"
 
 
+def attempts(folder: Path) -> list[float]:
+    """Wall-clock seconds of each attempt at a run (an interrupted run has several)."""
+    path = folder / RUN_TIME
+    try:
+        return [float(x) for x in json.loads(path.read_text(encoding="utf-8"))["attempts"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
 def execute(run: PlannedRun, world_dir: Path, target_dir: Path, console=None) -> None:
-    """One run into its folder (resuming from its checkpoint if it has one)."""
+    """One run into its folder (resuming from its checkpoint if it has one); its wall time is added to bench_time.json."""
     from asru.pipeline import evaluate_model, unlearn
 
     check_writable(run.folder)
     atomic_write_json(run.folder / RUN_RECORD, run.record)
-    if run.row == TARGET_ROW:
-        evaluate_model(target_dir, world_dir, run.folder, run.config, console, method=TARGET_ROW)
-    else:
-        unlearn(target_dir, world_dir, run.folder, run.config, attacks=run.record["attacks"], console=console)
+    started = time.perf_counter()
+    try:
+        if run.row == TARGET_ROW:
+            evaluate_model(target_dir, world_dir, run.folder, run.config, console, method=TARGET_ROW)
+        else:
+            unlearn(target_dir, world_dir, run.folder, run.config, attacks=run.record["attacks"], console=console)
+    finally:  # interrupted attempts count too: the table's wall time is what the run cost
+        try:
+            atomic_write_json(run.folder / RUN_TIME, {"attempts": attempts(run.folder) + [round(time.perf_counter() - started, 2)]})
+        except AsruError:
+            pass  # never hide the error that stopped the run behind one about its timing file
 
 
 # ----- aggregation -----------------------------------------------------------------------------
@@ -281,13 +299,17 @@ def _dig(data: Any, path: tuple[str, ...]) -> Any:
     return data
 
 
-def run_values(results: dict) -> dict[str, float | None]:
-    """The numbers of one run that the tables average: the columns, each attack's leakage, wall time."""
+def run_values(results: dict, wall_attempts: list[float] | None = None) -> dict[str, float | None]:
+    """The numbers of one run that the tables average: the columns, each attack's leakage, wall time.
+
+    Wall time: the bench's clock over every attempt at the run (loading, training, evaluation), or
+    where it has none, training + evaluation from results.json.
+    """
     values: dict[str, float | None] = {key: _dig(results, path) for key, _, path, _ in COLUMNS}
     for attack, result in sorted(results.get("attacks", {}).items()):
         values[f"attack.{attack}"] = result.get("leakage")
     timing = results.get("timing", {})
-    parts = [timing.get(k) for k in ("total_train_seconds", "fit_seconds", "eval_seconds") if timing.get(k) is not None]
+    parts = wall_attempts or [timing.get(k) for k in ("total_train_seconds", "fit_seconds", "eval_seconds") if timing.get(k) is not None]
     values["wall_seconds"] = round(sum(parts), 2) if parts else None
     return values
 
@@ -321,7 +343,7 @@ def aggregate(config: BenchConfig, runs: list[PlannedRun]) -> dict[str, dict[str
             continue
         cell["seeds"].append(run.seed)
         cell["runs"].append(str(run.folder))
-        cell["per_seed"][run.seed] = run_values(results)
+        cell["per_seed"][run.seed] = run_values(results, attempts(run.folder))
     for rows in table.values():
         for cell in rows.values():
             keys = list(dict.fromkeys(k for values in cell["per_seed"].values() for k in values))
@@ -370,7 +392,7 @@ def markdown(summary: dict) -> str:
         f"**A cell ending in (n/{asked}) is partial**: it averages only the n seeds finished so far, not the {asked} asked. "
         "Rates are fractions of the questions (exact match for the retain and utility columns); naturalness (1–5) and contextual "
         "refusal (0–5) are the offline judge's scales on the forget answers; `leak: X` is the forget leakage under attack X; "
-        "wall time is training + evaluation of one run in seconds (from its results.json; a resumed run counts from the resume). "
+        "wall time is the seconds one run took, every attempt of an interrupted run included (loading, training, evaluation). "
         f"The `{TARGET_ROW}` row is the target model before any unlearning.",
     ]
     header = ["method", "seeds"] + [title for _, title, _, _ in COLUMNS] + [f"leak: {a}" for a in attacks] + ["wall time (s)"]
@@ -419,7 +441,8 @@ def draw_plots(table: dict, out: Path) -> dict[str, str]:
             for row, cell in rows.items()
         }
         if any(p["attacks"] for p in pseudo.values()):
-            plots[f"attacks ({setting})"] = plot_attacks(pseudo, out / f"tradeoff_attacks_{setting}.png").name
+            title = f"{setting}: forget leakage under attack (mean over seeds)"
+            plots[f"attacks ({setting})"] = plot_attacks(pseudo, out / f"tradeoff_attacks_{setting}.png", title).name
     return plots
 
 

@@ -75,7 +75,7 @@ def plot_labels(runs: dict[str, dict], path: Path, split: str = "forget") -> Pat
     return _save(figure, path)
 
 
-def plot_attacks(runs: dict[str, dict], path: Path) -> Path:
+def plot_attacks(runs: dict[str, dict], path: Path, title: str = "leakage under attack") -> Path:
     """Heat map of forget leakage per attack (rows) and run (columns)."""
     attacks = sorted({a for r in runs.values() for a in r.get("attacks", {})})
     names = list(runs)
@@ -89,7 +89,7 @@ def plot_attacks(runs: dict[str, dict], path: Path) -> Path:
             if value == value:
                 axis.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8)
     figure.colorbar(image, ax=axis, label="leakage")
-    axis.set_title("leakage under attack")
+    axis.set_title(title)
     return _save(figure, path)
 
 
@@ -149,8 +149,9 @@ def plot_quality_bars(panels: dict[str, dict[str, dict[str, tuple]]], path: Path
 
     ``panels[setting][row][scale] = (mean, std)``, e.g. scales naturalness (1–5) and contextual refusal (0–5).
     """
-    figure, axes = _panels(max(1, len(panels)), width=max(4.6, 0.55 * max((len(r) for r in panels.values()), default=1) + 1.5))
-    for axis, (setting, rows) in zip(axes, panels.items()):
+    rows_most = max((len(r) for r in panels.values()), default=1)
+    figure, axes = plt.subplots(max(1, len(panels)), 1, figsize=(max(5.0, 0.6 * rows_most + 2), 3.0 * max(1, len(panels))), squeeze=False)
+    for axis, (setting, rows) in zip(axes[:, 0], panels.items()):
         names = list(rows)
         scales = list(dict.fromkeys(scale for row in rows.values() for scale in row))
         width = 0.8 / max(1, len(scales))
