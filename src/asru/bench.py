@@ -388,6 +388,14 @@ def markdown(summary: dict) -> str:
         f"Forget ratio {config['forget_ratio']} (Complete; Selective and Personalized pick as many people). Seeds asked: {', '.join(map(str, summary['seeds']))}. "
         f"Attacks: {', '.join(summary['attacks']) or 'none'}.",
         "",
+    ]
+    if config["methods"] or list(table) != list(SETTINGS):
+        lines += [
+            f"**Restricted**: only {', '.join(summary['rows'])} in {', '.join(table)}, as asked (`--methods` / `--settings`); "
+            "`asru bench --report-only` without them rebuilds the tables over every method and setting.",
+            "",
+        ]
+    lines += [
         "Each cell: mean ± sample standard deviation over seeds (a seed picks the people forgotten and the training order). "
         f"**A cell ending in (n/{asked}) is partial**: it averages only the n seeds finished so far, not the {asked} asked. "
         "Rates are fractions of the questions (exact match for the retain and utility columns); naturalness (1–5) and contextual "

@@ -300,7 +300,9 @@ def _print_bench(summary: dict) -> None:
             table.add_row(row, f"{len(cell['seeds'])}/{asked}", *[_fmt(metrics.get(key), kind, asked) for key, _, kind in columns])
         console.print(table)
     out = Path(summary["config"]["out"])
-    console.print(f"[green]{summary['runs_finished']}/{summary['runs_planned']} runs finished[/green]; tables: {out / 'tradeoff.md'}, {out / 'tradeoff.json'}")
+    console.print(f"[green]{summary['runs_finished']}/{summary['runs_planned']} runs finished[/green]; tables: {out / 'tradeoff.md'}, {out / 'tradeoff.json'}", soft_wrap=True)
+    if summary["config"]["methods"] or len(summary["settings"]) < 3:
+        console.print("[yellow]the tables cover only the methods and settings asked; `asru bench --report-only` without --methods/--settings rebuilds them over all[/yellow]", soft_wrap=True)
 
 
 data_app = typer.Typer(no_args_is_help=True, help="Released benchmarks (PPU-Bench, MLLMU-Bench) as world folders.")

@@ -109,6 +109,7 @@ def test_quick_bench_writes_tables_and_plots_from_its_runs(bench):
     assert "## complete" in md and "## selective" in md and "quick mode" in md
     assert "| grad_diff | 1/1 |" in md and "leak: relearn" in md and "leak: steering_removed" in md
     assert "![forget vs retain](tradeoff_forget_vs_retain.png)" in md
+    assert "**Restricted**: only target, grad_diff, steering in complete, selective" in md
     leak = summary["settings"]["complete"]["grad_diff"]["metrics"]["forget_leakage"]["mean"]
     assert f"| grad_diff | 1/1 | {leak:.2f} |" in md
     assert "6 runs: 0 finished (skipped)" in stdout
@@ -218,6 +219,21 @@ def test_bad_methods_file_is_a_one_line_error(yaml_text, fragments, tmp_path):
 def test_bad_options_are_one_line_errors(args, fragments, tmp_path):
     code, _, err = run_cli("bench", "--quick", *args, "--out", tmp_path / "out")
     assert_one_line_error(code, err, *fragments)
+
+
+def test_a_config_file_sets_the_fields_and_options_override_it(bench, tmp_path):
+    out = tmp_path / "bench"
+    subprocess.run(["cp", "-r", str(bench[0]), str(out)], check=True)
+    config = tmp_path / "bench.yaml"
+    config.write_text(f"quick: true\nsubjects: 6\nmethods: [grad_diff]\nsettings: [selective]\nseeds: [0, 1]\nreport_only: true\nout: {tmp_path / 'elsewhere'}\n")
+    code, _, err = run_cli("bench", "--config", config, "--out", out)
+    assert code == 0, err
+    summary = json.loads((out / "tradeoff.json").read_text())
+    assert summary["rows"] == ["target", "grad_diff"] and list(summary["settings"]) == ["selective"] and summary["seeds"] == [0, 1]
+    assert sorted(summary["partial"]) == ["selective/grad_diff", "selective/target"] and not (tmp_path / "elsewhere").exists()
+    config.write_text("quick: true\nsedes: [0]\n")
+    code, _, err = run_cli("bench", "--config", config, "--out", tmp_path / "o")
+    assert_one_line_error(code, err, str(config), "field 'sedes'")
 
 
 def test_the_shipped_methods_file_lists_every_method(tmp_path):
