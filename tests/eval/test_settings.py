@@ -64,3 +64,14 @@ def test_bad_request_file_names_the_field(tmp_path):
     path.write_text('[{"subject": "s000"}]')
     with pytest.raises(DataError, match=r"bad.json: request 1: field 'facts'"):
         load_requests(path)
+
+
+def test_general_retain_items_are_never_the_evaluated_utility_items(tiny_world):
+    from asru.eval.evaluate import DEFAULT_SPLITS
+
+    splits = make_splits(tiny_world, "complete", forget_ratio=0.34)
+    general = {s.id for s in splits["retain_general"]}
+    evaluated = {s.id for s in splits["utility"]}
+    assert general and evaluated and not general & evaluated
+    assert general | evaluated == {s.id for s in tiny_world.samples if s.kind == "utility"}
+    assert "retain_general" not in DEFAULT_SPLITS

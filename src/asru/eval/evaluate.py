@@ -84,6 +84,10 @@ def score(
         subset = [r for r in records if r[field] == key]
         if subset and len(subset) < len(records):
             metrics[key] = aggregate(subset)
+    for modality in ("image", "text"):  # the qa form per modality: what a target trained on qa knows
+        subset = [r for r in records if r["modality"] == modality and r["form"] == "qa"]
+        if subset and len(subset) < len(records) and "qa" in metrics and modality in metrics:
+            metrics[f"{modality}_qa"] = aggregate(subset)
     judged_records = [r for r in records if r["kind"] in ("fact", "identity")]
     if judged and judged_records:
         judgements = judge_many(judged_records)

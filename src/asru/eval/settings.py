@@ -5,8 +5,11 @@
 - **personalized**: deletion requests, each naming a subject and fact ids; different per subject.
 
 Splits: ``forget``, ``retain_same_subject`` (the boundary inside one person), ``retain_other``,
-``utility``, ``refusal`` (the refusal-trained questions, which must stay refused) and held-out
-``test_<split>`` copies of each fact split that ask the question with an unseen paraphrase.
+``utility`` (general questions, evaluated), ``retain_general`` (the other half of the general
+questions: retain material any method may train on — real unlearning runs keep general ability with
+a generic retain corpus, never with the evaluated items), ``refusal`` (the refusal-trained
+questions, which must stay refused) and held-out ``test_<split>`` copies of each fact split that ask
+the question with an unseen paraphrase.
 """
 
 from __future__ import annotations
@@ -135,7 +138,9 @@ def make_splits(
             splits["forget"].append(sample)
         else:
             splits["retain_same_subject"].append(sample)
-    splits["utility"] = [s for s in world.samples if s.kind == "utility"]
+    general = [s for s in world.samples if s.kind == "utility"]
+    splits["retain_general"] = general[0::2]
+    splits["utility"] = general[1::2]
     splits["refusal"] = [s for s in world.samples if s.kind == "refusal"]
     for name in FACT_SPLITS:
         splits[f"test_{name}"] = _paraphrased(splits[name])

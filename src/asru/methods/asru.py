@@ -47,17 +47,22 @@ def stage2_items(model, encoder, splits, params, layer: int):
     qa = lambda name: [s for s in splits.get(name, []) if s.form == "qa"]  # noqa: E731
     forget = qa("forget")
     forget = rng.sample(forget, min(params.forget_items, len(forget)))
+    # a quarter of the retain items are general questions (when the world has them), so that the
+    # boundary the RL draws is "these people" and not "people in general" or "images in general"
+    general = qa("retain_general")
+    retain = rng.sample(general, min(len(general), params.retain_items // 4))
+    want = params.retain_items - len(retain)
     if params.boundary_retain:
         same = qa("retain_same_subject")
         others = qa("retain_other")
         near = set(nearest_subjects(model, encoder, forget, others, layer, count=max(2, len({s.subject_id for s in forget}))))
         pool = same + [s for s in others if s.subject_id in near]
         rest = [s for s in others if s.subject_id not in near]
-        retain = rng.sample(pool, min(params.retain_items, len(pool)))
-        retain += rng.sample(rest, min(params.retain_items - len(retain), len(rest)))
+        boundary = rng.sample(pool, min(want, len(pool)))
+        retain += boundary + rng.sample(rest, min(want - len(boundary), len(rest)))
     else:
         pool = qa("retain_same_subject") + qa("retain_other")
-        retain = rng.sample(pool, min(params.retain_items, len(pool)))
+        retain += rng.sample(pool, min(want, len(pool)))
     return forget + retain, [True] * len(forget) + [False] * len(retain)
 
 

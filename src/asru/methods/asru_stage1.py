@@ -56,6 +56,9 @@ class ASRUStage1(Method):
         positions: Literal["response", "tokens", "last"] = "response"
         # the authors train only the down-projection; "mlp.gate_proj", "mlp.up_proj" add capacity
         modules: list[str] = ["mlp.down_proj"]
+        # layers whose ``modules`` train (default: only ``layer``); earlier layers add capacity to tell
+        # forget subjects from retain ones before the redirected layer
+        train_layers: list[int] | None = None
 
     def __init__(self, params, reference=None):
         super().__init__(params, reference)
@@ -67,7 +70,8 @@ class ASRUStage1(Method):
         self.refused_prompts = info["refused"]
 
     def trainable(self, name: str) -> bool:
-        return any(f"layers.{self.layer}.{module}." in f"{name}." for module in self.params.modules)
+        layers = self.params.train_layers if self.params.train_layers is not None else [self.layer]
+        return any(f"layers.{layer}.{module}." in f"{name}." for layer in layers for module in self.params.modules)
 
     def loss(self, model, batch: UnlearnBatch):
         p = self.params

@@ -59,7 +59,7 @@ def metrics_markdown(results: dict) -> str:
     names = ["n", "exact_match", "contains", "rouge_l_recall", "leakage", "refusal_rate", "mcq_acc", "cloze_em"]
     rows = []
     for split, per_modality in metrics.items():
-        for modality in ("all", "image", "text", "qa", "cloze", "mcq"):
+        for modality in ("all", "image", "text", "qa", "cloze", "mcq", "image_qa", "text_qa"):
             if modality in per_modality:
                 rows.append([split, modality] + [per_modality[modality].get(n) for n in names])
     parts = ["## Metrics per split, modality and form", "", markdown_table(["split", "subset"] + names, rows)]

@@ -131,7 +131,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
 
     encoder = Encoder(processor, world.root)
     forget = _training_samples(splits["forget"], config.train_forms)
-    retain = _training_samples(splits["retain_other"], config.train_forms)
+    retain = _training_samples(splits["retain_other"] + splits.get("retain_general", []), config.train_forms)
     same_subject = _training_samples(splits.get("retain_same_subject", []), config.train_forms)
     if config.retain_limit:
         retain = random.Random(config.seed).sample(retain, min(config.retain_limit, len(retain)))
