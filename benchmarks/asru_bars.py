@@ -1,5 +1,7 @@
 """Benchmark: ASRU's acceptance bars on the embedded world (issue 6), and where stage 1 takes its loss.
 
+(Not named asru.py: a script in benchmarks/ called asru.py would shadow the asru package.)
+
 Runs, through `asru bench` (resumable, one folder per run under benchmarks/results/asru_runs/):
 ASRU with its default config and the three stage-1 loss positions alone, in the Complete (10 % of
 the people) and Selective settings, plus the target model for reference. Then checks each bar and
@@ -12,8 +14,8 @@ Each bar is checked on all question forms and on the qa form alone (the form the
 was trained on: it answers cloze and multiple-choice forms far less often, so "all forms" numbers
 mix real forgetting with questions the target never knew).
 
-    .venv/bin/python benchmarks/asru.py            # ~20 minutes on 2 CPU cores
-    .venv/bin/python benchmarks/asru.py --quick    # seconds-scale smoke on a tiny world (numbers meaningless)
+    .venv/bin/python benchmarks/asru_bars.py            # ~20 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/asru_bars.py --quick    # seconds-scale smoke on a tiny world (numbers meaningless)
 """
 
 from __future__ import annotations
