@@ -47,11 +47,15 @@ def test_lora_leaves_base_weights_untouched(tiny_world, tiny_model_dir, tmp_path
     assert lora and any(p.abs().sum() > 0 for p in lora)  # lora_B starts at 0 and has moved
 
 
-def test_stage1_trains_only_the_chosen_down_proj(tiny_world, tiny_model_dir, tmp_path):
-    before, model, _ = _run(tiny_world, tiny_model_dir, tmp_path, method="asru_stage1", method_args={"layer": 1})
+def test_stage1_trains_only_the_chosen_modules(tiny_world, tiny_model_dir, tmp_path):
+    before, model, _ = _run(tiny_world, tiny_model_dir, tmp_path / "a", method="asru_stage1", method_args={"layer": 1, "modules": ["mlp.down_proj"], "train_layers": [1]})
     after = _digests(model)
-    changed = {n for n in before if before[n] != after[n]}
-    assert changed == {"model.language_model.layers.1.mlp.down_proj.weight"}
+    assert {n for n in before if before[n] != after[n]} == {"model.language_model.layers.1.mlp.down_proj.weight"}
+    # the default: MLP and attention value/output projections of every layer up to the redirected one
+    before, model, _ = _run(tiny_world, tiny_model_dir, tmp_path / "b", method="asru_stage1", method_args={"layer": 0})
+    after = _digests(model)
+    wanted = {f"model.language_model.layers.0.{m}.weight" for m in ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj", "self_attn.v_proj", "self_attn.o_proj")}
+    assert {n for n in before if before[n] != after[n]} == wanted
 
 
 def test_resume_gives_the_same_weights(tiny_world, tiny_model_dir, tmp_path, monkeypatch):
@@ -94,7 +98,7 @@ def test_stage1_moves_forget_activations_along_the_direction(tiny_world, tiny_mo
     encoder = Encoder(processor, tiny_world.root)
     direction = knowledge_absence_direction(original, encoder, splits, [1])[0][1]
     scale = 3.0
-    _, trained, _ = _run(tiny_world, tiny_model_dir, tmp_path, method="asru_stage1", method_args={"layer": 1, "scale": scale}, steps=20, learning_rate=1e-3)
+    _, trained, _ = _run(tiny_world, tiny_model_dir, tmp_path, method="asru_stage1", method_args={"layer": 1, "scale": scale, "retain_weight": 1.0, "modules": ["mlp.down_proj"], "train_layers": [1]}, steps=20, learning_rate=1e-3)
 
     def shift(split):
         batch = encoder.collate([encoder.encode_sample(s) for s in splits[split] if s.form == "qa"][:16])

@@ -1,7 +1,8 @@
 """ASRU stage 1, activation redirection (Guang et al., ICML 2026; DESIGN §7).
 
-Train only ``layers[l].mlp.down_proj`` so that on forget inputs h_l ~ h_l^frozen + lambda * v
-(v = the knowledge-absence direction) and on retain inputs h_l ~ h_l^frozen (MSE, weight 1).
+Train the MLP and attention value/output projections of layers 0..l (the authors: only
+``layers[l].mlp.down_proj``; see ``Params``) so that on forget inputs h_l ~ h_l^frozen + lambda * v
+(v = the knowledge-absence direction) and on retain inputs h_l ~ h_l^frozen (MSE, weighted by ``retain_weight``).
 Where the forget and retain losses are taken (``positions``):
 
 - ``"response"`` (default): the last prompt token and every answer token — the positions that
@@ -47,17 +48,21 @@ def loss_mask(inputs: dict[str, torch.Tensor], positions: str) -> torch.Tensor:
 class ASRUStage1(Method):
     name = "asru_stage1"
     uses_reference = True
-    default_learning_rate = 1e-3
+    default_learning_rate = 3e-3
+    default_steps = 240
 
     class Params(StrictConfig):
         layer: int | None = None  # default: the middle layer (authors: 17 of 36)
-        scale: float = 3.0  # lambda
-        retain_weight: float = 1.0
+        # tuned on the embedded world (benchmarks/asru_bars.py; the authors' lambda = 3 with only the
+        # down-projection moves a 4-layer model's hidden states ~2x their norm and breaks it)
+        scale: float = 1.5  # lambda
+        retain_weight: float = 5.0
         positions: Literal["response", "tokens", "last"] = "response"
-        # the authors train only the down-projection; "mlp.gate_proj", "mlp.up_proj" add capacity
-        modules: list[str] = ["mlp.down_proj"]
-        # layers whose ``modules`` train (default: only ``layer``); earlier layers add capacity to tell
-        # forget subjects from retain ones before the redirected layer
+        # the authors train only the down-projection of layer l: too little capacity to tell forget
+        # people from retain people on the embedded world (forget leakage 0.13 at retain 0.91)
+        modules: list[str] = ["mlp.gate_proj", "mlp.up_proj", "mlp.down_proj", "self_attn.v_proj", "self_attn.o_proj"]
+        # layers whose ``modules`` train; default: every layer up to and including l, so that the
+        # person is recognised (from the name or the face) before the redirected layer
         train_layers: list[int] | None = None
 
     def __init__(self, params, reference=None):
@@ -70,7 +75,7 @@ class ASRUStage1(Method):
         self.refused_prompts = info["refused"]
 
     def trainable(self, name: str) -> bool:
-        layers = self.params.train_layers if self.params.train_layers is not None else [self.layer]
+        layers = self.params.train_layers if self.params.train_layers is not None else range(self.layer + 1)
         return any(f"layers.{layer}.{module}." in f"{name}." for layer in layers for module in self.params.modules)
 
     def loss(self, model, batch: UnlearnBatch):

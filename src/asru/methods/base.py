@@ -61,6 +61,7 @@ class Method:
     same_subject_retain: ClassVar[bool] = False  # retain batch rebuilt from the forget subjects (BAO)
     trains: ClassVar[bool] = True  # False for test-time methods (no weight change)
     default_learning_rate: ClassVar[float] = 1e-4
+    default_steps: ClassVar[int] = 60
 
     def __init__(self, params: StrictConfig, reference=None):
         self.params = params

@@ -44,7 +44,7 @@ class UnlearnConfig(StrictConfig):
     forget_ratio: float = Field(0.1, gt=0, lt=1)
     requests_file: str | None = Field(None, description="YAML/JSON deletion requests (overrides forget_ratio)")
     seed: int = 0
-    steps: int = Field(60, ge=1)
+    steps: int | None = Field(None, ge=1, description="optimizer steps; default: the method's own (60 for most)")
     batch_size: int = Field(8, ge=1)
     learning_rate: float | None = Field(None, gt=0, description="default: the method's own")
     warmup_steps: int = Field(5, ge=0)
@@ -119,6 +119,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
     """Run ``config.method`` on ``model`` and return (model, training log). Resumes from out_dir/checkpoint."""
     method_cls = get_method(config.method)
     params = method_cls.parse_params(config.method_args)
+    config = config.model_copy(update={"steps": config.steps or method_cls.default_steps})
     out_dir = Path(out_dir)
     torch.manual_seed(config.seed)
     reference = None
