@@ -191,7 +191,6 @@ def prepare_inputs(config: BenchConfig, console=None) -> tuple[Path, Path, Any]:
 
 def plan_runs(config: BenchConfig, entries: list[MethodEntry], world, target_dir: Path, attacks: list[str]) -> list[PlannedRun]:
     """Seed-major order: every cell gets its first seed before any gets its second (partial results stay useful)."""
-    from asru.methods.base import get_method
     from asru.pipeline import EvalConfig
     from asru.train.unlearn import UnlearnConfig
 
@@ -206,16 +205,23 @@ def plan_runs(config: BenchConfig, entries: list[MethodEntry], world, target_dir
                 runs.append(PlannedRun(setting, TARGET_ROW, seed, out / setting / TARGET_ROW / f"seed{seed}", record, eval_config))
             for entry in entries:
                 unlearn_config = UnlearnConfig.model_validate({**entry.fields, "setting": setting, "seed": seed, "forget_ratio": config.forget_ratio})
-                method_cls = get_method(entry.method)
-                record = {
-                    **common, "row": entry.name,
-                    "unlearn_config": unlearn_config.model_dump(mode="json"),
-                    # the defaults filled in: a retuned default makes an old run stale, not silently reused
-                    "method_params": method_cls.parse_params(unlearn_config.method_args).model_dump(mode="json"),
-                    "learning_rate": unlearn_config.learning_rate or method_cls.default_learning_rate,
-                }
+                record = unlearn_record(common, entry.name, unlearn_config)
                 runs.append(PlannedRun(setting, entry.name, seed, out / setting / entry.name / f"seed{seed}", record, unlearn_config))
     return runs
+
+
+def unlearn_record(common: dict[str, Any], row: str, unlearn_config) -> dict[str, Any]:
+    """What ``bench_run.json`` holds for an unlearning run: its config with the method's defaults filled in."""
+    from asru.methods.base import get_method
+
+    method_cls = get_method(unlearn_config.method)
+    return {
+        **common, "row": row,
+        "unlearn_config": unlearn_config.model_dump(mode="json"),
+        # the defaults filled in: a retuned default makes an old run stale, not silently reused
+        "method_params": method_cls.parse_params(unlearn_config.method_args).model_dump(mode="json"),
+        "learning_rate": unlearn_config.learning_rate or method_cls.default_learning_rate,
+    }
 
 
 def first_difference(old: Any, new: Any, path: str = "") -> str | None:
@@ -259,7 +265,11 @@ def attempts(folder: Path) -> list[float]:
 
 
 def execute(run: PlannedRun, world_dir: Path, target_dir: Path, console=None) -> None:
-    """One run into its folder (resuming from its checkpoint if it has one); its wall time is added to bench_time.json."""
+    """One run into its folder (resuming from its checkpoint if it has one); its wall time is added to bench_time.json.
+
+    A record's optional ``eval`` ({"splits", "max_per_split"}, as ``asru demo`` sets) restricts the
+    unlearning run's evaluation; the target row's EvalConfig carries its own.
+    """
     from asru.pipeline import evaluate_model, unlearn
 
     check_writable(run.folder)
@@ -269,7 +279,11 @@ def execute(run: PlannedRun, world_dir: Path, target_dir: Path, console=None) ->
         if run.row == TARGET_ROW:
             evaluate_model(target_dir, world_dir, run.folder, run.config, console, method=TARGET_ROW)
         else:
-            unlearn(target_dir, world_dir, run.folder, run.config, attacks=run.record["attacks"], console=console)
+            restrict = run.record.get("eval", {})
+            unlearn(
+                target_dir, world_dir, run.folder, run.config, attacks=run.record["attacks"], console=console,
+                eval_splits=restrict.get("splits"), eval_max_per_split=restrict.get("max_per_split"),
+            )
     finally:  # interrupted attempts count too: the table's wall time is what the run cost
         try:
             atomic_write_json(run.folder / RUN_TIME, {"attempts": attempts(run.folder) + [round(time.perf_counter() - started, 2)]})
@@ -289,6 +303,11 @@ COLUMNS: list[tuple[str, str, tuple[str, ...], str]] = [
     ("naturalness", "naturalness (1–5) ↑", ("metrics", "forget", "judge", "naturalness"), "score"),
     ("contextual_refusal", "contextual refusal (0–5) ↑", ("metrics", "forget", "judge", "contextual_refusal"), "score"),
 ]
+# narrower titles for terminal tables (``asru bench``, ``asru demo``)
+SHORT_TITLES = {
+    "forget_leakage": "forget leak ↓", "forget_refusal": "forget refusal ↑", "retain_same_subject": "retain same ↑", "retain_other": "retain other ↑",
+    "utility": "utility ↑", "naturalness": "natural. ↑", "contextual_refusal": "ctx refusal ↑", "wall_seconds": "wall s",
+}
 
 
 def _dig(data: Any, path: tuple[str, ...]) -> Any:

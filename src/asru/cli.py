@@ -237,13 +237,30 @@ def sweep(
 
 @app.command()
 def demo(
-    subjects: int = typer.Option(40, help="Number of public figures in the demo world."),
-    seed: int = typer.Option(0, help="World and training seed."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the runs, the comparison and demo.json (default runs/demo). \\[config: out]"),
+    subjects: Optional[int] = typer.Option(None, help="People in the embedded world (default 40). \\[config: subjects]"),
+    seed: Optional[int] = typer.Option(None, help="World seed; also picks who is forgotten and seeds training (default 0). \\[config: seed]"),
+    methods: Optional[str] = typer.Option(None, help="Comma-separated methods (default asru,grad_diff,npo). \\[config: methods]"),
+    steps: Optional[int] = typer.Option(None, help="Trainer steps of every method (default: each method's own). \\[config: steps]"),
+    eval_max_per_split: Optional[int] = typer.Option(None, "--eval-max-per-split", help="Questions asked per split at most, a seeded subset (default 200). \\[config: eval_max_per_split]"),
+    world: Optional[Path] = typer.Option(None, "--world", help="Use this world folder instead of the embedded one. \\[config: world]"),
+    model: Optional[Path] = typer.Option(None, "--model", help="Use this target model (trained on --world) instead of the cached one. \\[config: model]"),
+    config: Optional[Path] = ConfigOption,
 ) -> None:
-    """The newcomer's tour: build the world, build (or reuse) the target model, show what it knows."""
-    from asru.demo import run_demo
+    """The tour: world and target model (cached), forget a person and another's sensitive facts with ASRU, GradDiff, NPO; compare."""
+    from asru.config import build_config
+    from asru.demo import DemoConfig, run_demo
 
-    run_demo(console, subjects=subjects, seed=seed)
+    demo_config = build_config(
+        DemoConfig,
+        config,
+        {
+            "out": str(out) if out else None, "subjects": subjects, "seed": seed, "steps": steps, "eval_max_per_split": eval_max_per_split,
+            "methods": [m.strip() for m in methods.split(",") if m.strip()] if methods is not None else None,
+            "world": str(world) if world else None, "model": str(model) if model else None,
+        },
+    )
+    run_demo(demo_config, console)
 
 
 @app.command()
@@ -284,11 +301,11 @@ def bench(
 def _print_bench(summary: dict) -> None:
     from rich.table import Table
 
-    from asru.bench import _fmt
+    from asru.bench import SHORT_TITLES, _fmt
 
     asked = len(summary["seeds"])
-    columns = [("forget_leakage", "forget leak", "rate"), ("retain_same_subject", "retain same", "rate"), ("retain_other", "retain other", "rate"),
-               ("utility", "utility", "rate"), ("naturalness", "natural.", "score"), ("wall_seconds", "wall s", "seconds")]
+    kinds = {"forget_leakage": "rate", "retain_same_subject": "rate", "retain_other": "rate", "utility": "rate", "naturalness": "score", "wall_seconds": "seconds"}
+    columns = [(key, SHORT_TITLES[key], kind) for key, kind in kinds.items()]
     for setting, rows in summary["settings"].items():
         table = Table(title=f"{setting} (mean ± std over seeds; (n/{asked}) = partial)")
         table.add_column("method", no_wrap=True)

@@ -1,17 +1,392 @@
-"""`asru demo`: the newcomer's tour on the embedded default, no GPU, no internet."""
+"""``asru demo``: the project's story on the embedded default, no GPU, no internet.
+
+1. build (or load from the cache) the 40-person world and the target model that knows it;
+2. forget one person entirely (Complete: a deletion request for all of their facts) and the
+   sensitive facts of another (Selective: a request naming their ``sensitive`` fact ids, as the
+   selective setting chooses them) with ASRU, GradDiff and NPO at their defaults: six ordinary
+   ``asru unlearn`` run folders, ``OUT/{setting}/{method}``, plus the target model evaluated on the
+   same questions, ``OUT/{setting}/target``;
+3. one table per setting (the ``asru bench`` columns and helpers), and for each method the answers
+   to three questions before (the target) and after: a forgotten question, a kept question about
+   the same person (Selective) or another forgotten one (Complete), and a question about someone
+   else — read back from the runs' ``answers.jsonl``;
+4. the runs' HTML reports and a comparison per setting (``asru.report.compare``) in
+   ``OUT/comparison/{setting}``; everything the tables show also goes to ``OUT/demo.json``.
+
+Runs are resumable as in ``asru bench`` (a finished run is skipped, an interrupted one resumes, a
+folder started with another config is refused). To stay within a few minutes on 2 CPU cores the
+evaluation asks only the splits the table needs (no paraphrase copies, no attacks), the bigger
+ones capped to a seeded subset that every model answers alike (``eval_max_per_split``). The
+methods run with their own defaults; ``steps`` and ``method_overrides`` change them only when set.
+"""
 
 from __future__ import annotations
 
-from asru.cache import cached_target, cached_world
-from asru.eval.target import print_accuracy_table, target_accuracy
-from asru.models import load_vlm
-from asru.world import load_world
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field
+
+from asru.config import StrictConfig
+from asru.errors import ConfigError, DataError, Interrupted
+from asru.eval.settings import DeletionRequest, default_requests
+from asru.io import atomic_write_json, atomic_write_text, check_writable
+
+DEMO_SETTINGS = ("complete", "selective")
+# the splits the demo's table reads (bench.COLUMNS): nothing else is evaluated
+EVAL_SPLITS = ["forget", "retain_same_subject", "retain_other", "utility"]
+TABLE_COLUMNS = ("forget_leakage", "forget_refusal", "retain_same_subject", "retain_other", "utility", "naturalness")
+# bench.COLUMNS' values, titled to fit 80 columns
+TABLE_TITLES = {
+    "forget_leakage": "forget\nleak ↓", "forget_refusal": "forget\nrefuse ↑", "retain_same_subject": "retain\nsame ↑", "retain_other": "retain\nother ↑",
+    "utility": "utility\n↑", "naturalness": "natural\n(1–5) ↑", "wall_seconds": "wall\ns",
+}
+METHOD_TITLES = {"asru": "ASRU", "grad_diff": "GradDiff", "npo": "NPO"}
+LABEL_STYLES = {
+    "leak": "red", "correct": "green", "refusal_contextual": "cyan", "refusal_rigid": "cyan",
+    "hallucination": "yellow", "gibberish": "magenta",
+}
 
 
-def run_demo(console, subjects: int = 40, seed: int = 0) -> dict:
-    world_dir = cached_world(seed, subjects, console)
-    target_dir = cached_target(world_dir, console=console)
-    model, processor = load_vlm(target_dir)
-    accuracy = target_accuracy(model, processor, load_world(world_dir))
-    print_accuracy_table(console, accuracy, title=f"target model ({subjects} people) — what it knows before unlearning")
-    return accuracy
+class DemoConfig(StrictConfig):
+    """What ``asru demo`` runs; every CLI option maps to one field."""
+
+    out: str = Field("runs/demo", description="folder for the run folders, the comparison and demo.json")
+    subjects: int = Field(40, ge=2, description="people in the embedded world")
+    seed: int = Field(0, description="world seed; also picks the people forgotten and seeds training")
+    methods: list[str] = Field(default_factory=lambda: ["asru", "grad_diff", "npo"], min_length=1, description="unlearning methods (registry names)")
+    steps: int | None = Field(None, ge=1, description="trainer steps of every method (UnlearnConfig.steps); default: each method's own")
+    method_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict, description="UnlearnConfig fields per method, e.g. {npo: {steps: 30}}")
+    eval_max_per_split: int | None = Field(200, ge=1, description="questions asked per split at most (a seeded subset, the same for every model); null: all")
+    workers: int | None = Field(None, ge=1, description="runs at a time, each in its own process with cores/workers torch threads (default: min(4, CPU cores)); 1: one after another in this process")
+    world: str | None = Field(None, description="a world folder to use instead of the embedded one (default: built and cached)")
+    model: str | None = Field(None, description="a target model folder to use instead of the cached one (default: fine-tuned once and cached)")
+
+
+def _subject_request(world, setting: str, seed: int, avoid: set[str]) -> DeletionRequest:
+    """One person's request, chosen as the setting's benchmark requests choose (the same seeded draw, one person).
+
+    Complete: every fact of the person; Selective: the person's ``sensitive`` facts. Names rather
+    than ids, so that the request file reads like a user's.
+    """
+    by_id = {s["id"]: s for s in world.subjects}
+    for attempt in range(len(by_id) + 1):
+        request = default_requests(world, setting, 1 / len(by_id), seed + attempt)[0]
+        if request.subject not in avoid:
+            break
+    subject = by_id[request.subject]
+    if request.facts == "all":
+        return DeletionRequest(subject=subject["name"], facts="all")
+    names = {f["fact_id"]: f["fact"] for f in subject["facts"]}
+    if not request.facts:
+        raise DataError(f"{world.root}: {subject['name']} has no sensitive facts for the Selective demo")
+    return DeletionRequest(subject=subject["name"], facts=[names[i] for i in request.facts])
+
+
+def demo_requests(world, seed: int) -> dict[str, DeletionRequest]:
+    """The Complete and the Selective request, about two different people."""
+    if len(world.subjects) < 2:
+        raise DataError(f"{world.root}: the demo forgets two different people; the world has {len(world.subjects)}")
+    complete = _subject_request(world, "complete", seed, set())
+    complete_id = next(s["id"] for s in world.subjects if s["name"] == complete.subject)
+    return {"complete": complete, "selective": _subject_request(world, "selective", seed, {complete_id})}
+
+
+def plan(config: DemoConfig, world, world_dir: Path, target_dir: Path) -> list:
+    """The target row and one run per method for each setting, as ``asru bench`` PlannedRuns (resumable, stale-checked)."""
+    from pydantic import ValidationError
+
+    from asru.bench import TARGET_ROW, PlannedRun, unlearn_record
+    from asru.config import describe_validation_error
+    from asru.methods.base import get_method
+    from asru.pipeline import EvalConfig
+    from asru.train.unlearn import UnlearnConfig
+
+    for method in config.methods:
+        get_method(method)  # an unknown name: one line, before any work
+    unknown = sorted(set(config.method_overrides) - set(config.methods))
+    if unknown:
+        raise ConfigError(f"method_overrides: {unknown[0]!r} is not one of the demo's methods ({', '.join(config.methods)})")
+    out = Path(config.out)
+    requests = demo_requests(world, config.seed)
+    restrict = {"splits": EVAL_SPLITS, "max_per_split": config.eval_max_per_split}
+    runs = []
+    for setting in DEMO_SETTINGS:
+        request_file = out / setting / "request.yaml"
+        request = [requests[setting].model_dump(mode="json")]
+        # the cached target by its content hash (as asru bench records it), a given model by its path
+        target = str(Path(config.model).resolve()) if config.model else target_dir.name
+        common = {"world_hash": world.manifest.get("content_hash"), "target": target, "attacks": [], "requests": request, "eval": restrict}
+        eval_config = EvalConfig(setting=setting, requests_file=str(request_file), seed=config.seed, splits=EVAL_SPLITS, max_per_split=config.eval_max_per_split)
+        record = {**common, "row": TARGET_ROW, "eval_config": eval_config.model_dump(mode="json")}
+        runs.append(PlannedRun(setting, TARGET_ROW, config.seed, out / setting / TARGET_ROW, record, eval_config))
+        for method in config.methods:
+            fields = {**({"steps": config.steps} if config.steps else {}), **config.method_overrides.get(method, {})}
+            fields.update(method=method, setting=setting, seed=config.seed, requests_file=str(request_file))
+            try:
+                unlearn_config = UnlearnConfig.model_validate(fields)
+                get_method(method).parse_params(unlearn_config.method_args)
+            except ValidationError as error:
+                raise ConfigError(describe_validation_error(error, f"method_overrides.{method}")) from None
+            record = unlearn_record(common, method, unlearn_config)
+            record["steps"] = unlearn_config.steps or get_method(method).default_steps  # a retuned default step count makes the run stale too
+            runs.append(PlannedRun(setting, method, config.seed, out / setting / method, record, unlearn_config))
+    return runs
+
+
+def _answers(folder: Path) -> dict[tuple[str, str], dict]:
+    path = folder / "answers.jsonl"
+    if not path.is_file():
+        return {}
+    return {(r["split"], r["id"]): r for r in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if r.get("split")}
+
+
+def pick_examples(setting: str, target_answers: dict[tuple[str, str], dict]) -> list[tuple[str, str, str]]:
+    """(caption, split, id) of the example questions, chosen on the target's answers.
+
+    Open questions (qa) only, preferring ones the target answers right (what there is to forget or
+    keep): Complete — a forgotten image question and a forgotten text question, then someone else's;
+    Selective — a forgotten (sensitive) question, a kept question about the same person, someone else's.
+    """
+    def first(split: str, modality: str | None = None, exclude: tuple = ()) -> tuple[str, str] | None:
+        rows = [r for (s, _), r in target_answers.items() if s == split and r["form"] == "qa" and r["kind"] == "fact"]
+        rows = [r for r in rows if r["id"] not in exclude]
+        rows = [r for r in rows if modality is None or r["modality"] == modality] or rows
+        if not rows:
+            return None
+        knows = [r for r in rows if r.get("label") in ("leak", "correct")]
+        chosen = sorted(knows or rows, key=lambda r: r["id"])[0]
+        return split, chosen["id"]
+
+    wanted = (
+        [("forgotten (image)", "forget", "image"), ("forgotten (text)", "forget", "text"), ("someone else", "retain_other", "text")]
+        if setting == "complete"
+        else [("forgotten (sensitive)", "forget", "text"), ("kept, same person", "retain_same_subject", "text"), ("someone else", "retain_other", "text")]
+    )
+    out, taken = [], ()
+    for caption, split, modality in wanted:
+        found = first(split, modality, taken)
+        if found:
+            out.append((caption, *found))
+            taken += (found[1],)
+    return out
+
+
+def summarise(config: DemoConfig, runs: list, world, requests: dict[str, DeletionRequest], seconds: float) -> dict:
+    """demo.json: per setting the request, each row's table values (bench.run_values) and the example answers."""
+    from asru.bench import attempts, run_values
+
+    by_setting: dict[str, dict] = {}
+    for run in runs:
+        entry = by_setting.setdefault(run.setting, {"request": requests[run.setting].model_dump(mode="json"), "rows": {}, "examples": []})
+        results = json.loads((run.folder / "results.json").read_text(encoding="utf-8"))
+        values = run_values(results, attempts(run.folder))
+        entry["rows"][run.row] = {
+            "folder": str(run.folder), "report": str(run.folder / "report.html"),
+            "values": {key: values.get(key) for key in (*TABLE_COLUMNS, "wall_seconds")},
+            "questions": {split: results["metrics"].get(split, {}).get("all", {}).get("n") for split in EVAL_SPLITS},
+        }
+    for setting, entry in by_setting.items():
+        answers = {row: _answers(Path(r["folder"])) for row, r in entry["rows"].items()}
+        for caption, split, sample_id in pick_examples(setting, answers.get("target", {})):
+            target = answers["target"][(split, sample_id)]
+            entry["examples"].append({
+                "caption": caption, "split": split, "id": sample_id, "question": target["question"], "gold": target["gold"],
+                "modality": target["modality"], "image": target.get("image"), "subject": target.get("subject_name"),
+                "answers": {row: {"pred": a[(split, sample_id)]["pred"], "label": a[(split, sample_id)].get("label")} for row, a in answers.items() if (split, sample_id) in a},
+            })
+    return {
+        "config": config.model_dump(mode="json"), "seconds": round(seconds, 1), "world": str(world.root), "settings": by_setting,
+        "rows": ["target", *config.methods],
+    }
+
+
+def print_summary(console, summary: dict) -> None:
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    from asru.bench import COLUMNS, _fmt, summarise as mean_std
+
+    kinds = {key: kind for key, _, _, kind in COLUMNS}
+    for setting, entry in summary["settings"].items():
+        request = entry["request"]
+        what = "everything about" if request["facts"] == "all" else f"{', '.join(map(str, request['facts']))} of"
+        table = Table(title=f"{setting.capitalize()}: forget {what} {escape(request['subject'])}", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
+        table.add_column("method", no_wrap=True, min_width=len("target (before)"))
+        for key in (*TABLE_COLUMNS, "wall_seconds"):
+            title = TABLE_TITLES[key]
+            table.add_column(title, justify="right", no_wrap=True, min_width=max(map(len, title.splitlines())))
+        for row in summary["rows"]:
+            values = entry["rows"][row]["values"]
+            name = "target (before)" if row == "target" else METHOD_TITLES.get(row, row)
+            cells = [_fmt(mean_std([values.get(key)]), kinds.get(key, "seconds"), 1) for key in (*TABLE_COLUMNS, "wall_seconds")]
+            table.add_row(name, *cells, end_section=row == "target")
+        console.print(table)
+    console.print(
+        "rates are fractions of the questions asked (leakage: the answer contains the fact; retain and utility: exact match); "
+        "naturalness 1–5 is the offline judge's on the forget answers; wall s: loading, training and evaluation of the run "
+        "(the target row: its evaluation).", style="dim", soft_wrap=False,
+    )
+    for setting, entry in summary["settings"].items():
+        console.print()
+        console.rule(f"{setting.capitalize()}: answers before (target) and after unlearning")
+        for example in entry["examples"]:
+            image = f" [dim]\\[{escape(Path(example['image']).name)}][/dim]" if example.get("image") else ""
+            console.print(f"[bold]{example['caption']}[/bold]: {escape(example['question'])}{image}  [dim](truth: {escape(example['gold'])})[/dim]")
+            table = Table(box=None, show_header=False, padding=(0, 1))
+            table.add_column(no_wrap=True, min_width=16)
+            table.add_column(ratio=1)
+            table.add_column(no_wrap=True)
+            for row in summary["rows"]:
+                answer = example["answers"].get(row)
+                if answer is None:
+                    continue
+                style = LABEL_STYLES.get(answer["label"] or "", "")
+                label = (answer["label"] or "").replace("_", " ")
+                name = "target (before)" if row == "target" else METHOD_TITLES.get(row, row)
+                table.add_row(name, escape(answer["pred"]) or "[dim](empty)[/dim]", f"[{style}]{label}[/{style}]" if style else label)
+            console.print(table)
+    console.print()
+    console.print("[bold]HTML reports[/bold] (every answer with its judge label, metrics per split and modality, training curves):")
+    out = Path(summary["config"]["out"])
+    for setting in summary["settings"]:
+        console.print(f"  {out / setting}/{{{','.join(summary['rows'])}}}/report.html", soft_wrap=True, highlight=False)
+    for setting, path in summary.get("comparison", {}).items():
+        console.print(f"  comparison ({setting}): {path}/comparison.md, forget_vs_retain.png, labels.png", soft_wrap=True, highlight=False)
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _worker_run(run, world_dir: Path, target_dir: Path, threads: int) -> tuple[str, float, str | None, int | None]:
+    """One run in a worker process: ('done' | 'interrupted', seconds, message, signal).
+
+    Interrupted (SIGTERM from the demo, SIGINT from the terminal) is returned, not raised: it does
+    not survive pickling back to the demo's process.
+    """
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    from asru.bench import execute
+
+    torch.set_num_threads(threads)
+    hf_logging.disable_progress_bar()
+    started = time.perf_counter()
+    try:
+        execute(run, world_dir, target_dir, None)
+    except Interrupted as stop:
+        return "interrupted", time.perf_counter() - started, str(stop), stop.signum
+    return "done", time.perf_counter() - started, None, None
+
+
+# the longest runs first, so that the workers finish together
+_COST = {"asru": 0, "npo": 1, "grad_diff": 2, "target": 9}
+
+
+def execute_parallel(todo: list, world_dir: Path, target_dir: Path, workers: int, console=None) -> None:
+    """The runs in ``workers`` spawned processes, ``cores // workers`` torch threads each.
+
+    A 5-million-parameter model keeps one core busy with one thread; a second thread mostly waits,
+    so two runs side by side use two cores far better than one run with two threads. On an error or
+    a signal the workers get SIGTERM (a training step in progress finishes and is checkpointed), and
+    the next ``asru demo`` resumes.
+    """
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    threads = max(1, available_cores() // workers)
+    todo = sorted(todo, key=lambda run: _COST.get(run.row, 5))
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    pending = {executor.submit(_worker_run, run, world_dir, target_dir, threads): run for run in todo}
+    if console:
+        console.print(f"{len(todo)} runs in {workers} processes side by side ({threads} torch thread{'s' if threads > 1 else ''} each)")
+    try:
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                run = pending.pop(future)
+                state, seconds, message, signum = future.result()
+                if state == "interrupted":
+                    raise Interrupted(f"{run.setting}/{run.row}: {message}", signum)
+                if console:
+                    console.print(f"[green]done[/green] {run.setting}/{run.row} in {seconds:.0f} s")
+    except BaseException as error:
+        # Ctrl-C reached the workers too (same process group): they checkpoint and stop by themselves
+        if not isinstance(error, KeyboardInterrupt):
+            for process in list((getattr(executor, "_processes", None) or {}).values()):  # our own workers only
+                if process.is_alive():
+                    process.terminate()
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)
+
+
+def run_demo(config: DemoConfig | None = None, console=None) -> dict:
+    """Build or load the world and target, run what is not finished, write demo.json and the comparisons, print the story."""
+    import gc
+
+    from asru.bench import execute, run_state
+    from asru.cache import cached_target, cached_world
+    from asru.report.compare import compare_runs
+    from asru.world import load_world
+
+    config = config or DemoConfig()
+    started = time.perf_counter()
+    out = Path(config.out)
+    check_writable(out)
+    if config.model and not config.world:
+        raise ConfigError("option --model needs --world: the world the model was trained on")
+    world_dir = Path(config.world) if config.world else cached_world(config.seed, config.subjects, console)
+    world = load_world(world_dir)
+    target_dir = Path(config.model) if config.model else cached_target(world_dir, console=console)
+    runs = plan(config, world, world_dir, target_dir)
+    states = [run_state(run) for run in runs]  # a stale folder stops here, before any work
+    requests = demo_requests(world, config.seed)
+    for setting in DEMO_SETTINGS:
+        request_file = out / setting / "request.yaml"
+        text = yaml.safe_dump([requests[setting].model_dump(mode="json")], sort_keys=False, allow_unicode=True)
+        if not request_file.is_file() or request_file.read_text(encoding="utf-8") != text:
+            atomic_write_text(request_file, text)
+    if console:
+        done = sum(state == "done" for state in states)
+        console.print(
+            f"world: {len(world.subjects)} people ({world_dir}); target model: {target_dir}\n"
+            f"Complete: forget {requests['complete'].subject} entirely; Selective: forget {', '.join(map(str, requests['selective'].facts))} "
+            f"of {requests['selective'].subject}\n{len(runs)} runs under {out}: {done} finished (skipped), {len(runs) - done} to run",
+            soft_wrap=True,
+        )
+    todo = [run for run, state in zip(runs, states) if state != "done"]
+    workers = min(config.workers or min(4, available_cores()), len(todo))
+    if workers > 1:
+        execute_parallel(todo, world_dir, target_dir, workers, console)
+    for run, state in zip(runs, states):
+        if state == "done" or workers > 1:
+            continue
+        if console:
+            console.print(f"[bold]{run.setting} / {run.row}[/bold]" + (" (resuming)" if state == "resume" else ""))
+        began = time.perf_counter()
+        execute(run, world_dir, target_dir, console)
+        gc.collect()
+        if console:
+            console.print(f"[green]done[/green] {run.setting}/{run.row} in {time.perf_counter() - began:.0f} s")
+    summary = summarise(config, runs, world, requests, time.perf_counter() - started)
+    summary["comparison"] = {}
+    for setting in DEMO_SETTINGS:
+        folder = out / "comparison" / setting
+        compare_runs([run.folder for run in runs if run.setting == setting], folder)
+        summary["comparison"][setting] = str(folder)
+    summary["seconds"] = round(time.perf_counter() - started, 1)
+    atomic_write_json(out / "demo.json", summary)
+    if console:
+        print_summary(console, summary)
+        console.print(f"demo finished in {summary['seconds']:.0f} s; its numbers and examples: {out / 'demo.json'}", soft_wrap=True)
+    return summary

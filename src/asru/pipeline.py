@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import platform
+import random
 import time
 from pathlib import Path
 
@@ -39,6 +40,30 @@ class EvalConfig(StrictConfig):
     # contextual refusal included) a huge perplexity, so the signal only helps with a real LM.
     judge_perplexity: bool = Field(False, description="score each answer's perplexity under the original model for the judge")
     reference_model: str | None = Field(None, description="the original model for perplexity; default: the evaluated model itself (asru eval) or the input model (asru unlearn)")
+    splits: list[str] | None = Field(None, description="evaluate only these splits (default: forget, retain and utility splits, refusal and the test_ paraphrases)")
+    max_per_split: int | None = Field(None, ge=1, description="evaluate at most this many questions of each split (the same seeded subset for every model)")
+
+
+def eval_subset(splits: dict, config: EvalConfig) -> dict:
+    """The splits ``config`` evaluates: only the named ones, each cut to a seeded subset of ``max_per_split``.
+
+    The subset depends only on the split, its questions and the seed, so every model evaluated with
+    the same config answers the same questions (a run and its target row stay comparable).
+    """
+    from asru.eval.evaluate import DEFAULT_SPLITS
+
+    names = config.splits if config.splits is not None else list(DEFAULT_SPLITS)
+    unknown = [n for n in names if n not in splits]
+    if unknown:
+        raise ConfigError(f"evaluation splits: unknown split {unknown[0]!r} (known: {', '.join(sorted(splits))})")
+    chosen = {}
+    for name in names:
+        items = splits[name]
+        if config.max_per_split is not None and len(items) > config.max_per_split:
+            keep = set(random.Random(f"{name}-{config.seed}").sample(range(len(items)), config.max_per_split))
+            items = [s for i, s in enumerate(items) if i in keep]
+        chosen[name] = items
+    return chosen
 
 
 def versions() -> dict[str, str]:
@@ -89,6 +114,7 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
         reference_path = config.reference_model or str(model_path)
         original = model if loaded_here and reference_path == str(model_path) else load_vlm(reference_path)[0]
     requests, splits = setting_splits(world, config.setting, config.forget_ratio, config.seed, config.requests_file)
+    chosen = eval_subset(splits, config)  # (the attacks, too, ask a capped forget split)
     check_writable(out)
     started = time.perf_counter()
     status = console.status("evaluating") if console else None
@@ -96,7 +122,7 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
         status.start()
     try:
         metrics, attacks, answers = evaluate(
-            model, processor, world, splits, attacks=attack_names, model_context=model_context, perplexity_model=original, batch_size=config.batch_size, seed=config.seed,
+            model, processor, world, {**splits, **chosen}, split_names=list(chosen), attacks=attack_names, model_context=model_context, perplexity_model=original, batch_size=config.batch_size, seed=config.seed,
             progress=(lambda name: status.update(f"evaluating {name}")) if status else None,
         )
     finally:
@@ -133,16 +159,25 @@ def check_method_fits_model(method: str, params, model, model_path: str | Path) 
         raise ConfigError(f"method_args.layer of {method!r}: {params.layer} is out of range ({model_path} has {count} decoder layers, 0..{count - 1})")
 
 
-def unlearn(model_path: str | Path, world_dir: str | Path, out: str | Path, config: UnlearnConfig | None = None, attacks: list[str] | None = None, console=None) -> dict:
-    """Unlearn with ``config.method``, save the model (safetensors) into ``out/model``, evaluate, report."""
+def unlearn(
+    model_path: str | Path, world_dir: str | Path, out: str | Path, config: UnlearnConfig | None = None, attacks: list[str] | None = None, console=None,
+    eval_splits: list[str] | None = None, eval_max_per_split: int | None = None,
+) -> dict:
+    """Unlearn with ``config.method``, save the model (safetensors) into ``out/model``, evaluate, report.
+
+    ``eval_splits`` / ``eval_max_per_split``: evaluate only those splits, each cut to a seeded subset
+    (``EvalConfig.splits`` / ``max_per_split``; default: every split, whole).
+    """
     config = config or UnlearnConfig()
     out = Path(out)
     world = load_world(world_dir)
     model, processor = load_vlm(model_path, dtype=config.dtype, attn_implementation=config.attn_implementation, device="auto")
     _, splits = setting_splits(world, config.setting, config.forget_ratio, config.seed, config.requests_file)
     eval_config = EvalConfig(
-        setting=config.setting, forget_ratio=config.forget_ratio, requests_file=config.requests_file, seed=config.seed, attacks=resolve_attacks(attacks or [])
+        setting=config.setting, forget_ratio=config.forget_ratio, requests_file=config.requests_file, seed=config.seed, attacks=resolve_attacks(attacks or []),
+        splits=eval_splits, max_per_split=eval_max_per_split,
     )
+    eval_subset(splits, eval_config)  # an unknown split name fails here, not after training
     started = time.perf_counter()
     method_cls = get_method(config.method)
     params = method_cls.parse_params(config.method_args)

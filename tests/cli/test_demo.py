@@ -1,0 +1,129 @@
+"""`asru demo` on a tiny world and a tiny trained target: the table and the examples come from the runs.
+
+The demo's own code path (plan, bench's resumable execute, summary, comparison, printing) with the
+methods cut to a couple of steps through ``method_overrides`` (the demo's config field for that).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import assert_one_line_error  # tests/cli/conftest.py
+
+ROWS = ["target", "asru", "grad_diff", "npo"]
+TINY_ASRU = {"forget_items": 4, "retain_items": 4, "rl": {"steps": 1, "prompts_per_step": 2, "group_size": 2, "max_new_tokens": 4}}
+
+
+@pytest.fixture(scope="module")
+def tiny_target(tiny_world, tmp_path_factory):
+    """The quick benchmark's tiny target (one epoch on the tiny world), built in a private cache."""
+    from asru.bench import quick_recipe
+    from asru.cache import cached_target
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv("ASRU_CACHE", str(tmp_path_factory.mktemp("asru_cache")))
+    try:
+        return cached_target(tiny_world.root, quick_recipe())
+    finally:
+        patch.undo()
+
+
+def demo_args(tiny_world, tiny_target, tmp_path: Path, **extra) -> list[str]:
+    config = tmp_path / "demo.yaml"
+    overrides = {m: {"batch_size": 4, "checkpoint_every": 1} for m in ("asru", "grad_diff", "npo")}
+    overrides["asru"]["method_args"] = TINY_ASRU
+    config.write_text(yaml.safe_dump({"method_overrides": overrides, "eval_max_per_split": 12, "workers": 2, **extra}))
+    return ["demo", "--world", tiny_world.root, "--model", tiny_target, "--out", tmp_path / "demo", "--steps", "2", "--config", config]
+
+
+def test_demo_table_and_examples_come_from_its_runs(cli, tiny_world, tiny_target, tmp_path):
+    args = demo_args(tiny_world, tiny_target, tmp_path)
+    code, out, err = cli(*args)
+    assert code == 0, err + out
+    demo = tmp_path / "demo"
+    summary = json.loads((demo / "demo.json").read_text())
+    assert summary["rows"] == ROWS and list(summary["settings"]) == ["complete", "selective"]
+    assert "8 runs under" in out and "0 finished (skipped), 8 to run" in out and "8 runs in 2 processes side by side" in out
+    people = set()
+    for setting, entry in summary["settings"].items():
+        request = yaml.safe_load((demo / setting / "request.yaml").read_text())
+        assert request == [entry["request"]]
+        people.add(entry["request"]["subject"])
+        subject = next(s for s in tiny_world.subjects if s["name"] == entry["request"]["subject"])
+        if setting == "complete":
+            assert entry["request"]["facts"] == "all"
+        else:  # the Selective request names exactly the person's sensitive facts
+            assert entry["request"]["facts"] == [f["fact"] for f in subject["facts"] if f["sensitive"]]
+        for row in ROWS:
+            run = demo / setting / row
+            results = json.loads((run / "results.json").read_text())
+            values = entry["rows"][row]["values"]
+            assert results["method"] == row and results["setting"] == setting
+            assert results["requests"][0]["subject"] == entry["request"]["subject"]
+            assert values["forget_leakage"] == results["metrics"]["forget"]["all"]["leakage"]
+            assert values["forget_refusal"] == results["metrics"]["forget"]["all"]["refusal_rate"]
+            assert values["retain_other"] == results["metrics"]["retain_other"]["all"]["exact_match"]
+            assert values["utility"] == results["metrics"]["utility"]["all"]["exact_match"]
+            assert values["naturalness"] == results["metrics"]["forget"]["judge"]["naturalness"]
+            same = results["metrics"].get("retain_same_subject", {}).get("all", {}).get("exact_match")
+            assert values["retain_same_subject"] == same and (same is None) == (setting == "complete")
+            attempts = json.loads((run / "bench_time.json").read_text())["attempts"]
+            assert values["wall_seconds"] == pytest.approx(attempts[0], abs=0.01)
+            # only the table's splits were asked, capped at 12 questions; no attacks
+            assert set(results["metrics"]) <= {"forget", "retain_same_subject", "retain_other", "utility"}
+            assert results["metrics"]["retain_other"]["all"]["n"] == 12 and results["attacks"] == {}
+            assert (run / "report.html").is_file()
+            if row != "target":
+                config = yaml.safe_load((run / "config.yaml").read_text())
+                assert config["method"] == row and config["steps"] == 2 and config["requests_file"] == str(demo / setting / "request.yaml")
+        # the examples are the runs' own answers, to the same questions before and after
+        captions = [e["caption"] for e in entry["examples"]]
+        assert len(captions) == 3 and captions[-1] == "someone else"
+        if setting == "selective":
+            assert captions[:2] == ["forgotten (sensitive)", "kept, same person"]
+        for example in entry["examples"]:
+            assert set(example["answers"]) == set(ROWS)
+            for row in ROWS:
+                records = [json.loads(line) for line in (demo / setting / row / "answers.jsonl").read_text().splitlines()]
+                record = next(r for r in records if r["split"] == example["split"] and r["id"] == example["id"])
+                assert example["answers"][row] == {"pred": record["pred"], "label": record.get("label")}
+                assert record["question"] == example["question"] and record["gold"] == example["gold"]
+            assert example["question"] in out.replace("\n", " ") or example["question"][:30] in out
+    assert len(people) == 2  # two different people
+    for setting in ("complete", "selective"):
+        comparison = json.loads((demo / "comparison" / setting / "comparison.json").read_text())
+        assert set(comparison) == {f"{row}@{row}" for row in ROWS}
+        assert (demo / "comparison" / setting / "forget_vs_retain.png").stat().st_size > 1000
+    for title in ("Complete: forget everything about", "Selective: forget", "target (before)", "ASRU", "GradDiff", "NPO", "refuse ↑", "wall"):
+        assert title in out, title
+    for setting in ("complete", "selective"):
+        assert f"{demo / setting}/{{target,asru,grad_diff,npo}}/report.html" in out
+
+    # a second invocation runs nothing and shows the same numbers
+    stamps = {p: p.stat().st_mtime_ns for p in demo.rglob("results.json")}
+    code, again, err = cli(*args)
+    assert code == 0, err
+    assert "8 finished (skipped), 0 to run" in again
+    assert {p: p.stat().st_mtime_ns for p in demo.rglob("results.json")} == stamps
+    second = json.loads((demo / "demo.json").read_text())
+    assert second["settings"] == summary["settings"]
+
+    # another config on the same folders is refused before any work, in one line
+    code, _, err = cli(*[a if a != "2" else "3" for a in args])
+    assert_one_line_error(code, err, "was started with another config", "steps")
+
+
+def test_demo_bad_options_are_one_line(cli, tiny_world, tiny_target, tmp_path):
+    code, _, err = cli("demo", "--methods", "nope", "--world", tiny_world.root, "--model", tiny_target, "--out", tmp_path / "d")
+    assert_one_line_error(code, err, "unknown method 'nope'")
+    code, _, err = cli("demo", "--model", tiny_target, "--out", tmp_path / "d")
+    assert_one_line_error(code, err, "--model needs --world")
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"method_overrides": {"ga": {"steps": 1}}}))
+    code, _, err = cli("demo", "--world", tiny_world.root, "--model", tiny_target, "--out", tmp_path / "d", "--config", config)
+    assert_one_line_error(code, err, "method_overrides", "'ga'")
+    assert not (tmp_path / "d" / "complete").exists()
