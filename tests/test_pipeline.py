@@ -10,7 +10,7 @@ import asru.methods.all  # noqa: F401  (registers every method)
 from asru.cli import app
 from asru.methods.base import METHODS
 
-FAST_ASRU = {"rl": {"steps": 1, "prompts_per_step": 2, "group_size": 2, "max_new_tokens": 4}, "forget_items": 4, "retain_items": 4}
+FAST_ASRU = {"rl": {"steps": 2, "checkpoint_every": 1, "prompts_per_step": 2, "group_size": 2, "max_new_tokens": 4}, "forget_items": 4, "retain_items": 4}
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
@@ -33,3 +33,4 @@ def test_method_writes_a_run_folder(tiny_world, tiny_model_dir, tmp_path, method
         assert (run / "steering" / "steering.safetensors").is_file()
     if method == "asru":
         assert (run / "training_rl.png").is_file() and (run / "training_train.png").is_file()
+        assert not any(p.name.startswith(("checkpoint", "grpo_checkpoint")) for p in run.iterdir())  # no leftovers once the model is saved

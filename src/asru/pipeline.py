@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import platform
 import random
+import shutil
 import time
 from pathlib import Path
 
@@ -203,6 +204,8 @@ def unlearn(
     if not process_state().is_main_process:
         return {}  # under `accelerate launch` every process trains; the main one saves and evaluates
     save_vlm(model, processor, out / "model")
+    for leftover in ("grpo_checkpoint", "grpo_checkpoint.old", "grpo_checkpoint.tmp"):  # the model is saved: ~60 MB less per run
+        shutil.rmtree(out / leftover, ignore_errors=True)
     return evaluate_model(
         model_path, world_dir, out, eval_config, console, model=model, processor=processor, method=config.method,
         timing={"train_seconds": round(train_seconds, 2), "total_train_seconds": round(time.perf_counter() - started, 2)}, training_logs=logs,
