@@ -34,8 +34,8 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show full traceback
 @world_app.command("build")
 def world_build(
     out: Path = typer.Option(..., "--out", help="Folder to write the world into."),
-    seed: Optional[int] = typer.Option(None, help="Random seed (same seed, same bytes). [config: seed]"),
-    subjects: Optional[int] = typer.Option(None, help="Number of public figures. [config: subjects]"),
+    seed: Optional[int] = typer.Option(None, help="Random seed (same seed, same bytes). \\[config: seed]"),
+    subjects: Optional[int] = typer.Option(None, help="Number of public figures. \\[config: subjects]"),
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """Generate the world: people, portraits, facts, questions, refusal-trained questions."""
@@ -53,10 +53,10 @@ def world_build(
 def finetune(
     world: Path = typer.Option(..., "--world", help="World folder (from `asru world build`)."),
     out: Path = typer.Option(..., "--out", help="Folder for the target model."),
-    epochs: Optional[int] = typer.Option(None, help="[config: epochs]"),
-    batch_size: Optional[int] = typer.Option(None, help="[config: batch_size]"),
-    learning_rate: Optional[float] = typer.Option(None, help="[config: learning_rate]"),
-    seed: Optional[int] = typer.Option(None, help="[config: seed]"),
+    epochs: Optional[int] = typer.Option(None, help="\\[config: epochs]"),
+    batch_size: Optional[int] = typer.Option(None, help="\\[config: batch_size]"),
+    learning_rate: Optional[float] = typer.Option(None, help="\\[config: learning_rate]"),
+    seed: Optional[int] = typer.Option(None, help="\\[config: seed]"),
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """Fine-tune a tiny Qwen3-VL on the world (the target model); resumes from its checkpoint."""
@@ -81,15 +81,15 @@ def unlearn(
     model: Path = typer.Option(..., "--model", help="Model folder (e.g. the target model)."),
     world: Path = typer.Option(..., "--world", help="World / dataset folder."),
     out: Path = typer.Option(..., "--out", help="Run folder (config, model, results, report)."),
-    method: Optional[str] = typer.Option(None, help="Unlearning method. [config: method]"),
-    setting: Optional[str] = typer.Option(None, help="complete | selective | personalized. [config: setting]"),
-    forget_ratio: Optional[float] = typer.Option(None, help="[config: forget_ratio]"),
-    requests: Optional[Path] = typer.Option(None, "--requests", help="Deletion requests YAML/JSON. [config: requests_file]"),
-    steps: Optional[int] = typer.Option(None, help="[config: steps]"),
-    learning_rate: Optional[float] = typer.Option(None, help="[config: learning_rate]"),
-    lora_r: Optional[int] = typer.Option(None, help="LoRA rank, 0 = full fine-tuning. [config: lora_r]"),
-    bao: Optional[bool] = typer.Option(None, "--bao/--no-bao", help="Add the BAO boundary hinge. [config: bao]"),
-    seed: Optional[int] = typer.Option(None, help="[config: seed]"),
+    method: Optional[str] = typer.Option(None, help="Unlearning method. \\[config: method]"),
+    setting: Optional[str] = typer.Option(None, help="complete | selective | personalized. \\[config: setting]"),
+    forget_ratio: Optional[float] = typer.Option(None, help="\\[config: forget_ratio]"),
+    requests: Optional[Path] = typer.Option(None, "--requests", help="Deletion requests YAML/JSON. \\[config: requests_file]"),
+    steps: Optional[int] = typer.Option(None, help="\\[config: steps]"),
+    learning_rate: Optional[float] = typer.Option(None, help="\\[config: learning_rate]"),
+    lora_r: Optional[int] = typer.Option(None, help="LoRA rank, 0 = full fine-tuning. \\[config: lora_r]"),
+    bao: Optional[bool] = typer.Option(None, "--bao/--no-bao", help="Add the BAO boundary hinge. \\[config: bao]"),
+    seed: Optional[int] = typer.Option(None, help="\\[config: seed]"),
     attacks: str = typer.Option("", help="Comma-separated attacks to evaluate after training, or 'all'."),
     config: Optional[Path] = ConfigOption,
 ) -> None:
@@ -116,12 +116,12 @@ def eval_command(
     model: Path = typer.Argument(..., help="Model folder."),
     world: Path = typer.Option(..., "--world", help="World / dataset folder."),
     out: Path = typer.Option(..., "--out", help="Run folder for results and report."),
-    setting: Optional[str] = typer.Option(None, help="[config: setting]"),
-    forget_ratio: Optional[float] = typer.Option(None, help="[config: forget_ratio]"),
-    requests: Optional[Path] = typer.Option(None, "--requests", help="[config: requests_file]"),
-    attacks: str = typer.Option("", help="Comma-separated attacks, or 'all'. [config: attacks]"),
-    seed: Optional[int] = typer.Option(None, help="[config: seed]"),
-    reference_model: Optional[Path] = typer.Option(None, "--reference-model", help="Original model that scores answer perplexity for the judge. [config: reference_model]"),
+    setting: Optional[str] = typer.Option(None, help="\\[config: setting]"),
+    forget_ratio: Optional[float] = typer.Option(None, help="\\[config: forget_ratio]"),
+    requests: Optional[Path] = typer.Option(None, "--requests", help="\\[config: requests_file]"),
+    attacks: str = typer.Option("", help="Comma-separated attacks, or 'all'. \\[config: attacks]"),
+    seed: Optional[int] = typer.Option(None, help="\\[config: seed]"),
+    reference_model: Optional[Path] = typer.Option(None, "--reference-model", help="Original model that scores answer perplexity for the judge. \\[config: reference_model]"),
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """Evaluate a model on a setting (and attacks); write results.json, report.md/html, plots."""
@@ -154,8 +154,8 @@ def report(
 @app.command()
 def audit(
     run: Path = typer.Argument(..., help="A finished run folder (from `asru unlearn` or `asru eval`)."),
-    max_leakage: Optional[float] = typer.Option(None, "--max-leakage", help="Leakage allowed under every check (default 0.05). [config: max_leakage]"),
-    threshold: list[str] = typer.Option([], "--threshold", help="Per-check limit CHECK=VALUE, e.g. relearn=0.2 (repeatable). [config: thresholds]"),
+    max_leakage: Optional[float] = typer.Option(None, "--max-leakage", help="Leakage allowed under every check (default 0.05). \\[config: max_leakage]"),
+    threshold: list[str] = typer.Option([], "--threshold", help="Per-check limit CHECK=VALUE, e.g. relearn=0.2 (repeatable). \\[config: thresholds]"),
     world: Optional[Path] = typer.Option(None, "--world", help="The run's world, if it has moved since (default: the path in results.json)."),
     model: Optional[Path] = typer.Option(None, "--model", help="The model to audit instead of the run's (for steering runs: the original model)."),
     config: Optional[Path] = ConfigOption,
