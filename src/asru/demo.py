@@ -267,8 +267,8 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _worker_run(run, world_dir: Path, target_dir: Path, threads: int) -> tuple[str, float, str | None, int | None]:
-    """One run in a worker process: ('done' | 'interrupted', seconds, message, signal).
+def _worker_run(run, world_dir: Path, target_dir: Path, threads: int) -> tuple[str, float, float, str | None, int | None]:
+    """One run in a worker process: ('done' | 'interrupted', wall seconds, CPU seconds, message, signal).
 
     Interrupted (SIGTERM from the demo, SIGINT from the terminal) is returned, not raised: it does
     not survive pickling back to the demo's process.
@@ -280,45 +280,56 @@ def _worker_run(run, world_dir: Path, target_dir: Path, threads: int) -> tuple[s
 
     torch.set_num_threads(threads)
     hf_logging.disable_progress_bar()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     try:
         execute(run, world_dir, target_dir, None)
     except Interrupted as stop:
-        return "interrupted", time.perf_counter() - started, str(stop), stop.signum
-    return "done", time.perf_counter() - started, None, None
+        return "interrupted", time.perf_counter() - started, time.process_time() - cpu, str(stop), stop.signum
+    return "done", time.perf_counter() - started, time.process_time() - cpu, None, None
 
 
 # the longest runs first, so that the workers finish together
 _COST = {"asru": 0, "npo": 1, "grad_diff": 2, "target": 9}
 
 
-def execute_parallel(todo: list, world_dir: Path, target_dir: Path, workers: int, console=None) -> None:
+def execute_parallel(todo: list, world_dir: Path, target_dir: Path, workers: int, console=None) -> dict[str, float]:
     """The runs in ``workers`` spawned processes, ``cores // workers`` torch threads each.
 
     A 5-million-parameter model keeps one core busy with one thread; a second thread mostly waits,
     so two runs side by side use two cores far better than one run with two threads. On an error or
     a signal the workers get SIGTERM (a training step in progress finishes and is checkpointed), and
-    the next ``asru demo`` resumes.
+    the next ``asru demo`` resumes. Returns the CPU seconds of each run ("setting/row").
     """
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     threads = max(1, available_cores() // workers)
     todo = sorted(todo, key=lambda run: _COST.get(run.row, 5))
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     pending = {executor.submit(_worker_run, run, world_dir, target_dir, threads): run for run in todo}
     if console:
-        console.print(f"{len(todo)} runs in {workers} processes side by side ({threads} torch thread{'s' if threads > 1 else ''} each)")
+        console.print(f"{len(todo)} runs in {workers} processes side by side ({threads} torch thread{'s' if threads > 1 else ''} each), longest first")
+    cpu_seconds: dict[str, float] = {}
+    progress = Progress(
+        SpinnerColumn(), TextColumn("[bold]demo runs[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, disable=console is None, transient=True,
+    )
     try:
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                run = pending.pop(future)
-                state, seconds, message, signum = future.result()
-                if state == "interrupted":
-                    raise Interrupted(f"{run.setting}/{run.row}: {message}", signum)
-                if console:
-                    console.print(f"[green]done[/green] {run.setting}/{run.row} in {seconds:.0f} s")
+        with progress:
+            task = progress.add_task("", total=len(todo))
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    run = pending.pop(future)
+                    state, seconds, cpu, message, signum = future.result()
+                    if state == "interrupted":
+                        raise Interrupted(f"{run.setting}/{run.row}: {message}", signum)
+                    cpu_seconds[f"{run.setting}/{run.row}"] = round(cpu, 1)
+                    progress.advance(task)
+                    if console:
+                        console.print(f"[green]done[/green] {run.setting}/{run.row} in {seconds:.0f} s (CPU {cpu:.0f} s)")
     except BaseException as error:
         # Ctrl-C reached the workers too (same process group): they checkpoint and stop by themselves
         if not isinstance(error, KeyboardInterrupt):
@@ -328,6 +339,7 @@ def execute_parallel(todo: list, world_dir: Path, target_dir: Path, workers: int
         executor.shutdown(wait=True, cancel_futures=True)
         raise
     executor.shutdown(wait=True)
+    return cpu_seconds
 
 
 def run_demo(config: DemoConfig | None = None, console=None) -> dict:
@@ -366,18 +378,20 @@ def run_demo(config: DemoConfig | None = None, console=None) -> dict:
         )
     todo = [run for run, state in zip(runs, states) if state != "done"]
     workers = min(config.workers or min(4, available_cores()), len(todo))
+    cpu_seconds: dict[str, float] = {}
     if workers > 1:
-        execute_parallel(todo, world_dir, target_dir, workers, console)
+        cpu_seconds = execute_parallel(todo, world_dir, target_dir, workers, console)
     for run, state in zip(runs, states):
         if state == "done" or workers > 1:
             continue
         if console:
             console.print(f"[bold]{run.setting} / {run.row}[/bold]" + (" (resuming)" if state == "resume" else ""))
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         execute(run, world_dir, target_dir, console)
         gc.collect()
+        cpu_seconds[f"{run.setting}/{run.row}"] = round(time.process_time() - cpu, 1)
         if console:
-            console.print(f"[green]done[/green] {run.setting}/{run.row} in {time.perf_counter() - began:.0f} s")
+            console.print(f"[green]done[/green] {run.setting}/{run.row} in {time.perf_counter() - began:.0f} s (CPU {time.process_time() - cpu:.0f} s)")
     summary = summarise(config, runs, world, requests, time.perf_counter() - started)
     summary["comparison"] = {}
     for setting in DEMO_SETTINGS:
@@ -385,6 +399,8 @@ def run_demo(config: DemoConfig | None = None, console=None) -> dict:
         compare_runs([run.folder for run in runs if run.setting == setting], folder)
         summary["comparison"][setting] = str(folder)
     summary["seconds"] = round(time.perf_counter() - started, 1)
+    summary["workers"] = workers
+    summary["cpu_seconds"] = cpu_seconds  # of the runs this invocation ran (on a shared machine, what they would take alone)
     atomic_write_json(out / "demo.json", summary)
     if console:
         print_summary(console, summary)
