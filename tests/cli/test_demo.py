@@ -127,3 +127,23 @@ def test_demo_bad_options_are_one_line(cli, tiny_world, tiny_target, tmp_path):
     code, _, err = cli("demo", "--world", tiny_world.root, "--model", tiny_target, "--out", tmp_path / "d", "--config", config)
     assert_one_line_error(code, err, "method_overrides", "'ga'")
     assert not (tmp_path / "d" / "complete").exists()
+
+
+def test_eval_subset_is_the_same_seeded_cap_for_every_model(tiny_world):
+    from asru.errors import ConfigError
+    from asru.eval.settings import make_splits
+    from asru.pipeline import EvalConfig, eval_subset
+
+    splits = make_splits(tiny_world, "selective", 0.34)
+    config = EvalConfig(setting="selective", splits=["forget", "retain_other"], max_per_split=5)
+    first, again = eval_subset(splits, config), eval_subset(splits, config)
+    assert list(first) == ["forget", "retain_other"] and len(first["retain_other"]) == 5
+    assert [s.id for s in first["retain_other"]] == [s.id for s in again["retain_other"]]
+    assert len(first["forget"]) == min(5, len(splits["forget"]))
+    order = [s.id for s in splits["retain_other"]]
+    assert sorted(first["retain_other"], key=lambda s: order.index(s.id)) == first["retain_other"]  # kept in the split's order
+    other_seed = eval_subset(splits, config.model_copy(update={"seed": 1}))["retain_other"]
+    assert [s.id for s in other_seed] != [s.id for s in first["retain_other"]]
+    assert list(eval_subset(splits, EvalConfig())) == ["forget", "retain_same_subject", "retain_other", "utility", "refusal", "test_forget", "test_retain_same_subject", "test_retain_other"]
+    with pytest.raises(ConfigError, match="unknown split 'nope'"):
+        eval_subset(splits, EvalConfig(splits=["nope"]))
