@@ -221,6 +221,7 @@ def unlearn_record(common: dict[str, Any], row: str, unlearn_config) -> dict[str
         # the defaults filled in: a retuned default makes an old run stale, not silently reused
         "method_params": method_cls.parse_params(unlearn_config.method_args).model_dump(mode="json"),
         "learning_rate": unlearn_config.learning_rate or method_cls.default_learning_rate,
+        "steps": unlearn_config.steps or method_cls.default_steps,
     }
 
 

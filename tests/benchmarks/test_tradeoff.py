@@ -180,7 +180,7 @@ def test_a_run_started_with_another_config_is_a_one_line_error(bench, tmp_path):
     methods = tmp_path / "methods.yaml"
     methods.write_text("quick: {steps: 3, batch_size: 4, checkpoint_every: 2}\nmethods:\n  - method: grad_diff\n    quick: {steps: 5}\n  - method: steering\n")
     code, _, err = run_cli("bench", *QUICK, "--out", out, "--methods-file", methods)
-    assert_one_line_error(code, err, str(out / "runs" / "complete" / "grad_diff" / "seed0"), "unlearn_config.steps was 3, now 5")
+    assert_one_line_error(code, err, str(out / "runs" / "complete" / "grad_diff" / "seed0"), "steps was 3, now 5")
 
 
 @pytest.mark.parametrize(
