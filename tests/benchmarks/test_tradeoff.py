@@ -241,7 +241,7 @@ def test_the_shipped_methods_file_lists_every_method(tmp_path):
 
     for quick in (False, True):
         entries = {e.name: e for e in load_methods(None, quick)}
-        assert list(entries) == ["asru", "asru_stage1", "asru_stage2", "ga", "grad_diff", "kl", "npo", "simnpo", "idk", "rmu", "mmunlearner", "steering", "bao_grad_diff"]
+        assert list(entries) == ["asru", "asru_stage1", "asru_stage2", "ga", "grad_diff", "kl", "npo", "simnpo", "idk", "rmu", "mmunlearner", "steering", "grad_diff_lr3e-4", "npo_lr3e-4", "bao_grad_diff"]
         assert entries["asru_stage2"].fields["method_args"]["stage"] == "2" and entries["bao_grad_diff"].fields["bao"] is True
     full = {e.name: e for e in load_methods(None, False)}
     # no ASRU hyper-parameter is pinned in the file: the tuned defaults in asru/methods/ apply
