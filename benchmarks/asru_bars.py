@@ -84,9 +84,7 @@ def bars(out: Path) -> list[dict]:
         kept, before = _get(asru_s, "retain_same_subject", group, "exact_match"), _get(target_s, "retain_same_subject", group, "exact_match")
         ratio = kept / before if kept is not None and before else None
         add("selective: same person's other facts / target", form, ratio, ">= 0.90", ratio is not None and ratio >= 0.90)
-    naturalness = _get(asru_c, "forget", "judge", "naturalness") if asru_c else None
-    if naturalness is None and asru_c:
-        naturalness = asru_c["metrics"]["forget"].get("judge", {}).get("naturalness")
+    naturalness = _get(asru_c, "forget", "judge", "naturalness")
     add("complete: naturalness of forget answers", "all", naturalness, ">= 4.0", naturalness is not None and naturalness >= 4.0)
     wall = _wall(out, "complete", "asru")
     add("complete: whole ASRU run (train + eval), seconds", "-", wall, "<= 600", wall is not None and wall <= 600)
