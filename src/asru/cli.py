@@ -277,6 +277,7 @@ def bench(
     target_row: Optional[bool] = typer.Option(None, "--target-row/--no-target-row", help="Also evaluate the target model as a reference row (default on). \\[config: target_row]"),
     quick: Optional[bool] = typer.Option(None, "--quick/--no-quick", help="CI-sized: small world, tiny target model, the methods file's quick overrides, one seed. \\[config: quick]"),
     report_only: Optional[bool] = typer.Option(None, "--report-only/--run", help="Run nothing; aggregate the finished runs under OUT/runs. \\[config: report_only]"),
+    workers: Optional[int] = typer.Option(None, help="Runs at a time, each in its own process with cores/workers torch threads (default 1; 2 on 2 CPU cores doubles the throughput). \\[config: workers]"),
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """Every method x setting x seed on one world and target model; trade-off tables and plots. Resumable."""
@@ -292,7 +293,7 @@ def bench(
         {
             "out": str(out) if out else None, "methods_file": str(methods_file) if methods_file else None, "methods": items(methods),
             "settings": items(settings), "seeds": items(seeds), "subjects": subjects, "forget_ratio": forget_ratio, "attacks": items(attacks),
-            "target_row": target_row, "quick": quick, "report_only": report_only,
+            "target_row": target_row, "quick": quick, "report_only": report_only, "workers": workers,
         },
     )
     summary = run_bench(bench_config, console)

@@ -23,7 +23,6 @@ methods run with their own defaults; ``steps`` and ``method_overrides`` change t
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ import yaml
 from pydantic import Field
 
 from asru.config import StrictConfig
-from asru.errors import ConfigError, DataError, Interrupted
+from asru.errors import ConfigError, DataError
 from asru.eval.settings import DeletionRequest, default_requests
 from asru.io import atomic_write_json, atomic_write_text, check_writable
 
@@ -46,6 +45,8 @@ TABLE_TITLES = {
     "utility": "utility\n↑", "naturalness": "natural\n(1–5) ↑", "wall_seconds": "wall\ns",
 }
 METHOD_TITLES = {"asru": "ASRU", "grad_diff": "GradDiff", "npo": "NPO"}
+# the order of the demo's runs in parallel workers: the longest first
+LONGEST_FIRST = {"asru": 0, "npo": 1, "grad_diff": 2, "target": 9}
 LABEL_STYLES = {
     "leak": "red", "correct": "green", "refusal_contextual": "cyan", "refusal_rigid": "cyan",
     "hallucination": "yellow", "gibberish": "magenta",
@@ -260,93 +261,11 @@ def print_summary(console, summary: dict) -> None:
         console.print(f"  comparison ({setting}): {path}/comparison.md, forget_vs_retain.png, labels.png", soft_wrap=True, highlight=False)
 
 
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _worker_run(run, world_dir: Path, target_dir: Path, threads: int) -> tuple[str, float, float, str | None, int | None]:
-    """One run in a worker process: ('done' | 'interrupted', wall seconds, CPU seconds, message, signal).
-
-    Interrupted (SIGTERM from the demo, SIGINT from the terminal) is returned, not raised: it does
-    not survive pickling back to the demo's process.
-    """
-    import torch
-    from transformers.utils import logging as hf_logging
-
-    from asru.bench import execute
-
-    torch.set_num_threads(threads)
-    hf_logging.disable_progress_bar()
-    started, cpu = time.perf_counter(), time.process_time()
-    try:
-        execute(run, world_dir, target_dir, None)
-    except Interrupted as stop:
-        return "interrupted", time.perf_counter() - started, time.process_time() - cpu, str(stop), stop.signum
-    return "done", time.perf_counter() - started, time.process_time() - cpu, None, None
-
-
-# the longest runs first, so that the workers finish together
-_COST = {"asru": 0, "npo": 1, "grad_diff": 2, "target": 9}
-
-
-def execute_parallel(todo: list, world_dir: Path, target_dir: Path, workers: int, console=None) -> dict[str, float]:
-    """The runs in ``workers`` spawned processes, ``cores // workers`` torch threads each.
-
-    A 5-million-parameter model keeps one core busy with one thread; a second thread mostly waits,
-    so two runs side by side use two cores far better than one run with two threads. On an error or
-    a signal the workers get SIGTERM (a training step in progress finishes and is checkpointed), and
-    the next ``asru demo`` resumes. Returns the CPU seconds of each run ("setting/row").
-    """
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    threads = max(1, available_cores() // workers)
-    todo = sorted(todo, key=lambda run: _COST.get(run.row, 5))
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-    pending = {executor.submit(_worker_run, run, world_dir, target_dir, threads): run for run in todo}
-    if console:
-        console.print(f"{len(todo)} runs in {workers} processes side by side ({threads} torch thread{'s' if threads > 1 else ''} each), longest first")
-    cpu_seconds: dict[str, float] = {}
-    progress = Progress(
-        SpinnerColumn(), TextColumn("[bold]demo runs[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, disable=console is None, transient=True,
-    )
-    try:
-        with progress:
-            task = progress.add_task("", total=len(todo))
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    run = pending.pop(future)
-                    state, seconds, cpu, message, signum = future.result()
-                    if state == "interrupted":
-                        raise Interrupted(f"{run.setting}/{run.row}: {message}", signum)
-                    cpu_seconds[f"{run.setting}/{run.row}"] = round(cpu, 1)
-                    progress.advance(task)
-                    if console:
-                        console.print(f"[green]done[/green] {run.setting}/{run.row} in {seconds:.0f} s (CPU {cpu:.0f} s)")
-    except BaseException as error:
-        # Ctrl-C reached the workers too (same process group): they checkpoint and stop by themselves
-        if not isinstance(error, KeyboardInterrupt):
-            for process in list((getattr(executor, "_processes", None) or {}).values()):  # our own workers only
-                if process.is_alive():
-                    process.terminate()
-        executor.shutdown(wait=True, cancel_futures=True)
-        raise
-    executor.shutdown(wait=True)
-    return cpu_seconds
-
-
 def run_demo(config: DemoConfig | None = None, console=None) -> dict:
     """Build or load the world and target, run what is not finished, write demo.json and the comparisons, print the story."""
     import gc
 
-    from asru.bench import execute, run_state
+    from asru.bench import available_cores, execute, execute_parallel, run_state
     from asru.cache import cached_target, cached_world
     from asru.report.compare import compare_runs
     from asru.world import load_world
@@ -380,7 +299,8 @@ def run_demo(config: DemoConfig | None = None, console=None) -> dict:
     workers = min(config.workers or min(4, available_cores()), len(todo))
     cpu_seconds: dict[str, float] = {}
     if workers > 1:
-        cpu_seconds = execute_parallel(todo, world_dir, target_dir, workers, console)
+        todo = sorted(todo, key=lambda run: LONGEST_FIRST.get(run.row, 5))  # so that the workers finish together
+        cpu_seconds = execute_parallel(todo, world_dir, target_dir, workers, console, name=lambda run: f"{run.setting}/{run.row}", label="demo runs", order="longest first")
     for run, state in zip(runs, states):
         if state == "done" or workers > 1:
             continue

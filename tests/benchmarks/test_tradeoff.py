@@ -126,6 +126,26 @@ def test_a_second_invocation_skips_finished_runs(bench):
     assert time.perf_counter() - started < first_seconds
 
 
+def test_runs_in_worker_processes_give_the_same_numbers(bench, tmp_path):
+    """--workers 2: the unfinished runs go to two spawned processes; their results equal the one-process ones."""
+    out, _, _ = bench
+    copy = tmp_path / "bench"
+    subprocess.run(["cp", "-r", str(out), str(copy)], check=True)
+    redo = [copy / "runs" / "complete" / "grad_diff" / "seed0", copy / "runs" / "selective" / "steering" / "seed0"]
+    for run in redo:
+        (run / "results.json").unlink()
+    code, stdout, err = run_cli("bench", *QUICK, "--out", copy, "--workers", "2")
+    assert code == 0, err + stdout
+    assert "6 runs: 4 finished (skipped), 2 to resume, 0 new" in stdout and "2 runs in 2 processes side by side" in stdout
+    for run in redo:
+        again = json.loads((run / "results.json").read_text())
+        first = json.loads((out / run.relative_to(copy) / "results.json").read_text())
+        assert again["metrics"] == first["metrics"] and again["attacks"] == first["attacks"]
+        assert len(json.loads((run / "bench_time.json").read_text())["attempts"]) == 2
+    summary = json.loads((copy / "tradeoff.json").read_text())
+    assert summary["runs_finished"] == 6 and summary["config"]["workers"] == 2
+
+
 def test_unfinished_runs_resume_and_partial_cells_are_labelled(bench, tmp_path):
     from asru.bench import BenchConfig, load_methods, plan_runs, prepare_inputs, run_state, select_methods
     from asru.pipeline import resolve_attacks
