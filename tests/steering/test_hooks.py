@@ -4,7 +4,7 @@ import torch
 from asru.data.collate import Encoder
 from asru.models import language_layers, load_vlm
 from asru.steering.directions import diff_in_means, last_token_activations, pca_direction, separation
-from asru.steering.hooks import record_activations, steer
+from asru.steering.hooks import layer_output, record_activations, steer
 
 
 def _hook_count(model):
@@ -31,6 +31,27 @@ def test_steer_changes_output_and_always_removes_its_hook(tiny_model_dir):
         with record_activations(model, [0, 1]):
             raise ValueError
     assert _hook_count(model) == 0
+
+
+def test_layer_output_stops_at_the_layer_with_the_full_forwards_values_and_gradients(tiny_world, tiny_model_dir):
+    """The early stop gives exactly hidden_states[layer + 1] of a whole forward, image questions included, and the same gradients."""
+    model, processor = load_vlm(tiny_model_dir)
+    encoder = Encoder(processor, tiny_world.root)
+    samples = [s for s in tiny_world.samples if s.image][:2] + [s for s in tiny_world.samples if not s.image][:2]
+    batch = encoder.collate([encoder.encode_sample(s) for s in samples])
+    assert "pixel_values" in batch
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    calls = []
+    last = language_layers(model)[-1].register_forward_hook(lambda *args: calls.append(1))
+    early = layer_output(model, batch, 0)
+    assert calls == [] and _hook_count(model) == 1  # the last layer never ran; only our counting hook is left
+    last.remove()
+    full = model(**inputs, output_hidden_states=True).hidden_states[1]
+    assert torch.equal(early, full)
+    weight = language_layers(model)[0].mlp.down_proj.weight
+    (grad_early,) = torch.autograd.grad(early.pow(2).mean(), weight)
+    (grad_full,) = torch.autograd.grad(full.pow(2).mean(), weight)
+    assert torch.allclose(grad_early, grad_full) and grad_early.abs().sum() > 0
 
 
 def test_gate_leaves_ungated_rows_alone(tiny_model_dir):

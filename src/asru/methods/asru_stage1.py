@@ -25,8 +25,8 @@ from asru.config import StrictConfig
 from asru.data.collate import IGNORE_INDEX
 from asru.methods.base import Method, UnlearnBatch, register
 from asru.methods.losses import activation_mse
-from asru.methods.rmu import layer_output
 from asru.models.layers import num_language_layers
+from asru.steering.hooks import layer_output
 from asru.steering.refusal import knowledge_absence_direction
 
 

@@ -11,12 +11,7 @@ from asru.config import StrictConfig
 from asru.methods.base import Method, UnlearnBatch, register
 from asru.methods.losses import activation_mse
 from asru.models.layers import num_language_layers
-
-
-def layer_output(model, inputs, layer: int) -> torch.Tensor:
-    """Hidden states after decoder layer ``layer`` (hidden_states[0] is the embedding output)."""
-    model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
-    return model(**model_inputs, output_hidden_states=True).hidden_states[layer + 1]
+from asru.steering.hooks import layer_output
 
 
 @register

@@ -32,6 +32,40 @@ def hooked(model, layer: int, hook: Callable) -> Iterator[None]:
         handle.remove()
 
 
+class _StopForward(Exception):
+    """Raised by :func:`layer_output`'s hook once the wanted layer has run."""
+
+
+def layer_output(model, inputs: dict[str, torch.Tensor], layer: int) -> torch.Tensor:
+    """Decoder layer ``layer``'s output hidden states [B, T, H], with grad where grad is on.
+
+    Written by hand because transformers has no "stop after layer l" option: ``output_hidden_states``
+    runs every later layer and the LM head, about a quarter of a forward pass on the embedded model
+    wasted at the middle layer (stage 1 and RMU call this four times a step). A hook on the layer
+    ends the forward there. A DDP / DeepSpeed wrapper must see its forward return (its gradient sync
+    is armed at the end of it), so there the whole model runs, with the logits of one position only.
+    """
+    from accelerate.utils import extract_model_from_parallel
+
+    model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
+    if extract_model_from_parallel(model) is not model:
+        return model(**model_inputs, output_hidden_states=True, logits_to_keep=1).hidden_states[layer + 1]
+    captured: list[torch.Tensor] = []
+
+    def hook(module, args, output):
+        captured.append(_hidden(output))
+        raise _StopForward
+
+    with hooked(model, layer, hook):
+        try:
+            model(**model_inputs)
+        except _StopForward:
+            pass
+    if not captured:
+        raise RuntimeError(f"decoder layer {layer} did not run in the forward pass")
+    return captured[0]
+
+
 @contextmanager
 def record_activations(model, layers: list[int]) -> Iterator[dict[int, list[torch.Tensor]]]:
     """Record each listed layer's output hidden states [B, T, H] (one entry per forward call)."""
