@@ -124,3 +124,17 @@ def test_sharded_weights_are_refused_and_deepspeed_gets_its_batch(monkeypatch, k
     else:
         assert distributed.make_accelerator(8, 0.5) is fake
         assert plugin.deepspeed_config == {"train_micro_batch_size_per_gpu": 2, "gradient_accumulation_steps": 1, "gradient_clipping": 0.5}
+
+
+def test_an_fsdp_launch_on_cpu_is_refused_not_run_as_ddp(monkeypatch):
+    """accelerate makes an FSDP launch on CPU a MULTI_CPU (DDP) one; asru still says FSDP is not supported."""
+    from accelerate.utils import DistributedType
+
+    import asru.train.distributed as distributed
+
+    fake = SimpleNamespace(distributed_type=DistributedType.MULTI_CPU, num_processes=2)
+    monkeypatch.setattr(distributed, "Accelerator", lambda **kwargs: fake)
+    assert distributed.make_accelerator(8) is fake
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")  # what `accelerate launch --config_file configs/accelerate/fsdp.yaml` sets
+    with pytest.raises(ConfigError, match="FSDP shards the weights"):
+        distributed.make_accelerator(8)

@@ -10,11 +10,13 @@ that divides evenly, N processes follow the one-process loss trajectory up to fl
 Supported: one process (CPU or GPU), DDP, DeepSpeed ZeRO-1/2 (``configs/accelerate``). FSDP and
 ZeRO-3 shard the weights themselves; asru merges LoRA, saves the model and evaluates it
 in-process after training, which needs whole weights on the main process, so they are refused
-with a clear error instead of saving empty tensors.
+with a clear error instead of saving empty tensors. (accelerate builds FSDP only on accelerators: on
+CPU the same launch would silently run as DDP, so the refusal reads the launch environment too.)
 """
 
 from __future__ import annotations
 
+import os
 from typing import Sequence, TypeVar
 
 import torch
@@ -50,8 +52,11 @@ def make_accelerator(global_batch: int = 1, max_grad_norm: float = 1.0) -> Accel
         plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = max(1, global_batch // accelerator.num_processes)
         plugin.deepspeed_config["gradient_accumulation_steps"] = 1
         plugin.deepspeed_config["gradient_clipping"] = max_grad_norm
-    if accelerator.distributed_type == DistributedType.FSDP or stage == 3:
-        name = "FSDP" if stage is None else "DeepSpeed ZeRO-3"
+    # on CPU accelerate turns an FSDP launch into plain DDP (MULTI_CPU) without a word; the launch's
+    # environment still says FSDP was asked, and the answer is the same as on GPUs
+    fsdp_asked = os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
+    if accelerator.distributed_type == DistributedType.FSDP or fsdp_asked or stage == 3:
+        name = "DeepSpeed ZeRO-3" if stage == 3 else "FSDP"
         raise ConfigError(
             f"{name} shards the weights, and asru saves and evaluates whole models after training: "
             "use DDP (configs/accelerate/ddp.yaml) or DeepSpeed ZeRO-2 (configs/accelerate/deepspeed_zero2.yaml)"
