@@ -1,8 +1,12 @@
-"""Shared fixtures: tiny worlds and tiny models built once per test session."""
+"""Shared fixtures (tiny worlds and tiny models built once per test session) and in-process CLI runs."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import signal
+import sys
 
 import pytest
 
@@ -13,6 +17,48 @@ TINY_TEXTS = [
     "Who is the person in this image? Talia Vorne",
     "What colour is the shape? red",
 ] * 5
+
+
+def run_cli(*args) -> tuple[int, str, str]:
+    """``asru ARGS`` in-process through the real entry point: (exit code, stdout, stderr).
+
+    In-process for speed and for tests that patch the process; usable from module-scoped fixtures
+    (no capsys). The rich consoles write to sys.stdout / sys.stderr, which are redirected here.
+    """
+    import torch
+
+    from asru.cli import main
+
+    argv, sigterm, threads = sys.argv, signal.getsignal(signal.SIGTERM), torch.get_num_threads()
+    sys.argv = ["asru", *map(str, args)]
+    torch.set_num_threads(1)  # 2 shared cores: one thread avoids OpenMP spin-waiting
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+                code = 0
+            except SystemExit as exit_:
+                code = exit_.code or 0
+    finally:
+        sys.argv = argv
+        signal.signal(signal.SIGTERM, sigterm)  # main() installs its own SIGTERM handler
+        torch.set_num_threads(threads)
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
+    """Exit code 2, one line on stderr naming what is wrong, no traceback."""
+    assert code == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+
+
+@pytest.fixture
+def cli():
+    """``cli(*args) -> (exit code, stdout, stderr)``: :func:`run_cli` as a fixture."""
+    return run_cli
 
 
 @pytest.fixture(scope="session")

@@ -16,43 +16,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import assert_one_line_error, run_cli  # tests/conftest.py
+
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = ("grad_diff", "steering")
 SETTINGS = ("complete", "selective")
 # 6 people, every attack: about 20 s of runs on 2 idle cores (a minute when the cores are shared)
 QUICK = ("--quick", "--methods", ",".join(METHODS), "--settings", ",".join(SETTINGS), "--subjects", "6")
-
-
-def run_cli(*args) -> tuple[int, str, str]:
-    """``asru ARGS`` in-process through the real entry point: (exit code, stdout, stderr)."""
-    import contextlib
-    import io
-
-    from asru.cli import main
-
-    argv, sigterm, threads = sys.argv, signal.getsignal(signal.SIGTERM), torch.get_num_threads()
-    sys.argv = ["asru", *map(str, args)]
-    torch.set_num_threads(1)  # 2 shared cores: one thread avoids OpenMP spin-waiting
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):  # the rich consoles write to sys.stdout / sys.stderr
-            try:
-                main()
-                code = 0
-            except SystemExit as exit_:
-                code = exit_.code or 0
-    finally:
-        sys.argv = argv
-        signal.signal(signal.SIGTERM, sigterm)
-        torch.set_num_threads(threads)
-    return code, out.getvalue(), err.getvalue()
-
-
-def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
-    assert code == 2, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
 
 
 @pytest.fixture(scope="module")

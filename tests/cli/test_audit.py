@@ -11,7 +11,7 @@ import torch
 
 from asru.eval.attacks import ALL_ATTACKS
 from asru.eval.audit import AuditConfig, check_names, judge_checks, parse_thresholds
-from conftest import assert_one_line_error  # tests/cli/conftest.py
+from conftest import assert_one_line_error  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

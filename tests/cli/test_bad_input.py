@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import assert_one_line_error  # tests/cli/conftest.py
+from conftest import assert_one_line_error  # tests/conftest.py
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import assert_one_line_error  # tests/cli/conftest.py
+from conftest import assert_one_line_error  # tests/conftest.py
 
 ROWS = ["target", "asru", "grad_diff", "npo"]
 TINY_ASRU = {"forget_items": 4, "retain_items": 4, "rl": {"steps": 1, "prompts_per_step": 2, "group_size": 2, "max_new_tokens": 4}}
