@@ -33,4 +33,6 @@ def test_method_writes_a_run_folder(tiny_world, tiny_model_dir, tmp_path, method
         assert (run / "steering" / "steering.safetensors").is_file()
     if method == "asru":
         assert (run / "training_rl.png").is_file() and (run / "training_train.png").is_file()
+        rl_log = json.loads((run / "training_rl.json").read_text())["log"]
+        assert len(rl_log) == FAST_ASRU["rl"]["steps"] and {"kl", "entropy", "forget_refusal_rate"} <= set(rl_log[0])
         assert not any(p.name.startswith(("checkpoint", "grpo_checkpoint")) for p in run.iterdir())  # no leftovers once the model is saved

@@ -99,6 +99,8 @@ def write_run(out_dir: Path, results: dict, answers: list[dict], training_logs: 
     for name, log in (training_logs or {}).items():
         if log:
             plots[f"training_{name}"] = plot_training(log, out_dir / f"training_{name}.png")
+            if name != "train":  # the trainer writes train_log.json itself; the other stages' numbers go beside their plots
+                atomic_write_json(out_dir / f"training_{name}.json", {"log": log})
     write_reports(out_dir, results, answers, plots)
     return {"results": out_dir / "results.json", "report": out_dir / "report.md", "html": out_dir / "report.html", **plots}
 
