@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean bench
+.PHONY: demo test test-slow install clean bench
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+
+# the end-to-end recipe checks kept out of `make test` (minutes each; the full-size runs are benchmarks/)
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q tests -m slow
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/finetune.py
