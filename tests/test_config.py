@@ -42,3 +42,12 @@ def test_method_args_are_validated_by_the_method():
 
     with pytest.raises(ConfigError, match="method_args of 'npo'.*betta"):
         get_method("npo").parse_params({"betta": 1})
+
+
+def test_a_key_with_a_newline_is_named_on_one_line(tmp_path):
+    """Found by the fuzz test: a YAML key holding a newline must not break the one-line error."""
+    path = tmp_path / "c.yaml"
+    path.write_text("? '\n\n'\n")
+    with pytest.raises(ConfigError) as error:
+        build_config(UnlearnConfig, path)
+    assert "\n" not in str(error.value) and "field '\\n'" in str(error.value)

@@ -19,10 +19,15 @@ class StrictConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
 
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped (a YAML key may hold a newline; errors stay one line)."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def describe_validation_error(error: ValidationError, source: str) -> str:
     first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or "(root)"
-    return f"{source}: field '{field}': {first['msg']}"
+    field = _printable(".".join(str(part) for part in first["loc"])) or "(root)"
+    return f"{source}: field '{field}': {_printable(first['msg'])}"
 
 
 def load_yaml_file(path: str | Path, error: type[AsruError] = ConfigError, what: str = "config file") -> Any:
