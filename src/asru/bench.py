@@ -621,19 +621,19 @@ def run_bench(config: BenchConfig, console=None) -> dict:
         workers = min(config.workers, len(todo))
         if workers > 1:  # in plan order, seed-major: the first seed of every cell finishes first
             execute_parallel([run for run, _ in todo], world_dir, target_dir, workers, console, label="bench", order="every cell's first seed first")
-            todo = []
-        progress = Progress(
-            TextColumn("[bold]bench[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=console, disable=console is None or not todo, transient=False,
-        )
-        with progress:
-            task = progress.add_task("", total=len(runs), completed=len(runs) - len(todo))
-            for run, state in todo:
-                progress.update(task, description=f"{run.setting}/{run.row}/seed{run.seed}" + (" (resuming)" if state == "resume" else ""))
-                started = time.perf_counter()
-                execute(run, world_dir, target_dir, console)
-                gc.collect()
-                if console:
-                    console.print(f"[green]done[/green] {run.setting}/{run.row}/seed{run.seed} in {time.perf_counter() - started:.0f} s", soft_wrap=True)
-                progress.advance(task)
+        else:
+            progress = Progress(
+                TextColumn("[bold]bench[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                console=console, disable=console is None, transient=False,
+            )
+            with progress:
+                task = progress.add_task("", total=len(runs), completed=len(runs) - len(todo))
+                for run, state in todo:
+                    progress.update(task, description=run_name(run) + (" (resuming)" if state == "resume" else ""))
+                    started = time.perf_counter()
+                    execute(run, world_dir, target_dir, console)
+                    gc.collect()
+                    if console:
+                        console.print(f"[green]done[/green] {run_name(run)} in {time.perf_counter() - started:.0f} s", soft_wrap=True)
+                    progress.advance(task)
     return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries)
