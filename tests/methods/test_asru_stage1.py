@@ -27,3 +27,31 @@ def test_token_positions_follow_the_attention_mask():
 def test_last_position_is_the_final_column():
     assert loss_mask(_batch(), "last")[:, -1].tolist() == [1, 1]
     assert loss_mask(_batch(), "last").sum() == 2
+
+
+def test_frozen_rows_are_the_reference_forward_and_each_item_runs_once(tiny_world, tiny_model_dir):
+    from asru.data.collate import Encoder
+    from asru.methods.asru_stage1 import ASRUStage1
+    from asru.models import language_layers, load_vlm
+    from asru.steering.hooks import layer_output
+
+    reference, processor = load_vlm(tiny_model_dir)
+    method = ASRUStage1(ASRUStage1.Params(layer=1), reference)
+    method.encoder, method.frozen = Encoder(processor, tiny_world.root), {}
+    samples = [s for s in tiny_world.samples if s.form == "qa"]
+    items = [method.encoder.encode_sample(s) for s in [*samples[:3], *[s for s in samples if s.image][:2]]]
+    rows_run = []
+    handle = language_layers(reference)[1].register_forward_hook(lambda module, args, output: rows_run.append(args[0].shape[0]))
+    try:
+        first = method.frozen_rows(items[:4], "cpu")
+        again = method.frozen_rows([items[3], items[0], items[4]], "cpu")  # one new item
+    finally:
+        handle.remove()
+    assert rows_run == [4, 1]  # the repeated items came from the cache
+    batch = method.encoder.collate(items)
+    with torch.no_grad():
+        expected = layer_output(reference, batch, 1)[loss_mask(batch, "response").bool()]
+    counts = loss_mask(batch, "response").sum(1).tolist()
+    per_item = list(torch.split(expected, counts))
+    torch.testing.assert_close(first, torch.cat(per_item[:4]), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(again, torch.cat([per_item[3], per_item[0], per_item[4]]), atol=1e-5, rtol=1e-4)

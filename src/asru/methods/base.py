@@ -41,6 +41,9 @@ class UnlearnBatch:
     retain_subjects: list[str]
     # the forget prompts with a refusal as the answer (IdK, DPO-IdK)
     forget_refusal: dict[str, torch.Tensor] | None = None
+    # the rows before collation, the same object for the same item every step (per-item caches)
+    forget_items: list = field(default_factory=list)
+    retain_items: list = field(default_factory=list)
     extras: dict = field(default_factory=dict)
 
 

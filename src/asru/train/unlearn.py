@@ -20,7 +20,7 @@ from pydantic import Field
 from transformers import get_cosine_schedule_with_warmup
 
 from asru.config import StrictConfig
-from asru.data.collate import Encoded, Encoder
+from asru.data.collate import Encoded, Encoder, LazyEncodings
 from asru.data.schema import Sample
 from asru.errors import ConfigError
 from asru.eval.settings import Setting
@@ -139,8 +139,8 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
     if not forget:
         raise ConfigError(f"nothing to forget: the forget split of setting {config.setting!r} has no {'/'.join(config.train_forms)} questions (check the deletion requests and train_forms)")
     sampler = BatchSampler(forget, retain, same_subject, config, config.bao or method_cls.same_subject_retain)
-    encoded_forget = [encoder.encode_sample(s) for s in forget]
-    encoded_retain = {"other": [encoder.encode_sample(s) for s in retain], "same": [encoder.encode_sample(s) for s in same_subject]}
+    encoded_forget = LazyEncodings(encoder, forget)
+    encoded_retain = {"other": LazyEncodings(encoder, retain), "same": LazyEncodings(encoder, same_subject)}
     encoded_refusal: list[Encoded] = []
     if method_cls.uses_refusals:
         encoded_refusal = [
@@ -184,14 +184,17 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
         task = bar.add_task(config.method, total=config.steps, completed=start, loss=math.nan)
         for step in range(start, config.steps):
             forget_idx, retain_idx = (shard(part, accelerator) for part in sampler.indices(step))
+            forget_items = [encoded_forget[i] for i in forget_idx]
             retain_items = [encoded_retain[pool][i] for pool, i in retain_idx]
             retain_rows = [(same_subject if pool == "same" else retain)[i] for pool, i in retain_idx]
             batch = UnlearnBatch(
-                forget=to_device(encoder.collate([encoded_forget[i] for i in forget_idx])),
+                forget=to_device(encoder.collate(forget_items)),
                 retain=to_device(encoder.collate(retain_items)) if retain_items else {},
                 forget_subjects=[forget[i].subject_id or "" for i in forget_idx],
                 retain_subjects=[s.subject_id or "" for s in retain_rows],
                 forget_refusal=to_device(encoder.collate([encoded_refusal[i] for i in forget_idx])) if encoded_refusal else None,
+                forget_items=forget_items,
+                retain_items=retain_items,
             )
             loss, logs = method.loss(model, batch)
             if config.bao and config.method != "bao":
