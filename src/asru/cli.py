@@ -244,6 +244,7 @@ def demo(
     steps: Optional[int] = typer.Option(None, help="Trainer steps of every method (default: each method's own). \\[config: steps]"),
     eval_max_per_split: Optional[int] = typer.Option(None, "--eval-max-per-split", help="Questions asked per split at most, a seeded subset (default 200). \\[config: eval_max_per_split]"),
     workers: Optional[int] = typer.Option(None, help="Runs at a time, each in its own process (default: min(4, CPU cores); 1: one after another). \\[config: workers]"),
+    quick_asru: Optional[bool] = typer.Option(None, "--quick-asru/--full-asru", help="ASRU at half its default steps (default, ~3-minute demo) or at its full defaults, as asru bench runs it. \\[config: quick_asru]"),
     world: Optional[Path] = typer.Option(None, "--world", help="Use this world folder instead of the embedded one. \\[config: world]"),
     model: Optional[Path] = typer.Option(None, "--model", help="Use this target model (trained on --world) instead of the cached one. \\[config: model]"),
     config: Optional[Path] = ConfigOption,
@@ -256,7 +257,7 @@ def demo(
         DemoConfig,
         config,
         {
-            "out": str(out) if out else None, "subjects": subjects, "seed": seed, "steps": steps, "eval_max_per_split": eval_max_per_split, "workers": workers,
+            "out": str(out) if out else None, "subjects": subjects, "seed": seed, "steps": steps, "eval_max_per_split": eval_max_per_split, "workers": workers, "quick_asru": quick_asru,
             "methods": [m.strip() for m in methods.split(",") if m.strip()] if methods is not None else None,
             "world": str(world) if world else None, "model": str(model) if model else None,
         },

@@ -102,6 +102,12 @@ def test_demo_table_and_examples_come_from_its_runs(cli, tiny_world, tiny_target
         assert title in out, title
     for setting in ("complete", "selective"):
         assert f"{demo / setting}/{{target,asru,grad_diff,npo}}/report.html" in out
+    # the runs trained fewer steps than their defaults: the demo says so under the table
+    from asru.methods.base import get_method
+    from asru.rl.grpo import GRPOConfig
+
+    assert f"ASRU trained 2 stage-1 + 1 RL steps here (its defaults: {get_method('asru').default_steps} + {GRPOConfig().steps})" in " ".join(out.split())
+    assert f"GradDiff trained 2 steps here (its defaults: {get_method('grad_diff').default_steps})" in " ".join(out.split())
 
     # a second invocation runs nothing and shows the same numbers
     stamps = {p: p.stat().st_mtime_ns for p in demo.rglob("results.json")}
@@ -147,3 +153,21 @@ def test_eval_subset_is_the_same_seeded_cap_for_every_model(tiny_world):
     assert list(eval_subset(splits, EvalConfig())) == ["forget", "retain_same_subject", "retain_other", "utility", "refusal", "test_forget", "test_retain_same_subject", "test_retain_other"]
     with pytest.raises(ConfigError, match="unknown split 'nope'"):
         eval_subset(splits, EvalConfig(splits=["nope"]))
+
+
+def test_quick_asru_halves_asru_steps_only_and_explicit_steps_win(tiny_world, tmp_path):
+    from asru.demo import DemoConfig, plan
+    from asru.methods.base import get_method
+    from asru.rl.grpo import GRPOConfig
+
+    def budgets(**fields):
+        runs = plan(DemoConfig(out=str(tmp_path / "d"), **fields), tiny_world, tiny_world.root, tmp_path / "target")
+        return {(r.setting, r.row): (r.config.steps, r.config.method_args.get("rl", {}).get("steps")) for r in runs if r.row != "target"}
+
+    half = (get_method("asru").default_steps // 2, GRPOConfig().steps // 2)
+    quick = budgets()
+    assert quick[("complete", "asru")] == quick[("selective", "asru")] == half
+    assert quick[("complete", "grad_diff")] == quick[("complete", "npo")] == (None, None)  # their own defaults
+    assert set(budgets(quick_asru=False).values()) == {(None, None)}
+    assert budgets(steps=5)[("complete", "asru")] == (5, half[1])
+    assert budgets(method_overrides={"asru": {"method_args": {"rl": {"steps": 7}}}})[("selective", "asru")] == (half[0], 7)
