@@ -15,6 +15,7 @@ was trained on: it answers cloze and multiple-choice forms far less often, so "a
 mix real forgetting with questions the target never knew).
 
     .venv/bin/python benchmarks/asru_bars.py            # ~20 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/asru_bars.py --workers 2  # ~12 minutes: two runs side by side
     .venv/bin/python benchmarks/asru_bars.py --quick    # seconds-scale smoke on a tiny world (numbers meaningless)
 """
 
@@ -118,12 +119,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny world and target, few steps (a smoke test)")
     parser.add_argument("--out", type=Path, default=None, help="where asru.json/.md and the runs go (default benchmarks/results)")
+    parser.add_argument("--workers", type=int, default=1, help="runs at a time, each in its own process (asru bench --workers)")
     args = parser.parse_args()
     results_dir = args.out or (RESULTS / "quick" if args.quick else RESULTS)
     runs_dir = results_dir / "asru_runs"
     console = Console()
     started = time.perf_counter()
-    config = BenchConfig(out=str(runs_dir), methods_file=str(METHODS_FILE), settings=["complete", "selective"], seeds=[0], attacks=[], quick=args.quick)
+    config = BenchConfig(out=str(runs_dir), methods_file=str(METHODS_FILE), settings=["complete", "selective"], seeds=[0], attacks=[], quick=args.quick, workers=args.workers)
     summary = run_bench(config, console)
     measured = bars(runs_dir)
     table = comparison(runs_dir)

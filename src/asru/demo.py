@@ -17,8 +17,8 @@ Runs are resumable as in ``asru bench`` (a finished run is skipped, an interrupt
 folder started with another config is refused). To stay within a few minutes on 2 CPU cores the
 evaluation asks only the splits the table needs (no paraphrase copies, no attacks), the bigger
 ones capped to a seeded subset that every model answers alike (``eval_max_per_split``), and ASRU
-runs at half its default steps in both stages (``quick_asru``: about 2x less of its ~2 minutes per
-run; ``asru bench`` runs the full defaults). The other methods run with their own defaults;
+runs at half its default steps in both stages (``quick_asru``: about a minute of a core per run
+instead of two; ``asru bench`` runs the full defaults). The other methods run with their own defaults;
 ``steps`` and ``method_overrides`` change them only when set.
 """
 
@@ -268,11 +268,13 @@ def print_summary(console, summary: dict) -> None:
     for row in summary["rows"]:
         steps = next((e["rows"][row].get("steps") for e in summary["settings"].values() if row in e["rows"]), None)
         if steps and any(stage["ran"] != stage["default"] for stage in steps.values()):
-            names = {"train": "stage-1 " if "rl" in steps else "", "rl": "RL "}
-            ran = " + ".join(f"{stage['ran']} {names[name]}" for name, stage in steps.items())
+            names = {"train": "stage-1" if "rl" in steps else "", "rl": "RL"}
+            ran = " + ".join(f"{stage['ran']} {names[name]}".strip() for name, stage in steps.items())
             default = " + ".join(str(stage["default"]) for stage in steps.values())
-            why = " (quick_asru: halved to fit the demo in ~3 minutes; --full-asru runs the defaults, as asru bench does)" if row == "asru" and summary["config"].get("quick_asru") else ""
-            console.print(f"{METHOD_TITLES.get(row, row)} trained {ran}steps here (its defaults: {default}){why}.", style="dim", soft_wrap=False)
+            quick = quick_budget(row)
+            halved = quick and steps["train"]["ran"] == quick["steps"] and steps.get("rl", {}).get("ran") == quick["method_args"]["rl"]["steps"]
+            why = " (quick_asru: halved to fit the demo in ~3 minutes; --full-asru runs the defaults, as asru bench does)" if halved else ""
+            console.print(f"{METHOD_TITLES.get(row, row)} trained {ran} steps here (its defaults: {default}){why}.", style="dim", soft_wrap=False)
     for setting, entry in summary["settings"].items():
         console.print()
         console.rule(f"{setting.capitalize()}: answers before (target) and after unlearning")

@@ -171,3 +171,26 @@ def test_quick_asru_halves_asru_steps_only_and_explicit_steps_win(tiny_world, tm
     assert set(budgets(quick_asru=False).values()) == {(None, None)}
     assert budgets(steps=5)[("complete", "asru")] == (5, half[1])
     assert budgets(method_overrides={"asru": {"method_args": {"rl": {"steps": 7}}}})[("selective", "asru")] == (half[0], 7)
+
+
+def test_the_note_under_the_table_says_why_asru_trained_fewer_steps():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from asru.demo import TABLE_COLUMNS, print_summary, quick_budget
+
+    quick = quick_budget("asru")
+
+    def printed(asru_steps: dict) -> str:
+        values = dict.fromkeys((*TABLE_COLUMNS, "wall_seconds"), 0.5)
+        rows = {"target": {"values": values}, "asru": {"values": values, "steps": asru_steps}}
+        summary = {"config": {"out": "runs/demo"}, "rows": ["target", "asru"], "settings": {"complete": {"request": {"subject": "A", "facts": "all"}, "rows": rows, "examples": []}}}
+        console = Console(file=StringIO(), width=300)
+        print_summary(console, summary)
+        return console.file.getvalue()
+
+    halved = printed({"train": {"ran": quick["steps"], "default": 240}, "rl": {"ran": quick["method_args"]["rl"]["steps"], "default": 60}})
+    assert f"ASRU trained {quick['steps']} stage-1 + {quick['method_args']['rl']['steps']} RL steps here (its defaults: 240 + 60) (quick_asru: halved" in halved
+    assert "quick_asru" not in printed({"train": {"ran": 5, "default": 240}, "rl": {"ran": 60, "default": 60}})  # set by the user: no reason given
+    assert "trained" not in printed({"train": {"ran": 240, "default": 240}, "rl": {"ran": 60, "default": 60}})  # the defaults: no note
