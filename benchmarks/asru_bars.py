@@ -15,7 +15,7 @@ was trained on: it answers cloze and multiple-choice forms far less often, so "a
 mix real forgetting with questions the target never knew).
 
     .venv/bin/python benchmarks/asru_bars.py            # ~20 minutes on 2 CPU cores
-    .venv/bin/python benchmarks/asru_bars.py --workers 2  # ~12 minutes: two runs side by side
+    .venv/bin/python benchmarks/asru_bars.py --workers 2  # ~10 minutes: two runs side by side
     .venv/bin/python benchmarks/asru_bars.py --quick    # seconds-scale smoke on a tiny world (numbers meaningless)
 """
 
