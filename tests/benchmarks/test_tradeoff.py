@@ -243,3 +243,12 @@ def test_benchmarks_script_runs_the_same_command(tmp_path):
     methods.write_text("methods:\n  - method: unheard_of\n")
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "tradeoff.py"), "--methods-file", str(methods), "--out", str(tmp_path / "o")], capture_output=True, text=True)
     assert_one_line_error(result.returncode, result.stderr, "unknown method 'unheard_of'")
+
+
+def test_one_thread_workers_fork_on_linux_and_others_spawn(monkeypatch):
+    from asru import bench
+
+    monkeypatch.setattr(bench.sys, "platform", "linux")
+    assert bench.start_method(1) == "fork" and bench.start_method(2) == "spawn"
+    monkeypatch.setattr(bench.sys, "platform", "darwin")
+    assert bench.start_method(1) == "spawn"
