@@ -45,14 +45,15 @@ def test_steering_method_saves_its_artifact_and_reports_steering_removed(tiny_wo
 
 def test_report_merges_runs(tmp_path, tiny_world, tiny_model_dir):
     runs = []
-    for method in ("ga", "idk"):
-        run = tmp_path / method
+    for method, folder in (("ga", "ga"), ("idk", "refusal")):
+        run = tmp_path / folder
         assert asru("unlearn", "--model", tiny_model_dir, "--world", tiny_world.root, "--out", run, "--method", method, "--steps", "1")[0] == 0
         runs.append(run)
     code, out, err = asru("report", *runs, "--out", tmp_path / "cmp")
     assert code == 0, err
     table = (tmp_path / "cmp" / "comparison.md").read_text()
-    assert "ga@ga" in table and "idk@idk" in table
+    rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("|")][2:]
+    assert rows == ["ga", "idk@refusal"]  # a run folder named after its method is just that name
     assert (tmp_path / "cmp" / "forget_vs_retain.png").stat().st_size > 1000
 
 

@@ -26,7 +26,8 @@ def compare_runs(runs: list[Path], out: Path) -> str:
     loaded = {}
     for run in runs:
         results = load_results(run)
-        name = f"{results.get('method', 'model')}@{Path(run).name}"
+        method, folder = results.get("method", "model"), Path(run).name
+        name = folder if folder == method else f"{method}@{folder}"  # runs/x/npo is "npo", runs/npo_lr3e-4 "npo@npo_lr3e-4"
         loaded[name] = results
     rows = {name: headline(results) for name, results in loaded.items()}
     columns = sorted({c for row in rows.values() for c in row}, key=lambda c: (c.startswith("attack."), c))
