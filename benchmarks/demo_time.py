@@ -1,0 +1,130 @@
+"""Benchmark: how long `make demo` takes on a fresh machine and with the target model cached.
+
+Clones this repository into a temporary folder and, with an empty model cache and no pip cache,
+times the newcomer's path in its parts: `make install` (venv, torch first, the package), then
+`make demo` (world, target fine-tuning, the eight runs), then `asru demo` again into a new folder
+with the target cached. Checks that both demos printed the same numbers. Writes
+benchmarks/results/demo.json and demo.md. Needs the network for pip (as `make demo` does) and
+about 17 minutes on 2 cores; run it on an otherwise idle machine.
+
+    python3 benchmarks/demo_time.py [--repo .] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+GOALS = {"fresh_seconds": 15 * 60, "cached_seconds": 3 * 60}
+
+
+def timed(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> float:
+    """Run ``command`` (no shell) with its output appended to ``log``; its wall seconds. A failure stops the benchmark."""
+    started = time.perf_counter()
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(command)}\n")
+        out.flush()
+        code = subprocess.call(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    if code != 0:
+        sys.exit(f"{' '.join(command)} failed with exit code {code}; its output: {log}")
+    return time.perf_counter() - started
+
+
+def demo_numbers(demo_json: Path) -> dict:
+    """The metrics and example answers a demo printed, without its wall times (which differ run to run)."""
+    summary = json.loads(demo_json.read_text())
+    numbers = {}
+    for setting, entry in summary["settings"].items():
+        rows = {row: {k: v for k, v in info["values"].items() if k != "wall_seconds"} for row, info in entry["rows"].items()}
+        numbers[setting] = {"rows": rows, "examples": entry["examples"]}
+    return numbers
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent, help="the repository to clone (its committed HEAD)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary clone, cache and logs")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="asru_demo_time_"))
+    clone, cache, log = tmp / "asru", tmp / "cache", tmp / "demo.log"
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "OMP_NUM_THREADS", "ASRU_CACHE")}
+    env.update(ASRU_CACHE=str(cache), PIP_NO_CACHE_DIR="1", COLUMNS="100")
+    subprocess.run(["git", "clone", "--quiet", str(args.repo), str(clone)], check=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True, text=True, check=True).stdout.strip()
+    print(f"timing a fresh make demo of {commit[:12]} in {clone} (output: {log})", flush=True)
+    install = timed(["make", "install"], clone, env, log)
+    print(f"make install {install:.0f} s", flush=True)
+    fresh = timed(["make", "demo"], clone, env, log)
+    print(f"make demo (fresh cache) {fresh:.0f} s", flush=True)
+    cached = timed([str(clone / ".venv" / "bin" / "asru"), "demo", "--out", str(tmp / "cached")], clone, env, log)
+    print(f"asru demo (cached target) {cached:.0f} s", flush=True)
+
+    (target,) = [json.loads(p.read_text()) for p in (cache / "targets").glob("*/finetune.json")]
+    fresh_demo = json.loads((clone / "runs" / "demo" / "demo.json").read_text())
+    cached_demo = json.loads((tmp / "cached" / "demo.json").read_text())
+    result = {
+        "date": datetime.date.today().isoformat(),
+        "commit": commit,
+        "machine": {"cpus": os.cpu_count(), "cpu": cpu_model(), "platform": platform.platform()},
+        "subjects": fresh_demo["config"]["subjects"],
+        "fresh": {
+            "seconds": round(install + fresh, 1),
+            "install_seconds": round(install, 1),
+            "make_demo_seconds": round(fresh, 1),
+            "target_finetune_seconds": round(target["train_seconds"], 1),
+            "target_steps": target["steps"],
+            "seconds_per_finetune_step": round(target["train_seconds"] / target["steps"], 3),
+            "demo_reported_seconds": fresh_demo["seconds"],
+        },
+        "cached": {"seconds": round(cached, 1), "demo_reported_seconds": cached_demo["seconds"], "cpu_seconds": cached_demo["cpu_seconds"], "workers": cached_demo["workers"]},
+        "same_numbers": demo_numbers(clone / "runs" / "demo" / "demo.json") == demo_numbers(tmp / "cached" / "demo.json"),
+        "goals": GOALS,
+    }
+    result["fresh"]["within_goal"] = result["fresh"]["seconds"] <= GOALS["fresh_seconds"]
+    result["cached"]["within_goal"] = result["cached"]["seconds"] <= GOALS["cached_seconds"]
+
+    sys.path.insert(0, str(clone / "src"))  # asru's writers, from the clone (this script runs with any python3)
+    from asru.io import atomic_write_json, atomic_write_text
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(args.out / "demo.json", result)
+    f, c = result["fresh"], result["cached"]
+    minutes = lambda seconds: f"{int(seconds // 60)} min {seconds % 60:.0f} s"  # noqa: E731
+    atomic_write_text(
+        args.out / "demo.md",
+        f"# `make demo` time ({result['date']}, {result['machine']['cpus']} CPU cores, {result['machine']['cpu']}, commit {commit[:12]})\n\n"
+        "| path | wall | goal | parts |\n|---|---|---|---|\n"
+        f"| fresh clone, empty caches (`make install` + `make demo`) | {minutes(f['seconds'])} | 15 min {'met' if f['within_goal'] else 'missed'} | "
+        f"install {f['install_seconds']:.0f} s, target fine-tuning {f['target_finetune_seconds']:.0f} s ({f['target_steps']} steps, "
+        f"{f['seconds_per_finetune_step']:.2f} s each), the rest of the demo {f['make_demo_seconds'] - f['target_finetune_seconds']:.0f} s |\n"
+        f"| target cached (`asru demo`) | {minutes(c['seconds'])} | 3 min {'met' if c['within_goal'] else 'missed'} | "
+        f"the runs' CPU {sum(c['cpu_seconds'].values()):.0f} s in {c['workers']} processes |\n\n"
+        f"Both demos printed the same numbers and answers: {result['same_numbers']}.\n",
+    )
+    print((args.out / "demo.md").read_text())
+    if args.keep:
+        print(f"kept {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
