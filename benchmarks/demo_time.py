@@ -7,7 +7,7 @@ with the target cached. Checks that both demos printed the same numbers. Writes
 benchmarks/results/demo.json and demo.md. Needs the network for pip (as `make demo` does) and
 about 17 minutes on 2 cores; run it on an otherwise idle machine.
 
-    python3 benchmarks/demo_time.py [--repo .] [--keep]
+    .venv/bin/python benchmarks/demo_time.py [--repo .] [--keep]
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from asru.io import atomic_write_json, atomic_write_text
 
 RESULTS = Path(__file__).parent / "results"
 GOALS = {"fresh_seconds": 15 * 60, "cached_seconds": 3 * 60}
@@ -57,26 +59,9 @@ def cpu_model() -> str:
     return platform.processor()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent, help="the repository to clone (its committed HEAD)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--keep", action="store_true", help="keep the temporary clone, cache and logs")
-    args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="asru_demo_time_"))
-    clone, cache, log = tmp / "asru", tmp / "cache", tmp / "demo.log"
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "OMP_NUM_THREADS", "ASRU_CACHE")}
-    env.update(ASRU_CACHE=str(cache), PIP_NO_CACHE_DIR="1", COLUMNS="100")
-    subprocess.run(["git", "clone", "--quiet", str(args.repo), str(clone)], check=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True, text=True, check=True).stdout.strip()
-    print(f"timing a fresh make demo of {commit[:12]} in {clone} (output: {log})", flush=True)
-    install = timed(["make", "install"], clone, env, log)
-    print(f"make install {install:.0f} s", flush=True)
-    fresh = timed(["make", "demo"], clone, env, log)
-    print(f"make demo (fresh cache) {fresh:.0f} s", flush=True)
-    cached = timed([str(clone / ".venv" / "bin" / "asru"), "demo", "--out", str(tmp / "cached")], clone, env, log)
-    print(f"asru demo (cached target) {cached:.0f} s", flush=True)
-
+def write_results(tmp: Path, commit: str, install: float, fresh: float, cached: float, out: Path) -> dict:
+    """demo.json and demo.md from the timed commands and what they left in ``tmp`` (the clone, its cache, the cached demo)."""
+    clone, cache = tmp / "asru", tmp / "cache"
     (target,) = [json.loads(p.read_text()) for p in (cache / "targets").glob("*/finetune.json")]
     fresh_demo = json.loads((clone / "runs" / "demo" / "demo.json").read_text())
     cached_demo = json.loads((tmp / "cached" / "demo.json").read_text())
@@ -101,15 +86,12 @@ def main() -> None:
     result["fresh"]["within_goal"] = result["fresh"]["seconds"] <= GOALS["fresh_seconds"]
     result["cached"]["within_goal"] = result["cached"]["seconds"] <= GOALS["cached_seconds"]
 
-    sys.path.insert(0, str(clone / "src"))  # asru's writers, from the clone (this script runs with any python3)
-    from asru.io import atomic_write_json, atomic_write_text
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(args.out / "demo.json", result)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "demo.json", result)
     f, c = result["fresh"], result["cached"]
     minutes = lambda seconds: f"{int(seconds // 60)} min {seconds % 60:.0f} s"  # noqa: E731
     atomic_write_text(
-        args.out / "demo.md",
+        out / "demo.md",
         f"# `make demo` time ({result['date']}, {result['machine']['cpus']} CPU cores, {result['machine']['cpu']}, commit {commit[:12]})\n\n"
         "| path | wall | goal | parts |\n|---|---|---|---|\n"
         f"| fresh clone, empty caches (`make install` + `make demo`) | {minutes(f['seconds'])} | 15 min {'met' if f['within_goal'] else 'missed'} | "
@@ -119,7 +101,31 @@ def main() -> None:
         f"the runs' CPU {sum(c['cpu_seconds'].values()):.0f} s in {c['workers']} processes |\n\n"
         f"Both demos printed the same numbers and answers: {result['same_numbers']}.\n",
     )
-    print((args.out / "demo.md").read_text())
+    print((out / "demo.md").read_text())
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent, help="the repository to clone (its committed HEAD)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary clone, cache and logs")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="asru_demo_time_"))
+    clone, cache, log = tmp / "asru", tmp / "cache", tmp / "demo.log"
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "OMP_NUM_THREADS", "ASRU_CACHE")}
+    env.update(ASRU_CACHE=str(cache), PIP_NO_CACHE_DIR="1", COLUMNS="100")
+    subprocess.run(["git", "clone", "--quiet", str(args.repo), str(clone)], check=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True, text=True, check=True).stdout.strip()
+    print(f"timing a fresh make demo of {commit[:12]} in {clone} (output: {log})", flush=True)
+    install = timed(["make", "install"], clone, env, log)
+    print(f"make install {install:.0f} s", flush=True)
+    fresh = timed(["make", "demo"], clone, env, log)
+    print(f"make demo (fresh cache) {fresh:.0f} s", flush=True)
+    cached = timed([str(clone / ".venv" / "bin" / "asru"), "demo", "--out", str(tmp / "cached")], clone, env, log)
+    print(f"asru demo (cached target) {cached:.0f} s", flush=True)
+
+    write_results(tmp, commit, install, fresh, cached, args.out)
     if args.keep:
         print(f"kept {tmp}")
     else:

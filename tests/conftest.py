@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import os
 import signal
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -45,6 +47,15 @@ def run_cli(*args) -> tuple[int, str, str]:
         signal.signal(signal.SIGTERM, sigterm)  # main() installs its own SIGTERM handler
         torch.set_num_threads(threads)
     return code, out.getvalue(), err.getvalue()
+
+
+def benchmark_script(name: str):
+    """``benchmarks/NAME.py`` imported as a module (the scripts are not a package; loaded by path, so none shadows one)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def assert_one_line_error(code: int, err: str, *fragments: str) -> None:

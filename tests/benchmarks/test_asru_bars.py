@@ -1,17 +1,13 @@
 """benchmarks/asru_bars.py: each acceptance bar is read from the run folders and judged against its goal."""
 
-import importlib.util
 import json
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from conftest import benchmark_script  # tests/conftest.py
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("asru_bars", ROOT / "benchmarks" / "asru_bars.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("asru_bars")
 
 
 def _write(out: Path, setting: str, row: str, metrics: dict, seconds: float | None = None) -> None:

@@ -1,17 +1,13 @@
 """benchmarks/demo_time.py: the fresh and the cached demo are compared on their numbers, not their wall times."""
 
-import importlib.util
 import json
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from conftest import benchmark_script  # tests/conftest.py
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("demo_time", ROOT / "benchmarks" / "demo_time.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("demo_time")
 
 
 def _demo_json(path: Path, leakage: float, wall: float, pred: str = "I'm not able to share that information.") -> Path:

@@ -103,3 +103,22 @@ def test_image_placeholders_are_never_sampled(tiny_model_dir):
     ids = placeholder_token_ids(model)
     assert processor.tokenizer.convert_tokens_to_ids("<|image_pad|>") in ids
     assert processor.tokenizer.eos_token_id not in ids
+
+
+def test_shared_passes_continue_the_cache_without_deprecated_keywords(tiny_world):
+    """The KV cache is passed on under the keyword this transformers takes (``cache`` in recent 5.x):
+    the old ``past_key_values`` alias printed FutureWarnings in every GRPO worker of ``asru demo``."""
+    import warnings
+
+    from peft import LoraConfig, get_peft_model
+
+    model, processor = build_tiny(tokenizer_corpus(tiny_world.samples), TinyModelConfig(**SMALL))
+    lora = get_peft_model(model, LoraConfig(r=4, target_modules=r".*language_model.*\.(q_proj|v_proj)$"))
+    batch, prompt_batch, sequences, attention, width, _ = _rollout(model, processor, tiny_world, "image")
+    tokenizer = processor.tokenizer
+    with warnings.catch_warnings(record=True) as caught, torch.no_grad():
+        warnings.simplefilter("always")
+        for policy in (model, lora):
+            shared_prompt_logprobs(policy, prompt_batch, GROUP, sequences, attention, width, mrope=mrope_module(policy))
+            shared_prompt_generate(policy, batch, prompt_batch, GROUP, mrope_module(policy), do_sample=False, max_new_tokens=3, pad_token_id=tokenizer.pad_token_id)
+    assert not [str(w.message) for w in caught if "past_key_values" in str(w.message)]

@@ -123,6 +123,16 @@ def uses_checkpointing(model) -> bool:
     return any(getattr(m, "gradient_checkpointing", False) is True for m in model.modules())
 
 
+def kv_cache(output) -> tuple[str, object]:
+    """(name, KV cache) of a forward's output; the name is the keyword that continues from it.
+
+    ``cache`` in recent transformers 5.x, ``past_key_values`` before (now a deprecated alias that
+    warns on every call); read from the output's own keys, which also works through a PEFT wrapper.
+    """
+    name = "cache" if "cache" in output.keys() else "past_key_values"
+    return name, output[name]
+
+
 def shared_prompt_generate(model, batch, prompt_batch, group_size: int, mrope=None, **generate_kwargs) -> torch.Tensor:
     """``model.generate(**batch, ...)`` for rows laid out group after group, the prompt prefilled once per group.
 
@@ -138,12 +148,12 @@ def shared_prompt_generate(model, batch, prompt_batch, group_size: int, mrope=No
     if mrope is None or not has_images:
         mask = prefix["attention_mask"]
         prefix["position_ids"] = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
-    cache = model(**prefix, use_cache=True, logits_to_keep=1).past_key_values
+    cache_name, cache = kv_cache(model(**prefix, use_cache=True, logits_to_keep=1))
     cache.batch_repeat_interleave(group_size)
     if mrope is not None:  # generate continues from the stored deltas, one row per sequence
         deltas = mrope.rope_deltas if mrope.rope_deltas is not None else prefix["input_ids"].new_zeros(prefix["input_ids"].shape[0], 1)
         mrope.rope_deltas = deltas.repeat_interleave(group_size, 0)
-    return model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], past_key_values=cache, **generate_kwargs)
+    return model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **{cache_name: cache}, **generate_kwargs)
 
 
 def shared_prompt_logprobs(model, prompt_batch, group_size: int, sequences: torch.Tensor, attention: torch.Tensor, prompt_width: int, prompt_model=None, mrope=None) -> torch.Tensor:
@@ -163,14 +173,14 @@ def shared_prompt_logprobs(model, prompt_batch, group_size: int, sequences: torc
     out = prompt_model(**prompt_batch, use_cache=True, logits_to_keep=1)
     logits = out.logits[:, -1:].repeat_interleave(group_size, 0)
     if sequences.shape[1] - prompt_width > 1:
-        cache = out.past_key_values
+        cache_name, cache = kv_cache(out)
         cache.batch_repeat_interleave(group_size)
         extra = {}
         deltas = getattr(mrope, "rope_deltas", None)
         if deltas is not None:  # M-RoPE: text positions continue from the image-aware prompt positions
             positions = (attention[:, :-1].long().cumsum(-1) - 1)[:, prompt_width:]
             extra["position_ids"] = positions[None].expand(3, -1, -1) + deltas.to(positions.device).repeat_interleave(group_size, 0)[None]
-        rest = model(input_ids=sequences[:, prompt_width:-1], attention_mask=attention[:, :-1], past_key_values=cache, use_cache=True, **extra).logits
+        rest = model(input_ids=sequences[:, prompt_width:-1], attention_mask=attention[:, :-1], **{cache_name: cache}, use_cache=True, **extra).logits
         logits = torch.cat([logits, rest], dim=1)
     return torch.log_softmax(logits.float(), -1).gather(-1, sequences[:, prompt_width:, None]).squeeze(-1)
 
