@@ -1,4 +1,9 @@
-"""The CLI end to end on the tiny world: run folders, one-line errors with exit code 2."""
+"""The CLI end to end on the tiny world: run folders, one-line errors with exit code 2.
+
+In-process through the real entry point (``run_cli``: a subprocess spent ~8 s importing torch
+and transformers per call); one test runs ``python -m asru`` itself, as do the kill tests of
+tests/cli/test_faults.py.
+"""
 
 import json
 import subprocess
@@ -6,10 +11,7 @@ import sys
 
 import pytest
 
-
-def asru(*args, cwd=None):
-    result = subprocess.run([sys.executable, "-m", "asru", *map(str, args)], capture_output=True, text=True, cwd=cwd)
-    return result.returncode, result.stdout, result.stderr
+from conftest import run_cli as asru  # tests/conftest.py
 
 
 def test_unlearn_writes_a_complete_run_folder(tiny_world, tiny_model_dir, tmp_path):
@@ -65,11 +67,20 @@ def test_report_merges_runs(tmp_path, tiny_world, tiny_model_dir):
         (["finetune", "--world", "/nonexistent", "--out", "x"], "nonexistent"),
     ],
 )
-def test_bad_paths_give_one_line_errors(args, message, tmp_path):
-    code, out, err = asru(*args, cwd=tmp_path)
+def test_bad_paths_give_one_line_errors(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = asru(*args)
     assert code == 2
     assert "Traceback" not in err and message in err
     assert len(err.strip().splitlines()) <= 2
+
+
+def test_python_m_asru_gives_the_one_line_error_too(tmp_path):
+    """The real process: nothing printed at import time adds lines to the error, and the exit code is 2."""
+    args = ["unlearn", "--model", "/nonexistent", "--world", "/nonexistent", "--out", "x"]
+    result = subprocess.run([sys.executable, "-m", "asru", *args], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [line for line in result.stderr.strip().splitlines() if "world folder not found" in line]
 
 
 def test_config_file_unknown_key_and_unknown_method(tiny_world, tiny_model_dir, tmp_path):
