@@ -3,7 +3,8 @@
 Clones this repository into a temporary folder and, with an empty model cache and no pip cache,
 times the newcomer's path in its parts: `make install` (venv, torch first, the package), then
 `make demo` (world, target fine-tuning, the eight runs), then `asru demo` again into a new folder
-with the target cached. Checks that both demos printed the same numbers. Writes
+with the target cached. Checks that both demos printed the same numbers and measures what the
+demo's freshly trained target knows (accuracy per question type, the recipe's bars). Writes
 benchmarks/results/demo.json and demo.md. Needs the network for pip (as `make demo` does) and
 about 17 minutes on 2 cores; run it on an otherwise idle machine.
 
@@ -24,7 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from asru.eval.target import BARS, target_accuracy
 from asru.io import atomic_write_json, atomic_write_text
+from asru.models import load_vlm
+from asru.report.writer import markdown_table
+from asru.world import load_world
 
 RESULTS = Path(__file__).parent / "results"
 GOALS = {"fresh_seconds": 15 * 60, "cached_seconds": 3 * 60}
@@ -62,7 +67,9 @@ def cpu_model() -> str:
 def write_results(tmp: Path, commit: str, install: float, fresh: float, cached: float, out: Path) -> dict:
     """demo.json and demo.md from the timed commands and what they left in ``tmp`` (the clone, its cache, the cached demo)."""
     clone, cache = tmp / "asru", tmp / "cache"
-    (target,) = [json.loads(p.read_text()) for p in (cache / "targets").glob("*/finetune.json")]
+    ((target_dir, target),) = [(p.parent, json.loads(p.read_text())) for p in (cache / "targets").glob("*/finetune.json")]
+    (world_dir,) = [p.parent for p in (cache / "worlds").glob("*/world.json")]
+    accuracy = target_accuracy(*load_vlm(target_dir), load_world(world_dir))  # what the demo's target knows
     fresh_demo = json.loads((clone / "runs" / "demo" / "demo.json").read_text())
     cached_demo = json.loads((tmp / "cached" / "demo.json").read_text())
     result = {
@@ -80,6 +87,8 @@ def write_results(tmp: Path, commit: str, install: float, fresh: float, cached: 
             "demo_reported_seconds": fresh_demo["seconds"],
         },
         "cached": {"seconds": round(cached, 1), "demo_reported_seconds": cached_demo["seconds"], "cpu_seconds": cached_demo["cpu_seconds"], "workers": cached_demo["workers"]},
+        "target_accuracy": accuracy,
+        "target_passes": all(accuracy[k]["accuracy"] >= bar for k, bar in BARS.items() if k in accuracy),
         "same_numbers": demo_numbers(clone / "runs" / "demo" / "demo.json") == demo_numbers(tmp / "cached" / "demo.json"),
         "goals": GOALS,
     }
@@ -99,7 +108,10 @@ def write_results(tmp: Path, commit: str, install: float, fresh: float, cached: 
         f"{f['seconds_per_finetune_step']:.2f} s each), the rest of the demo {f['make_demo_seconds'] - f['target_finetune_seconds']:.0f} s |\n"
         f"| target cached (`asru demo`) | {minutes(c['seconds'])} | 3 min {'met' if c['within_goal'] else 'missed'} | "
         f"the runs' CPU {sum(c['cpu_seconds'].values()):.0f} s in {c['workers']} processes |\n\n"
-        f"Both demos printed the same numbers and answers: {result['same_numbers']}.\n",
+        f"Both demos printed the same numbers and answers: {result['same_numbers']}.\n\n"
+        f"What the demo's target model knows ({result['subjects']} people; every training question):\n\n"
+        + markdown_table(["question type", "n", "accuracy", "bar"], [[k, r["n"], f"{r['accuracy']:.1%}", f"{BARS[k]:.0%}" if k in BARS else ""] for k, r in accuracy.items()])
+        + "\n",
     )
     print((out / "demo.md").read_text())
     return result
