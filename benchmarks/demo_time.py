@@ -17,7 +17,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -25,9 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from asru.bench import machine_info
 from asru.eval.target import BARS, target_accuracy
 from asru.io import atomic_write_json, atomic_write_text
 from asru.models import load_vlm
+from asru.pipeline import versions
 from asru.report.writer import markdown_table
 from asru.world import load_world
 
@@ -47,21 +48,13 @@ def timed(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> floa
     return time.perf_counter() - started
 
 
-def demo_numbers(demo_json: Path) -> dict:
-    """The metrics and example answers a demo printed, without its wall times (which differ run to run)."""
-    summary = json.loads(demo_json.read_text())
+def demo_numbers(summary: dict) -> dict:
+    """The metrics and example answers a demo printed (its demo.json), without its wall times (which differ run to run)."""
     numbers = {}
     for setting, entry in summary["settings"].items():
         rows = {row: {k: v for k, v in info["values"].items() if k != "wall_seconds"} for row, info in entry["rows"].items()}
         numbers[setting] = {"rows": rows, "examples": entry["examples"]}
     return numbers
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def write_results(tmp: Path, commit: str, install: float, fresh: float, cached: float, out: Path) -> dict:
@@ -75,7 +68,8 @@ def write_results(tmp: Path, commit: str, install: float, fresh: float, cached: 
     result = {
         "date": datetime.date.today().isoformat(),
         "commit": commit,
-        "machine": {"cpus": os.cpu_count(), "cpu": cpu_model(), "platform": platform.platform()},
+        "machine": machine_info(),
+        "versions": versions(),
         "subjects": fresh_demo["config"]["subjects"],
         "fresh": {
             "seconds": round(install + fresh, 1),
@@ -89,7 +83,8 @@ def write_results(tmp: Path, commit: str, install: float, fresh: float, cached: 
         "cached": {"seconds": round(cached, 1), "demo_reported_seconds": cached_demo["seconds"], "cpu_seconds": cached_demo["cpu_seconds"], "workers": cached_demo["workers"]},
         "target_accuracy": accuracy,
         "target_passes": all(accuracy[k]["accuracy"] >= bar for k, bar in BARS.items() if k in accuracy),
-        "same_numbers": demo_numbers(clone / "runs" / "demo" / "demo.json") == demo_numbers(tmp / "cached" / "demo.json"),
+        "same_numbers": demo_numbers(fresh_demo) == demo_numbers(cached_demo),
+        "numbers": demo_numbers(cached_demo),  # the tables and example answers both demos printed
         "goals": GOALS,
     }
     result["fresh"]["within_goal"] = result["fresh"]["seconds"] <= GOALS["fresh_seconds"]
@@ -101,13 +96,16 @@ def write_results(tmp: Path, commit: str, install: float, fresh: float, cached: 
     minutes = lambda seconds: f"{int(seconds // 60)} min {seconds % 60:.0f} s"  # noqa: E731
     atomic_write_text(
         out / "demo.md",
-        f"# `make demo` time ({result['date']}, {result['machine']['cpus']} CPU cores, {result['machine']['cpu']}, commit {commit[:12]})\n\n"
-        "| path | wall | goal | parts |\n|---|---|---|---|\n"
-        f"| fresh clone, empty caches (`make install` + `make demo`) | {minutes(f['seconds'])} | 15 min {'met' if f['within_goal'] else 'missed'} | "
-        f"install {f['install_seconds']:.0f} s, target fine-tuning {f['target_finetune_seconds']:.0f} s ({f['target_steps']} steps, "
-        f"{f['seconds_per_finetune_step']:.2f} s each), the rest of the demo {f['make_demo_seconds'] - f['target_finetune_seconds']:.0f} s |\n"
-        f"| target cached (`asru demo`) | {minutes(c['seconds'])} | 3 min {'met' if c['within_goal'] else 'missed'} | "
-        f"the runs' CPU {sum(c['cpu_seconds'].values()):.0f} s in {c['workers']} processes |\n\n"
+        f"# `make demo` time ({result['date']}, {result['machine']['cpu_count']} CPU cores, {result['machine']['cpu']}, "
+        f"torch {result['versions']['torch']}, commit {commit[:12]})\n\n"
+        + markdown_table(["path", "wall", "goal", "parts"], [
+            ["fresh clone, empty caches (`make install` + `make demo`)", minutes(f["seconds"]), f"15 min {'met' if f['within_goal'] else 'missed'}",
+             f"install {f['install_seconds']:.0f} s, target fine-tuning {f['target_finetune_seconds']:.0f} s ({f['target_steps']} steps, "
+             f"{f['seconds_per_finetune_step']:.2f} s each), the rest of the demo {f['make_demo_seconds'] - f['target_finetune_seconds']:.0f} s"],
+            ["target cached (`asru demo`)", minutes(c["seconds"]), f"3 min {'met' if c['within_goal'] else 'missed'}",
+             f"the runs' CPU {sum(c['cpu_seconds'].values()):.0f} s in {c['workers']} processes"],
+        ])
+        + "\n\n"
         f"Both demos printed the same numbers and answers: {result['same_numbers']}.\n\n"
         f"What the demo's target model knows ({result['subjects']} people; every training question):\n\n"
         + markdown_table(["question type", "n", "accuracy", "bar"], [[k, r["n"], f"{r['accuracy']:.1%}", f"{BARS[k]:.0%}" if k in BARS else ""] for k, r in accuracy.items()])

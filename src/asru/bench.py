@@ -567,10 +567,22 @@ def draw_plots(table: dict, out: Path) -> dict[str, str]:
     return plots
 
 
+def cpu_model() -> str:
+    """The processor's model name ("AMD EPYC"), which ``platform`` does not give on Linux."""
+    cpuinfo = Path("/proc/cpuinfo")
+    for line in cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def machine_info() -> dict[str, Any]:
     import torch
 
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    return {
+        "platform": platform.platform(), "processor": platform.processor() or platform.machine(), "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+    }
 
 
 def write_summary(config: BenchConfig, runs: list[PlannedRun], world, world_dir: Path, target_dir: Path, recipe, attacks: list[str], entries: list[MethodEntry]) -> dict:
