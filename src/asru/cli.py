@@ -21,6 +21,9 @@ err_console = Console(stderr=True)
 _state = {"debug": False}
 
 ConfigOption = typer.Option(None, "--config", help="YAML file with config fields; options given here override it.")
+ReportToOption = typer.Option(
+    None, "--report-to", help="Experiment tracker for the training curves: none (default) | tensorboard (under OUT/trackers) | trackio | wandb. \\[config: report_to]"
+)
 
 
 @app.callback()
@@ -57,6 +60,7 @@ def finetune(
     batch_size: Optional[int] = typer.Option(None, help="\\[config: batch_size]"),
     learning_rate: Optional[float] = typer.Option(None, help="\\[config: learning_rate]"),
     seed: Optional[int] = typer.Option(None, help="\\[config: seed]"),
+    report_to: Optional[str] = ReportToOption,
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """Fine-tune a tiny Qwen3-VL on the world (the target model); resumes from its checkpoint."""
@@ -68,7 +72,7 @@ def finetune(
     from asru.world import load_world
 
     recipe = build_config(
-        FinetuneConfig, config, {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed}
+        FinetuneConfig, config, {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed, "report_to": report_to}
     )
     summary = run_finetune(world, out, recipe, console=console)
     console.print(f"trained {summary['steps']} steps in {summary['train_seconds']:.0f} s")
@@ -91,6 +95,7 @@ def unlearn(
     bao: Optional[bool] = typer.Option(None, "--bao/--no-bao", help="Add the BAO boundary hinge. \\[config: bao]"),
     seed: Optional[int] = typer.Option(None, help="\\[config: seed]"),
     attacks: str = typer.Option("", help="Comma-separated attacks to evaluate after training, or 'all'."),
+    report_to: Optional[str] = ReportToOption,
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """Unlearn with one method, save the model, evaluate, write the run folder. Resumes if interrupted."""
@@ -103,7 +108,7 @@ def unlearn(
         config,
         {
             "method": method, "setting": setting, "forget_ratio": forget_ratio, "requests_file": str(requests) if requests else None,
-            "steps": steps, "learning_rate": learning_rate, "lora_r": lora_r, "bao": bao, "seed": seed,
+            "steps": steps, "learning_rate": learning_rate, "lora_r": lora_r, "bao": bao, "seed": seed, "report_to": report_to,
         },
     )
     results = run_unlearn(model, world, out, run_config, attacks=_attack_list(attacks), console=console)

@@ -25,6 +25,7 @@ from asru.models.layers import num_language_layers
 from asru.models.loading import load_vlm, save_vlm
 from asru.report.writer import write_run
 from asru.train.distributed import process_state
+from asru.train.tracking import check_tracker_installed
 from asru.train.unlearn import UnlearnConfig
 from asru.train.unlearn import unlearn as train_unlearn
 from asru.world import load_world
@@ -170,6 +171,7 @@ def unlearn(
     (``EvalConfig.splits`` / ``max_per_split``; default: every split, whole).
     """
     config = config or UnlearnConfig()
+    check_tracker_installed(config.report_to)  # before the model loads
     out = Path(out)
     world = load_world(world_dir)
     model, processor = load_vlm(model_path, dtype=config.dtype, attn_implementation=config.attn_implementation, device="auto")
@@ -200,6 +202,8 @@ def unlearn(
         model, logs["train"] = train_unlearn(model, processor, world, splits, config, out, console)
     train_seconds = time.perf_counter() - started
     if hasattr(method_cls, "refine") and params.stage != "1":
+        if params.rl.report_to is None:  # the RL stage logs to the run's tracker unless told otherwise
+            params.rl.report_to = config.report_to
         model, logs["rl"] = method_cls.refine(model, processor, world, splits, params, out, console)
     if not process_state().is_main_process:
         return {}  # under `accelerate launch` every process trains; the main one saves and evaluates

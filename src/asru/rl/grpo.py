@@ -32,6 +32,7 @@ from asru.data.schema import Sample
 from asru.eval.metrics import is_refusal
 from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint, stop_on_signals
 from asru.train.distributed import check_divisible, make_accelerator, mean_over_processes, shard
+from asru.train.tracking import ReportTo, log_row, tracker_options, tracking
 from asru.ui import progress_bar
 
 
@@ -49,6 +50,7 @@ class GRPOConfig(StrictConfig):
     max_grad_norm: float = 1.0
     seed: int = 0
     checkpoint_every: int = Field(10, ge=1)
+    report_to: ReportTo | None = Field(None, description="experiment tracker for the RL curves; default: the run's report_to (none when grpo() is called on its own)")
 
 
 def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-4) -> torch.Tensor:
@@ -201,7 +203,7 @@ def grpo(
     tokenizer = processor.tokenizer
     prompts: list[Encoded] = [encoder.encode_sample(s, with_answer=False) for s in items]
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate, weight_decay=0.0)
-    accelerator = make_accelerator(config.prompts_per_step * config.group_size, config.max_grad_norm)
+    accelerator = make_accelerator(config.prompts_per_step * config.group_size, config.max_grad_norm, **tracker_options(config.report_to or "none", out_dir))
     check_divisible(min(config.prompts_per_step, len(items)), accelerator, "prompts_per_step (or fewer items)")
     model, optimizer = accelerator.prepare(model, optimizer)
     console = console if accelerator.is_main_process else None  # one progress bar, not one per process
@@ -216,7 +218,7 @@ def grpo(
     if checkpoint_dir is not None and (found := find_checkpoint(checkpoint_dir)) is not None:
         record = load_checkpoint(accelerator, found)
         start, log = record["step"], record["log"]
-    with progress_bar(console, "grpo") as bar, stop_on_signals() as stop:
+    with progress_bar(console, "grpo") as bar, stop_on_signals() as stop, tracking(accelerator, "grpo", config.model_dump(mode="json"), out_dir):
         task = bar.add_task("grpo", total=config.steps, completed=start, loss=math.nan)
         for step in range(start, config.steps):
             started = time.perf_counter()
@@ -287,6 +289,7 @@ def grpo(
                 },
             )
             log.append({"step": step + 1, **row, "completion_tokens": int(mask.sum()) * accelerator.num_processes, "seconds": time.perf_counter() - started})
+            log_row(accelerator, log[-1])
             bar.update(task, advance=1, loss=row["loss"])
             stop.stop_here(accelerator, checkpoint_dir, step + 1, config.steps, {"log": log})
             if checkpoint_dir is not None and (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:

@@ -37,14 +37,14 @@ def process_state() -> PartialState:
     return PartialState(cpu=not torch.cuda.is_available())
 
 
-def make_accelerator(global_batch: int = 1, max_grad_norm: float = 1.0) -> Accelerator:
+def make_accelerator(global_batch: int = 1, max_grad_norm: float = 1.0, **tracker_options) -> Accelerator:
     """The Accelerator every trainer uses (launch config, mixed precision and DeepSpeed come from ``accelerate launch``).
 
     ``global_batch`` and ``max_grad_norm`` fill in what DeepSpeed needs before ``prepare`` when no
     dataloader goes through accelerate (ours are seeded index schedules): the per-GPU micro batch
-    and the clipping it applies itself.
+    and the clipping it applies itself. ``tracker_options``: ``asru.train.tracking.tracker_options``.
     """
-    accelerator = Accelerator(cpu=not torch.cuda.is_available(), step_scheduler_with_optimizer=False)
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), step_scheduler_with_optimizer=False, **tracker_options)
     stage = None
     if accelerator.distributed_type == DistributedType.DEEPSPEED:
         plugin = accelerator.state.deepspeed_plugin

@@ -29,6 +29,7 @@ from asru.io import atomic_write_json, check_writable
 from asru.models.loading import save_vlm
 from asru.models.tiny import TinyModelConfig, build_tiny
 from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint, stop_on_signals
+from asru.train.tracking import ReportTo, check_tracker_installed, log_row, tracker_options, tracking
 from asru.ui import progress_bar
 from asru.world import load_world
 from asru.world.phrases import GENERIC_REFUSALS, REFUSAL_TEMPLATES
@@ -49,6 +50,11 @@ class FinetuneConfig(StrictConfig):
     train_paraphrases: int = Field(0, ge=0, description="how many paraphrases of each question are also trained on")
     image_repeats: int = Field(3, ge=1, description="image questions appear this many times per epoch (binding a face to a person is the slow part)")
     checkpoint_every: int = Field(200, ge=1)
+    report_to: ReportTo = Field("none", description="experiment tracker for the loss curve (not part of the cache key)")
+
+
+# fields that change where the run is logged, not the weights: left out of the target's cache key
+NOT_RECIPE = {"report_to"}
 
 
 def tokenizer_corpus(samples: list[Sample]) -> list[str]:
@@ -82,7 +88,7 @@ def batch_schedule(num_items: int, batch_size: int, epochs: int, seed: int) -> l
 
 
 def target_cache_key(world_hash: str, config: FinetuneConfig) -> str:
-    payload = json.dumps({"world": world_hash, "recipe": config.model_dump(mode="json"), "format": 1}, sort_keys=True)
+    payload = json.dumps({"world": world_hash, "recipe": config.model_dump(mode="json", exclude=NOT_RECIPE), "format": 1}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -93,6 +99,7 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
     saved with ``save_pretrained`` (safetensors) and load back with ``asru.models.load_vlm``.
     """
     config = config or FinetuneConfig()
+    check_tracker_installed(config.report_to)  # before any work
     out_dir = Path(out_dir)
     world = load_world(world_dir)
     items = training_items(world.samples, config)
@@ -112,7 +119,7 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
         weight_decay=config.weight_decay,
     )
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, len(schedule))
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), **tracker_options(config.report_to, out_dir))
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
 
     checkpoint_dir = out_dir / "checkpoint"
@@ -127,7 +134,7 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
     model.train()
     started = time.perf_counter()
     loss_value = math.nan
-    with progress_bar(console, "finetune") as bar, stop_on_signals() as stop:
+    with progress_bar(console, "finetune") as bar, stop_on_signals() as stop, tracking(accelerator, "finetune", config.model_dump(mode="json"), out_dir):
         task = bar.add_task("finetune", total=len(schedule), completed=start_step, loss=math.nan)
         for step in range(start_step, len(schedule)):
             batch = {k: v.to(accelerator.device) for k, v in encoder.collate([encoded[i] for i in schedule[step]]).items()}
@@ -139,6 +146,7 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
             optimizer.zero_grad(set_to_none=True)
             loss_value = loss.item()
             bar.update(task, advance=1, loss=loss_value)
+            log_row(accelerator, {"step": step + 1, "loss": loss_value})
             elapsed = elapsed_before + time.perf_counter() - started
             stop.stop_here(accelerator, checkpoint_dir, step + 1, len(schedule), {"elapsed": elapsed})
             if (step + 1) % config.checkpoint_every == 0 and step + 1 < len(schedule):
@@ -153,7 +161,7 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
         "final_loss": loss_value,
         "train_seconds": elapsed_before + time.perf_counter() - started,
         "world_hash": world.manifest["content_hash"],
-        "recipe": config.model_dump(mode="json"),
+        "recipe": config.model_dump(mode="json", exclude=NOT_RECIPE),
     }
     atomic_write_json(out_dir / "finetune.json", summary)
     for leftover in (checkpoint_dir, checkpoint_dir.with_name("checkpoint.old"), checkpoint_dir.with_name("checkpoint.tmp")):

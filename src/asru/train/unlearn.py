@@ -29,6 +29,7 @@ from asru.methods.base import Method, UnlearnBatch, forward_nll, get_method
 from asru.methods.losses import boundary_hinge
 from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint, stop_on_signals
 from asru.train.distributed import check_divisible, make_accelerator, mean_over_processes, shard
+from asru.train.tracking import ReportTo, log_row, tracker_options, tracking
 from asru.ui import progress_bar
 from asru.world.phrases import REFUSAL_TEMPLATES
 
@@ -63,6 +64,7 @@ class UnlearnConfig(StrictConfig):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="weights dtype when loading the model; bfloat16 on GPUs")
     attn_implementation: str | None = Field(None, description='"sdpa" (default), "flash_attention_2" (needs flash-attn) or "eager"')
     gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass: less memory, ~30 % slower")
+    report_to: ReportTo = Field("none", description="experiment tracker for the training curves (ASRU's GRPO stage too, unless method_args.rl.report_to says otherwise)")
 
 
 def _training_samples(samples: list[Sample], forms: list[str]) -> list[Sample]:
@@ -159,7 +161,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
     learning_rate = config.learning_rate or method_cls.default_learning_rate
     optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.0)
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
-    accelerator = make_accelerator(config.batch_size, config.max_grad_norm)
+    accelerator = make_accelerator(config.batch_size, config.max_grad_norm, **tracker_options(config.report_to, out_dir))
     check_divisible(min(config.batch_size, len(forget)), accelerator, "the forget batch (batch_size, or fewer forget items)")
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     console = console if accelerator.is_main_process else None  # one progress bar, not one per process
@@ -180,7 +182,8 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
 
     model.train()
     started = time.perf_counter()
-    with progress_bar(console, config.method) as bar, stop_on_signals() as stop:
+    hparams = {**config.model_dump(mode="json"), "method_args": params.model_dump(mode="json"), "learning_rate": learning_rate}
+    with progress_bar(console, config.method) as bar, stop_on_signals() as stop, tracking(accelerator, "unlearn", hparams, out_dir):
         task = bar.add_task(config.method, total=config.steps, completed=start, loss=math.nan)
         for step in range(start, config.steps):
             forget_idx, retain_idx = (shard(part, accelerator) for part in sampler.indices(step))
@@ -212,6 +215,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
             optimizer.zero_grad(set_to_none=True)
             row = mean_over_processes(accelerator, {"loss": loss.item(), **logs})
             log.append({"step": step + 1, **row})
+            log_row(accelerator, log[-1])
             bar.update(task, advance=1, loss=row["loss"])
             stop.stop_here(accelerator, checkpoint_dir, step + 1, config.steps, {"log": log})
             if (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
