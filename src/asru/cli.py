@@ -341,6 +341,10 @@ def data_import(
     out: Path = typer.Option(..., "--out", help="World folder to write (what --world takes)."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="datasets cache (default: the Hugging Face cache)."),
     private_questions: int = typer.Option(2, help="PPU-Bench: refusal-trained private questions added per person."),
+    splits: Optional[Path] = typer.Option(
+        None, "--splits", help="PPU-Bench: folder of complete_split.json, selective_split.json, persona_split.json (ppu-bench's data/split; default: data/split or split inside SOURCE)."
+    ),
+    family: str = typer.Option("qwen3", "--family", help="PPU-Bench: whose own answers are the targets: train_pair_<family>[_qa] (qwen3 | gemma3)."),
 ) -> None:
     """Convert a released benchmark into a world folder that unlearn/eval/targets read."""
     from asru.errors import ConfigError
@@ -348,10 +352,12 @@ def data_import(
     if kind == "ppu-bench":
         from asru.data.ppu_bench import import_ppu_bench
 
-        world = import_ppu_bench(source, out, cache_dir, private_questions=private_questions)
+        world = import_ppu_bench(source, out, cache_dir, splits=splits, family=family, private_questions=private_questions)
     elif kind == "mllmu-bench":
         from asru.data.mllmu_bench import import_mllmu_bench
 
+        if splits is not None:
+            raise ConfigError("--splits is for ppu-bench (MLLMU-Bench's forget sets are configs of its dataset)")
         world = import_mllmu_bench(source, out, cache_dir)
     else:
         raise ConfigError(f"unknown release format {kind!r} (known: ppu-bench, mllmu-bench)")

@@ -1,58 +1,81 @@
-"""PPU-Bench (Guang et al. 2026) as a world folder: ``asru data import ppu-bench SRC --out DIR``.
+"""PPU-Bench (Guang et al. 2026) as a world folder: ``asru data import ppu-bench SRC --splits DIR --out DIR``.
 
-PPU-Bench is fine-tuning-free: 500 real public figures whose facts the model already knows, 50
-numbered facts per person (ids 1-50; 25-36 are the sensitive ones), and as targets the model's
-own answers (``generated_answer``). The release is a Hugging Face dataset; each config is read
-with ``datasets.load_dataset`` (hub id, or a local snapshot / one folder per config). Records
-carry ``sample_id, subject_id, subject, image, question, generated_answer``.
+PPU-Bench is fine-tuning-free: 500 real public figures the model already knows, up to 50
+numbered facts each, and as training targets *each model's own* answers. The dataset
+(``closerG/ppu-bench`` on the hub, ``closerG/ppu-bench-test`` a small review copy) is read one
+config at a time with ``datasets.load_dataset`` (hub id, local snapshot, or one folder per
+config); the forget sets are not in it but in the benchmark's code repository
+(``guangjh/ppu-bench``, ``data/split/``), given with ``--splits``.
 
-How configs map onto the sample schema (assumptions where the release format is not public
-are marked *assumed*; a record that does not fit is a ``DataError`` naming config, row, field):
+Checked against the benchmark's public code (``guangjh/ppu-bench`` at commit 8fa1225):
 
-=====================================  ======================================================
-``unlearning_target`` (required)       ``qa`` samples, ``split: train``: the unlearning targets
-                                       (answer = ``generated_answer``). The fact id is
-                                       ``fact_id`` if the column exists, else ``sample_id`` (an
-                                       int, or the trailing digits of a string) -- *assumed*.
-                                       No ``image`` (or null) = a text question.
-``ppu_eval_generation``                ``qa`` samples, ``split: test`` (asked, never trained on)
-``ppu_eval_cloze``                     ``cloze`` samples, ``split: test``
-``ppu_eval_classification``            ``mcq`` samples, ``split: test``; ``options`` (a list, or
-                                       a letter -> text mapping) and the answer as a letter or
-                                       the option's text -- *assumed*
-``paraphrase_{setting}``               extra wordings: ``paraphrases`` of the matching
-                                       (subject, fact, modality) target, used by ``test_*``
-                                       splits and the paraphrase attack
-``cross_image_{setting}``              other images of the person: ``image_variants`` of the
-                                       matching image questions (the cross-image attack)
-``random_prefix_{setting}``,           the release's attacked prompts, kept in
-``jailbreak_style_prompt_{setting}``   ``attacks/<name>.jsonl`` ({target sample id, question})
-``train_pair_{setting}``               per subject ``delete_ids`` (and ``keep_ids``) -- fact ids
-                                       -- written as deletion requests
-                                       ``requests/<setting>.yaml`` (*assumed* columns
-                                       ``subject_id, delete_ids[, keep_ids]``)
-=====================================  ======================================================
+=============================================  ==============================================
+``train_pair_{qwen3|gemma3}`` (required,       image ``qa`` samples, ``split: train``: ``sample_id``
+chosen with ``--family``)                      (or ``id``), ``subject_id``, ``subject``,
+                                               ``question``, ``generated_answer`` (the gold),
+                                               the image as ``image`` ({bytes, path}) or
+                                               ``image_path`` -- ``baselines/ppu_data.py``
+``train_pair_{family}_qa``                     text ``qa`` samples, ``split: train``; a missing
+                                               ``subject_id`` is found through the image pairs'
+                                               ``sample_id`` or ``subject`` --
+                                               ``baselines/MANU/ppu_prune_data.py``
+``ppu_eval_generation`` / ``_cloze`` /         held-out ``qa`` / ``cloze`` / ``mcq`` samples
+``_classification``                            (``split: test``): ``task_type``, ``modality``
+                                               (``text`` | ``text_image``, or ``qa`` | ``vqa``),
+                                               ``question``, ``answer_text``; classification
+                                               ``option_a``..``option_d`` and ``answer_label``
+                                               -- ``eval/eval_vllm.py``, ``eval/metric.py``
+``cross_image_complete_r{5,15,30}``,           the same questions with other photos in
+``cross_image_{selective,persona}``            ``image_002``, ``image_003``, ``image_004``:
+                                               ``image_variants`` of the matching image
+                                               questions; ``_r5/_r15/_r30`` belong to Complete
+                                               5/15/30 -- ``eval/testset_data.py``
+``paraphrase_{complete30,selective,persona}``  ``paraphrases`` of the matching ``qa`` questions
+``random_prefix_*``,                           attacked prompts, kept in ``attacks/<name>.jsonl``
+``jailbreak_style_prompt_*``                   ({target sample id, question, config})
+``complete_split.json``                        ``forget5/10/15/30``: subject ids (strings, e.g.
+                                               ``"009"``) -> ``requests/complete{N}.yaml``
+                                               (``facts: all``)
+``selective_split.json``                       a list of ``{subject_id, id}`` ->
+                                               ``requests/selective.yaml``; these facts are the
+                                               ``sensitive`` ones
+``persona_split.json``                         ``{delete_ids, keep_ids}`` -> deletion requests
+                                               ``requests/persona.yaml``; ``keep_ids`` kept in
+                                               the manifest
+=============================================  ==============================================
 
-Settings: ``complete30`` -> ``--setting complete``, ``selective`` -> ``selective``, ``persona``
--> ``personalized``; run e.g. ``asru unlearn --world DIR --setting personalized --requests
-DIR/requests/persona.yaml``. Every fact of a forget subject that its request does not delete
-is in ``retain_same_subject`` (a superset of ``keep_ids``). Answers are the model's own, so a
-subject's fact *value* (for the judge's distractors) is the answer to its text question.
+Sample ids are ``<Name>_<n>`` (``Stephen_King_25``); ``n`` (1-50) becomes the fact id, and a
+world sample's id is ``<sample_id>-<modality>-<form>`` (``-test`` for held-out generation
+questions). Every id a split file names must be a ``sample_id`` of a train pair or an
+evaluation record, with the same ``subject_id``; a mismatch is a one-line ``DataError`` naming
+the file, the key/entry and the id.
 
-Two additions the release lacks, both so that ASRU has the refusal behaviour it steers: per
-subject ``private_questions`` refusal-trained private questions ("What is X's home address?",
-answered with a refusal; split ``refusal``). With a real instruct model the knowledge-absence
-direction keeps only those the model really refuses. There are no utility questions (PPU-Bench
-measures utility on MMBench, outside this tool).
+Still assumed (not visible in the code): that ``n`` numbers the same attribute for every person
+(the split files agree: every Selective fact is one of 25-36), so facts are named ``fact_NN``;
+that eval rows without a ``subject`` column belong to people named in the train pairs; that
+cross-image and attack rows name the question they re-ask by ``sample_id`` + ``modality`` (+
+``task_type``). ``unlearning_target`` (per person ``qas`` of ground truths, which
+``data/generation`` turns into train pairs) is not read: the targets are the model's own answers.
+
+Where asru differs from the benchmark's protocol: Personalized keeps every fact of a person that
+the request does not delete (``retain_same_subject``, a superset of ``keep_ids``), and the
+Selective and Personalized splits name every person, so those settings have no ``retain_other``.
+
+One addition, so that ASRU has the refusal behaviour it steers: per person ``private_questions``
+refusal-trained private questions ("What is X's home address?", split ``refusal``). There are no
+utility questions (PPU-Bench measures utility on MMBench, outside this tool).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from asru.data.release import Release, WorldWriter, field
 from asru.errors import DataError
@@ -62,179 +85,387 @@ from asru.world.phrases import REFUSAL_TEMPLATES
 from asru.world.vocab import PRIVATE_QUESTIONS
 
 FORMAT_NAME = "ppu-bench"
+DEFAULT_FAMILY = "qwen3"
 FACT_IDS = range(1, 51)
-SENSITIVE_FACT_IDS = range(25, 37)
-SETTING_OF = {"complete": "complete", "selective": "selective", "persona": "personalized", "personalized": "personalized"}
-KEY_FIELDS = ("sample_id", "subject_id", "subject", "question")
+SAMPLE_ID = ("sample_id", "id")  # the release names the id column either way
+SAMPLE_ID_FORM = re.compile(r"^(?P<name>.+)_(?P<number>\d+)$")
+SPLIT_FILES = {"complete": "complete_split.json", "selective": "selective_split.json", "persona": "persona_split.json"}
+COMPLETE_RATIOS = (5, 10, 15, 30)
+EVAL_CONFIGS = {"ppu_eval_generation": "generation", "ppu_eval_cloze": "cloze", "ppu_eval_classification": "classification"}
+FORM_OF_TASK = {"generation": "qa", "qa": "qa", "cloze": "cloze", "classification": "mcq", "class": "mcq"}
+MODALITY_OF = {"text": "text", "qa": "text", "text_image": "image", "vqa": "image"}
+CROSS_IMAGE_CONFIGS = {"complete5": "cross_image_complete_r5", "complete15": "cross_image_complete_r15", "complete30": "cross_image_complete_r30",
+                       "selective": "cross_image_selective", "persona": "cross_image_persona"}
+ADVERSARIAL_SETTINGS = ("complete30", "selective", "persona")  # the suffixes of the attack and paraphrase configs
 ATTACKS = ("random_prefix", "jailbreak_style_prompt")
-LETTERS = "ABCDEFGHIJ"
+CROSS_IMAGE_COLUMN = re.compile(r"^image_\d{3}$")
+SENSITIVE_SOURCE = "sensitive_info"
+OPTION_COLUMNS = ("option_a", "option_b", "option_c", "option_d")
+LETTERS = "ABCD"
 
 
-def _fact_id(row: dict, where: str) -> int:
-    """The fact number of a record: ``fact_id`` when present, else ``sample_id`` (or its trailing digits)."""
-    name = "fact_id" if row.get("fact_id") is not None else "sample_id"
+class SplitEntry(BaseModel):
+    """One sample of a split file: ``{"subject_id": "120", "id": "Stephen_King_25"}``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    subject_id: str = Field(min_length=1)
+    id: str | None = Field(None, min_length=1)
+    sample_id: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_id(self) -> SplitEntry:
+        if (self.id is None) == (self.sample_id is None):
+            raise ValueError("needs an 'id' (or 'sample_id'), exactly one")
+        return self
+
+    @property
+    def key(self) -> str:
+        return self.id or self.sample_id or ""
+
+
+class CompleteSplit(BaseModel):
+    """``complete_split.json``: the people to forget entirely, per forget ratio (strings: ``"009"``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    forget5: list[str]
+    forget10: list[str]
+    forget15: list[str]
+    forget30: list[str]
+
+
+class PersonaSplit(BaseModel):
+    """``persona_split.json``: per person the facts to delete and those the benchmark checks are kept."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    delete_ids: list[SplitEntry]
+    keep_ids: list[SplitEntry]
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The three split files of the benchmark's code repository, validated."""
+
+    complete: CompleteSplit
+    selective: list[SplitEntry]
+    persona: PersonaSplit
+    paths: dict[str, Path]
+
+
+def _describe(loc: tuple) -> str:
+    """A pydantic error location as 'key 'forget5', entry 3, field 'id': '."""
+    parts = []
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"entry {part}")
+        else:
+            parts.append(f"{'field' if parts else 'key'} {part!r}")
+    return ", ".join(parts) + ": " if parts else ""
+
+
+def _read_split(path: Path, schema: Any, shape: str) -> Any:
+    """One split file parsed and validated; every problem is one line naming the file and key."""
+    if not path.is_file():
+        raise DataError(f"{path}: split file not found (give --splits DIR: ppu-bench's data/split folder with {', '.join(SPLIT_FILES.values())})")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    except json.JSONDecodeError as error:
+        raise DataError(f"{path}: invalid JSON ({error.msg}, line {error.lineno})") from None
+    try:
+        return TypeAdapter(schema).validate_python(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        hint = f" (expected {shape})" if not first["loc"] else ""
+        raise DataError(f"{path}: {_describe(first['loc'])}{first['msg']}{hint}") from None
+
+
+def split_folder(source: str | Path, splits: str | Path | None) -> Path:
+    """``--splits`` if given, else ``data/split`` or ``split`` inside a local source folder."""
+    if splits is not None:
+        folder = Path(splits)
+        if not folder.is_dir():
+            raise DataError(f"{folder}: split folder not found (give ppu-bench's data/split folder)")
+        return folder
+    for candidate in (Path(source) / "data" / "split", Path(source) / "split"):
+        if candidate.is_dir():
+            return candidate
+    raise DataError(f"{source}: no split files beside the dataset (give --splits DIR: ppu-bench's data/split folder with {', '.join(SPLIT_FILES.values())})")
+
+
+def read_splits(folder: Path) -> Splits:
+    """The complete, selective and persona split files of ``folder``, under their public names."""
+    paths = {name: folder / filename for name, filename in SPLIT_FILES.items()}
+    complete = _read_split(paths["complete"], CompleteSplit, "an object with forget5, forget10, forget15, forget30: lists of subject ids")
+    selective = _read_split(paths["selective"], list[SplitEntry], "a list of {subject_id, id}")
+    persona = _read_split(paths["persona"], PersonaSplit, "an object with delete_ids and keep_ids: lists of {subject_id, id}")
+    deleted = {entry.key for entry in persona.delete_ids}
+    for index, entry in enumerate(persona.keep_ids):
+        if entry.key in deleted:
+            raise DataError(f"{paths['persona']}: key 'keep_ids', entry {index}: id {entry.key!r} is also in delete_ids")
+    return Splits(complete, selective, persona, paths)
+
+
+def _sample_id(row: dict, where: str) -> tuple[str, int]:
+    """The release's id of a record (``<Name>_<n>``) and its fact number ``n``."""
+    name = "sample_id" if row.get("sample_id") is not None else "id"
     value = row.get(name)
-    if isinstance(value, str) and (match := re.search(r"(\d+)$", value.strip())):
-        value = int(match.group(1))
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise DataError(f"{where}: field {name!r}: expected a fact id (1-50), got {value!r}")
-    if value not in FACT_IDS:
-        raise DataError(f"{where}: field {name!r}: fact id {value} outside 1-50")
-    return value
+    if value is None:
+        raise DataError(f"{where}: field 'sample_id' (or 'id') missing or null")
+    text = str(value).strip()
+    match = SAMPLE_ID_FORM.match(text)
+    if match is None:
+        raise DataError(f"{where}: field {name!r}: {value!r} is not of the form '<Name>_<n>'")
+    number = int(match["number"])
+    if number not in FACT_IDS:
+        raise DataError(f"{where}: field {name!r}: fact number {number} of {text!r} is outside 1-50")
+    return text, number
 
 
-def _subject_id(row: dict, where: str) -> str:
-    value = row.get("subject_id")
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip():
-        raise DataError(f"{where}: field 'subject_id' missing or not an id")
-    return str(value).strip()
+def _modality(row: dict, where: str) -> str:
+    value = field(row, "modality", where)
+    if value.lower() not in MODALITY_OF:
+        raise DataError(f"{where}: field 'modality': {value!r} is not one of {sorted(MODALITY_OF)}")
+    return MODALITY_OF[value.lower()]
 
 
-def _gold(row: dict, where: str) -> str:
-    """The target answer: the model's own ``generated_answer`` (fine-tuning-free), else ``answer``."""
-    if row.get("generated_answer") is not None or row.get("answer") is None:
-        return field(row, "generated_answer", where)
-    return field(row, "answer", where)
+def _form(row: dict, where: str) -> str | None:
+    """The form a ``task_type`` asks in, or None when the config has no such column."""
+    value = row.get("task_type")
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text not in FORM_OF_TASK:
+        raise DataError(f"{where}: field 'task_type': {value!r} is not one of {sorted(set(FORM_OF_TASK) - {'qa', 'class'})}")
+    return FORM_OF_TASK[text]
 
 
-def _options(row: dict, where: str) -> list[str]:
-    options = row.get("options")
-    if isinstance(options, dict):
-        options = [options[k] for k in sorted(options) if options[k] is not None]
-    if not isinstance(options, list) or len(options) < 2 or not all(isinstance(o, str) and o.strip() for o in options):
-        raise DataError(f"{where}: field 'options': expected 2-10 option texts, got {options!r}")
-    if len(options) > len(LETTERS):
-        raise DataError(f"{where}: field 'options': at most {len(LETTERS)} options")
-    return [o.strip() for o in options]
-
-
-def _letter(answer: str, options: list[str], where: str) -> str:
-    letters = LETTERS[: len(options)]
-    text = answer.strip().strip("().:").strip()
-    if len(text) == 1 and text.upper() in letters:
-        return text.upper()
-    for letter, option in zip(letters, options):
-        if option.lower() == answer.strip().lower():
-            return letter
-    raise DataError(f"{where}: field 'generated_answer': {answer!r} is neither an option letter nor an option's text")
+def _text(row: dict, name: str, where: str) -> str:
+    """A text cell; numbers (a year as an option) are read as their text."""
+    value = field(row, name, where, (str, int, float))
+    return value if isinstance(value, str) else str(value)
 
 
 class _Importer:
-    def __init__(self, release: Release, out_dir: Path, private_questions: int):
+    def __init__(self, release: Release, out_dir: Path, family: str, splits: Splits, private_questions: int):
         self.release = release
         self.writer = WorldWriter(release, out_dir)
+        self.family = family
+        self.splits = splits
         self.private_questions = private_questions
+        self.sensitive = {entry.key for entry in splits.selective}
         self.rows: dict[str, int] = {}
         self.unmatched: dict[str, int] = {}
-        self.by_key: dict[tuple, list[dict]] = {}  # (subject, fact, modality, form) -> samples
+        self.skipped: dict[str, int] = {}
+        self.owner: dict[str, str] = {}  # release sample id -> subject id
+        self.origin: dict[str, str] = {}  # release sample id -> the config it was first seen in
+        self.by_name: dict[str, str] = {}  # subject name -> subject id
+        self.by_key: dict[tuple[str, str, str], list[dict]] = {}  # (release id, modality, form) -> samples
+        self.source_disagrees = 0  # eval rows marked sensitive_info whose id is not in selective_split.json
 
-    def _rows(self, config: str, fields=KEY_FIELDS, required: bool = False):
+    @property
+    def record_configs(self) -> str:
+        """The configs whose records define the sample ids (train pairs and evaluation tables), as read."""
+        return ", ".join(c for c in self.rows if c.startswith(("train_pair_", "ppu_eval_")))
+
+    def _rows(self, config: str, fields, required: bool = False) -> list[tuple[str, dict]]:
         rows = list(self.release.rows(config, fields, required))
         if rows or required:
             self.rows[config] = len(rows)
         return rows
 
-    def _question(self, config: str, where: str, row: dict, form: str, split: str, id_suffix: str = "") -> dict:
-        """Add one question record; the subject must be in ``unlearning_target`` unless this is it."""
-        sid, fid = _subject_id(row, where), _fact_id(row, where)
-        name = field(row, "subject", where)
-        if config != "unlearning_target" and sid not in self.writer.subjects:
-            raise DataError(f"{where}: field 'subject_id': {sid!r} is not in unlearning_target")
-        self.writer.subject(sid, name)
-        image = self.writer.image(row.get("image"), config, where)
-        modality = "image" if image else "text"
-        question = field(row, "question", where)
-        answer = _gold(row, where)
-        options: list[str] = []
-        if form == "mcq":
-            options = _options(row, where)
-            answer = _letter(answer, options, where)
-            question = mcq_prompt(question, options)
-        fact = row.get("fact") or row.get("attribute") or f"fact_{fid:02d}"
-        value = options[LETTERS.index(answer)] if form == "mcq" else answer
-        self.writer.fact(sid, fid, str(fact), value, fid in SENSITIVE_FACT_IDS)
+    def _subject(self, row: dict, where: str, release_id: str, config: str, named: bool = False) -> tuple[str, str]:
+        """(subject id, name) of a record; a missing ``subject_id`` is found by sample id, then by name.
+
+        ``named``: the record must carry its ``subject`` (train pairs do); evaluation rows may not.
+        """
+        value = row.get("subject_id")
+        name = field(row, "subject", where) if named else row.get("subject")
+        name = name.strip() if isinstance(name, str) and name.strip() else None
+        if value is None or (isinstance(value, str) and not value.strip()):
+            subject_id = self.owner.get(release_id) or (self.by_name.get(name) if name else None)
+            if subject_id is None:
+                raise DataError(f"{where}: field 'subject_id' missing, and sample {release_id!r} is in no train_pair_{self.family} record")
+        elif isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise DataError(f"{where}: field 'subject_id': expected an id, got {type(value).__name__}")
+        else:
+            subject_id = str(value).strip()
+        known = self.owner.get(release_id)
+        if known is not None and known != subject_id:
+            raise DataError(f"{where}: field 'subject_id': {subject_id!r}, but sample {release_id!r} belongs to subject {known!r} in {self.origin[release_id]}")
+        if name is None:
+            if subject_id not in self.writer.subjects:
+                raise DataError(f"{where}: field 'subject' missing or null, and subject {subject_id!r} is in no train_pair_{self.family} record")
+            name = self.writer.subjects[subject_id]["name"]
+        self.owner.setdefault(release_id, subject_id)
+        self.origin.setdefault(release_id, config)
+        self.by_name.setdefault(name, subject_id)
+        self.writer.subject(subject_id, name)
+        return subject_id, name
+
+    def _image(self, row: dict, config: str, where: str) -> str:
+        """The record's photo: the ``image`` cell ({bytes, path} or bytes), else ``image_bytes``, else ``image_path``."""
+        for name in ("image", "image_bytes", "image_path"):
+            path = self.writer.image(row.get(name), config, where, name)
+            if path:
+                return path
+        raise DataError(f"{where}: field 'image' (or 'image_path') missing or null")
+
+    def _add(self, where: str, release_id: str, number: int, subject: tuple[str, str], modality: str, form: str, split: str,
+             question: str, answer: str, options: list[str] | None = None, image: str | None = None, suffix: str = "") -> dict:
+        subject_id, name = subject
+        sensitive = release_id in self.sensitive
+        fact = f"fact_{number:02d}"
+        options = options or []
+        self.writer.fact(subject_id, number, fact, options[LETTERS.index(answer)] if form == "mcq" else answer, sensitive)
         record = self.writer.sample(
-            f"{sid}-f{fid}-{modality}-{form}{id_suffix}", where, subject_id=sid, subject_name=name, kind="fact", fact=str(fact),
-            fact_id=fid, sensitive=fid in SENSITIVE_FACT_IDS, modality=modality, form=form, question=question, answer=answer,
-            options=options, image=image, split=split,
+            f"{release_id}-{modality}-{form}{suffix}", where, subject_id=subject_id, subject_name=name, kind="fact", fact=fact,
+            fact_id=number, sensitive=sensitive, modality=modality, form=form, question=question, answer=answer, options=options,
+            image=image, split=split,
         )
-        self.by_key.setdefault((sid, fid, modality, form), []).append(record)
+        self.by_key.setdefault((release_id, modality, form), []).append(record)
         return record
 
-    def questions(self) -> None:
-        for where, row in self._rows("unlearning_target", KEY_FIELDS, required=True):
-            self._question("unlearning_target", where, row, "qa", "train")
-        for config, form, suffix in (("ppu_eval_generation", "qa", "-gen"), ("ppu_eval_cloze", "cloze", ""), ("ppu_eval_classification", "mcq", "")):
-            for where, row in self._rows(config):
-                self._question(config, where, row, form, "test", suffix)
+    def train_pairs(self) -> None:
+        """The family's image pairs (required) and text pairs: what unlearning trains on."""
+        image_config, text_config = f"train_pair_{self.family}", f"train_pair_{self.family}_qa"
+        if not self.release.has(image_config):
+            families = sorted(c.removeprefix("train_pair_") for c in self.release.configs_matching("train_pair_") if not c.endswith("_qa"))
+            raise DataError(f"{self.release.source}: config {image_config!r} missing (--family {self.family}; families found: {', '.join(families) or 'none'})")
+        image_rows = self._rows(image_config, (SAMPLE_ID, "subject_id", "subject", "question", "generated_answer", ("image", "image_path")), required=True)
+        identified = []
+        for where, row in image_rows:  # first, so that text pairs without subject_id find their person
+            release_id, number = _sample_id(row, where)
+            identified.append((where, row, release_id, number, self._subject(row, where, release_id, image_config, named=True)))
+        # text pairs before image pairs: a fact's value (the judge's distractors) is the answer to its text question
+        for where, row in self._rows(text_config, (SAMPLE_ID, "subject", "question", "generated_answer")):
+            release_id, number = _sample_id(row, where)
+            subject = self._subject(row, where, release_id, text_config, named=True)
+            self._add(where, release_id, number, subject, "text", "qa", "train", field(row, "question", where), _text(row, "generated_answer", where))
+        for where, row, release_id, number, subject in identified:
+            image = self._image(row, image_config, where)
+            self._add(where, release_id, number, subject, "image", "qa", "train", field(row, "question", where), _text(row, "generated_answer", where), image=image)
 
-    def _targets(self, row: dict, where: str, modality: str | None) -> list[dict]:
-        sid, fid = _subject_id(row, where), _fact_id(row, where)
-        keys = [k for k in self.by_key if k[:2] == (sid, fid) and (modality is None or k[2] == modality)]
-        return [r for k in keys for r in self.by_key[k] if r["split"] == "train"] or [r for k in keys for r in self.by_key[k]]
+    def eval_tables(self) -> None:
+        """Held-out generation, cloze and classification questions (evaluated, never trained on)."""
+        for config, task in EVAL_CONFIGS.items():
+            form = FORM_OF_TASK[task]
+            answers = (*OPTION_COLUMNS, "answer_label") if form == "mcq" else ("answer_text",)
+            for where, row in self._rows(config, (SAMPLE_ID, "subject_id", "task_type", "modality", "question", *answers)):
+                if _form(row, where) != form:  # a table holding other tasks' rows too: only this one's
+                    self.skipped[config] = self.skipped.get(config, 0) + 1
+                    continue
+                release_id, number = _sample_id(row, where)
+                subject = self._subject(row, where, release_id, config)
+                modality = _modality(row, where)
+                image = self._image(row, config, where) if modality == "image" else None
+                question = field(row, "question", where)
+                options: list[str] = []
+                if form == "mcq":
+                    options = [_text(row, column, where) for column in OPTION_COLUMNS]
+                    answer = field(row, "answer_label", where).upper()
+                    if answer not in LETTERS:
+                        raise DataError(f"{where}: field 'answer_label': {answer!r} is not one of A, B, C, D")
+                    question = mcq_prompt(question, options)
+                else:
+                    answer = _text(row, "answer_text", where)
+                self._add(where, release_id, number, subject, modality, form, "test", question, answer, options, image, "-test" if form == "qa" else "")
+                self.source_disagrees += row.get("source_from") == SENSITIVE_SOURCE and release_id not in self.sensitive
 
-    def variants(self) -> None:
-        """Paraphrases and cross-image variants attached to the questions they reword / re-ask."""
-        for config in self.release.configs_matching("paraphrase_"):
-            for where, row in self._rows(config):
-                image = row.get("image") is not None
-                targets = [r for r in self._targets(row, where, "image" if image else "text") if r["form"] == "qa"]
+    def _targets(self, row: dict, where: str, modality: str, forms: tuple[str, ...]) -> list[dict]:
+        """The samples a cross-image or attack row re-asks: same id and modality, its task's form; trained ones first."""
+        release_id, _ = _sample_id(row, where)
+        form = _form(row, where)
+        found = [r for f in ((form,) if form else forms) for r in self.by_key.get((release_id, modality, f), [])]
+        return sorted(found, key=lambda r: r["split"] != "train")
+
+    def cross_images(self) -> dict[str, str]:
+        """Other photos of the person (``image_002``...) as ``image_variants``; returns setting -> config read."""
+        read = {}
+        for setting, config in CROSS_IMAGE_CONFIGS.items():
+            rows = self._rows(config, (SAMPLE_ID, "modality"))
+            if not rows:
+                continue
+            columns = sorted(c for c in rows[0][1] if CROSS_IMAGE_COLUMN.match(c))
+            if not columns:
+                raise DataError(f"{self.release.where(config)}: field 'image_002' missing (the other photos: image_002, image_003, image_004; columns: {', '.join(rows[0][1])})")
+            for where, row in rows:
+                if _modality(row, where) != "image":
+                    continue
+                targets = self._targets(row, where, "image", ("qa", "cloze", "mcq"))
+                variants = [p for c in columns if (p := self.writer.image(row.get(c), config, where, c))]
                 for record in targets:
-                    record["paraphrases"].append(field(row, "question", where))
+                    record["image_variants"].extend(variants)
                 self.unmatched[config] = self.unmatched.get(config, 0) + (not targets)
-        for config in self.release.configs_matching("cross_image_"):
-            for where, row in self._rows(config, ("sample_id", "subject_id", "image")):
-                image = self.writer.image(row.get("image"), config, where)
-                if image is None:
-                    raise DataError(f"{where}: field 'image' missing or null")
-                targets = self._targets(row, where, "image")
-                for record in targets:
-                    record["image_variants"].append(image)
-                self.unmatched[config] = self.unmatched.get(config, 0) + (not targets)
+            read[setting] = config
+        return read
 
-    def attacks(self) -> dict[str, list[dict]]:
-        """The release's attacked prompts per attack name: {target sample id, question}."""
-        out: dict[str, list[dict]] = {}
-        for attack in ATTACKS:
-            for config in self.release.configs_matching(f"{attack}_"):
-                for where, row in self._rows(config, ("sample_id", "subject_id", "question")):
-                    modality = "image" if row.get("image") is not None else "text"
-                    targets = [r for r in self._targets(row, where, modality) if r["form"] == "qa"]
-                    if targets:
-                        out.setdefault(attack, []).append({"target": targets[0]["id"], "question": field(row, "question", where), "config": config})
+    def adversarial(self) -> tuple[dict[str, list[dict]], dict[str, list[str]]]:
+        """Paraphrases attached to their questions; attacked prompts per attack; the configs read per setting."""
+        prompts: dict[str, list[dict]] = {}
+        read: dict[str, list[str]] = {}
+        for kind in (*ATTACKS, "paraphrase"):
+            for setting in ADVERSARIAL_SETTINGS:
+                config = f"{kind}_{setting}"
+                rows = self._rows(config, (SAMPLE_ID, "modality", "question"))
+                for where, row in rows:
+                    question = field(row, "question", where)
+                    targets = self._targets(row, where, _modality(row, where), ("qa",))
+                    if targets and kind == "paraphrase":
+                        for record in targets:
+                            record["paraphrases"].append(question)
+                    elif targets:
+                        prompts.setdefault(kind, []).append({"target": targets[0]["id"], "question": question, "config": config})
                     self.unmatched[config] = self.unmatched.get(config, 0) + (not targets)
-        return out
+                if rows:
+                    read.setdefault(setting, []).append(config)
+        return prompts, read
 
-    def requests(self) -> dict[str, dict]:
-        """Deletion requests per setting from ``train_pair_<setting>``'s delete_ids / keep_ids."""
-        settings = {}
-        for config in self.release.configs_matching("train_pair_"):
-            name = config.removeprefix("train_pair_")
-            per_subject: dict[str, dict[str, set[int]]] = {}
-            for where, row in self._rows(config, ("subject_id", "delete_ids")):
-                sid = _subject_id(row, where)
-                if sid not in self.writer.subjects:
-                    raise DataError(f"{where}: field 'subject_id': {sid!r} is not in unlearning_target")
-                entry = per_subject.setdefault(sid, {"delete": set(), "keep": set()})
-                for key, column in (("delete", "delete_ids"), ("keep", "keep_ids")):
-                    ids = row.get(column) or []
-                    if not isinstance(ids, list):
-                        raise DataError(f"{where}: field {column!r}: expected a list of fact ids")
-                    for value in ids:
-                        fid = _fact_id({"sample_id": value}, where)
-                        if fid not in self.writer.subjects[sid]["facts"]:
-                            raise DataError(f"{where}: field {column!r}: fact id {value!r} has no question for subject {sid!r}")
-                        entry[key].add(fid)
-            requests = [{"subject": sid, "facts": sorted(e["delete"])} for sid, e in per_subject.items() if e["delete"]]
-            if not requests:
-                raise DataError(f"{self.release.where(config)}: field 'delete_ids': no subject has facts to delete")
-            path = f"requests/{name}.yaml"
-            atomic_write_text(self.writer.out_dir / path, yaml.safe_dump(requests, sort_keys=False))
-            setting = next((v for k, v in SETTING_OF.items() if name.startswith(k)), "personalized")
-            settings[name] = {
-                "setting": setting, "requests": path, "subjects": len(requests),
-                "keep_ids": {sid: sorted(e["keep"]) for sid, e in per_subject.items() if e["keep"]},
-            }
+    def _facts_by_subject(self, path: Path, key: str, entries: list[SplitEntry]) -> dict[str, list[int]]:
+        """subject id -> fact numbers of a split file's entries, each checked against the records."""
+        facts: dict[str, set[int]] = {}
+        for index, entry in enumerate(entries):
+            at = f"{path}: {key}entry {index}"
+            owner = self.owner.get(entry.key)
+            if owner is None:
+                raise DataError(f"{at}: id {entry.key!r}: no record has this sample_id (read: {self.record_configs})")
+            if owner != entry.subject_id:
+                raise DataError(f"{at}: id {entry.key!r}: subject_id {entry.subject_id!r}, but the records give {owner!r} ({self.origin[entry.key]})")
+            facts.setdefault(owner, set()).add(_sample_id({"sample_id": entry.key}, at)[1])
+        return {subject: sorted(numbers) for subject, numbers in facts.items()}
+
+    def _write_requests(self, name: str, requests: list[dict]) -> str:
+        path = f"requests/{name}.yaml"
+        atomic_write_text(self.writer.out_dir / path, yaml.safe_dump(requests, sort_keys=False, allow_unicode=True))
+        return path
+
+    def requests(self, cross_images: dict[str, str], adversarial: dict[str, list[str]]) -> dict[str, dict]:
+        """The deletion requests of every setting, from the split files; returns the manifest's ``settings``."""
+        splits, settings = self.splits, {}
+        for ratio in COMPLETE_RATIOS:
+            key = f"forget{ratio}"
+            subjects = list(dict.fromkeys(getattr(splits.complete, key)))
+            for index, subject in enumerate(getattr(splits.complete, key)):
+                if subject not in self.writer.subjects:
+                    raise DataError(f"{splits.paths['complete']}: key {key!r}, entry {index}: subject id {subject!r} is in no record (read: {self.record_configs})")
+            name = f"complete{ratio}"
+            path = self._write_requests(name, [{"subject": s, "facts": "all"} for s in subjects])
+            settings[name] = {"setting": "complete", "requests": path, "subjects": len(subjects), "split": f"{SPLIT_FILES['complete']}:{key}"}
+        selective = self._facts_by_subject(splits.paths["selective"], "", splits.selective)
+        path = self._write_requests("selective", [{"subject": s, "facts": f} for s, f in selective.items()])
+        settings["selective"] = {"setting": "selective", "requests": path, "subjects": len(selective), "split": SPLIT_FILES["selective"]}
+        deleted = self._facts_by_subject(splits.paths["persona"], "key 'delete_ids', ", splits.persona.delete_ids)
+        kept = self._facts_by_subject(splits.paths["persona"], "key 'keep_ids', ", splits.persona.keep_ids)
+        path = self._write_requests("persona", [{"subject": s, "facts": f} for s, f in deleted.items()])
+        settings["persona"] = {"setting": "personalized", "requests": path, "subjects": len(deleted), "split": f"{SPLIT_FILES['persona']}:delete_ids", "keep_ids": kept}
+        for name, setting in settings.items():
+            if name in cross_images:
+                setting["cross_image"] = cross_images[name]
+            if adversarial.get(name):
+                setting["adversarial"] = adversarial[name]
         return settings
 
     def add_private_questions(self) -> None:
@@ -253,21 +484,35 @@ class _Importer:
                 )
 
 
-def import_ppu_bench(source: str | Path, out_dir: str | Path, cache_dir: str | Path | None = None, private_questions: int = 2):
-    """Convert a PPU-Bench release (local folder or hub id) into a world folder; returns the loaded World."""
+def import_ppu_bench(
+    source: str | Path,
+    out_dir: str | Path,
+    cache_dir: str | Path | None = None,
+    *,
+    splits: str | Path | None = None,
+    family: str = DEFAULT_FAMILY,
+    private_questions: int = 2,
+):
+    """Convert a PPU-Bench release (local folder or hub id) and its split files into a world folder; returns the World."""
     if private_questions < 0:
         raise DataError("private_questions must be >= 0")
-    out_dir = Path(out_dir)
-    importer = _Importer(Release(source, cache_dir), out_dir, private_questions)
-    importer.questions()
-    importer.variants()
-    attacks = importer.attacks()
-    settings = importer.requests()
+    if not re.fullmatch(r"[A-Za-z0-9]+", family or ""):
+        raise DataError(f"--family {family!r}: expected a model family such as qwen3 or gemma3 (train_pair_<family>)")
+    release = Release(source, cache_dir)
+    folder = split_folder(source, splits)
+    importer = _Importer(release, Path(out_dir), family, read_splits(folder), private_questions)
+    importer.train_pairs()
+    importer.eval_tables()
+    cross_images = importer.cross_images()
+    prompts, adversarial = importer.adversarial()
+    settings = importer.requests(cross_images, adversarial)
     importer.add_private_questions()
-    world = importer.writer.write(
-        {"source_format": FORMAT_NAME, "configs": importer.rows, "unmatched": {k: v for k, v in importer.unmatched.items() if v}, "settings": settings,
-         "attacks": {name: f"attacks/{name}.jsonl" for name in attacks}}
-    )
-    for name, records in attacks.items():
-        atomic_write_text(out_dir / "attacks" / f"{name}.jsonl", "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in records))
+    world = importer.writer.write({
+        "source_format": FORMAT_NAME, "family": family, "splits": str(folder), "configs": importer.rows,
+        "unmatched": {k: v for k, v in importer.unmatched.items() if v}, "skipped": importer.skipped,
+        "source_from_not_in_selective_split": importer.source_disagrees, "settings": settings,
+        "attacks": {name: f"attacks/{name}.jsonl" for name in prompts},
+    })
+    for name, records in prompts.items():
+        atomic_write_text(Path(out_dir) / "attacks" / f"{name}.jsonl", "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in records))
     return world

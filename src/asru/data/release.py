@@ -111,28 +111,34 @@ class Release:
         dataset = datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
         return dataset.cast(datasets.Features({k: _undecoded(v) for k, v in dataset.features.items()}))
 
-    def rows(self, config: str, fields: Iterable[str], required: bool = True) -> Iterable[tuple[str, dict]]:
-        """(where, row) for every row of ``config``, after checking that it has the ``fields``."""
+    def rows(self, config: str, fields: Iterable[str | tuple[str, ...]], required: bool = True) -> Iterable[tuple[str, dict]]:
+        """(where, row) for every row of ``config``, after checking that it has the ``fields``.
+
+        A field given as a tuple is satisfied by any one of its names (``("sample_id", "id")``):
+        releases name the same column differently from one config to the next.
+        """
         dataset = self.load(config, required)
         if dataset is None:
             return []
         where = self.where(config)
-        missing = [f for f in fields if f not in dataset.column_names]
-        if missing:
-            raise DataError(f"{where}: field {missing[0]!r} missing (columns: {', '.join(dataset.column_names)})")
+        for wanted in fields:
+            names = wanted if isinstance(wanted, tuple) else (wanted,)
+            if not any(name in dataset.column_names for name in names):
+                alternatives = "".join(f" (or {name!r})" for name in names[1:])
+                raise DataError(f"{where}: field {names[0]!r}{alternatives} missing (columns: {', '.join(dataset.column_names)})")
         return ((f"{where}: row {index}", row) for index, row in enumerate(dataset))
 
-    def read_image_file(self, path: str, config: str, where: str) -> bytes:
-        """An image a record names by path: relative, inside the dataset folder (never '..' or absolute)."""
+    def read_image_file(self, path: str, config: str, where: str, name: str = "image") -> bytes:
+        """An image a record names by path (in field ``name``): relative, inside the dataset folder (never '..' or absolute)."""
         if not self.local:
-            raise DataError(f"{where}: field 'image': a path ({path!r}) but the dataset is not a local folder")
+            raise DataError(f"{where}: field {name!r}: a path ({path!r}) but the dataset is not a local folder")
         parts = Path(path).parts
         if Path(path).is_absolute() or ".." in parts:
-            raise DataError(f"{where}: field 'image': path {path!r} must be relative and inside the dataset folder")
+            raise DataError(f"{where}: field {name!r}: path {path!r} must be relative and inside the dataset folder")
         for base in (Path(self.source) / config, Path(self.source)):
             if (base / path).is_file():
                 return (base / path).read_bytes()
-        raise DataError(f"{where}: field 'image': image file {path!r} not found")
+        raise DataError(f"{where}: field {name!r}: image file {path!r} not found")
 
 
 def field(row: dict, name: str, where: str, kind: type | tuple[type, ...] = str) -> Any:
@@ -167,7 +173,7 @@ class WorldWriter:
             if value.get("bytes"):
                 data = value["bytes"]
             elif value.get("path"):
-                data = self.release.read_image_file(value["path"], config, where)
+                data = self.release.read_image_file(value["path"], config, where, name)
             else:
                 return None
         elif isinstance(value, (bytes, bytearray)):
@@ -175,7 +181,7 @@ class WorldWriter:
         elif isinstance(value, str):
             if not value.strip():
                 return None
-            data = self.release.read_image_file(value, config, where)
+            data = self.release.read_image_file(value, config, where, name)
         elif isinstance(value, PILImage.Image):
             buffer = BytesIO()
             value.save(buffer, format="PNG")
