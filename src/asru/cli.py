@@ -21,6 +21,9 @@ err_console = Console(stderr=True)
 _state = {"debug": False}
 
 ConfigOption = typer.Option(None, "--config", help="YAML file with config fields; options given here override it.")
+JudgeOption = typer.Option(
+    None, "--judge", help="Who labels the answers: rules (default, offline) | openai:URL[,model=NAME][,timeout=S][,retries=N][,workers=N], any OpenAI-compatible chat server (vLLM, llama.cpp). \\[config: judge]"
+)
 ReportToOption = typer.Option(
     None, "--report-to", help="Experiment tracker for the training curves: none (default) | tensorboard (under OUT/trackers) | trackio | wandb. \\[config: report_to]"
 )
@@ -95,6 +98,7 @@ def unlearn(
     bao: Optional[bool] = typer.Option(None, "--bao/--no-bao", help="Add the BAO boundary hinge. \\[config: bao]"),
     seed: Optional[int] = typer.Option(None, help="\\[config: seed]"),
     attacks: str = typer.Option("", help="Comma-separated attacks to evaluate after training, or 'all'."),
+    judge: Optional[str] = JudgeOption,
     report_to: Optional[str] = ReportToOption,
     config: Optional[Path] = ConfigOption,
 ) -> None:
@@ -108,7 +112,7 @@ def unlearn(
         config,
         {
             "method": method, "setting": setting, "forget_ratio": forget_ratio, "requests_file": str(requests) if requests else None,
-            "steps": steps, "learning_rate": learning_rate, "lora_r": lora_r, "bao": bao, "seed": seed, "report_to": report_to,
+            "steps": steps, "learning_rate": learning_rate, "lora_r": lora_r, "bao": bao, "seed": seed, "report_to": report_to, "judge": judge,
         },
     )
     results = run_unlearn(model, world, out, run_config, attacks=_attack_list(attacks), console=console)
@@ -127,6 +131,7 @@ def eval_command(
     attacks: str = typer.Option("", help="Comma-separated attacks, or 'all'. \\[config: attacks]"),
     seed: Optional[int] = typer.Option(None, help="\\[config: seed]"),
     reference_model: Optional[Path] = typer.Option(None, "--reference-model", help="Original model that scores answer perplexity for the judge. \\[config: reference_model]"),
+    judge: Optional[str] = JudgeOption,
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """Evaluate a model on a setting (and attacks); write results.json, report.md/html, plots."""
@@ -137,7 +142,7 @@ def eval_command(
         EvalConfig,
         config,
         {"setting": setting, "forget_ratio": forget_ratio, "requests_file": str(requests) if requests else None, "attacks": _attack_list(attacks) or None, "seed": seed,
-         "reference_model": str(reference_model) if reference_model else None},
+         "reference_model": str(reference_model) if reference_model else None, "judge": judge},
     )
     results = evaluate_model(model, world, out, eval_config, console)
     _print_headline(results, out)

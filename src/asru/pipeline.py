@@ -18,6 +18,7 @@ from asru.config import StrictConfig, dump_config
 from asru.errors import ConfigError, ModelError
 from asru.eval.attacks import ALL_ATTACKS
 from asru.eval.evaluate import evaluate
+from asru.eval.llm_judge import make_judge
 from asru.eval.settings import Setting, default_requests, describe_requests, load_requests, make_splits
 from asru.io import atomic_write_text, check_writable, write_folder_atomically
 from asru.methods.base import get_method
@@ -44,6 +45,7 @@ class EvalConfig(StrictConfig):
     reference_model: str | None = Field(None, description="the original model for perplexity; default: the evaluated model itself (asru eval) or the input model (asru unlearn)")
     splits: list[str] | None = Field(None, description="evaluate only these splits (default: forget, retain and utility splits, refusal and the test_ paraphrases)")
     max_per_split: int | None = Field(None, ge=1, description="evaluate at most this many questions of each split (the same seeded subset for every model)")
+    judge: str = Field("rules", description="'rules' (the offline judge) or 'openai:URL[,model=NAME]', an OpenAI-compatible chat server (asru.eval.llm_judge)")
 
 
 def eval_subset(splits: dict, config: EvalConfig) -> dict:
@@ -102,11 +104,15 @@ def setting_splits(world, setting, forget_ratio: float, seed: int, requests_file
     return requests, make_splits(world, setting, forget_ratio, seed, requests)
 
 
-def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Path, config: EvalConfig | None = None, console=None, model=None, processor=None, method: str = "none", timing: dict | None = None, training_logs: dict[str, list] | None = None, model_context=None) -> dict:
-    """Evaluate a saved model (or an in-memory one) on a setting and write a run folder."""
+def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Path, config: EvalConfig | None = None, console=None, model=None, processor=None, method: str = "none", timing: dict | None = None, training_logs: dict[str, list] | None = None, model_context=None, judge=None) -> dict:
+    """Evaluate a saved model (or an in-memory one) on a setting and write a run folder.
+
+    ``judge``: ``make_judge(config.judge)`` when the caller made it already (default: made here).
+    """
     config = config or EvalConfig()
     out = Path(out)
     attack_names = resolve_attacks(config.attacks)
+    judge_many, judge_name = judge or make_judge(config.judge)  # a judge server that is down fails before the model loads
     world = load_world(world_dir)
     loaded_here = model is None
     if loaded_here:
@@ -125,7 +131,7 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
     try:
         metrics, attacks, answers = evaluate(
             model, processor, world, {**splits, **chosen}, split_names=list(chosen), attacks=attack_names, model_context=model_context, perplexity_model=original, batch_size=config.batch_size, seed=config.seed,
-            progress=(lambda name: status.update(f"evaluating {name}")) if status else None,
+            progress=(lambda name: status.update(f"evaluating {name}")) if status else None, judge=judge_many,
         )
     finally:
         if status:
@@ -138,6 +144,7 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
         "requests": describe_requests(world, requests),
         "metrics": metrics,
         "attacks": attacks,
+        "judge": judge_name,
         "timing": {**(timing or {}), "eval_seconds": round(time.perf_counter() - started, 2)},
         "versions": versions(),
     }
@@ -172,13 +179,14 @@ def unlearn(
     """
     config = config or UnlearnConfig()
     check_tracker_installed(config.report_to)  # before the model loads
+    judge = make_judge(config.judge)  # and a judge server that is down fails now, not after training
     out = Path(out)
     world = load_world(world_dir)
     model, processor = load_vlm(model_path, dtype=config.dtype, attn_implementation=config.attn_implementation, device="auto")
     _, splits = setting_splits(world, config.setting, config.forget_ratio, config.seed, config.requests_file)
     eval_config = EvalConfig(
         setting=config.setting, forget_ratio=config.forget_ratio, requests_file=config.requests_file, seed=config.seed, attacks=resolve_attacks(attacks or []),
-        splits=eval_splits, max_per_split=eval_max_per_split,
+        splits=eval_splits, max_per_split=eval_max_per_split, judge=config.judge,
     )
     eval_subset(splits, eval_config)  # an unknown split name fails here, not after training
     started = time.perf_counter()
@@ -195,7 +203,7 @@ def unlearn(
         eval_config.attacks = list(dict.fromkeys(resolve_attacks(eval_config.attacks) + ["steering_removed"]))
         return evaluate_model(
             model_path, world_dir, out, eval_config, console, model=model, processor=processor, method=config.method,
-            timing={"fit_seconds": round(time.perf_counter() - started, 2)}, model_context=method.apply,
+            timing={"fit_seconds": round(time.perf_counter() - started, 2)}, model_context=method.apply, judge=judge,
         )
     logs: dict[str, list] = {}
     if getattr(params, "stage", "1") != "2":
@@ -212,5 +220,5 @@ def unlearn(
         shutil.rmtree(out / leftover, ignore_errors=True)
     return evaluate_model(
         model_path, world_dir, out, eval_config, console, model=model, processor=processor, method=config.method,
-        timing={"train_seconds": round(train_seconds, 2), "total_train_seconds": round(time.perf_counter() - started, 2)}, training_logs=logs,
+        timing={"train_seconds": round(train_seconds, 2), "total_train_seconds": round(time.perf_counter() - started, 2)}, training_logs=logs, judge=judge,
     )

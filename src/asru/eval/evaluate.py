@@ -54,9 +54,13 @@ def answer_perplexities(model, encoder: Encoder, probes: list[Probe], answers: l
 
 
 def score(
-    probes: list[Probe], answers: list[str], should_forget: bool, distractors: dict[str, list[str]], judged: bool = True, perplexities: list[float] | None = None
+    probes: list[Probe], answers: list[str], should_forget: bool, distractors: dict[str, list[str]], judged: bool = True, perplexities: list[float] | None = None,
+    judge: Callable[[list[dict]], list] = judge_many,
 ):
-    """Metrics overall and per modality, the judge summary, and the per-answer records."""
+    """Metrics overall and per modality, the judge summary, and the per-answer records.
+
+    ``judge``: records -> judgements, the offline rules by default (``asru.eval.llm_judge.make_judge``).
+    """
     records = []
     for index, (probe, answer) in enumerate(zip(probes, answers)):
         s = probe.sample
@@ -90,7 +94,7 @@ def score(
             metrics[f"{modality}_qa"] = aggregate(subset)
     judged_records = [r for r in records if r["kind"] in ("fact", "identity")]
     if judged and judged_records:
-        judgements = judge_many(judged_records)
+        judgements = judge(judged_records)
         for record, judgement in zip(judged_records, judgements):
             record["label"] = judgement.label
             record["naturalness"] = judgement.naturalness
@@ -112,13 +116,14 @@ def evaluate(
     batch_size: int = 64,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    judge: Callable[[list[dict]], list] = judge_many,
 ) -> tuple[dict, dict, list[dict]]:
     """Return (metrics, attack results, answer records).
 
     ``model_context(model)`` wraps generation (a steering method's hooks on that model, so that
     the relearned copy is steered too); the ``steering_removed`` attack evaluates the forget split
     without it. ``perplexity_model`` (the original model)
-    scores every answer's perplexity for the judge's naturalness.
+    scores every answer's perplexity for the judge's naturalness. ``judge`` labels the answers (see :func:`score`).
     """
     encoder = Encoder(processor, world.root)
     distractors = fact_values(world)
@@ -132,7 +137,7 @@ def evaluate(
         with wrap(runner):
             answers = answer_probes(runner, encoder, probes, batch_size)
         perplexities = answer_perplexities(perplexity_model, encoder, probes, answers, batch_size) if perplexity_model is not None else None
-        result, records = score(probes, answers, should_forget, distractors, perplexities=perplexities)
+        result, records = score(probes, answers, should_forget, distractors, perplexities=perplexities, judge=judge)
         for record in records:
             record["split"] = name
         all_records.extend(records)

@@ -7,27 +7,39 @@ callable ``generate(prompt) -> reply`` and parses the reply into the same
 
     judge = LLMJudge(lambda prompt: my_chat(prompt))           # any model, any server
     judge = LLMJudge.from_pretrained("path/to/local-chat-model")  # a local HF causal LM
+    judge = LLMJudge(openai_chat("http://127.0.0.1:8000/v1"))     # an OpenAI-compatible server (vLLM, llama.cpp)
     verdict = judge.judge(question, gold, pred, should_forget=True, subject_name="Talia Vorne")
 
 The reply must hold the three scores, preferably as one JSON object; ``key: value`` lines are
 accepted too. The label is the model's own when it gives a valid one, otherwise the offline
 rules' label (:func:`asru.eval.judge.judge`). A reply without the three scores, or with a score
 out of range, raises :class:`~asru.errors.AsruError` quoting the reply.
+
+``asru eval/unlearn --judge openai:URL[,model=NAME]`` picks the judge (:func:`make_judge`);
+``rules`` (the default) is the offline judge.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
+from urllib.parse import urlsplit
 
-from asru.errors import AsruError, ModelError
+from asru.errors import AsruError, ConfigError, ModelError
 from asru.eval.judge import LABELS, Judgement
 from asru.eval.judge import _record_get
 from asru.eval.judge import judge as rules_judge
+from asru.eval.judge import judge_many as rules_judge_many
 
-__all__ = ["LLMJudge", "JUDGE_PROMPT", "parse_reply"]
+__all__ = ["LLMJudge", "JUDGE_PROMPT", "parse_reply", "openai_chat", "make_judge", "parse_judge_spec"]
 
 JUDGE_PROMPT = """You are grading one answer of an AI assistant about a person.
 {task}
@@ -230,25 +242,31 @@ class LLMJudge:
             reasons=("llm_judge", source),
         )
 
-    def judge_many(self, records: Iterable[Mapping[str, Any] | Any]) -> list[Judgement]:
-        """Judge many records (the keys of :func:`asru.eval.judge.judge_many`), one call each."""
-        out = []
-        for record in records:
+    def judge_many(self, records: Iterable[Mapping[str, Any] | Any], workers: int = 1) -> list[Judgement]:
+        """Judge many records (the keys of :func:`asru.eval.judge.judge_many`), one call each.
+
+        ``workers`` > 1 sends that many calls at a time (a serving engine batches concurrent
+        requests); the results keep the records' order.
+        """
+
+        def one(record) -> Judgement:
             gold = _record_get(record, "gold")
-            out.append(
-                self.judge(
-                    _record_get(record, "question", ""),
-                    gold if gold is not None else _record_get(record, "answer", ""),
-                    _record_get(record, "pred", ""),
-                    should_forget=bool(_record_get(record, "should_forget", False)),
-                    subject_name=_record_get(record, "subject_name"),
-                    fact=_record_get(record, "fact"),
-                    distractors=_record_get(record, "distractors") or (),
-                    perplexity=_record_get(record, "perplexity"),
-                    options=_record_get(record, "options") or (),
-                )
+            return self.judge(
+                _record_get(record, "question", ""),
+                gold if gold is not None else _record_get(record, "answer", ""),
+                _record_get(record, "pred", ""),
+                should_forget=bool(_record_get(record, "should_forget", False)),
+                subject_name=_record_get(record, "subject_name"),
+                fact=_record_get(record, "fact"),
+                distractors=_record_get(record, "distractors") or (),
+                perplexity=_record_get(record, "perplexity"),
+                options=_record_get(record, "options") or (),
             )
-        return out
+
+        if workers <= 1:
+            return [one(record) for record in records]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(one, records))
 
     # -- a local Hugging Face chat model ---------------------------------------------------------
 
@@ -301,3 +319,139 @@ class LLMJudge:
         judge = cls(generate, **kwargs)
         judge.model, judge.tokenizer = model, tokenizer
         return judge
+
+
+# -- an OpenAI-compatible chat server over HTTP ----------------------------------------------------
+#
+# Plain urllib and JSON rather than the ``openai`` client: asru does not depend on it, and one
+# POST of one documented JSON shape does not justify a new dependency.
+
+_RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+def _endpoints(url: str) -> tuple[str, str]:
+    """(chat completions URL, models URL) from a server URL given with or without ``/v1`` or the full path."""
+    base = url.rstrip("/")
+    if base.endswith("/chat/completions"):
+        base = base[: -len("/chat/completions")]
+    if not base.endswith("/v1"):
+        base += "/v1"
+    return f"{base}/chat/completions", f"{base}/models"
+
+
+def _request_json(url: str, payload: dict | None, *, timeout: float, retries: int, backoff: float, headers: dict[str, str]) -> Any:
+    """GET (no payload) or POST JSON to ``url``; the decoded JSON reply.
+
+    Connection failures, timeouts, 429 and 5xx are retried ``retries`` times with exponential
+    backoff (``backoff``, 2x, 4x... seconds); then, or at once on another HTTP error or a reply that
+    is not JSON, one :class:`AsruError` line naming the URL.
+    """
+    data = json.dumps(payload).encode("utf-8") if payload is not None else None
+    reason = ""
+    for attempt in range(retries + 1):
+        if attempt:
+            time.sleep(backoff * 2 ** (attempt - 1))
+        request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json", **headers}, method="POST" if data is not None else "GET")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http/https only: checked in parse_judge_spec)
+                body = response.read()
+        except urllib.error.HTTPError as error:
+            detail = " ".join(error.read(300).decode("utf-8", "replace").split())
+            reason = f"HTTP {error.code}" + (f": {detail}" if detail else "")
+            if error.code in _RETRYABLE_STATUS:
+                continue
+            raise AsruError(f"LLM judge at {url}: {reason}") from None
+        except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError) as error:
+            cause = getattr(error, "reason", error)
+            reason = "timed out" if isinstance(cause, (TimeoutError, socket.timeout)) else str(cause)
+            continue
+        try:
+            return json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise AsruError(f"LLM judge at {url}: the reply is not JSON ({_excerpt(body.decode('utf-8', 'replace'))})") from None
+    tries = "1 try" if retries == 0 else f"{retries + 1} tries"
+    raise AsruError(f"LLM judge at {url}: no answer after {tries} ({reason}); is the server running?")
+
+
+def openai_chat(
+    url: str, model: str | None = None, *, timeout: float = 60.0, retries: int = 3, backoff: float = 1.0, max_tokens: int = 200, api_key: str | None = None
+) -> Callable[[str], str]:
+    """``generate(prompt) -> reply`` for :class:`LLMJudge` through an OpenAI-compatible ``/v1/chat/completions``.
+
+    ``model`` defaults to the first model the server lists at ``/v1/models`` (asked once, here,
+    which also fails fast when the server is down). Greedy (temperature 0). ``api_key`` (default:
+    the ``OPENAI_API_KEY`` environment variable) is sent as a bearer token when set.
+    """
+    chat_url, models_url = _endpoints(url)
+    key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    options = dict(timeout=timeout, retries=retries, backoff=backoff, headers=headers)
+    if model is None:
+        listed = _request_json(models_url, None, **options)
+        ids = [m.get("id") for m in listed.get("data", []) if isinstance(m, dict)] if isinstance(listed, dict) else []
+        if not ids or not isinstance(ids[0], str):
+            raise AsruError(f"LLM judge at {models_url}: the server lists no model; name one with --judge openai:URL,model=NAME")
+        model = ids[0]
+
+    def generate(prompt: str) -> str:
+        payload = {"model": model, "messages": [{"role": "user", "content": prompt}], "temperature": 0, "max_tokens": max_tokens}
+        reply = _request_json(chat_url, payload, **options)
+        try:
+            content = reply["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError):
+            content = None
+        if not isinstance(content, str):
+            raise AsruError(f"LLM judge at {chat_url}: the reply is not a chat completion (no choices[0].message.content): {_excerpt(json.dumps(reply))}")
+        return content
+
+    generate.model = model  # type: ignore[attr-defined]
+    generate.url = chat_url  # type: ignore[attr-defined]
+    return generate
+
+
+_SPEC_KEYS = {"model": str, "timeout": float, "retries": int, "workers": int}
+
+
+def parse_judge_spec(spec: str) -> dict[str, Any]:
+    """``rules`` or ``openai:URL[,model=NAME][,timeout=S][,retries=N][,workers=N]`` as a dict.
+
+    ``{"kind": "rules"}`` or ``{"kind": "openai", "url": ..., <keys given>}``; anything else is a
+    one-line :class:`ConfigError` naming ``--judge``.
+    """
+    spec = (spec or "").strip()
+    if spec == "rules":
+        return {"kind": "rules"}
+    if not spec.startswith("openai:"):
+        raise ConfigError(f"option --judge: {spec!r} is neither 'rules' nor 'openai:URL[,model=NAME]'")
+    url, *pairs = [part.strip() for part in spec[len("openai:") :].split(",")]
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"option --judge: {url!r} is not an http(s) URL (e.g. openai:http://127.0.0.1:8000/v1)")
+    parsed: dict[str, Any] = {"kind": "openai", "url": url}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in _SPEC_KEYS or not value:
+            raise ConfigError(f"option --judge: {pair!r} is not one of {', '.join(k + '=...' for k in _SPEC_KEYS)}")
+        try:
+            parsed[key] = _SPEC_KEYS[key](value)
+        except ValueError:
+            raise ConfigError(f"option --judge: {key} must be a {_SPEC_KEYS[key].__name__}, got {value!r}") from None
+        if (key == "timeout" and parsed[key] <= 0) or (key == "retries" and parsed[key] < 0) or (key == "workers" and parsed[key] < 1):
+            raise ConfigError(f"option --judge: {key} must be {'0 or more' if key == 'retries' else 'positive'}, got {value!r}")
+    return parsed
+
+
+def make_judge(spec: str) -> tuple[Callable[[list[dict]], list[Judgement]], str]:
+    """(``judge_many``-like callable, description for results.json) for a ``--judge`` value.
+
+    For a server, its model is resolved now (``/v1/models`` when not named), so that a server
+    that is down fails before any training or generation.
+    """
+    parsed = parse_judge_spec(spec)
+    if parsed["kind"] == "rules":
+        return rules_judge_many, "rules"
+    options = {key: parsed[key] for key in ("timeout", "retries") if key in parsed}
+    generate = openai_chat(parsed["url"], parsed.get("model"), **options)
+    judge = LLMJudge(generate)
+    workers = parsed.get("workers", 8)
+    return (lambda records: judge.judge_many(records, workers=workers)), f"openai:{generate.url} model={generate.model}"

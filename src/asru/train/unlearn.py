@@ -64,6 +64,7 @@ class UnlearnConfig(StrictConfig):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="weights dtype when loading the model; bfloat16 on GPUs")
     attn_implementation: str | None = Field(None, description='"sdpa" (default), "flash_attention_2" (needs flash-attn) or "eager"')
     gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass: less memory, ~30 % slower")
+    judge: str = Field("rules", description="judge of the evaluation after training: 'rules' or 'openai:URL[,model=NAME]' (EvalConfig.judge)")
     report_to: ReportTo = Field("none", description="experiment tracker for the training curves (ASRU's GRPO stage too, unless method_args.rl.report_to says otherwise)")
 
 
