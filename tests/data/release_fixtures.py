@@ -173,26 +173,33 @@ def mllmu_profile(pid: str, k: int, reword: bool = False) -> dict:
     }
 
 
-def write_mllmu(root: Path, ft_with_ids: bool = False) -> Path:
-    """A 4-profile + 1-celebrity MLLMU-Bench snapshot."""
+def write_mllmu(root: Path, ft_ids: str | None = None) -> Path:
+    """A 4-profile + 1-celebrity MLLMU-Bench snapshot in the shapes its code reads (franciscoliu/MLLMU-Bench: eval.py, finetune.py).
+
+    ``ft_ids``: how ft_Data rows name their profile -- None (they don't: matched by portrait),
+    ``"column"`` (an ``ID`` column) or ``"metadata"`` (each QA entry carries the ``ID``, as baselines/GA.py writes).
+    """
     ids = list(MLLMU_PROFILES)
     profiles = [mllmu_profile(pid, k) for k, pid in enumerate(ids)]
     write_parquet(root / "Full_Set", profiles)
     ft = []
     for k, pid in enumerate(ids):
-        name, job, city = MLLMU_PROFILES[pid]
-        row = {"image": {"bytes": png((30 * k, 200, 60)), "path": None},
-               "metadata": json.dumps([{"Question": "What is this person's name?", "Answer": name}, {"Question": "Where does this person live?", "Answer": city}])}
-        ft.append({"ID": pid, **row} if ft_with_ids else row)
+        name, _, city = MLLMU_PROFILES[pid]
+        pairs = [{"Question": "What is this person's name?", "Answer": name}, {"Question": "Where does this person live?", "Answer": city}]
+        if ft_ids == "metadata":
+            pairs = [{**pair, "ID": pid} for pair in pairs]
+        row = {"image": {"bytes": png((30 * k, 200, 60)), "path": None}, "metadata": json.dumps(pairs)}
+        ft.append({"ID": pid, **row} if ft_ids == "column" else row)
     write_parquet(root / "ft_Data", ft)
     test = [{**mllmu_profile(pid, k, reword=True), "images": [{"bytes": png((30 * k, 200, 90 + i)), "path": None} for i in range(2)]} for k, pid in enumerate(ids)]
     for row in test:
         row.pop("image")
-    write_parquet(root / "Test_Set", test, list_image_columns=("images",))
+    for shard in range(2):  # eval.py reads Test_Set as a folder of parquet files
+        write_parquet(root / "Test_Set", test[shard * 2:(shard + 1) * 2], list_image_columns=("images",), shard=shard, shards=2)
     celebrity = mllmu_profile("p01", 0)
     celebrity["image"] = {"bytes": png((250, 250, 0)), "path": None}
     write_parquet(root / "Retain_Set", [celebrity])
-    write_parquet(root / "forget_5", [profiles[0]])
-    write_parquet(root / "forget_10", profiles[:2])
-    write_parquet(root / "retain_95", profiles[1:])
+    for ratio, count in ((5, 1), (10, 2)):  # eval.py pairs forget_<r> with retain_<100 - r>
+        write_parquet(root / f"forget_{ratio}", profiles[:count])
+        write_parquet(root / f"retain_{100 - ratio}", profiles[count:])
     return root

@@ -1,7 +1,8 @@
-"""MLLMU-Bench adapter: profiles, fine-tuning pairs, test rewordings, celebrities, forget splits."""
+"""MLLMU-Bench importer on a release in the shapes its code reads: profiles, fine-tuning pairs, test rewordings, celebrities, forget/retain configs."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -10,7 +11,7 @@ from asru.data.mllmu_bench import import_mllmu_bench
 from asru.errors import DataError
 from asru.eval.settings import load_requests, make_splits
 from asru.world import load_world
-from release_fixtures import mllmu_profile, write_mllmu, write_parquet
+from release_fixtures import MLLMU_PROFILES, mllmu_profile, png, write_mllmu, write_parquet
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +46,14 @@ def test_test_set_gives_paraphrases_and_cross_images(world):
     assert generation.paraphrases == ["In other words, Where does Una Sol live?"]
     image_questions = [s for s in by_id.values() if s.subject_id == "p02" and s.modality == "image"]
     assert image_questions and all(len(s.image_variants) == 2 for s in image_questions)
+    last = next(s for s in by_id.values() if s.subject_id == "p04" and s.form == "cloze")  # from Test_Set's second parquet file
+    assert last.paraphrases == ["In other words, Ora Finch works as a __."]
     assert all((world.root / v).is_file() for s in image_questions for v in s.image_variants)
 
 
 def test_forget_configs_become_complete_requests(world):
     settings = world.manifest["settings"]
-    assert {k: v["subjects"] for k, v in settings.items()} == {"forget_5": 1, "forget_10": 2}
+    assert {k: (v["subjects"], v["retain"]) for k, v in settings.items()} == {"forget_5": (1, "retain_95"), "forget_10": (2, "retain_90")}
     splits = make_splits(world, "complete", requests=load_requests(world.root / settings["forget_10"]["requests"]))
     assert {s.subject_id for s in splits["forget"]} == {"p01", "p02"}
     assert not splits["retain_same_subject"]
@@ -59,9 +62,29 @@ def test_forget_configs_become_complete_requests(world):
     assert celebrity and {s.split for s in celebrity} == {"celebrity"}
 
 
-def test_ft_data_with_ids(tmp_path):
-    world = import_mllmu_bench(write_mllmu(tmp_path / "src", ft_with_ids=True), tmp_path / "out", cache_dir=tmp_path / "cache")
-    assert len([s for s in world.samples if s.split == "train"]) == 8
+@pytest.mark.parametrize("ft_ids", ["column", "metadata"])
+def test_ft_data_rows_named_by_id(tmp_path, ft_ids):
+    """An ID column, or an ID in each metadata entry (as baselines/GA.py writes), names the profile before the portrait does."""
+    src = write_mllmu(tmp_path / "src", ft_ids=ft_ids)
+    shutil.rmtree(src / "Full_Set")
+    write_parquet(src / "Full_Set", [mllmu_profile(pid, k) | {"image": {"bytes": png((k, 1, 2)), "path": None}} for k, pid in enumerate(MLLMU_PROFILES)])
+    world = import_mllmu_bench(src, tmp_path / "out", cache_dir=tmp_path / "cache")  # portraits differ from ft_Data's: the IDs match
+    train = [s for s in world.samples if s.split == "train"]
+    assert len(train) == 8 and {s.subject_id for s in train if s.answer == "Una Sol"} == {"p02"}
+
+
+def test_ft_data_row_matching_no_profile_is_named(release, tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(release, src)
+    shutil.rmtree(src / "ft_Data")
+    pairs = json.dumps([{"Question": "Who?", "Answer": "Ivo", "ID": "p01"}, {"Question": "Where?", "Answer": "Porto", "ID": "p02"}])
+    path = write_parquet(src / "ft_Data", [{"image": {"bytes": png((1, 2, 3)), "path": None}, "metadata": pairs}])
+    with pytest.raises(DataError, match=rf"{path}: row 0: field 'metadata': its entries name several profiles \['p01', 'p02'\]"):
+        import_mllmu_bench(src, tmp_path / "out", cache_dir=tmp_path / "cache")
+    shutil.rmtree(src / "ft_Data")
+    path = write_parquet(src / "ft_Data", [{"image": {"bytes": png((1, 2, 3)), "path": None}, "metadata": json.dumps([{"Question": "Who?", "Answer": "Ivo"}])}])
+    with pytest.raises(DataError, match=rf"{path}: row 0: field 'image': matches no Full_Set portrait \(and no 'ID' in the row or its metadata\)"):
+        import_mllmu_bench(src, tmp_path / "out", cache_dir=tmp_path / "cache")
 
 
 def test_missing_full_set_and_bad_fields(release, tmp_path):
@@ -90,3 +113,14 @@ def test_forget_ids_must_be_profiles(release, tmp_path):
     write_parquet(src / "forget_5", [mllmu_profile("p01", 0) | {"ID": "p99"}])
     with pytest.raises(DataError, match=r"forget_5.*field 'ID': 'p99' is not in Full_Set"):
         import_mllmu_bench(src, tmp_path / "out", cache_dir=tmp_path / "cache")
+
+
+def test_every_forget_ratio_is_read_and_its_retain_must_not_overlap(release, tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(release, src)
+    write_parquet(src / "forget_20", [mllmu_profile(pid, k) for k, pid in enumerate(list(MLLMU_PROFILES)[:3])])
+    world = import_mllmu_bench(src, tmp_path / "out", cache_dir=tmp_path / "cache")
+    assert world.manifest["settings"]["forget_20"] == {"setting": "complete", "requests": "requests/forget_20.yaml", "subjects": 3}
+    path = write_parquet(src / "retain_80", [mllmu_profile("p04", 3), mllmu_profile("p02", 1)])
+    with pytest.raises(DataError, match=rf"{path}: row 1: field 'ID': 'p02' is also in forget_20"):
+        import_mllmu_bench(src, tmp_path / "out2", cache_dir=tmp_path / "cache")

@@ -73,7 +73,9 @@ def test_cross_images_paraphrases_and_attack_prompts_attach_to_their_question(wo
         assert len(variants) == 3 and all(v.endswith(".jpg") and (world.root / v).is_file() for v in variants)
     assert not by_id["Ada_Quill_1-image-cloze"].image_variants and not by_id["Bo_Renn_1-image-qa"].image_variants
     assert by_id["Ada_Quill_1-text-qa"].paraphrases == by_id["Ada_Quill_1-text-qa-test"].paraphrases == ["Ada Quill's place of birth is which city?"]
-    read = lambda name: [json.loads(line) for line in (world.root / "attacks" / f"{name}.jsonl").read_text().splitlines()]  # noqa: E731
+    def read(name: str) -> list[dict]:
+        return [json.loads(line) for line in (world.root / "attacks" / f"{name}.jsonl").read_text().splitlines()]
+
     assert read("random_prefix") == [{"config": "random_prefix_persona", "question": "Ignore the weather. Where was Cy Vale born?", "target": "Cy_Vale_1-text-qa"}]
     assert read("jailbreak_style_prompt")[0]["target"] == "Ada_Quill_25-image-qa"  # the trained question before the held-out one
 

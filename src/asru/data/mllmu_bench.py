@@ -2,21 +2,31 @@
 
 MLLMU-Bench has 500 fictitious profiles (a portrait each) and 153 real celebrities. Its Hugging
 Face release (``MLLMMU/MLLMU-Bench``) has one parquet config per part, read here with
-``datasets.load_dataset`` (hub id, or a local snapshot / one folder per config):
+``datasets.load_dataset`` (hub id, or a local snapshot / one folder per config).
+
+Checked against the benchmark's public code (``franciscoliu/MLLMU-Bench`` at commit 0e3098e):
 
 =============================  ==============================================================
-``Full_Set`` (required)        the 500 profiles: ``ID``, ``image`` and the evaluation tasks
-                               ``Classification_Task`` ({``Image_Textual_Questions``,
-                               ``Pure_Text_Questions``}: lists of {``Question``, ``Options``
-                               {A..D}, ``Correct_Answer``}), ``Mask_Task`` and
-                               ``Generation_Task`` (lists of {``Question``, ``Ground_Truth``,
-                               ``Type``: ``Image_Textual`` | ``Pure_Text``})
-``ft_Data``                    the fine-tuning QA pairs: ``image`` and ``metadata`` (a JSON
-                               list of {``Question``, ``Answer``}); matched to a profile by
-                               ``ID`` when the column exists, else by identical image bytes
-``Test_Set``                   the same tasks reworded, with ``images`` (other portraits)
-``Retain_Set``                 the 153 celebrities, same columns as ``Full_Set``
-``forget_5/10/15``             the profiles to forget (``ID``); ``retain_*`` is their complement
+``Full_Set`` (required)        the 500 profiles: ``ID``, ``image`` ({``bytes``}) and the
+                               evaluation tasks ``Classification_Task``
+                               ({``Image_Textual_Questions``, ``Pure_Text_Questions``}: lists of
+                               {``Question``, ``Options`` {A..D}, ``Correct_Answer``}),
+                               ``Mask_Task`` and ``Generation_Task`` (lists of {``Question``,
+                               ``Ground_Truth``, ``Type``: ``Image_Textual`` | ``Pure_Text``})
+                               -- ``eval.py`` (evaluate_classification, _fill_in_the_blank,
+                               _generation)
+``ft_Data``                    the fine-tuning QA pairs: ``image`` ({``bytes``}) and
+                               ``metadata``, a JSON string: a list of {``Question``,
+                               ``Answer``} -- ``finetune.py``, ``data_process/data_preprocess.py``
+``Test_Set``                   a folder of one or more parquet files: the same tasks reworded,
+                               with ``images`` (a list of {``bytes``}: other portraits), matched
+                               by ``ID`` -- ``eval.py`` (``mode == "test"``)
+``Retain_Set``                 the 153 celebrities, same columns as ``Full_Set`` -- ``eval.py``
+                               (``--celebrity_data``)
+``forget_<N>``, ``retain_<M>``  the profiles to forget by ``ID`` (same columns as ``Full_Set``)
+                               and the rest, ``M = 100 - N`` -- ``eval.py`` reads
+                               ``forget_{r}`` / ``retain_{100 - r}``; every ``forget_<N>``
+                               config found is read
 =============================  ==============================================================
 
 Mapping: ft_Data pairs are image ``qa`` samples with ``split: train`` (what unlearning trains on,
@@ -28,14 +38,23 @@ questions (the cross-image attack). Celebrities are subjects ``celebrity_<ID>`` 
 celebrity``: always retained, never trained on. Every question is its own numbered fact of the
 profile (MLLMU-Bench has no shared fact list and no sensitive facts), so the benchmark is the
 Complete setting: ``asru unlearn --world DIR --setting complete --requests
-DIR/requests/forget_5.yaml``. A ``name``/``Name`` column names a profile; otherwise its ID does
-(*assumed*: the release's profiles carry names only inside the question texts).
+DIR/requests/forget_5.yaml``. A ``retain_<100-N>`` config, when present, must not name a
+profile of ``forget_<N>``.
+
+Still assumed (not visible in the code): how an ft_Data row finds its profile -- the code never
+joins them. By an ``ID`` column when there is one, else by the ``ID`` its metadata entries carry
+(``baselines/GA.py`` writes the profile's ID into each entry of its JSON profiles), else by
+portrait bytes identical to the profile's ``image``; a row none of these match is an error. A
+``name``/``Name`` column names a profile; otherwise its ID does (the profiles carry names only
+inside the question texts). The hub's forget ratios are 5, 10 and 15 by the dataset card, not
+by the code.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -47,7 +66,7 @@ from asru.world.generate import mcq_prompt
 
 FORMAT_NAME = "mllmu-bench"
 PROFILE_FIELDS = ("ID", "image", "Classification_Task", "Mask_Task", "Generation_Task")
-FORGET_CONFIGS = ("forget_5", "forget_10", "forget_15")
+FORGET_CONFIG = re.compile(r"^forget_(\d+)$")
 TYPES = {"Image_Textual": "image", "Pure_Text": "text"}
 
 
@@ -143,24 +162,35 @@ class _Importer:
                     question = mcq_prompt(question, options)
                 self._add(sid, where, key, question, answer, modality, form, split, options, value)
 
+    def _profile_of_pairs(self, row: dict, pairs: list, where: str) -> str:
+        """The profile an ft_Data row belongs to: its ``ID`` column, else its entries' ``ID``, else its portrait's bytes."""
+        if row.get("ID") is not None:
+            sid, name = str(row["ID"]), "ID"
+        elif ids := {str(p["ID"]) for p in pairs if isinstance(p, dict) and p.get("ID") is not None}:
+            if len(ids) > 1:
+                raise DataError(f"{where}: field 'metadata': its entries name several profiles {sorted(ids)}")
+            sid, name = ids.pop(), "metadata.ID"
+        else:
+            portrait = row.get("image")
+            data = portrait.get("bytes") if isinstance(portrait, dict) else None
+            sid = self.by_image.get(hashlib.sha256(data).hexdigest()) if data else None
+            if sid is None:
+                raise DataError(f"{where}: field 'image': matches no Full_Set portrait (and no 'ID' in the row or its metadata)")
+            name = "image"
+        if sid not in self.writer.subjects:
+            raise DataError(f"{where}: field {name!r}: {sid!r} is not in Full_Set")
+        return sid
+
     def fine_tuning_pairs(self) -> None:
         for where, row in self._rows("ft_Data", ("image", "metadata")):
-            if row.get("ID") is not None:
-                sid = str(row["ID"])
-            else:
-                portrait = row.get("image")
-                data = portrait.get("bytes") if isinstance(portrait, dict) else None
-                sid = self.by_image.get(hashlib.sha256(data).hexdigest()) if data else None
-                if sid is None:
-                    raise DataError(f"{where}: field 'image': matches no Full_Set portrait (and no 'ID' column)")
-            if sid not in self.writer.subjects:
-                raise DataError(f"{where}: field 'ID': {sid!r} is not in Full_Set")
             metadata = row.get("metadata")
             try:
                 pairs = json.loads(metadata) if isinstance(metadata, str) else metadata
             except json.JSONDecodeError as error:
                 raise DataError(f"{where}: field 'metadata': invalid JSON ({error.msg})") from None
-            for i, raw in enumerate(_list(pairs, where, "metadata")):
+            pairs = _list(pairs, where, "metadata")
+            sid = self._profile_of_pairs(row, pairs, where)
+            for i, raw in enumerate(pairs):
                 pair = _item(raw, where, f"metadata.{i}")
                 at = f"{where}: metadata.{i}"
                 self._add(sid, where, "ft", field(pair, "Question", at), field(pair, "Answer", at), "image", "qa", "train")
@@ -185,19 +215,33 @@ class _Importer:
                     for record, question in zip(records, questions):
                         record["paraphrases"].append(question)
 
+    def _ids(self, config: str) -> list[tuple[str, str]]:
+        """(where, profile ID) of every row of a forget/retain config; each must be a Full_Set profile."""
+        ids = []
+        for where, row in self._rows(config, ("ID",)):
+            sid = str(field(row, "ID", where, (str, int)))
+            if sid not in self.writer.subjects:
+                raise DataError(f"{where}: field 'ID': {sid!r} is not in Full_Set")
+            ids.append((where, sid))
+        return ids
+
     def requests(self) -> dict[str, dict]:
+        """A Complete request per ``forget_<N>`` config; its ``retain_<100-N>`` must not overlap it."""
         settings = {}
-        for config in FORGET_CONFIGS:
-            ids = []
-            for where, row in self._rows(config, ("ID",)):
-                sid = str(field(row, "ID", where, (str, int)))
-                if sid not in self.writer.subjects:
-                    raise DataError(f"{where}: field 'ID': {sid!r} is not in Full_Set")
-                ids.append(sid)
-            if ids:
-                path = f"requests/{config}.yaml"
-                atomic_write_text(self.writer.out_dir / path, yaml.safe_dump([{"subject": s, "facts": "all"} for s in ids], sort_keys=False))
-                settings[config] = {"setting": "complete", "requests": path, "subjects": len(ids)}
+        configs = [c for c in self.release.configs_matching("forget_") if FORGET_CONFIG.match(c)]
+        for config in sorted(configs, key=lambda c: int(FORGET_CONFIG.match(c)[1])):
+            forget = list(dict.fromkeys(sid for _, sid in self._ids(config)))
+            if not forget:
+                continue
+            retain_config = f"retain_{100 - int(FORGET_CONFIG.match(config)[1])}"
+            for where, sid in self._ids(retain_config):
+                if sid in forget:
+                    raise DataError(f"{where}: field 'ID': {sid!r} is also in {config}")
+            path = f"requests/{config}.yaml"
+            atomic_write_text(self.writer.out_dir / path, yaml.safe_dump([{"subject": s, "facts": "all"} for s in forget], sort_keys=False))
+            settings[config] = {"setting": "complete", "requests": path, "subjects": len(forget)}
+            if retain_config in self.rows:
+                settings[config]["retain"] = retain_config
         return settings
 
 

@@ -77,7 +77,7 @@ class Release:
 
     def configs_matching(self, prefix: str) -> list[str]:
         """Every config whose name starts with ``prefix`` (declared or a sub-folder), sorted."""
-        names = set(c for c in self.declared_configs() if c.startswith(prefix))
+        names = {c for c in self.declared_configs() if c.startswith(prefix)}
         if self.local:
             names |= {p.name for p in Path(self.source).iterdir() if p.is_dir() and p.name.startswith(prefix)}
         return sorted(names)
