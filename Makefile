@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow install clean bench
+.PHONY: demo test test-slow fuzz install clean bench
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,15 @@ test: $(STAMP)
 # the end-to-end recipe checks kept out of `make test` (minutes each; the full-size runs are benchmarks/)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q tests -m slow
+
+# Randomised fuzzing of every loader and the CLI's file options: the same tests as `make test` runs
+# with its fixed examples, here with FUZZ_EXAMPLES random ones each (minutes). Run it before each
+# submission; a failure is replayed first on the next run (.hypothesis/) until fixed, and each fix
+# gets a regression test of its own.
+FUZZ_EXAMPLES ?= 2000
+FUZZ_TESTS := $(wildcard tests/*/test_fuzz_*.py) tests/eval/test_metrics.py
+fuzz: $(STAMP)
+	ASRU_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q --hypothesis-profile=fuzz --hypothesis-show-statistics $(FUZZ_TESTS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/finetune.py

@@ -11,8 +11,28 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# Hypothesis profiles. `make test` (and CI) use "default": derandomized, so every machine runs the
+# same examples and whether the suite passes never depends on luck, and no example database, so
+# nothing a developer's earlier run found changes what CI runs. `make fuzz` uses "fuzz": random
+# examples, many more of them (ASRU_FUZZ_EXAMPLES per test), and a database under .hypothesis/ so
+# that whatever it finds is replayed first next time, until it is fixed and turned into a test.
+_QUIET = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile("default", derandomize=True, database=None, deadline=None, max_examples=100, suppress_health_check=_QUIET, print_blob=True)
+settings.register_profile(
+    "fuzz", derandomize=False, database=DirectoryBasedExampleDatabase(".hypothesis/examples"), deadline=None,
+    max_examples=int(os.environ.get("ASRU_FUZZ_EXAMPLES", "2000")), suppress_health_check=_QUIET, print_blob=True,
+)
+settings.load_profile("default")  # `--hypothesis-profile fuzz` (make fuzz) replaces it before the tests are collected
+
+
+def fuzz_examples(share: float = 1.0) -> settings:
+    """``@fuzz_examples(0.5)``: this test's number of examples as a share of the profile's (slow tests ask fewer)."""
+    return settings(max_examples=max(5, int(settings.default.max_examples * share)))
 
 TINY_TEXTS = [
     "Where was Talia Vorne born? Lisbon",

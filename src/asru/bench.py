@@ -36,6 +36,7 @@ from asru.config import StrictConfig, describe_validation_error, load_yaml_file
 from asru.errors import AsruError, ConfigError, DataError, Interrupted
 from asru.eval.settings import Setting, default_requests
 from asru.io import atomic_write_json, atomic_write_text, check_writable
+from asru.report.results import load_results
 
 SETTINGS: tuple[str, ...] = ("complete", "selective", "personalized")
 DEFAULT_METHODS_FILE = Path(__file__).resolve().parents[2] / "configs" / "bench" / "methods.yaml"
@@ -436,13 +437,7 @@ def summarise(values: list[float]) -> dict[str, Any]:
 
 
 def _load_results(folder: Path) -> dict | None:
-    path = folder / "results.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: unreadable ({error}); delete {folder} to run it again") from None
+    return load_results(folder) if (folder / "results.json").is_file() else None
 
 
 def aggregate(config: BenchConfig, runs: list[PlannedRun]) -> dict[str, dict[str, dict]]:

@@ -26,7 +26,6 @@ instead of two; ``asru bench`` runs the full defaults). The other methods run wi
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from asru.config import StrictConfig
 from asru.errors import ConfigError, DataError
 from asru.eval.settings import DeletionRequest, default_requests
 from asru.io import atomic_write_json, atomic_write_text, check_writable
+from asru.report.results import load_answers, load_results
 
 DEMO_SETTINGS = ("complete", "selective")
 # the splits the demo's table reads (bench.COLUMNS): nothing else is evaluated
@@ -160,10 +160,7 @@ def plan(config: DemoConfig, world, world_dir: Path, target_dir: Path) -> list:
 
 
 def _answers(folder: Path) -> dict[tuple[str, str], dict]:
-    path = folder / "answers.jsonl"
-    if not path.is_file():
-        return {}
-    return {(r["split"], r["id"]): r for r in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if r.get("split")}
+    return {(r["split"], r["id"]): r for r in load_answers(folder)}
 
 
 def pick_examples(setting: str, target_answers: dict[tuple[str, str], dict]) -> list[tuple[str, str, str]]:
@@ -216,7 +213,7 @@ def summarise(config: DemoConfig, runs: list, world, requests: dict[str, Deletio
     by_setting: dict[str, dict] = {}
     for run in runs:
         entry = by_setting.setdefault(run.setting, {"request": requests[run.setting].model_dump(mode="json"), "rows": {}, "examples": []})
-        results = json.loads((run.folder / "results.json").read_text(encoding="utf-8"))
+        results = load_results(run.folder)
         values = run_values(results, attempts(run.folder))
         entry["rows"][run.row] = {
             "folder": str(run.folder), "report": str(run.folder / "report.html"),

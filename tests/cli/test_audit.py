@@ -90,7 +90,7 @@ def test_bad_thresholds(options, fragments, leaky_run, cli):
 
 def test_not_a_run_folder(tmp_path, cli):
     code, _, err = cli("audit", tmp_path)
-    assert_one_line_error(code, err, str(tmp_path), "results.json missing")
+    assert_one_line_error(code, err, str(tmp_path), "results.json: not found (is", "a run folder?")
 
 
 def test_verdict_rules():

@@ -162,7 +162,7 @@ def test_bad_deletion_requests(requests, fragments, tiny_world, tiny_model_dir, 
     "damage, fragments",
     [
         (lambda folder: (folder / "config.json").unlink(), ["config.json missing"]),
-        (lambda folder: (folder / "config.json").write_text("[1, 2]"), ["config.json", "field 'model_type'"]),
+        (lambda folder: (folder / "config.json").write_text("[1, 2]"), ["config.json: field '(root)': expected a mapping, got list"]),
         (lambda folder: (folder / "model.safetensors").unlink(), ["no *.safetensors weights"]),
         (lambda folder: (folder / "model.safetensors").write_bytes(b"\x00" * 64), ["cannot load the model", "SafetensorError"]),
         (lambda folder: (folder / "tokenizer.json").unlink(), ["cannot load the model or its processor"]),

@@ -139,7 +139,7 @@ def test_not_an_object(folder):
 )
 def test_image_paths_must_stay_inside(folder, change, field):
     message = _error(_write(folder, [IMAGE, {**IMAGE, **change}]), check_images=False)
-    assert "data.jsonl:2:" in message and f"field '{field}'" in message and "relative" in message
+    assert "data.jsonl:2:" in message and f"field '{field}" in message and "relative" in message
 
 
 def test_modality_image_needs_image(folder):

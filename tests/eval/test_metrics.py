@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from conftest import fuzz_examples  # tests/conftest.py
+from hypothesis import given
 from hypothesis import strategies as st
 
 from asru.eval.metrics import (
@@ -254,7 +255,7 @@ def test_distinct_and_repetition():
         distinct_n("x", 0)
 
 
-@settings(max_examples=60, deadline=None)
+@fuzz_examples(0.6)
 @given(st.text(max_size=40), st.text(max_size=12))
 def test_metrics_never_crash_and_stay_in_range(pred, gold):
     for value in (exact_match(pred, gold), contains_answer(pred, gold), leaked(pred, gold), mcq_correct(pred, gold, OPTIONS)):

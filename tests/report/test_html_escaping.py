@@ -10,9 +10,10 @@ EVIL = "<script>alert(1)</script>"
 def test_model_outputs_and_names_are_escaped(tmp_path):
     results = {
         "method": f"m{EVIL}", "setting": "complete", "model": f"<img src=x onerror=alert(2)>",
+        "world": {"path": "w", "hash": None}, "requests": [{"subject_id": "s000", "fact_ids": [1]}],
         "metrics": {"forget": {"all": {"n": 1, "leakage": 1.0, "refusal_rate": 0.0}}}, "attacks": {f"a{EVIL}": {"leakage": 1.0, "n": 1}},
     }
-    answers = [{"split": "forget", "modality": "text", "question": f"q{EVIL}", "gold": "g", "pred": f"{EVIL}<iframe src=x>", "label": "leak"}]
+    answers = [{"split": "forget", "id": "s000-f1-text-qa", "modality": "text", "question": f"q{EVIL}", "gold": "g", "pred": f"{EVIL}<iframe src=x>", "label": "leak"}]
     write_run(tmp_path, results, answers)
     audit = {"verdict": "fail", "failed": [f"c{EVIL}"], "skipped": [], "checks": {f"c{EVIL}": {"leakage": 1.0, "threshold": 0.05, "passed": False, "n": 1}}}
     add_audit_to_report(tmp_path, audit)

@@ -116,7 +116,63 @@ def test_missing_portrait(world_dir):
     with pytest.raises(DataError) as info:
         load_world(world_dir)
     message = str(info.value)
-    assert "samples.jsonl:2:" in message and "'image_variants'" in message and "s000_2.png" in message
+    assert "subjects.json: subject 0 (s000): field 'images.2'" in message and "s000_2.png" in message
+
+
+def test_missing_utility_image(world_dir):
+    (world_dir / "images" / "u001.png").unlink()
+    with pytest.raises(DataError) as info:
+        load_world(world_dir)
+    assert "samples.jsonl:" in str(info.value) and "field 'image'" in str(info.value) and "u001.png" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        # found by the fuzz test on a fresh clone: a null image crashed compute_content_hash with a TypeError
+        (lambda subjects: subjects[1]["images"].__setitem__(0, None), "subject 1 (s001): field 'images.0': Input should be a valid string"),
+        (lambda subjects: subjects[0]["facts"][2].__setitem__("fact_id", True), "subject 0 (s000): field 'facts.2.fact_id'"),
+        (lambda subjects: subjects[0]["facts"][1].__setitem__("fact_id", subjects[0]["facts"][0]["fact_id"]), "subject 0 (s000): field 'facts': Value error, fact_id"),
+        (lambda subjects: subjects[2].pop("name"), "subject 2 (s002): field 'name': Field required"),
+        (lambda subjects: subjects[1].__setitem__("id", "s000"), "subject 1 (s000): field 'id': appears twice"),
+        (lambda subjects: subjects[0]["images"].append("../outside.png"), "subject 0 (s000): field 'images.4'"),
+        (lambda subjects: subjects.__setitem__(0, 7), "subject 0: field '(root)': expected a mapping, got number"),
+    ],
+)
+def test_malformed_subjects(world_dir, change, fragment):
+    path = world_dir / "subjects.json"
+    subjects = json.loads(path.read_text())
+    change(subjects)
+    path.write_text(json.dumps(subjects))
+    for verify_hash in (False, True):
+        with pytest.raises(DataError) as info:
+            load_world(world_dir, verify_hash=verify_hash)
+        assert f"{path}: {fragment}" in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        (lambda manifest: manifest.__setitem__("content_hash", None), "field 'content_hash'"),
+        (lambda manifest: manifest.__setitem__("content_hash", "abc"), "field 'content_hash'"),
+        (lambda manifest: manifest.__setitem__("counts", {"samples": "many"}), "field 'counts.samples'"),
+        (lambda manifest: manifest.__setitem__("format", "asru-world/0"), "field 'format'"),
+    ],
+)
+def test_malformed_manifest(world_dir, change, fragment):
+    path = world_dir / "world.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(DataError) as info:
+        load_world(world_dir, verify_hash=True)
+    assert str(info.value).startswith(f"{path}: {fragment}"), str(info.value)
+
+
+def test_duplicate_sample_id(world_dir):
+    _rewrite_line(world_dir / "samples.jsonl", 2, lambda r: r.update(id="s000-f1-text-qa"))
+    with pytest.raises(DataError, match=r"samples\.jsonl: sample 's000-f1-text-qa': field 'id': appears twice"):
+        load_world(world_dir)
 
 
 def test_sample_of_unknown_subject(world_dir):

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Annotated, Iterable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from asru.config import describe_validation_error
 from asru.errors import DataError
 
 Modality = Literal["image", "text"]
@@ -19,6 +20,17 @@ Form = Literal["qa", "cloze", "mcq"]
 # fact: a numbered fact about a person; identity: "who is this?"; utility: general visual
 # question; refusal: a private question the target model is trained to refuse.
 Kind = Literal["fact", "identity", "utility", "refusal"]
+
+
+def _inside_dataset(path: str) -> str:
+    """Images must stay inside the dataset folder: no absolute paths, no '..', no NUL bytes."""
+    if Path(path).is_absolute() or ".." in Path(path).parts or "\0" in path:
+        raise ValueError(f"image path {path!r} must be relative and inside the dataset folder")
+    return path
+
+
+# An image path as every dataset file stores it: relative to the file's folder, never outside it.
+RelativeImagePath = Annotated[str, Field(min_length=1), AfterValidator(_inside_dataset)]
 
 
 class Sample(BaseModel):
@@ -38,20 +50,10 @@ class Sample(BaseModel):
     question: str = Field(min_length=1)
     answer: str = Field(min_length=1)
     options: list[str] = Field(default_factory=list, description="the 4 options of an mcq (answer is the letter)")
-    image: str | None = None
+    image: RelativeImagePath | None = None
     split: str = "train"
     paraphrases: list[str] = Field(default_factory=list)
-    image_variants: list[str] = Field(default_factory=list)
-
-    @field_validator("image", "image_variants")
-    @classmethod
-    def _relative_paths_only(cls, value):
-        """Images must stay inside the dataset folder: no absolute paths, no '..'."""
-        for path in [value] if isinstance(value, str) else (value or []):
-            parts = Path(path).parts
-            if Path(path).is_absolute() or ".." in parts:
-                raise ValueError(f"image path {path!r} must be relative and inside the dataset folder")
-        return value
+    image_variants: list[RelativeImagePath] = Field(default_factory=list)
 
     def model_post_init(self, __context) -> None:
         if self.modality == "image" and not self.image:
@@ -60,12 +62,6 @@ class Sample(BaseModel):
             raise ValueError("modality 'text' must not have an 'image'")
         if self.form == "mcq" and len(self.options) < 2:
             raise ValueError("form 'mcq' needs at least 2 'options'")
-
-
-def _first_error_field(error: ValidationError) -> str:
-    first = error.errors()[0]
-    loc = ".".join(str(part) for part in first["loc"]) or "record"
-    return f"field '{loc}': {first['msg']}"
 
 
 def read_samples(path: str | Path, check_images: bool = True) -> list[Sample]:
@@ -93,7 +89,7 @@ def read_samples(path: str | Path, check_images: bool = True) -> list[Sample]:
             try:
                 sample = Sample.model_validate(record)
             except ValidationError as error:
-                raise DataError(f"{path}:{line_number}: {_first_error_field(error)}") from None
+                raise DataError(describe_validation_error(error, f"{path}:{line_number}")) from None
             if check_images:
                 for field, image in [("image", sample.image)] + [("image_variants", v) for v in sample.image_variants]:
                     if image and not (path.parent / image).is_file():

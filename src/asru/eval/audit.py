@@ -11,12 +11,11 @@ what they mean in ``results.json``.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from asru.config import StrictConfig, build_config
 from asru.errors import ConfigError, DataError
@@ -24,6 +23,7 @@ from asru.eval.attacks import ALL_ATTACKS
 from asru.eval.evaluate import evaluate
 from asru.eval.settings import DeletionRequest, make_splits
 from asru.io import atomic_write_json, check_writable
+from asru.report.results import load_results
 from asru.report.writer import AUDIT_FILE, add_audit_to_report
 
 DIRECT = "direct"  # the forget questions as trained, no attack
@@ -83,26 +83,9 @@ def judge_checks(leakages: dict[str, dict], config: AuditConfig, names: list[str
     return {"verdict": "fail" if failed else "pass", "failed": failed, "checks": checks}
 
 
-def _read_run(run: Path) -> dict:
-    path = run / "results.json"
-    if not path.is_file():
-        raise DataError(f"{run}: not a run folder (results.json missing; run `asru unlearn` or `asru eval` first)")
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: unreadable ({error})") from None
-    for field in ("method", "setting", "model", "requests", "world"):
-        if field not in results:
-            raise DataError(f"{path}: field '{field}' missing (not written by asru unlearn/eval?)")
-    return results
-
-
-def _requests(results: dict, path: Path) -> list[DeletionRequest]:
-    """The run's deletion requests exactly as it resolved them (subject ids and fact ids)."""
-    try:
-        return [DeletionRequest(subject=r["subject_id"], facts=r["fact_ids"]) for r in results["requests"]]
-    except (KeyError, TypeError, ValidationError) as error:
-        raise DataError(f"{path}: field 'requests' malformed ({error})") from None
+def _requests(results: dict) -> list[DeletionRequest]:
+    """The run's deletion requests exactly as it resolved them (subject ids and fact ids; validated by load_results)."""
+    return [DeletionRequest(subject=r["subject_id"], facts=r["fact_ids"]) for r in results["requests"]]
 
 
 def audit_run(
@@ -124,14 +107,14 @@ def audit_run(
 
     config = config or AuditConfig()
     run = Path(run)
-    results = _read_run(run)
+    results = load_results(run)
     check_writable(run)
     world = load_world(world_dir or results["world"]["path"])
     recorded_hash = results["world"].get("hash")
     if recorded_hash and world.manifest.get("content_hash") != recorded_hash:
         raise ConfigError(f"{world.root}: not the world this run used (content hash differs); pass --world with the run's world")
     seed = build_config(UnlearnConfig, run / "config.yaml").seed if (run / "config.yaml").is_file() else 0
-    splits = make_splits(world, results["setting"], requests=_requests(results, run / "results.json"), seed=seed)
+    splits = make_splits(world, results["setting"], requests=_requests(results), seed=seed)
     splits["forget"] = [s for s in splits["forget"] if s.form == "qa"]  # the questions every attack rewrites
     if not splits["forget"]:
         raise DataError(f"{run}: the run's forget split has no qa questions to audit")

@@ -9,15 +9,16 @@ apply(): a context manager adding alpha * v to layer l for inputs whose gate fir
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, StrictInt
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from asru.config import StrictConfig
+from asru.config import StrictConfig, load_json_file, validate_document
 from asru.data.collate import Encoder
 from asru.errors import ModelError
 from asru.io import atomic_write_json
@@ -28,10 +29,21 @@ from asru.steering.refusal import knowledge_absence_direction
 from asru.steering.hooks import steer
 
 
+class SteeringFile(BaseModel):
+    """steering.json: the layer, the gate's threshold and the parameters the artefact was fitted with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    layer: StrictInt
+    threshold: float
+    params: dict
+
+
 @register
 class TestTimeSteering(Method):
     name = "steering"
     trains = False
+    default_sources = {"gated": "paper"}  # MLLMEraser steers only the inputs it detects as forget queries
 
     class Params(StrictConfig):
         layer: int | None = None  # default: the middle layer
@@ -87,9 +99,15 @@ class TestTimeSteering(Method):
         folder = Path(folder)
         if not (folder / "steering.json").is_file() or not (folder / "steering.safetensors").is_file():
             raise ModelError(f"{folder}: steering.json / steering.safetensors missing")
-        meta = json.loads((folder / "steering.json").read_text())
-        method = cls(cls.parse_params(meta["params"]))
-        tensors = load_file(str(folder / "steering.safetensors"))
+        meta = validate_document(SteeringFile, load_json_file(folder / "steering.json", ModelError), folder / "steering.json", ModelError)
+        method = cls(cls.parse_params(meta.params))
+        try:
+            tensors = load_file(str(folder / "steering.safetensors"))
+        except (SafetensorError, OSError) as error:
+            raise ModelError(f"{folder / 'steering.safetensors'}: unreadable ({error})") from None
+        missing = sorted({"direction", "mu_forget", "mu_retain"} - set(tensors))
+        if missing:
+            raise ModelError(f"{folder / 'steering.safetensors'}: tensor {missing[0]!r} missing")
         method.direction, method.mu_forget, method.mu_retain = tensors["direction"], tensors["mu_forget"], tensors["mu_retain"]
-        method.layer, method.threshold = meta["layer"], meta["threshold"]
+        method.layer, method.threshold = meta.layer, meta.threshold
         return method

@@ -6,28 +6,32 @@ Weights only as safetensors (``use_safetensors=True``); remote code only when th
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageTextToText, AutoProcessor, AutoTokenizer
 
+from asru.config import load_json_file, validate_document
 from asru.errors import AsruError, ModelError
 from asru.io import write_folder_atomically
 from asru.models.processors import IMAGE_ONLY_PROCESSORS
+
+
+class ModelConfigFile(BaseModel):
+    """The part of a model folder's config.json that asru reads before transformers does."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model_type: str = Field(min_length=1, description="the transformers architecture key (not a transformers model config without it)")
 
 
 def _read_model_type(path: Path) -> str:
     config_file = path / "config.json"
     if not config_file.is_file():
         raise ModelError(f"{path}: not a model folder (config.json missing)")
-    try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
-        raise ModelError(f"{config_file}: unreadable ({' '.join(str(error).split())})") from None
-    if not isinstance(config, dict) or not isinstance(config.get("model_type"), str):
-        raise ModelError(f"{config_file}: field 'model_type' missing (not a transformers model config)")
-    return config["model_type"]
+    config = load_json_file(config_file, ModelError, "model config")
+    return validate_document(ModelConfigFile, config, config_file, ModelError).model_type
 
 
 def _clear_load_errors(load):

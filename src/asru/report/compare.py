@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from asru.errors import DataError
 from asru.io import atomic_write_json, atomic_write_text
 from asru.report.plots import plot_attacks, plot_forget_vs_retain, plot_labels
+from asru.report.results import load_results
 from asru.report.writer import headline, markdown_table
-
-
-def load_results(run: Path) -> dict:
-    path = Path(run) / "results.json"
-    if not path.is_file():
-        raise DataError(f"{path}: not found (is {run} a run folder?)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise DataError(f"{path}: invalid JSON ({error.msg})") from None
 
 
 def compare_runs(runs: list[Path], out: Path) -> str:

@@ -117,10 +117,10 @@ def write_reports(out_dir: Path, results: dict, answers: list[dict], plots: dict
 
 def add_audit_to_report(out_dir: Path, audit: dict) -> None:
     """Rewrite a finished run's report.md / report.html with the audit section (plots are reused)."""
+    from asru.report.results import load_answers, load_results
+
     out_dir = Path(out_dir)
-    results = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
-    answers_file = out_dir / "answers.jsonl"
-    answers = [json.loads(line) for line in answers_file.read_text(encoding="utf-8").splitlines() if line.strip()] if answers_file.is_file() else []
+    results, answers = load_results(out_dir), load_answers(out_dir)
     names = ["labels", "forget_vs_retain", "attacks"] + sorted(p.stem for p in out_dir.glob("training_*.png"))
     plots = {name: out_dir / f"{name}.png" for name in names if (out_dir / f"{name}.png").is_file()}
     write_reports(out_dir, results, answers, plots, audit)

@@ -22,11 +22,12 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
-from asru.data.schema import Sample, read_samples, write_samples
+from asru.config import load_json_file, validate_document
+from asru.data.schema import RelativeImagePath, Sample, read_samples, write_samples
 from asru.errors import DataError
 from asru.io import atomic_write_bytes, atomic_write_json
 from asru.world import portraits
@@ -413,35 +414,45 @@ def write_world(out_dir: str | Path, samples: list[Sample], subjects: list[dict]
 # ----------------------------------------------------------------------------------------------
 
 
-def _read_json(path: Path) -> Any:
-    if not path.is_file():
-        raise DataError(f"{path}: file not found (not a world folder? build one with `asru world build`)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise DataError(f"{path}:{error.lineno}: invalid JSON ({error.msg})") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text") from None
-    except RecursionError:
-        raise DataError(f"{path}: invalid JSON (nested too deeply)") from None
+class FactRecord(BaseModel):
+    """One fact of a person in subjects.json."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fact_id: StrictInt = Field(ge=0)
+    fact: str = Field(min_length=1)
+    value: str
+    sensitive: StrictBool
 
 
-def _check_subjects(path: Path, subjects: Any) -> None:
-    if not isinstance(subjects, list):
-        raise DataError(f"{path}: expected a list of subjects, got {type(subjects).__name__}")
-    for index, subject in enumerate(subjects):
-        where = f"{path}: subject {index}"
-        if not isinstance(subject, dict):
-            raise DataError(f"{where}: expected an object, got {type(subject).__name__}")
-        for key, kind in (("id", str), ("name", str), ("facts", list), ("images", list)):
-            if not isinstance(subject.get(key), kind):
-                raise DataError(f"{where}: field '{key}' missing or not a {kind.__name__}")
-        for j, fact in enumerate(subject["facts"]):
-            if not isinstance(fact, dict):
-                raise DataError(f"{where}: field 'facts.{j}': expected an object")
-            for key, kind in (("fact_id", int), ("fact", str), ("value", str), ("sensitive", bool)):
-                if not isinstance(fact.get(key), kind):
-                    raise DataError(f"{where} ({subject['id']}): field 'facts.{j}.{key}' missing or not a {kind.__name__}")
+class SubjectRecord(BaseModel):
+    """One person in subjects.json (adapters may add fields of their own, kept as they are)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    facts: list[FactRecord]
+    images: list[RelativeImagePath]
+
+    @field_validator("facts")
+    @classmethod
+    def _unique_fact_ids(cls, facts: list[FactRecord]) -> list[FactRecord]:
+        ids = [fact.fact_id for fact in facts]
+        duplicate = next((i for i in ids if ids.count(i) > 1), None)
+        if duplicate is not None:
+            raise ValueError(f"fact_id {duplicate} appears twice")
+        return facts
+
+
+class WorldManifest(BaseModel):
+    """world.json: written last by every world writer, so its presence marks a complete folder."""
+
+    model_config = ConfigDict(extra="allow")
+
+    format: Literal["asru-world/1"]
+    content_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    counts: dict[str, StrictInt] = Field(default_factory=dict)
 
 
 def load_world(path: str | Path, verify_hash: bool = False) -> World:
@@ -453,20 +464,27 @@ def load_world(path: str | Path, verify_hash: bool = False) -> World:
     if not root.is_dir():
         raise DataError(f"{root}: world folder not found")
     manifest_path = root / "world.json"
-    manifest = _read_json(manifest_path)
-    if not isinstance(manifest, dict):
-        raise DataError(f"{manifest_path}: expected a JSON object")
-    if manifest.get("format") != FORMAT:
-        raise DataError(f"{manifest_path}: field 'format': expected {FORMAT!r}, got {manifest.get('format')!r}")
-    if not isinstance(manifest.get("content_hash"), str):
-        raise DataError(f"{manifest_path}: field 'content_hash' missing")
+    missing = "file not found (not a world folder? build one with `asru world build`)"
+    raw_manifest = load_json_file(manifest_path, DataError, missing)
+    manifest = validate_document(WorldManifest, raw_manifest, manifest_path).model_dump()
     subjects_path = root / "subjects.json"
-    subjects = _read_json(subjects_path)
-    _check_subjects(subjects_path, subjects)
+    raw_subjects = load_json_file(subjects_path, DataError, missing)
+    subjects = [s.model_dump() for s in validate_document(list[SubjectRecord], raw_subjects, subjects_path, entry="subject")]
+    seen: set[str] = set()
+    for index, subject in enumerate(subjects):
+        if subject["id"] in seen:
+            raise DataError(f"{subjects_path}: subject {index} ({subject['id']}): field 'id': appears twice")
+        seen.add(subject["id"])
+        for j, image in enumerate(subject["images"]):
+            if not (root / image).is_file():
+                raise DataError(f"{subjects_path}: subject {index} ({subject['id']}): field 'images.{j}': image file {image!r} not found")
     samples = read_samples(root / "samples.jsonl")
-    known = {s["id"] for s in subjects}
+    sample_ids: set[str] = set()
     for sample in samples:
-        if sample.kind in ("fact", "identity") and sample.subject_id not in known:
+        if sample.id in sample_ids:
+            raise DataError(f"{root / 'samples.jsonl'}: sample {sample.id!r}: field 'id': appears twice")
+        sample_ids.add(sample.id)
+        if sample.kind in ("fact", "identity") and sample.subject_id not in seen:
             raise DataError(f"{root / 'samples.jsonl'}: sample {sample.id!r}: field 'subject_id': {sample.subject_id!r} is not in {subjects_path.name}")
     if verify_hash:
         actual = compute_content_hash(root)
