@@ -110,3 +110,16 @@ def test_stage1_moves_forget_activations_along_the_direction(tiny_world, tiny_mo
     wanted = scale * direction.norm().item()
     assert shift("forget") > 0.3 * wanted
     assert shift("forget") > 1.5 * abs(shift("retain_other"))
+
+
+def test_requests_naming_everyone_retain_the_kept_facts(tiny_world, tiny_model_dir, tmp_path):
+    """PPU-Bench's own Selective split names every person: no retain_other, so the kept facts are the retain set (it crashed before)."""
+    from asru.eval.settings import DeletionRequest
+
+    requests = [DeletionRequest(subject=s["id"], facts=[7, 8]) for s in tiny_world.subjects]
+    splits = make_splits(tiny_world, "personalized", requests=requests)
+    assert not [s for s in splits["retain_other"] if s.form == "qa"] and splits["retain_same_subject"]
+    splits["retain_general"] = []
+    model, processor = load_vlm(tiny_model_dir)
+    _, log = unlearn(model, processor, tiny_world, splits, UnlearnConfig(method="grad_diff", setting="personalized", steps=2, batch_size=4), tmp_path)
+    assert len(log) == 2 and all(row["loss"] == row["loss"] for row in log)

@@ -137,10 +137,16 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
     forget = _training_samples(splits["forget"], config.train_forms)
     retain = _training_samples(splits["retain_other"] + splits.get("retain_general", []), config.train_forms)
     same_subject = _training_samples(splits.get("retain_same_subject", []), config.train_forms)
+    if not retain:
+        # every person is named by a request (PPU-Bench's own Selective / Personalized splits): the
+        # kept facts of the same people are then the only retain material, as in PPU-Bench's baselines
+        retain = same_subject
     if config.retain_limit:
         retain = random.Random(config.seed).sample(retain, min(config.retain_limit, len(retain)))
     if not forget:
         raise ConfigError(f"nothing to forget: the forget split of setting {config.setting!r} has no {'/'.join(config.train_forms)} questions (check the deletion requests and train_forms)")
+    if not retain:
+        raise ConfigError(f"nothing to retain: setting {config.setting!r} leaves no {'/'.join(config.train_forms)} question to train on (no other people and no kept facts)")
     sampler = BatchSampler(forget, retain, same_subject, config, config.bao or method_cls.same_subject_retain)
     encoded_forget = LazyEncodings(encoder, forget)
     encoded_retain = {"other": LazyEncodings(encoder, retain), "same": LazyEncodings(encoder, same_subject)}
