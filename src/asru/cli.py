@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand
 
 from asru.errors import AsruError, Interrupted
 
@@ -83,12 +84,76 @@ def finetune(
     print_accuracy_table(console, target_accuracy(model, processor, load_world(world)), title=f"target model {out}")
 
 
-@app.command()
+class _UnlearnCommand(TyperCommand):
+    """``asru unlearn``: its --help ends with every registered method (imported only when help is shown)."""
+
+    def format_help(self, ctx, formatter) -> None:
+        from rich.markup import escape
+
+        from asru.methods.base import method_summaries
+
+        summaries = method_summaries()
+        width = max(map(len, summaries))
+        lines = [f"  {name:<{width}}  {escape(summary)}" for name, summary in summaries.items()]
+        self.epilog = "Methods (--method NAME; --method NAME --help-method lists its parameters):\n" + "\n".join(lines)
+        super().format_help(ctx, formatter)
+
+
+def _show_method_help(name: Optional[str]) -> None:
+    """Print one method's parameters (default, source) or, without a name, every method; then exit 0."""
+    from rich.markup import escape
+
+    from asru.methods.base import DEFAULT_SOURCES, get_method, method_summaries
+
+    if name is None:
+        summaries = method_summaries()
+        width = max(map(len, summaries))
+        for method, summary in summaries.items():
+            console.print(f"{method:<{width}}  {escape(summary)}", soft_wrap=True, highlight=False)
+        console.print("asru unlearn --method NAME --help-method: its parameters", highlight=False)
+        raise typer.Exit(0)
+    method_cls = get_method(name)
+    rows = method_cls.parameter_rows()
+    console.print(f"{name}: {escape(method_cls.summary())}", soft_wrap=True, highlight=False)
+    name_width = max(len(row["name"]) for row in rows)
+    source_width = max(map(len, DEFAULT_SOURCES))
+    for row in rows:
+        note = f"; {row['description']}" if row["description"] else ""
+        line = f"  {row['name']:<{name_width}}  {row['source']:<{source_width}}  {row['default']!r}  ({row['type']}{note})"
+        console.print(escape(line), soft_wrap=True, highlight=False)
+    example = next((row for row in rows if row["name"] not in ("learning_rate", "steps") and "." not in row["name"] and row["default"] is not None), None)
+    if example:
+        import yaml
+
+        shown = yaml.safe_dump({"method_args": {example["name"]: example["default"]}}, default_flow_style=None).strip()
+        also = "; learning_rate and steps also with --learning-rate, --steps" if method_cls.trains else ""
+        console.print(f"Set them in --config: {escape(shown)}{also}.", soft_wrap=True, highlight=False)
+    console.print("Sources: " + "; ".join(f"{source}: {meaning}" for source, meaning in DEFAULT_SOURCES.items()) + ".", soft_wrap=True, highlight=False)
+    raise typer.Exit(0)
+
+
+def _method_callback(ctx: typer.Context, value: Optional[str]) -> Optional[str]:
+    # eager, like --help-method, so that the two meet in either order before the required options are checked
+    if ctx.meta.get("help_method"):
+        _show_method_help(value)
+    return value
+
+
+def _help_method_callback(ctx: typer.Context, value: bool) -> bool:
+    if value:
+        if ctx.params.get("method") is not None:  # --method came first
+            _show_method_help(ctx.params["method"])
+        ctx.meta["help_method"] = True  # --method (or its absence) is processed next
+    return value
+
+
+@app.command(cls=_UnlearnCommand)
 def unlearn(
     model: Path = typer.Option(..., "--model", help="Model folder (e.g. the target model)."),
     world: Path = typer.Option(..., "--world", help="World / dataset folder."),
     out: Path = typer.Option(..., "--out", help="Run folder (config, model, results, report)."),
-    method: Optional[str] = typer.Option(None, help="Unlearning method. \\[config: method]"),
+    method: Optional[str] = typer.Option(None, help="Unlearning method (listed below). \\[config: method]", is_eager=True, callback=_method_callback),
+    help_method: bool = typer.Option(False, "--help-method", help="Show the --method's parameters, defaults and where each default comes from, and exit.", is_eager=True, callback=_help_method_callback),
     setting: Optional[str] = typer.Option(None, help="complete | selective | personalized. \\[config: setting]"),
     forget_ratio: Optional[float] = typer.Option(None, help="\\[config: forget_ratio]"),
     requests: Optional[Path] = typer.Option(None, "--requests", help="Deletion requests YAML/JSON. \\[config: requests_file]"),

@@ -69,6 +69,8 @@ def stage2_items(model, encoder, splits, params, layer: int):
 @register
 class ASRU(ASRUStage1):
     name = "asru"
+    # the authors' GRPO (DESIGN §7); lr 1e-6 there (8B, full model); boundary_retain and quality_weight are asru's additions
+    default_sources = {**dict.fromkeys(("stage", "forget_items", "retain_items", "rl.group_size", "rl.temperature", "rl.top_p", "rl.kl_coef", "rl.clip_low", "rl.clip_high"), "paper"), "rl.learning_rate": "tuned here"}
 
     class Params(ASRUStage1.Params):
         stage: Literal["both", "1", "2"] = "both"

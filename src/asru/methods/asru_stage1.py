@@ -50,6 +50,8 @@ class ASRUStage1(Method):
     uses_reference = True
     default_learning_rate = 3e-3
     default_steps = 240
+    # the authors: lambda 3, retain weight 1, layers[l].mlp.down_proj only, the last position, lr 1e-4 (DESIGN §7)
+    default_sources = {"layer": "paper", **dict.fromkeys(("scale", "retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps"), "tuned here")}
 
     class Params(StrictConfig):
         layer: int | None = None  # default: the middle layer (authors: 17 of 36)

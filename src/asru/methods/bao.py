@@ -14,6 +14,7 @@ class BAO(Method):
     name = "bao"
     same_subject_retain = True
     default_learning_rate = 5e-5
+    default_sources = {"margin": "paper"}  # PPU-Bench's code: lambda 0.5, m 1
 
     class Params(StrictConfig):
         weight: float = 1.0  # lambda

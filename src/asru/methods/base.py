@@ -6,8 +6,9 @@ A loss-based method implements ``loss(model, batch) -> (loss, logs)``; the share
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
@@ -29,6 +30,21 @@ def get_method(name: str) -> type["Method"]:
     if name not in METHODS:
         raise ConfigError(f"unknown method {name!r} (known: {', '.join(sorted(METHODS))})")
     return METHODS[name]
+
+
+def method_summaries() -> dict[str, str]:
+    """Every registered method's one-line summary, by name (what ``asru unlearn --help`` lists)."""
+    import asru.methods.all  # noqa: F401
+
+    return {name: METHODS[name].summary() for name in sorted(METHODS)}
+
+
+# Where a default comes from (``asru unlearn --method X --help-method`` shows it per parameter):
+DEFAULT_SOURCES = {
+    "paper": "the published value (the paper or the authors' code, as recorded in this repository)",
+    "tuned here": "tuned on the embedded world (benchmarks/asru_bars.py, benchmarks/tradeoff.py)",
+    "chosen here": "set by asru, not tuned and not checked against a paper",
+}
 
 
 @dataclass
@@ -65,10 +81,58 @@ class Method:
     trains: ClassVar[bool] = True  # False for test-time methods (no weight change)
     default_learning_rate: ClassVar[float] = 1e-4
     default_steps: ClassVar[int] = 60
+    # the source (a key of DEFAULT_SOURCES) of each default: by parameter name ("rl.learning_rate"
+    # for a nested one; "learning_rate" and "steps" for the two above), merged over the base
+    # classes; a parameter not named has ``default_source``
+    default_source: ClassVar[str] = "chosen here"
+    default_sources: ClassVar[dict[str, str]] = {}
 
     def __init__(self, params: StrictConfig, reference=None):
         self.params = params
         self.reference = reference
+
+    @classmethod
+    def summary(cls) -> str:
+        """One line on what the method does: its class docstring's first line, else its module's."""
+        doc = cls.__dict__.get("__doc__") or sys.modules[cls.__module__].__doc__ or ""
+        return doc.strip().splitlines()[0].strip() if doc.strip() else ""
+
+    @classmethod
+    def source_of(cls, name: str) -> str:
+        """The source of parameter ``name``'s default (the nearest entry: "rl.steps", then "rl")."""
+        sources: dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            sources.update(klass.__dict__.get("default_sources", {}))
+        parts = name.split(".")
+        for end in range(len(parts), 0, -1):
+            if ".".join(parts[:end]) in sources:
+                return sources[".".join(parts[:end])]
+        return cls.default_source
+
+    @classmethod
+    def parameter_rows(cls) -> list[dict[str, Any]]:
+        """Every parameter with its type, default, source and description (nested configs flattened).
+
+        The trainer's ``learning_rate`` and ``steps`` come first for methods that train: their
+        defaults are the method's own.
+        """
+        rows = []
+        if cls.trains:
+            rows.append({"name": "learning_rate", "type": "float", "default": cls.default_learning_rate, "source": cls.source_of("learning_rate"), "description": "--learning-rate / learning_rate in the config"})
+            rows.append({"name": "steps", "type": "int", "default": cls.default_steps, "source": cls.source_of("steps"), "description": "--steps / steps in the config"})
+
+        def walk(model: type[StrictConfig], prefix: str) -> None:
+            for name, info in model.model_fields.items():
+                annotation = info.annotation
+                if isinstance(annotation, type) and issubclass(annotation, StrictConfig):
+                    walk(annotation, f"{prefix}{name}.")
+                    continue
+                default = info.get_default(call_default_factory=True)
+                type_name = annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
+                rows.append({"name": prefix + name, "type": type_name, "default": default, "source": cls.source_of(prefix + name), "description": info.description or ""})
+
+        walk(cls.Params, "")
+        return rows
 
     @classmethod
     def parse_params(cls, values: dict) -> StrictConfig:

@@ -19,6 +19,7 @@ class RMU(Method):
     name = "rmu"
     uses_reference = True
     default_learning_rate = 5e-4
+    default_sources = {"layers_trained": "paper"}
 
     class Params(StrictConfig):
         layer: int | None = None  # default: the middle layer
