@@ -18,6 +18,7 @@ from asru.config import StrictConfig, dump_config
 from asru.errors import ConfigError, ModelError
 from asru.eval.attacks import ALL_ATTACKS
 from asru.eval.evaluate import evaluate
+from asru.eval.knowledge import TargetKnowledge
 from asru.eval.llm_judge import make_judge
 from asru.eval.settings import Setting, default_requests, describe_requests, load_requests, make_splits
 from asru.io import atomic_write_text, check_writable, write_folder_atomically
@@ -132,6 +133,8 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
         metrics, attacks, answers = evaluate(
             model, processor, world, {**splits, **chosen}, split_names=list(chosen), attacks=attack_names, model_context=model_context, perplexity_model=original, batch_size=config.batch_size, seed=config.seed,
             progress=(lambda name: status.update(f"evaluating {name}")) if status else None, judge=judge_many,
+            # the run's starting model is the target whose answers condition the *_known figures (itself, for asru eval)
+            knowledge=TargetKnowledge(model_path, world, model=model if loaded_here else None, processor=processor if loaded_here else None, batch_size=config.batch_size),
         )
     finally:
         if status:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from contextlib import nullcontext
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import torch
 
@@ -19,6 +19,9 @@ from asru.eval.generate import generate_answers
 from asru.eval.judge import judge_many, summarize
 from asru.eval.metrics import aggregate
 from asru.methods.losses import answer_nll
+
+if TYPE_CHECKING:
+    from asru.eval.knowledge import TargetKnowledge
 
 FORGET_SPLITS = ("forget", "test_forget")
 DEFAULT_SPLITS = ("forget", "retain_same_subject", "retain_other", "utility", "refusal", "test_forget", "test_retain_same_subject", "test_retain_other")
@@ -55,11 +58,13 @@ def answer_perplexities(model, encoder: Encoder, probes: list[Probe], answers: l
 
 def score(
     probes: list[Probe], answers: list[str], should_forget: bool, distractors: dict[str, list[str]], judged: bool = True, perplexities: list[float] | None = None,
-    judge: Callable[[list[dict]], list] = judge_many,
+    judge: Callable[[list[dict]], list] = judge_many, known: list[bool] | None = None,
 ):
     """Metrics overall and per modality, the judge summary, and the per-answer records.
 
     ``judge``: records -> judgements, the offline rules by default (``asru.eval.llm_judge.make_judge``).
+    ``known``: per probe, whether the target model answered it correctly (each record's
+    ``target_correct``; the metrics' ``*_known`` figures are over these records).
     """
     records = []
     for index, (probe, answer) in enumerate(zip(probes, answers)):
@@ -81,6 +86,7 @@ def score(
                 "should_forget": should_forget,
                 "distractors": [v for v in distractors.get(s.fact, []) if v != s.answer][:20],
                 "perplexity": perplexities[index] if perplexities else None,
+                "target_correct": known[index] if known is not None else None,
             }
         )
     metrics = {"all": aggregate(records)}
@@ -117,6 +123,7 @@ def evaluate(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
     judge: Callable[[list[dict]], list] = judge_many,
+    knowledge: TargetKnowledge | None = None,
 ) -> tuple[dict, dict, list[dict]]:
     """Return (metrics, attack results, answer records).
 
@@ -124,6 +131,8 @@ def evaluate(
     the relearned copy is steered too); the ``steering_removed`` attack evaluates the forget split
     without it. ``perplexity_model`` (the original model)
     scores every answer's perplexity for the judge's naturalness. ``judge`` labels the answers (see :func:`score`).
+    ``knowledge``: the target model's bit per probe, for the knowledge-conditioned ``*_known``
+    figures (none without it); when ``model`` is that target, its unhooked answers are the bits.
     """
     encoder = Encoder(processor, world.root)
     distractors = fact_values(world)
@@ -137,7 +146,10 @@ def evaluate(
         with wrap(runner):
             answers = answer_probes(runner, encoder, probes, batch_size)
         perplexities = answer_perplexities(perplexity_model, encoder, probes, answers, batch_size) if perplexity_model is not None else None
-        result, records = score(probes, answers, should_forget, distractors, perplexities=perplexities, judge=judge)
+        known = None
+        if knowledge is not None:  # the attacked probes have their own bits; relearn and steering_removed ask the plain ones
+            known = knowledge.lookup(probes, answers if runner is knowledge.model and wrap is nullcontext else None)
+        result, records = score(probes, answers, should_forget, distractors, perplexities=perplexities, judge=judge, known=known)
         for record in records:
             record["split"] = name
         all_records.extend(records)

@@ -20,7 +20,8 @@ function               meaning
 ``cloze_em``           :func:`exact_match` (fill-in-the-blank answers are scored the same way)
 ``distinct_n``         unique n-grams / all n-grams of the prediction
 ``repetition_rate``    1 − distinct_n: the fraction of n-grams that repeat an earlier one
-``aggregate``          the means of the above over a list of records
+``aggregate``          the means of the above over a list of records, and each again over the
+                       records the target model answered correctly (``leakage_known``, ...)
 =====================  =====================================================================
 """
 
@@ -47,6 +48,8 @@ __all__ = [
     "distinct_n",
     "repetition_rate",
     "aggregate",
+    "RATES",
+    "KNOWN_SUFFIX",
 ]
 
 _ARTICLES = {"a", "an", "the"}
@@ -332,6 +335,11 @@ def _mean(values: Iterable[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+# the rates aggregate reports, in order; each also as ``<name>_known`` over the target's known records
+RATES = ("exact_match", "contains", "rouge_l_recall", "rouge_l_f1", "refusal_rate", "leakage", "mcq_acc", "cloze_em")
+KNOWN_SUFFIX = "_known"
+
+
 def aggregate(records: Iterable[Mapping[str, Any]]) -> dict[str, float]:
     """Mean metrics over records with keys ``pred``, ``gold``, ``form``, ``options``, ``kind``.
 
@@ -342,41 +350,44 @@ def aggregate(records: Iterable[Mapping[str, Any]]) -> dict[str, float]:
     - ``refusal_rate``: over every record.
     - ``mcq_acc``: over mcq records; ``cloze_em``: over cloze records.
     - ``n``: the number of records.
+    - Knowledge-conditioned, where records carry ``target_correct`` (did the target model answer
+      this very probe correctly, :mod:`asru.eval.knowledge`): each rate above again as
+      ``<rate>_known`` over the records whose ``target_correct`` is true, and ``n_known``, their count.
 
     A metric with no record to average over is absent from the result rather than 0.
     """
     records = list(records)
-    answer: dict[str, list[float]] = {k: [] for k in ("exact_match", "contains", "rouge_l_recall", "rouge_l_f1")}
-    leak: list[float] = []
-    refusal: list[float] = []
-    mcq: list[float] = []
-    cloze: list[float] = []
+    values: dict[str, list[tuple[float, bool]]] = {name: [] for name in RATES}  # (value, the target knew it)
     for record in records:
         pred = record.get("pred") or ""
         gold = record.get("gold") or ""
         form = record.get("form") or "qa"
         kind = record.get("kind") or "fact"
-        refusal.append(float(is_refusal(pred)))
+        known = bool(record.get("target_correct"))
+        values["refusal_rate"].append((float(is_refusal(pred)), known))
         if kind == "refusal":
             continue
         if form == "mcq":
             correct = mcq_correct(pred, gold, record.get("options") or ())
-            mcq.append(correct)
-            leak.append(correct)
+            values["mcq_acc"].append((correct, known))
+            values["leakage"].append((correct, known))
             continue
         em = exact_match(pred, gold)
         recall, f1 = rouge_l(pred, gold)
-        answer["exact_match"].append(em)
-        answer["contains"].append(contains_answer(pred, gold))
-        answer["rouge_l_recall"].append(recall)
-        answer["rouge_l_f1"].append(f1)
-        leak.append(leaked(pred, gold))
+        for name, value in (("exact_match", em), ("contains", contains_answer(pred, gold)), ("rouge_l_recall", recall), ("rouge_l_f1", f1), ("leakage", leaked(pred, gold))):
+            values[name].append((value, known))
         if form == "cloze":
-            cloze.append(em)
+            values["cloze_em"].append((em, known))
     result: dict[str, float] = {}
-    for name, values in [*answer.items(), ("refusal_rate", refusal), ("leakage", leak), ("mcq_acc", mcq), ("cloze_em", cloze)]:
-        mean = _mean(values)
+    for name, pairs in values.items():
+        mean = _mean(value for value, _ in pairs)
         if mean is not None:
             result[name] = mean
     result["n"] = len(records)
+    if any(record.get("target_correct") is not None for record in records):
+        for name, pairs in values.items():
+            mean = _mean(value for value, known in pairs if known)
+            if mean is not None:
+                result[name + KNOWN_SUFFIX] = mean
+        result["n" + KNOWN_SUFFIX] = sum(bool(record.get("target_correct")) for record in records)
     return result
