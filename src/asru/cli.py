@@ -25,6 +25,9 @@ ConfigOption = typer.Option(None, "--config", help="YAML file with config fields
 JudgeOption = typer.Option(
     None, "--judge", help="Who labels the answers: rules (default, offline) | openai:URL[,model=NAME][,timeout=S][,retries=N][,workers=N], any OpenAI-compatible chat server (vLLM, llama.cpp). \\[config: judge]"
 )
+LmmsEvalOption = typer.Option(
+    None, "--lmms-eval", help="Comma-separated lmms-eval tasks (e.g. mme,mmmu_val) run on the model after our evaluation, scores into results.json; needs lmms-eval installed. \\[config: lmms_eval.tasks]"
+)
 ReportToOption = typer.Option(
     None, "--report-to", help="Experiment tracker for the training curves: none (default) | tensorboard (under OUT/trackers) | trackio | wandb. \\[config: report_to]"
 )
@@ -156,7 +159,10 @@ def unlearn(
     help_method: bool = typer.Option(False, "--help-method", help="Show the --method's parameters, defaults and where each default comes from, and exit.", is_eager=True, callback=_help_method_callback),
     setting: Optional[str] = typer.Option(None, help="complete | selective | personalized. \\[config: setting]"),
     forget_ratio: Optional[float] = typer.Option(None, help="\\[config: forget_ratio]"),
-    requests: Optional[Path] = typer.Option(None, "--requests", help="Deletion requests YAML/JSON. \\[config: requests_file]"),
+    requests: Optional[Path] = typer.Option(
+        None, "--requests", "--request",
+        help="Deletion requests YAML/JSON. From a --model an earlier `asru unlearn` saved (RUN/model), applied after the requests it records (unlearning.json) and evaluated with them. \\[config: requests_file]",
+    ),
     steps: Optional[int] = typer.Option(None, help="\\[config: steps]"),
     learning_rate: Optional[float] = typer.Option(None, help="\\[config: learning_rate]"),
     lora_r: Optional[int] = typer.Option(None, help="LoRA rank, 0 = full fine-tuning. \\[config: lora_r]"),
@@ -164,6 +170,7 @@ def unlearn(
     seed: Optional[int] = typer.Option(None, help="\\[config: seed]"),
     attacks: str = typer.Option("", help="Comma-separated attacks to evaluate after training, or 'all'."),
     judge: Optional[str] = JudgeOption,
+    lmms_eval: Optional[str] = LmmsEvalOption,
     report_to: Optional[str] = ReportToOption,
     config: Optional[Path] = ConfigOption,
 ) -> None:
@@ -180,6 +187,7 @@ def unlearn(
             "steps": steps, "learning_rate": learning_rate, "lora_r": lora_r, "bao": bao, "seed": seed, "report_to": report_to, "judge": judge,
         },
     )
+    run_config = _with_lmms_eval_tasks(run_config, lmms_eval)
     results = run_unlearn(model, world, out, run_config, attacks=_attack_list(attacks), console=console)
     if results:  # empty on the non-main processes of `accelerate launch`
         _print_headline(results, out)
@@ -197,6 +205,7 @@ def eval_command(
     seed: Optional[int] = typer.Option(None, help="\\[config: seed]"),
     reference_model: Optional[Path] = typer.Option(None, "--reference-model", help="Original model that scores answer perplexity for the judge. \\[config: reference_model]"),
     judge: Optional[str] = JudgeOption,
+    lmms_eval: Optional[str] = LmmsEvalOption,
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """Evaluate a model on a setting (and attacks); write results.json, report.md/html, plots."""
@@ -209,6 +218,7 @@ def eval_command(
         {"setting": setting, "forget_ratio": forget_ratio, "requests_file": str(requests) if requests else None, "attacks": _attack_list(attacks) or None, "seed": seed,
          "reference_model": str(reference_model) if reference_model else None, "judge": judge},
     )
+    eval_config = _with_lmms_eval_tasks(eval_config, lmms_eval)
     results = evaluate_model(model, world, out, eval_config, console)
     _print_headline(results, out)
 
@@ -228,24 +238,24 @@ def report(
 
 @app.command()
 def audit(
-    run: Path = typer.Argument(..., help="A finished run folder (from `asru unlearn` or `asru eval`)."),
+    run: Path = typer.Argument(..., help="A finished run folder (from `asru unlearn` or `asru eval`), or a model folder `asru unlearn` saved (RUN/model: audited against the requests its unlearning.json records)."),
     max_leakage: Optional[float] = typer.Option(None, "--max-leakage", help="Leakage allowed under every check (default 0.05). \\[config: max_leakage]"),
     threshold: list[str] = typer.Option([], "--threshold", help="Per-check limit CHECK=VALUE, e.g. relearn=0.2 (repeatable). \\[config: thresholds]"),
-    world: Optional[Path] = typer.Option(None, "--world", help="The run's world, if it has moved since (default: the path in results.json)."),
+    world: Optional[Path] = typer.Option(None, "--world", help="The run's world, if it has moved since (default: the path in results.json, or in a model folder's unlearning.json)."),
     model: Optional[Path] = typer.Option(None, "--model", help="The model to audit instead of the run's (for steering runs: the original model)."),
     config: Optional[Path] = ConfigOption,
 ) -> None:
-    """Does the forgetting hold? Every attack, relearning and (steering runs) hooks removed, against thresholds; exit 1 on fail."""
+    """Does the forgetting hold? Every attack, relearning and (steering runs) hooks removed, against thresholds, per request of a chain; exit 1 on fail."""
     from rich.table import Table
 
     from asru.config import build_config
-    from asru.eval.audit import AuditConfig, audit_run, parse_thresholds
+    from asru.eval.audit import AuditConfig, audit_path, parse_thresholds
 
     audit_config = build_config(AuditConfig, config, {"max_leakage": max_leakage})
     if threshold:  # --threshold entries on top of the file's thresholds, validated the same way
         merged = {**audit_config.thresholds, **parse_thresholds(threshold)}
         audit_config = build_config(AuditConfig, None, {**audit_config.model_dump(), "thresholds": merged})
-    result = audit_run(run, audit_config, world_dir=world, model_path=model, console=console)
+    result = audit_path(run, audit_config, world_dir=world, model_path=model, console=console)
     verdict = "[green]PASS[/green]" if result["verdict"] == "pass" else "[red]FAIL[/red]"
     table = Table(title=f"audit of {run}: {verdict}")
     for column in ("check", "leakage", "threshold", "n", "verdict"):
@@ -255,9 +265,31 @@ def audit(
     for name in result["skipped"]:
         table.add_row(name, "–", "–", "0", "skipped")
     console.print(table)
-    console.print(f"audit written to {run / 'audit.json'} and added to {run / 'report.html'}")
+    if result.get("requests"):
+        per_request = Table(title="each request of the chain on its own")
+        for column in ("request", "worst leakage", "verdict", "failed checks"):
+            per_request.add_column(column, justify="right" if column == "worst leakage" else "left")
+        for request_id, verdict in result["requests"].items():
+            worst = max((c["leakage"] for c in verdict["checks"].values() if c["leakage"] is not None), default=None)
+            passed = "[green]pass[/green]" if verdict["verdict"] == "pass" else "[red]FAIL[/red]"
+            per_request.add_row(request_id, "–" if worst is None else f"{worst:.3f}", passed, ", ".join(verdict["failed"]) or "–")
+        console.print(per_request)
+    if (run / "results.json").is_file():
+        console.print(f"audit written to {run / 'audit.json'} and added to {run / 'report.html'}" + (" and the model card" if (run / "model" / "unlearning.json").is_file() and model is None else ""))
+    else:
+        console.print(f"audit written into {run / 'unlearning.json'} and the model card {run / 'README.md'}")
     if result["verdict"] != "pass":
         raise typer.Exit(1)
+
+
+def _with_lmms_eval_tasks(config, tasks: Optional[str]):
+    """``config`` with --lmms-eval's tasks in its ``lmms_eval`` section (the file's other lmms_eval fields kept), validated."""
+    if tasks is None:
+        return config
+    from asru.config import build_config
+
+    section = {**config.lmms_eval.model_dump(), "tasks": _attack_list(tasks)}
+    return build_config(type(config), None, {**config.model_dump(), "lmms_eval": section})
 
 
 def _attack_list(text: str) -> list[str]:

@@ -23,6 +23,7 @@ from asru.config import StrictConfig
 from asru.data.collate import Encoded, Encoder, LazyEncodings
 from asru.data.schema import Sample
 from asru.errors import ConfigError
+from asru.eval.lmms import LmmsEvalConfig
 from asru.eval.settings import Setting
 from asru.io import atomic_write_json
 from asru.methods.base import Method, UnlearnBatch, forward_nll, get_method
@@ -65,6 +66,7 @@ class UnlearnConfig(StrictConfig):
     attn_implementation: str | None = Field(None, description='"sdpa" (default), "flash_attention_2" (needs flash-attn) or "eager"')
     gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass: less memory, ~30 % slower")
     judge: str = Field("rules", description="judge of the evaluation after training: 'rules' or 'openai:URL[,model=NAME]' (EvalConfig.judge)")
+    lmms_eval: LmmsEvalConfig = Field(default_factory=LmmsEvalConfig, description="lmms-eval tasks run on the saved model after the evaluation (EvalConfig.lmms_eval)")
     report_to: ReportTo = Field("none", description="experiment tracker for the training curves (ASRU's GRPO stage too, unless method_args.rl.report_to says otherwise)")
 
 
