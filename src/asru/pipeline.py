@@ -20,6 +20,7 @@ from asru.eval.attacks import ALL_ATTACKS
 from asru.eval.evaluate import evaluate
 from asru.eval.knowledge import TargetKnowledge
 from asru.eval.llm_judge import make_judge
+from asru.eval.lmms import LmmsEvalConfig, check_lmms_eval, run_lmms_eval
 from asru.eval.settings import Setting, default_requests, describe_requests, load_requests, make_splits
 from asru.io import atomic_write_text, check_writable, write_folder_atomically
 from asru.methods.base import get_method
@@ -47,6 +48,7 @@ class EvalConfig(StrictConfig):
     splits: list[str] | None = Field(None, description="evaluate only these splits (default: forget, retain and utility splits, refusal and the test_ paraphrases)")
     max_per_split: int | None = Field(None, ge=1, description="evaluate at most this many questions of each split (the same seeded subset for every model)")
     judge: str = Field("rules", description="'rules' (the offline judge) or 'openai:URL[,model=NAME]', an OpenAI-compatible chat server (asru.eval.llm_judge)")
+    lmms_eval: LmmsEvalConfig = Field(default_factory=LmmsEvalConfig, description="lmms-eval tasks run on the model after our evaluation (asru.eval.lmms)")
 
 
 def eval_subset(splits: dict, config: EvalConfig) -> dict:
@@ -105,14 +107,16 @@ def setting_splits(world, setting, forget_ratio: float, seed: int, requests_file
     return requests, make_splits(world, setting, forget_ratio, seed, requests)
 
 
-def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Path, config: EvalConfig | None = None, console=None, model=None, processor=None, method: str = "none", timing: dict | None = None, training_logs: dict[str, list] | None = None, model_context=None, judge=None) -> dict:
+def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Path, config: EvalConfig | None = None, console=None, model=None, processor=None, method: str = "none", timing: dict | None = None, training_logs: dict[str, list] | None = None, model_context=None, judge=None, saved_model: str | Path | None = None) -> dict:
     """Evaluate a saved model (or an in-memory one) on a setting and write a run folder.
 
     ``judge``: ``make_judge(config.judge)`` when the caller made it already (default: made here).
+    ``saved_model``: the folder lmms-eval loads (default: ``model_path``).
     """
     config = config or EvalConfig()
     out = Path(out)
     attack_names = resolve_attacks(config.attacks)
+    check_lmms_eval(config.lmms_eval)
     judge_many, judge_name = judge or make_judge(config.judge)  # a judge server that is down fails before the model loads
     world = load_world(world_dir)
     loaded_here = model is None
@@ -151,8 +155,23 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
         "timing": {**(timing or {}), "eval_seconds": round(time.perf_counter() - started, 2)},
         "versions": versions(),
     }
+    if config.lmms_eval.tasks:
+        if loaded_here:  # lmms-eval loads the model again in its own process: free this copy first
+            del model, original
+            _release_memory()
+        results["lmms_eval"] = run_lmms_eval(saved_model or model_path, config.lmms_eval, console)
     write_run(out, results, answers, training_logs)
     return results
+
+
+def _release_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def check_method_fits_model(method: str, params, model, model_path: str | Path) -> None:
@@ -182,6 +201,7 @@ def unlearn(
     """
     config = config or UnlearnConfig()
     check_tracker_installed(config.report_to)  # before the model loads
+    check_lmms_eval(config.lmms_eval, trains=get_method(config.method).trains)
     judge = make_judge(config.judge)  # and a judge server that is down fails now, not after training
     out = Path(out)
     world = load_world(world_dir)
@@ -189,7 +209,7 @@ def unlearn(
     _, splits = setting_splits(world, config.setting, config.forget_ratio, config.seed, config.requests_file)
     eval_config = EvalConfig(
         setting=config.setting, forget_ratio=config.forget_ratio, requests_file=config.requests_file, seed=config.seed, attacks=resolve_attacks(attacks or []),
-        splits=eval_splits, max_per_split=eval_max_per_split, judge=config.judge,
+        splits=eval_splits, max_per_split=eval_max_per_split, judge=config.judge, lmms_eval=config.lmms_eval,
     )
     eval_subset(splits, eval_config)  # an unknown split name fails here, not after training
     started = time.perf_counter()
@@ -223,5 +243,5 @@ def unlearn(
         shutil.rmtree(out / leftover, ignore_errors=True)
     return evaluate_model(
         model_path, world_dir, out, eval_config, console, model=model, processor=processor, method=config.method,
-        timing={"train_seconds": round(train_seconds, 2), "total_train_seconds": round(time.perf_counter() - started, 2)}, training_logs=logs, judge=judge,
+        timing={"train_seconds": round(train_seconds, 2), "total_train_seconds": round(time.perf_counter() - started, 2)}, training_logs=logs, judge=judge, saved_model=out / "model",
     )
