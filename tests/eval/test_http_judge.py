@@ -50,7 +50,7 @@ class StubServer:
 
             def do_GET(self):
                 stub.requests.append({"method": "GET", "path": self.path})
-                if self.path == "/v1/models":
+                if self.path == "/v1/models" and models is not None:
                     self.reply(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in models]})
                 else:
                     self.reply(404, {"error": "not found"})
@@ -106,7 +106,14 @@ def test_the_request_is_an_openai_chat_completion_and_the_reply_is_parsed(stub, 
     assert message["role"] == "user" and "Talia Vorne" in message["content"] and "Lisbon" in message["content"] and "FORGOTTEN" in message["content"]
     assert post["headers"]["Authorization"] == "Bearer sk-local"
     assert (verdict.label, verdict.contextual_refusal, verdict.leakage, verdict.naturalness) == ("refusal_contextual", 4, 0, 2)
-    assert not [r for r in server.requests if r["method"] == "GET"]  # a named model needs no /v1/models
+    assert [r["path"] for r in server.requests] == ["/v1/models", "/v1/chat/completions"]  # asked first: a down server fails early
+
+
+def test_a_named_model_works_with_a_server_without_a_model_list(stub):
+    server = stub(models=None)  # /v1/models answers 404
+    assert json.loads(openai_chat(server.url, model="judge-7b")("x")) == SCORES
+    with pytest.raises(AsruError, match="HTTP 404"):
+        openai_chat(server.url)  # without a name there is nothing to go on
 
 
 @pytest.mark.parametrize("given", ["", "/", "/v1", "/v1/", "/v1/chat/completions"])
@@ -233,7 +240,7 @@ def test_asru_eval_judges_through_the_server(cli, stub, tiny_world, tiny_model_d
 
 def test_asru_unlearn_with_a_down_judge_fails_before_training(cli, tiny_world, tiny_model_dir, tmp_path):
     url = f"http://127.0.0.1:{free_port()}"
-    code, _, err = cli("unlearn", "--model", tiny_model_dir, "--world", tiny_world.root, "--out", tmp_path / "run", "--judge", f"openai:{url},retries=0")
+    code, _, err = cli("unlearn", "--model", tiny_model_dir, "--world", tiny_world.root, "--out", tmp_path / "run", "--judge", f"openai:{url},model=judge-7b,retries=0")
     assert_one_line_error(code, err, f"LLM judge at {url}/v1/models", "server running")
     assert not (tmp_path / "run").exists()
 

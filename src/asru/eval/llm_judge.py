@@ -339,8 +339,8 @@ def _endpoints(url: str) -> tuple[str, str]:
     return f"{base}/chat/completions", f"{base}/models"
 
 
-def _request_json(url: str, payload: dict | None, *, timeout: float, retries: int, backoff: float, headers: dict[str, str]) -> Any:
-    """GET (no payload) or POST JSON to ``url``; the decoded JSON reply.
+def _request_json(url: str, payload: dict | None, *, timeout: float, retries: int, backoff: float, headers: dict[str, str], missing_ok: bool = False) -> Any:
+    """GET (no payload) or POST JSON to ``url``; the decoded JSON reply (None for a 404/405 when ``missing_ok``).
 
     Connection failures, timeouts, 429 and 5xx are retried ``retries`` times with exponential
     backoff (``backoff``, 2x, 4x... seconds); then, or at once on another HTTP error or a reply that
@@ -360,6 +360,8 @@ def _request_json(url: str, payload: dict | None, *, timeout: float, retries: in
             reason = f"HTTP {error.code}" + (f": {detail}" if detail else "")
             if error.code in _RETRYABLE_STATUS:
                 continue
+            if missing_ok and error.code in (404, 405):
+                return None
             raise AsruError(f"LLM judge at {url}: {reason}") from None
         except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError) as error:
             cause = getattr(error, "reason", error)
@@ -378,16 +380,17 @@ def openai_chat(
 ) -> Callable[[str], str]:
     """``generate(prompt) -> reply`` for :class:`LLMJudge` through an OpenAI-compatible ``/v1/chat/completions``.
 
-    ``model`` defaults to the first model the server lists at ``/v1/models`` (asked once, here,
-    which also fails fast when the server is down). Greedy (temperature 0). ``api_key`` (default:
+    The server is asked for ``/v1/models`` once, here, so that a server that is down fails now;
+    ``model`` defaults to the first model it lists (a server without that endpoint needs ``model``).
+    Greedy (temperature 0). ``api_key`` (default:
     the ``OPENAI_API_KEY`` environment variable) is sent as a bearer token when set.
     """
     chat_url, models_url = _endpoints(url)
     key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     options = dict(timeout=timeout, retries=retries, backoff=backoff, headers=headers)
+    listed = _request_json(models_url, None, **options, missing_ok=model is not None)
     if model is None:
-        listed = _request_json(models_url, None, **options)
         ids = [m.get("id") for m in listed.get("data", []) if isinstance(m, dict)] if isinstance(listed, dict) else []
         if not ids or not isinstance(ids[0], str):
             raise AsruError(f"LLM judge at {models_url}: the server lists no model; name one with --judge openai:URL,model=NAME")
