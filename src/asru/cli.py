@@ -275,9 +275,9 @@ def audit(
             per_request.add_row(request_id, "–" if worst is None else f"{worst:.3f}", passed, ", ".join(verdict["failed"]) or "–")
         console.print(per_request)
     if (run / "results.json").is_file():
-        console.print(f"audit written to {run / 'audit.json'} and added to {run / 'report.html'}" + (" and the model card" if (run / "model" / "unlearning.json").is_file() and model is None else ""))
+        console.print(f"audit written to {run / 'audit.json'} and added to {run / 'report.html'}" + (" and the model card" if (run / "model" / "unlearning.json").is_file() and model is None else ""), soft_wrap=True)
     else:
-        console.print(f"audit written into {run / 'unlearning.json'} and the model card {run / 'README.md'}")
+        console.print(f"audit written into {run / 'unlearning.json'} and the model card {run / 'README.md'}", soft_wrap=True)
     if result["verdict"] != "pass":
         raise typer.Exit(1)
 

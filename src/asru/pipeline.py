@@ -17,6 +17,7 @@ from pydantic import Field
 from asru.config import StrictConfig, dump_config
 from asru.errors import ConfigError, ModelError
 from asru.eval.attacks import ALL_ATTACKS
+from asru.eval.chain import ChainEntry, chain_requests, default_entry_id, extend, new_entry, request_metrics, training_splits
 from asru.eval.evaluate import evaluate
 from asru.eval.knowledge import TargetKnowledge
 from asru.eval.llm_judge import make_judge
@@ -26,6 +27,7 @@ from asru.io import atomic_write_text, check_writable, write_folder_atomically
 from asru.methods.base import get_method
 from asru.models.layers import num_language_layers
 from asru.models.loading import load_vlm, save_vlm
+from asru.report.model_card import load_model_record, record_from_run, write_model_card
 from asru.report.writer import write_run
 from asru.train.distributed import process_state
 from asru.train.tracking import check_tracker_installed
@@ -107,10 +109,12 @@ def setting_splits(world, setting, forget_ratio: float, seed: int, requests_file
     return requests, make_splits(world, setting, forget_ratio, seed, requests)
 
 
-def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Path, config: EvalConfig | None = None, console=None, model=None, processor=None, method: str = "none", timing: dict | None = None, training_logs: dict[str, list] | None = None, model_context=None, judge=None, saved_model: str | Path | None = None) -> dict:
+def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Path, config: EvalConfig | None = None, console=None, model=None, processor=None, method: str = "none", timing: dict | None = None, training_logs: dict[str, list] | None = None, model_context=None, judge=None, chain: list[ChainEntry] | None = None, saved_model: str | Path | None = None) -> dict:
     """Evaluate a saved model (or an in-memory one) on a setting and write a run folder.
 
     ``judge``: ``make_judge(config.judge)`` when the caller made it already (default: made here).
+    ``chain``: the deletion requests applied to the model one after another (:mod:`asru.eval.chain`):
+    the forget split is all of them (not ``config``'s), with metrics per request in results.json.
     ``saved_model``: the folder lmms-eval loads (default: ``model_path``).
     """
     config = config or EvalConfig()
@@ -126,7 +130,11 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
     if config.judge_perplexity:
         reference_path = config.reference_model or str(model_path)
         original = model if loaded_here and reference_path == str(model_path) else load_vlm(reference_path)[0]
-    requests, splits = setting_splits(world, config.setting, config.forget_ratio, config.seed, config.requests_file)
+    if chain:
+        requests = chain_requests(chain)
+        splits = make_splits(world, config.setting, config.forget_ratio, config.seed, requests)
+    else:
+        requests, splits = setting_splits(world, config.setting, config.forget_ratio, config.seed, config.requests_file)
     chosen = eval_subset(splits, config)  # (the attacks, too, ask a capped forget split)
     check_writable(out)
     started = time.perf_counter()
@@ -160,6 +168,9 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
             del model, original
             _release_memory()
         results["lmms_eval"] = run_lmms_eval(saved_model or model_path, config.lmms_eval, console)
+    if chain:
+        results["chain"] = [entry.model_dump(mode="json") for entry in chain]
+        results["request_metrics"] = request_metrics(chain, splits, answers)
     write_run(out, results, answers, training_logs)
     return results
 
@@ -172,6 +183,26 @@ def _release_memory() -> None:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+
+def request_chain(model_path: str | Path, world, config: UnlearnConfig, out: str | Path) -> tuple[list[ChainEntry], str]:
+    """The chain of requests after this run, and the model before its first request.
+
+    A model an earlier ``asru unlearn`` saved records its chain (``unlearning.json``): this run's
+    request (``config.requests_file``, else the setting's default requests) is appended to it; a
+    request already in it, or a world other than the chain's, is a one-line error.
+    """
+    previous = load_model_record(model_path)
+    if previous is not None and previous.world.hash and previous.world.hash != world.manifest.get("content_hash"):
+        raise ConfigError(f"{model_path} was unlearned on another world ({previous.world.path}; content hash differs from {world.root}'s): pass that world with --world")
+    common = {"setting": config.setting, "method": config.method, "run": out}
+    if config.requests_file:
+        entry = new_entry(world, load_requests(config.requests_file), file=config.requests_file, **common)
+    else:
+        requests = default_requests(world, config.setting, config.forget_ratio, config.seed)
+        entry = new_entry(world, requests, default_id=default_entry_id(config.setting, config.forget_ratio, config.seed), **common)
+    chain = extend(previous.chain if previous else [], entry, model_path)
+    return chain, previous.base_model if previous else str(model_path)
 
 
 def check_method_fits_model(method: str, params, model, model_path: str | Path) -> None:
@@ -196,6 +227,10 @@ def unlearn(
 ) -> dict:
     """Unlearn with ``config.method``, save the model (safetensors) into ``out/model``, evaluate, report.
 
+    A ``model_path`` an earlier run saved continues its chain of requests (:func:`request_chain`):
+    this run forgets its own request, is evaluated on every request of the chain, and writes the
+    chain with a model card into ``out/model`` (``unlearning.json``, ``README.md``).
+
     ``eval_splits`` / ``eval_max_per_split``: evaluate only those splits, each cut to a seeded subset
     (``EvalConfig.splits`` / ``max_per_split``; default: every split, whole).
     """
@@ -205,8 +240,10 @@ def unlearn(
     judge = make_judge(config.judge)  # and a judge server that is down fails now, not after training
     out = Path(out)
     world = load_world(world_dir)
+    chain, base_model = request_chain(model_path, world, config, out)  # before the model loads: a request already applied fails now
     model, processor = load_vlm(model_path, dtype=config.dtype, attn_implementation=config.attn_implementation, device="auto")
-    _, splits = setting_splits(world, config.setting, config.forget_ratio, config.seed, config.requests_file)
+    # forget this run's request; keep out of the retain data every fact any request of the chain names
+    splits = training_splits(make_splits(world, config.setting, config.forget_ratio, config.seed, chain_requests(chain)), chain[-1])
     eval_config = EvalConfig(
         setting=config.setting, forget_ratio=config.forget_ratio, requests_file=config.requests_file, seed=config.seed, attacks=resolve_attacks(attacks or []),
         splits=eval_splits, max_per_split=eval_max_per_split, judge=config.judge, lmms_eval=config.lmms_eval,
@@ -226,7 +263,7 @@ def unlearn(
         eval_config.attacks = list(dict.fromkeys(resolve_attacks(eval_config.attacks) + ["steering_removed"]))
         return evaluate_model(
             model_path, world_dir, out, eval_config, console, model=model, processor=processor, method=config.method,
-            timing={"fit_seconds": round(time.perf_counter() - started, 2)}, model_context=method.apply, judge=judge,
+            timing={"fit_seconds": round(time.perf_counter() - started, 2)}, model_context=method.apply, judge=judge, chain=chain,
         )
     logs: dict[str, list] = {}
     if getattr(params, "stage", "1") != "2":
@@ -241,7 +278,11 @@ def unlearn(
     save_vlm(model, processor, out / "model")
     for leftover in ("grpo_checkpoint", "grpo_checkpoint.old", "grpo_checkpoint.tmp"):  # the model is saved: ~60 MB less per run
         shutil.rmtree(out / leftover, ignore_errors=True)
-    return evaluate_model(
+    results = evaluate_model(
         model_path, world_dir, out, eval_config, console, model=model, processor=processor, method=config.method,
-        timing={"train_seconds": round(train_seconds, 2), "total_train_seconds": round(time.perf_counter() - started, 2)}, training_logs=logs, judge=judge, saved_model=out / "model",
+        timing={"train_seconds": round(train_seconds, 2), "total_train_seconds": round(time.perf_counter() - started, 2)}, training_logs=logs, judge=judge, chain=chain, saved_model=out / "model",
     )
+    # the chain travels with the model: the next `asru unlearn --model out/model` continues it, `asru audit out/model` checks it
+    record = record_from_run(results, chain, base_model=base_model, config=config.model_dump(mode="json"), method_params=params.model_dump(mode="json"), run=out)
+    write_model_card(out / "model", record)
+    return results

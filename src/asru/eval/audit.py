@@ -1,4 +1,4 @@
-"""``asru audit RUN``: does the forgetting of a finished run hold under every attack?
+"""``asru audit RUN`` / ``asru audit MODEL_DIR``: does the forgetting of a finished run hold under every attack?
 
 The run's model is loaded again (``RUN/model``; for a test-time steering run the original model
 with the saved hooks; for an ``asru eval`` run the evaluated model), and the forget questions are
@@ -7,6 +7,12 @@ and, for steering runs, with the hooks removed. Each leakage is compared with it
 (default 5 %); the verdict, the numbers and the thresholds go to ``RUN/audit.json`` and into the
 run's report. Everything is measured by :func:`asru.eval.evaluate.evaluate`, so the numbers mean
 what they mean in ``results.json``.
+
+A model folder saved by ``asru unlearn`` (``RUN/model``) is audited alone, without its run folder,
+against the chain of requests its ``unlearning.json`` records; the verdict goes into that record and
+its model card (:mod:`asru.report.model_card`), as it does when its run folder is audited. A run
+with a chain of requests (:mod:`asru.eval.chain`) is also judged request by request: one request
+brought back by a later step fails the audit even when the union's leakage stays under the threshold.
 """
 
 from __future__ import annotations
@@ -17,12 +23,14 @@ from typing import Annotated
 
 from pydantic import Field
 
-from asru.config import StrictConfig, build_config
+from asru.config import StrictConfig, build_config, validate_document
 from asru.errors import ConfigError, DataError
 from asru.eval.attacks import ALL_ATTACKS
+from asru.eval.chain import ChainEntry, chain_requests, request_metrics
 from asru.eval.evaluate import evaluate
 from asru.eval.settings import DeletionRequest, make_splits
 from asru.io import atomic_write_json, check_writable
+from asru.report.model_card import RECORD_FILE, add_audit, load_model_record
 from asru.report.results import load_results
 from asru.report.writer import AUDIT_FILE, add_audit_to_report
 
@@ -88,6 +96,68 @@ def _requests(results: dict) -> list[DeletionRequest]:
     return [DeletionRequest(subject=r["subject_id"], facts=r["fact_ids"]) for r in results["requests"]]
 
 
+def _check_world(world, recorded_hash: str | None, what: str) -> None:
+    if recorded_hash and world.manifest.get("content_hash") != recorded_hash:
+        raise ConfigError(f"{world.root}: not the world {what} used (content hash differs); pass --world with its world")
+
+
+def _forget_questions(world, setting: str, requests: list[DeletionRequest], seed: int, where: str | Path) -> dict:
+    """The splits with the forget split cut to its qa questions: the questions every attack rewrites."""
+    splits = make_splits(world, setting, requests=requests, seed=seed)
+    splits["forget"] = [s for s in splits["forget"] if s.form == "qa"]
+    if not splits["forget"]:
+        raise DataError(f"{where}: the forget split has no qa questions to audit")
+    return splits
+
+
+def run_checks(model, processor, world, splits: dict, config: AuditConfig, seed: int, steering: bool = False, model_context=None, chain: list[ChainEntry] | None = None, console=None) -> dict:
+    """Ask the forget questions under every check and judge them: overall and, for a chain, per request.
+
+    Returns ``{"verdict", "failed", "checks", "skipped"}`` (plus ``"requests": {id: {"verdict",
+    "failed", "checks"}}`` and ``"failed_requests"`` with a chain); the verdict fails when any request fails.
+    """
+    names = check_names(steering)
+    judge_checks({}, config, names)  # unknown threshold names fail before the slow part
+    status = console.status("auditing") if console else None
+    if status:
+        status.start()
+    try:
+        metrics, attacks, records = evaluate(
+            model, processor, world, splits, split_names=("forget",), attacks=names[1:], model_context=model_context,
+            batch_size=config.batch_size, seed=seed, progress=(lambda name: status.update(f"auditing: {name}")) if status else None,
+        )
+    finally:
+        if status:
+            status.stop()
+    leakages = {DIRECT: metrics["forget"]["all"], **{name: attacks[name] for name in names[1:] if name in attacks}}
+    skipped = [name for name in names if name not in leakages]  # an attack with nothing to rewrite (no held-out images...)
+    result = {**judge_checks(leakages, config, names), "skipped": skipped}
+    return judge_requests(result, chain, splits, records, config, names) if chain else result
+
+
+def judge_requests(result: dict, chain: list[ChainEntry], splits: dict, records: list[dict], config: AuditConfig, names: list[str]) -> dict:
+    """``result`` with each request of the chain judged on its own answers; any failed request fails the verdict."""
+    per_request = {}
+    for request_id, found in request_metrics(chain, splits, records).items():
+        own = {DIRECT: found["metrics"]["forget"]} if "forget" in found["metrics"] else {}
+        own.update({name: found["attacks"][name] for name in names[1:] if name in found["attacks"]})
+        per_request[request_id] = judge_checks(own, config, names)
+    failed = [request_id for request_id, verdict in per_request.items() if verdict["verdict"] == "fail"]
+    return {**result, "verdict": "fail" if failed or result["verdict"] == "fail" else "pass", "requests": per_request, "failed_requests": failed}
+
+
+def audit_path(path: str | Path, config: AuditConfig | None = None, world_dir: str | Path | None = None, model_path: str | Path | None = None, console=None) -> dict:
+    """``asru audit PATH``: a run folder (``results.json``) or a model folder an ``asru unlearn`` saved (``unlearning.json``)."""
+    path = Path(path)
+    if not (path / "results.json").is_file() and (path / RECORD_FILE).is_file():
+        if model_path is not None:
+            raise ConfigError(f"option --model: {path} is a model folder, audited as it is (--model is for run folders)")
+        return audit_model(path, config, world_dir, console)
+    if not (path / "results.json").is_file() and (path / "config.json").is_file():
+        raise DataError(f"{path}: a model folder without {RECORD_FILE} (not saved by `asru unlearn`: nothing records what it should have forgotten); audit the run folder that evaluated it")
+    return audit_run(path, config, world_dir, model_path, console)
+
+
 def audit_run(
     run: str | Path,
     config: AuditConfig | None = None,
@@ -95,7 +165,7 @@ def audit_run(
     model_path: str | Path | None = None,
     console=None,
 ) -> dict:
-    """Audit a run folder, write ``RUN/audit.json`` (atomically) and add the audit to its report.
+    """Audit a run folder, write ``RUN/audit.json`` (atomically) and add the audit to its report (and its model card).
 
     ``world_dir`` / ``model_path`` override the world and the original model recorded in
     results.json (for runs moved since); the world must still have the run's content hash.
@@ -108,16 +178,12 @@ def audit_run(
     config = config or AuditConfig()
     run = Path(run)
     results = load_results(run)
+    chain = validate_document(list[ChainEntry], results["chain"], run / "results.json") if "chain" in results else None
     check_writable(run)
     world = load_world(world_dir or results["world"]["path"])
-    recorded_hash = results["world"].get("hash")
-    if recorded_hash and world.manifest.get("content_hash") != recorded_hash:
-        raise ConfigError(f"{world.root}: not the world this run used (content hash differs); pass --world with the run's world")
+    _check_world(world, results["world"].get("hash"), "this run")
     seed = build_config(UnlearnConfig, run / "config.yaml").seed if (run / "config.yaml").is_file() else 0
-    splits = make_splits(world, results["setting"], requests=_requests(results), seed=seed)
-    splits["forget"] = [s for s in splits["forget"] if s.form == "qa"]  # the questions every attack rewrites
-    if not splits["forget"]:
-        raise DataError(f"{run}: the run's forget split has no qa questions to audit")
+    splits = _forget_questions(world, results["setting"], _requests(results), seed, run)
 
     method_cls = get_method(results["method"]) if results["method"] != "none" else None
     steering = method_cls is not None and not method_cls.trains
@@ -130,33 +196,57 @@ def audit_run(
         model, processor = load_vlm(audited)
         model_context = None
 
-    names = check_names(steering)
-    judge_checks({}, config, names)  # unknown threshold names fail before the slow part
+    judge_checks({}, config, check_names(steering))  # unknown threshold names fail before the slow part
     started = time.perf_counter()
-    status = console.status("auditing") if console else None
-    if status:
-        status.start()
-    try:
-        metrics, attacks, _ = evaluate(
-            model, processor, world, splits, split_names=("forget",), attacks=names[1:], model_context=model_context,
-            batch_size=config.batch_size, seed=seed, progress=(lambda name: status.update(f"auditing: {name}")) if status else None,
-        )
-    finally:
-        if status:
-            status.stop()
-    leakages = {DIRECT: metrics["forget"]["all"], **{name: attacks[name] for name in names[1:] if name in attacks}}
-    skipped = [name for name in names if name not in leakages]  # an attack with nothing to rewrite (no held-out images...)
+    checks = run_checks(model, processor, world, splits, config, seed, steering, model_context, chain, console)
     audit = {
         "run": str(run),
         "method": results["method"],
         "setting": results["setting"],
         "model": audited,
         "max_leakage": config.max_leakage,
-        **judge_checks(leakages, config, names),
-        "skipped": skipped,
+        **checks,
         "seconds": round(time.perf_counter() - started, 2),
     }
     atomic_write_json(run / AUDIT_FILE, audit)
     add_audit_to_report(run, audit)
+    if model_path is None and Path(audited) == run / "model":
+        add_audit(run / "model", audit)  # the model's card says how its audit went
     return audit
 
+
+def audit_model(model_dir: str | Path, config: AuditConfig | None = None, world_dir: str | Path | None = None, console=None) -> dict:
+    """Audit a saved model alone against the requests its ``unlearning.json`` records; the verdict goes into that record and its card.
+
+    The world comes from the record (path and content hash) or ``world_dir``.
+    """
+    from asru.models.loading import load_vlm
+    from asru.train.unlearn import UnlearnConfig
+    from asru.world import load_world
+
+    config = config or AuditConfig()
+    model_dir = Path(model_dir)
+    record = load_model_record(model_dir)
+    if record is None:
+        raise DataError(f"{model_dir / RECORD_FILE}: not found (is {model_dir} a model folder saved by `asru unlearn`?)")
+    check_writable(model_dir)
+    world = load_world(world_dir or record.world.path)
+    _check_world(world, record.world.hash, "this model was unlearned on")
+    seed = validate_document(UnlearnConfig, record.config, model_dir / RECORD_FILE).seed  # the run's seed: the same attacks as its own audit
+    setting = record.chain[-1].setting
+    splits = _forget_questions(world, setting, chain_requests(record.chain), seed, model_dir)
+    judge_checks({}, config, check_names(False))
+    model, processor = load_vlm(model_dir)
+    started = time.perf_counter()
+    checks = run_checks(model, processor, world, splits, config, seed, chain=record.chain, console=console)
+    audit = {
+        "run": record.run,
+        "method": record.method,
+        "setting": setting,
+        "model": str(model_dir),
+        "max_leakage": config.max_leakage,
+        **checks,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    add_audit(model_dir, audit)
+    return audit

@@ -98,12 +98,39 @@ def default_requests(world, setting: Setting, forget_ratio: float, seed: int) ->
         by_id = {s["id"]: s for s in world.subjects}
         return [DeletionRequest(subject=s, facts=[f["fact_id"] for f in by_id[s]["facts"] if f["sensitive"]]) for s in chosen]
     # personalized: each request names its own random subset of 1-4 facts of the person
-    by_id = {s["id"]: s for s in world.subjects}
-    requests = []
-    for subject in chosen:
-        fact_ids = [f["fact_id"] for f in by_id[subject]["facts"]]
-        requests.append(DeletionRequest(subject=subject, facts=sorted(rng.sample(fact_ids, rng.randint(1, 4)))))
-    return requests
+    return [_personalized_request(world, subject, rng) for subject in chosen]
+
+
+def _personalized_request(world, subject_id: str, rng: random.Random) -> DeletionRequest:
+    """One person's own request: a random 1-4 of their facts (the Personalized setting's rule)."""
+    fact_ids = [f["fact_id"] for f in next(s for s in world.subjects if s["id"] == subject_id)["facts"]]
+    return DeletionRequest(subject=subject_id, facts=sorted(rng.sample(fact_ids, rng.randint(1, 4))))
+
+
+def sequential_requests(world, steps: int, people_per_step: int, seed: int) -> list[list[DeletionRequest]]:
+    """``steps`` Personalized requests to apply one after another, each from ``people_per_step`` people no other step names.
+
+    The benchmark of sequential deletion (``asru bench --sequential``): every method gets the same
+    requests for a seed, so their curves compare.
+    """
+    subjects = [s["id"] for s in world.subjects]
+    if steps * people_per_step >= len(subjects):
+        raise DataError(f"{steps} sequential requests of {people_per_step} people each need more than {steps * people_per_step} people (the world has {len(subjects)}, and someone must be left to retain)")
+    rng = random.Random(f"sequential-{seed}")
+    chosen = rng.sample(subjects, steps * people_per_step)
+    return [
+        [_personalized_request(world, subject, rng) for subject in sorted(chosen[step * people_per_step : (step + 1) * people_per_step])]
+        for step in range(steps)
+    ]
+
+
+def request_targets(world, requests: list[DeletionRequest]) -> dict[str, set[int]]:
+    """``{subject id: fact ids}`` that the requests name together (0 is the identity)."""
+    targets: dict[str, set[int]] = {}
+    for request in requests:
+        subject_id, fact_ids = _resolve_request(world, request)
+        targets.setdefault(subject_id, set()).update(fact_ids)
+    return targets
 
 
 def _paraphrased(samples: list[Sample]) -> list[Sample]:
@@ -126,10 +153,7 @@ def make_splits(
     if not 0 < forget_ratio < 1:
         raise DataError(f"forget_ratio must be in (0, 1), got {forget_ratio}")
     requests = requests if requests is not None else default_requests(world, setting, forget_ratio, seed)
-    targets: dict[str, set[int]] = {}
-    for request in requests:
-        subject_id, fact_ids = _resolve_request(world, request)
-        targets.setdefault(subject_id, set()).update(fact_ids)
+    targets = request_targets(world, requests)
     splits: dict[str, list[Sample]] = {name: [] for name in FACT_SPLITS}
     for sample in _fact_samples(world):
         if sample.subject_id not in targets:
