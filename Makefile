@@ -47,3 +47,9 @@ clean:
 .PHONY: bench-tradeoff
 bench-tradeoff: $(STAMP)
 	$(BIN)/python benchmarks/tradeoff.py $(ARGS)
+
+# Deletion requests one after another (5 per method and seed; hours on 2 CPU cores; resumable).
+# `make bench-sequential ARGS=--quick` for the CI-sized check, ARGS="--methods asru,npo_lr3e-4 --seeds 0" to restrict.
+.PHONY: bench-sequential
+bench-sequential: $(STAMP)
+	$(BIN)/python benchmarks/sequential.py $(ARGS)

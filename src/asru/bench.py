@@ -64,6 +64,9 @@ class BenchConfig(StrictConfig):
     quick: bool = Field(False, description="CI-sized: small world, tiny target model, the methods file's quick overrides, one seed")
     report_only: bool = Field(False, description="run nothing; aggregate the finished runs found under out/runs")
     workers: int = Field(1, ge=1, description="runs at a time, each in its own process with cores/workers torch threads (2 on 2 CPU cores: about twice the throughput); 1: one after another in this process")
+    sequential: int | None = Field(
+        None, ge=1, description="instead of the trade-off tables: this many Personalized requests (other people each) applied one after another per method and seed, reported after each step (sequential.json/.md/.png; asru.bench_sequential)",
+    )
 
     def resolved_out(self) -> Path:
         return Path(self.out) if self.out else Path("benchmarks/results/quick" if self.quick else "benchmarks/results")
@@ -92,6 +95,8 @@ class PlannedRun:
     folder: Path
     record: dict[str, Any]  # what bench_run.json holds
     config: Any = None  # UnlearnConfig, or EvalConfig for the target row
+    model: Path | None = None  # the model the run starts from (default: the target); a sequential step: the previous step's
+    chain: list | None = None  # ChainEntry list a target row is evaluated on (the sequential benchmark's requests)
 
 
 def merge(base: dict, extra: dict) -> dict:
@@ -281,11 +286,11 @@ def execute(run: PlannedRun, world_dir: Path, target_dir: Path, console=None) ->
     started = time.perf_counter()
     try:
         if run.row == TARGET_ROW:
-            evaluate_model(target_dir, world_dir, run.folder, run.config, console, method=TARGET_ROW)
+            evaluate_model(target_dir, world_dir, run.folder, run.config, console, method=TARGET_ROW, chain=run.chain)
         else:
             restrict = run.record.get("eval", {})
             unlearn(
-                target_dir, world_dir, run.folder, run.config, attacks=run.record["attacks"], console=console,
+                run.model or target_dir, world_dir, run.folder, run.config, attacks=run.record["attacks"], console=console,
                 eval_splits=restrict.get("splits"), eval_max_per_split=restrict.get("max_per_split"),
             )
     finally:  # interrupted attempts count too: the table's wall time is what the run cost
@@ -580,25 +585,34 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def write_summary(config: BenchConfig, runs: list[PlannedRun], world, world_dir: Path, target_dir: Path, recipe, attacks: list[str], entries: list[MethodEntry]) -> dict:
-    """tradeoff.json, tradeoff.md and the plots into the output folder, from whatever runs have finished."""
+def summary_header(config: BenchConfig, world, world_dir: Path, target_dir: Path, recipe, attacks: list[str], entries: list[MethodEntry]) -> dict:
+    """What every benchmark summary starts with: when, where, with which versions, config, world, target model and methods."""
     from asru.pipeline import versions
 
+    return {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "versions": versions(),
+        "config": {**config.model_dump(mode="json"), "out": str(config.resolved_out()), "seeds": config.resolved_seeds(), "subjects": config.resolved_subjects()},
+        "seeds": config.resolved_seeds(),
+        "attacks": attacks,
+        "world": {"path": str(world_dir), "subjects": config.resolved_subjects(), "seed": config.world_seed, "hash": world.manifest.get("content_hash")},
+        "target_model": {"path": str(target_dir), "recipe": recipe.model_dump(mode="json")},
+        "methods": {e.name: e.fields for e in entries},
+    }
+
+
+def write_summary(config: BenchConfig, runs: list[PlannedRun], world, world_dir: Path, target_dir: Path, recipe, attacks: list[str], entries: list[MethodEntry]) -> dict:
+    """tradeoff.json, tradeoff.md and the plots into the output folder, from whatever runs have finished."""
     out = config.resolved_out()
     table = aggregate(config, runs)
     partial = [f"{setting}/{row}" for setting, rows in table.items() for row, cell in rows.items() if cell["partial"]]
     not_run = [f"{setting}/{row}" for setting, rows in table.items() for row, cell in rows.items() if not cell["seeds"]]
     people = {s: len(default_requests(world, s, config.forget_ratio, 0)) for s in config.settings}
+    header = summary_header(config, world, world_dir, target_dir, recipe, attacks, entries)
     summary = {
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "versions": versions(),
-        "config": {**config.model_dump(mode="json"), "out": str(out), "seeds": config.resolved_seeds(), "subjects": config.resolved_subjects()},
-        "seeds": config.resolved_seeds(),
-        "attacks": attacks,
-        "world": {"path": str(world_dir), "subjects": config.resolved_subjects(), "seed": config.world_seed, "hash": world.manifest.get("content_hash"), "forgotten_people": people},
-        "target_model": {"path": str(target_dir), "recipe": recipe.model_dump(mode="json")},
-        "methods": {e.name: e.fields for e in entries},
+        **header,
+        "world": {**header["world"], "forgotten_people": people},
         "rows": ([TARGET_ROW] if config.target_row else []) + [e.name for e in entries],  # table order (the JSON's keys are sorted)
         "columns": {key: {"title": title, "from": ".".join(path)} for key, title, path, _ in COLUMNS},
         "settings": table,
@@ -613,10 +627,48 @@ def write_summary(config: BenchConfig, runs: list[PlannedRun], world, world_dir:
     return summary
 
 
-def run_bench(config: BenchConfig, console=None) -> dict:
-    """Plan, run (skipping finished runs, resuming interrupted ones), aggregate. Returns the summary."""
+def print_plan(console, total: int, todo: list[tuple[PlannedRun, str]], folder: Path) -> None:
+    """How many runs are finished (skipped), to resume and new."""
+    if console:
+        console.print(
+            f"{total} runs: {total - len(todo)} finished (skipped), {sum(s == 'resume' for _, s in todo)} to resume, "
+            f"{sum(s == 'new' for _, s in todo)} new; folders under {folder}", soft_wrap=True,
+        )
+
+
+def execute_todo(todo: list[tuple[PlannedRun, str]], total: int, world_dir: Path, target_dir: Path, workers: int, console=None, name=run_name, order: str = "in plan order") -> None:
+    """The unfinished runs (with their states), in order: in ``workers`` processes (:func:`execute_parallel`), or here one after another.
+
+    ``total``: every run of the benchmark (the progress bar counts the finished ones as done).
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    workers = min(workers, len(todo))
+    if workers > 1:
+        execute_parallel([run for run, _ in todo], world_dir, target_dir, workers, console, name=name, label="bench", order=order)
+        return
+    progress = Progress(
+        TextColumn("[bold]bench[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=console, disable=console is None, transient=False,
+    )
+    with progress:
+        task = progress.add_task("", total=total, completed=total - len(todo))
+        for run, state in todo:
+            progress.update(task, description=name(run) + (" (resuming)" if state == "resume" else ""))
+            started = time.perf_counter()
+            execute(run, world_dir, target_dir, console)
+            gc.collect()
+            if console:
+                console.print(f"[green]done[/green] {name(run)} in {time.perf_counter() - started:.0f} s", soft_wrap=True)
+            progress.advance(task)
+
+
+def run_bench(config: BenchConfig, console=None) -> dict:
+    """Plan, run (skipping finished runs, resuming interrupted ones), aggregate. Returns the summary.
+
+    With ``config.sequential``: the sequential benchmark instead (:mod:`asru.bench_sequential`).
+    """
+    from asru import bench_sequential
     from asru.pipeline import resolve_attacks
     from asru.world import load_world
 
@@ -625,35 +677,19 @@ def run_bench(config: BenchConfig, console=None) -> dict:
     attacks = resolve_attacks(config.attacks)
     settings = list(dict.fromkeys(config.settings))
     config = config.model_copy(update={"settings": settings})
+    if config.sequential:
+        entries = bench_sequential.sequential_entries(config, entries)
     out = config.resolved_out()
     check_writable(out)
     world_dir, target_dir, recipe = prepare_inputs(config, console)
     world = load_world(world_dir)
+    if config.sequential:
+        return bench_sequential.run_sequential(config, entries, attacks, world, world_dir, target_dir, recipe, console)
     runs = plan_runs(config, entries, world, target_dir, attacks)
     states = [run_state(run) for run in runs]
     if not config.report_only:
         todo = [(run, state) for run, state in zip(runs, states) if state != "done"]
-        if console:
-            console.print(
-                f"{len(runs)} runs: {len(runs) - len(todo)} finished (skipped), {sum(s == 'resume' for _, s in todo)} to resume, "
-                f"{sum(s == 'new' for _, s in todo)} new; folders under {out / 'runs'}", soft_wrap=True,
-            )
-        workers = min(config.workers, len(todo))
-        if workers > 1:  # in plan order, seed-major: the first seed of every cell finishes first
-            execute_parallel([run for run, _ in todo], world_dir, target_dir, workers, console, label="bench", order="every cell's first seed first")
-        else:
-            progress = Progress(
-                TextColumn("[bold]bench[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                console=console, disable=console is None, transient=False,
-            )
-            with progress:
-                task = progress.add_task("", total=len(runs), completed=len(runs) - len(todo))
-                for run, state in todo:
-                    progress.update(task, description=run_name(run) + (" (resuming)" if state == "resume" else ""))
-                    started = time.perf_counter()
-                    execute(run, world_dir, target_dir, console)
-                    gc.collect()
-                    if console:
-                        console.print(f"[green]done[/green] {run_name(run)} in {time.perf_counter() - started:.0f} s", soft_wrap=True)
-                    progress.advance(task)
+        print_plan(console, len(runs), todo, out / "runs")
+        # in plan order, seed-major: the first seed of every cell finishes first
+        execute_todo(todo, len(runs), world_dir, target_dir, config.workers, console, order="every cell's first seed first")
     return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries)

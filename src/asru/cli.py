@@ -386,6 +386,10 @@ def bench(
     quick: Optional[bool] = typer.Option(None, "--quick/--no-quick", help="CI-sized: small world, tiny target model, the methods file's quick overrides, one seed. \\[config: quick]"),
     report_only: Optional[bool] = typer.Option(None, "--report-only/--run", help="Run nothing; aggregate the finished runs under OUT/runs. \\[config: report_only]"),
     workers: Optional[int] = typer.Option(None, help="Runs at a time, each in its own process with cores/workers torch threads (default 1; 2 on 2 CPU cores doubles the throughput). \\[config: workers]"),
+    sequential: Optional[int] = typer.Option(
+        None, "--sequential", metavar="K",
+        help="Instead: K Personalized requests (other people each) applied one after another per method and seed, reported after each step: leakage on every earlier request, retain, utility (OUT/sequential.json/.md/.png; test-time methods left out). \\[config: sequential]",
+    ),
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """Every method x setting x seed on one world and target model; trade-off tables and plots. Resumable."""
@@ -401,11 +405,33 @@ def bench(
         {
             "out": str(out) if out else None, "methods_file": str(methods_file) if methods_file else None, "methods": items(methods),
             "settings": items(settings), "seeds": items(seeds), "subjects": subjects, "forget_ratio": forget_ratio, "attacks": items(attacks),
-            "target_row": target_row, "quick": quick, "report_only": report_only, "workers": workers,
+            "target_row": target_row, "quick": quick, "report_only": report_only, "workers": workers, "sequential": sequential,
         },
     )
     summary = run_bench(bench_config, console)
-    _print_bench(summary)
+    if bench_config.sequential:
+        _print_sequential(summary)
+    else:
+        _print_bench(summary)
+
+
+def _print_sequential(summary: dict) -> None:
+    from rich.table import Table
+
+    from asru.bench import _fmt
+
+    asked = len(summary["seeds"])
+    columns = [("worst_request_leakage", "worst request leak ↓"), ("forget_leakage", "all requests leak ↓"), ("retain_same_subject", "retain same ↑"), ("retain_other", "retain other ↑"), ("utility", "utility ↑")]
+    table = Table(title=f"after each of {summary['steps']} sequential requests (over what the target knew; mean ± std over seeds)")
+    for title in ("method", "step", "seeds", *(title for _, title in columns)):
+        table.add_column(title, justify="left" if title == "method" else "right", no_wrap=title == "method")
+    for row in summary["rows"]:
+        for step, cell in summary["curves"].get(row, {}).items():
+            metrics = cell.get("metrics", {})
+            table.add_row(row, step, f"{len(cell['seeds'])}/{asked}", *[_fmt(metrics.get(key), "rate", asked) for key, _ in columns])
+    console.print(table)
+    out = Path(summary["config"]["out"])
+    console.print(f"[green]{summary['runs_finished']}/{summary['runs_planned']} runs finished[/green]; tables: {out / 'sequential.md'}, {out / 'sequential.json'}", soft_wrap=True)
 
 
 def _print_bench(summary: dict) -> None:

@@ -109,12 +109,14 @@ def setting_splits(world, setting, forget_ratio: float, seed: int, requests_file
     return requests, make_splits(world, setting, forget_ratio, seed, requests)
 
 
-def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Path, config: EvalConfig | None = None, console=None, model=None, processor=None, method: str = "none", timing: dict | None = None, training_logs: dict[str, list] | None = None, model_context=None, judge=None, chain: list[ChainEntry] | None = None, saved_model: str | Path | None = None) -> dict:
+def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Path, config: EvalConfig | None = None, console=None, model=None, processor=None, method: str = "none", timing: dict | None = None, training_logs: dict[str, list] | None = None, model_context=None, judge=None, chain: list[ChainEntry] | None = None, target_model: str | Path | None = None, saved_model: str | Path | None = None) -> dict:
     """Evaluate a saved model (or an in-memory one) on a setting and write a run folder.
 
     ``judge``: ``make_judge(config.judge)`` when the caller made it already (default: made here).
     ``chain``: the deletion requests applied to the model one after another (:mod:`asru.eval.chain`):
     the forget split is all of them (not ``config``'s), with metrics per request in results.json.
+    ``target_model``: the model before any request, whose answers condition the ``*_known`` figures
+    (default: ``model_path``; a later step of a chain starts from a model that forgot the earlier requests).
     ``saved_model``: the folder lmms-eval loads (default: ``model_path``).
     """
     config = config or EvalConfig()
@@ -146,7 +148,7 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
             model, processor, world, {**splits, **chosen}, split_names=list(chosen), attacks=attack_names, model_context=model_context, perplexity_model=original, batch_size=config.batch_size, seed=config.seed,
             progress=(lambda name: status.update(f"evaluating {name}")) if status else None, judge=judge_many,
             # the run's starting model is the target whose answers condition the *_known figures (itself, for asru eval)
-            knowledge=TargetKnowledge(model_path, world, model=model if loaded_here else None, processor=processor if loaded_here else None, batch_size=config.batch_size),
+            knowledge=TargetKnowledge(target_model or model_path, world, model=model if loaded_here and not target_model else None, processor=processor if loaded_here and not target_model else None, batch_size=config.batch_size),
         )
     finally:
         if status:
@@ -263,7 +265,7 @@ def unlearn(
         eval_config.attacks = list(dict.fromkeys(resolve_attacks(eval_config.attacks) + ["steering_removed"]))
         return evaluate_model(
             model_path, world_dir, out, eval_config, console, model=model, processor=processor, method=config.method,
-            timing={"fit_seconds": round(time.perf_counter() - started, 2)}, model_context=method.apply, judge=judge, chain=chain,
+            timing={"fit_seconds": round(time.perf_counter() - started, 2)}, model_context=method.apply, judge=judge, chain=chain, target_model=base_model,
         )
     logs: dict[str, list] = {}
     if getattr(params, "stage", "1") != "2":
@@ -280,9 +282,10 @@ def unlearn(
         shutil.rmtree(out / leftover, ignore_errors=True)
     results = evaluate_model(
         model_path, world_dir, out, eval_config, console, model=model, processor=processor, method=config.method,
-        timing={"train_seconds": round(train_seconds, 2), "total_train_seconds": round(time.perf_counter() - started, 2)}, training_logs=logs, judge=judge, chain=chain, saved_model=out / "model",
+        timing={"train_seconds": round(train_seconds, 2), "total_train_seconds": round(time.perf_counter() - started, 2)}, training_logs=logs, judge=judge, chain=chain, target_model=base_model, saved_model=out / "model",
     )
     # the chain travels with the model: the next `asru unlearn --model out/model` continues it, `asru audit out/model` checks it
-    record = record_from_run(results, chain, base_model=base_model, config=config.model_dump(mode="json"), method_params=params.model_dump(mode="json"), run=out)
+    resolved = {**config.model_dump(mode="json"), "learning_rate": config.learning_rate or method_cls.default_learning_rate, "steps": config.steps or method_cls.default_steps}
+    record = record_from_run(results, chain, base_model=base_model, config=resolved, method_params=params.model_dump(mode="json"), run=out)
     write_model_card(out / "model", record)
     return results

@@ -14,7 +14,6 @@ import shutil
 
 import pytest
 import yaml
-
 from conftest import assert_one_line_error, run_cli  # tests/conftest.py
 
 STEPS = ("--method", "grad_diff", "--setting", "personalized", "--steps", "2", "--attacks", "paraphrase")
@@ -64,6 +63,7 @@ def test_the_second_run_evaluates_both_requests(chain, tiny_world, tiny_model_di
 
 
 def test_the_model_card_and_record_name_both_requests(chain, tiny_model_dir):
+    from asru.methods.base import get_method
     from asru.report.model_card import load_model_record
     from asru.report.writer import headline
 
@@ -73,6 +73,7 @@ def test_the_model_card_and_record_name_both_requests(chain, tiny_model_dir):
     assert [entry.id for entry in record.chain] == ["req1", "req2"]
     assert record.base_model == str(tiny_model_dir) and record.parent_model == str(folder / "run1" / "model")
     assert record.method == "grad_diff" and record.config["requests_file"] == str(files["req2"]) and record.config["steps"] == 2
+    assert record.config["learning_rate"] == get_method("grad_diff").default_learning_rate  # the defaults filled in
     results = json.loads((folder / "run2" / "results.json").read_text())
     assert record.metrics == headline(results) and record.request_metrics == results["request_metrics"]
     assert record.audit is None and record.run == str(folder / "run2")
@@ -138,7 +139,7 @@ def test_a_bad_model_record_is_a_one_line_error(edit, fragments, chain, tiny_wor
     assert_one_line_error(code, err, *fragments)
 
 
-def test_an_interrupted_step_runs_again_from_the_same_command(chain, tiny_world, tmp_path, monkeypatch):
+def test_an_interrupted_step_runs_again_from_the_same_command(chain, tiny_world, tiny_model_dir, tmp_path, monkeypatch):
     import signal
 
     from asru import pipeline
@@ -155,8 +156,13 @@ def test_an_interrupted_step_runs_again_from_the_same_command(chain, tiny_world,
         patch.setattr(pipeline, "train_unlearn", killed)
         assert run_cli(*command)[0] == 128 + signal.SIGTERM
     assert (run / "config.yaml").is_file() and not (run / "results.json").exists()
-    code, _, err = run_cli(*command)
+    asked = []  # the model whose answers condition the *_known figures: the one before any request, not step 1's
+    real_knowledge = pipeline.TargetKnowledge
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline, "TargetKnowledge", lambda path, *args, **kwargs: asked.append(str(path)) or real_knowledge(path, *args, **kwargs))
+        code, _, err = run_cli(*command)
     assert code == 0, err
+    assert asked == [str(tiny_model_dir)]
     again = json.loads((run / "results.json").read_text())
     first = json.loads((folder / "run2" / "results.json").read_text())
     assert [(e["id"], e["sha256"]) for e in again["chain"]] == [(e["id"], e["sha256"]) for e in first["chain"]]

@@ -75,3 +75,15 @@ def test_general_retain_items_are_never_the_evaluated_utility_items(tiny_world):
     assert general and evaluated and not general & evaluated
     assert general | evaluated == {s.id for s in tiny_world.samples if s.kind == "utility"}
     assert "retain_general" not in DEFAULT_SPLITS
+
+
+def test_sequential_requests_name_other_people_each_and_do_not_depend_on_the_number_of_steps(tiny_world):
+    from asru.eval.settings import sequential_requests
+
+    three = sequential_requests(tiny_world, 3, 1, seed=0)
+    people = [request.subject for step in three for request in step]
+    assert len(people) == len(set(people)) == 3 and all(1 <= len(step[0].facts) <= 4 for step in three)
+    assert sequential_requests(tiny_world, 2, 1, seed=0) == three[:2]
+    assert sequential_requests(tiny_world, 2, 1, seed=1) != three[:2]
+    with pytest.raises(DataError, match="need more than 6 people"):
+        sequential_requests(tiny_world, 3, 2, seed=0)

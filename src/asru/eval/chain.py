@@ -25,7 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from asru.data.schema import Sample
 from asru.errors import ConfigError
 from asru.eval.metrics import aggregate
-from asru.eval.settings import DeletionRequest, Setting, describe_requests, request_targets
+from asru.eval.settings import (
+    DeletionRequest,
+    Setting,
+    describe_requests,
+)
 from asru.report.results import RequestRecord
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"

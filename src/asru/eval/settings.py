@@ -111,15 +111,16 @@ def sequential_requests(world, steps: int, people_per_step: int, seed: int) -> l
     """``steps`` Personalized requests to apply one after another, each from ``people_per_step`` people no other step names.
 
     The benchmark of sequential deletion (``asru bench --sequential``): every method gets the same
-    requests for a seed, so their curves compare.
+    requests for a seed, so their curves compare, and a longer benchmark starts with the same requests.
     """
     subjects = [s["id"] for s in world.subjects]
     if steps * people_per_step >= len(subjects):
         raise DataError(f"{steps} sequential requests of {people_per_step} people each need more than {steps * people_per_step} people (the world has {len(subjects)}, and someone must be left to retain)")
     rng = random.Random(f"sequential-{seed}")
-    chosen = rng.sample(subjects, steps * people_per_step)
+    order = list(subjects)
+    rng.shuffle(order)  # all of them, and the facts drawn step by step: step k's request is the same whatever the number of steps
     return [
-        [_personalized_request(world, subject, rng) for subject in sorted(chosen[step * people_per_step : (step + 1) * people_per_step])]
+        [_personalized_request(world, subject, rng) for subject in sorted(order[step * people_per_step : (step + 1) * people_per_step])]
         for step in range(steps)
     ]
 

@@ -146,7 +146,7 @@ def render_card(record: ModelRecord, model_dir: str | Path = ".") -> str:
     world_hash = (record.world.hash or "")[:12]
     lines = [
         "---", header.rstrip(), "---", "",
-        f"# {record.base_model} after {count} deletion request{'s' if count != 1 else ''}", "",
+        f"# {Path(record.base_model).name or record.base_model} after {count} deletion request{'s' if count != 1 else ''}", "",
         f"Unlearned with asru's method `{record.method}`, saved by the run `{record.run}` from `{record.parent_model}`. "
         f"The model before any request: `{record.base_model}`. World: `{record.world.path}`" + (f" (content hash {world_hash})." if world_hash else "."),
         "Loads with plain transformers (`AutoModelForImageTextToText.from_pretrained`) or `asru.models.load_vlm`. "

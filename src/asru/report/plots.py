@@ -167,3 +167,40 @@ def plot_quality_bars(panels: dict[str, dict[str, dict[str, tuple]]], path: Path
         axis.set_title(setting)
         axis.legend(fontsize=8, loc="upper left")
     return _save(figure, path)
+
+
+def plot_sequential(curves: dict[str, dict[str, list[tuple]]], panels: dict[str, tuple[str, float | None]], steps: int, path: Path) -> Path:
+    """One panel per measure against the number of requests applied, one line per method (mean ± std over seeds).
+
+    ``curves[method][measure] = [(step, mean, std), ...]`` (a mean of None: not measured);
+    ``panels[measure] = (title, goal)``, the goal drawn as a dashed line where there is one.
+    """
+    count = len(panels)
+    columns = min(3, count)
+    rows = (count + columns - 1) // columns
+    figure, axes = plt.subplots(rows, columns, figsize=(4.4 * columns, 3.6 * rows), squeeze=False)
+    markers = "osD^vP*Xhp<>"
+    handles = {}
+    for axis, (measure, (title, goal)) in zip(axes.flat, panels.items()):
+        for index, (name, curve) in enumerate(curves.items()):
+            points = [(step, mean, std) for step, mean, std in curve.get(measure, []) if mean is not None]
+            if not points:
+                continue
+            colour = plt.get_cmap("tab20")((2 * index) % 20 + (index // 10) % 2)
+            handles[name] = axis.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[p[2] or 0.0 for p in points],
+                                          fmt=f"-{markers[index % len(markers)]}", ms=5, capsize=2, color=colour, alpha=0.85)
+        if goal is not None:
+            axis.axhline(goal, color="grey", linestyle="--", linewidth=1)
+        axis.set_title(title, fontsize=10)
+        axis.set_xlabel("requests applied")
+        axis.set_xticks(range(1, steps + 1))
+        axis.set_xlim(0.7, steps + 0.3)
+        axis.set_ylim(-0.05, 1.05)
+        axis.grid(alpha=0.3)
+    spare = list(axes.flat)[count:]
+    for axis in spare:
+        axis.axis("off")
+    if handles:
+        (spare[0] if spare else axes.flat[-1]).legend(list(handles.values()), list(handles), fontsize=8, loc="upper left" if spare else "best")
+    figure.suptitle("sequential deletion requests (mean ± std over seeds; dashed: the goal)", fontsize=10)
+    return _save(figure, path)
