@@ -12,6 +12,8 @@ Then mean ± std over seeds go into ``OUT/tradeoff.json`` and ``OUT/tradeoff.md`
 setting; a cell averaged over fewer seeds than asked is marked; wall time per run from each folder's
 ``bench_time.json``, every attempt included) with the plots
 ``tradeoff_forget_vs_retain.png``, ``tradeoff_quality.png`` and ``tradeoff_attacks_{setting}.png``.
+The tables' rates are knowledge-conditioned (over the questions the target answered correctly, the
+``*_known`` figures of results.json; see ``COLUMNS``).
 """
 
 from __future__ import annotations
@@ -198,7 +200,11 @@ def prepare_inputs(config: BenchConfig, console=None) -> tuple[Path, Path, Any]:
 
 
 def plan_runs(config: BenchConfig, entries: list[MethodEntry], world, target_dir: Path, attacks: list[str]) -> list[PlannedRun]:
-    """Seed-major order: every cell gets its first seed before any gets its second (partial results stay useful)."""
+    """Seed-major order: every cell gets its first seed before any gets its second (partial results stay useful).
+
+    In each (setting, seed) the target row comes first: its own answers become the target's cached
+    bits (:mod:`asru.eval.knowledge`) that the methods' conditioned metrics read, so no run asks the target again.
+    """
     from asru.pipeline import EvalConfig
     from asru.train.unlearn import UnlearnConfig
 
@@ -393,20 +399,24 @@ def execute_parallel(todo: list[PlannedRun], world_dir: Path, target_dir: Path, 
 
 # ----- aggregation -----------------------------------------------------------------------------
 
-# (key, column title, path into results.json, format); rates are fractions of the questions
+# (key, column title, path into results.json, format). The rates are knowledge-conditioned: fractions
+# of the questions the target model answered correctly in that form (results.json's ``*_known``; the
+# raw rates over every question stay there), so no method is credited for what the target never knew.
 COLUMNS: list[tuple[str, str, tuple[str, ...], str]] = [
-    ("forget_leakage", "forget leakage ↓", ("metrics", "forget", "all", "leakage"), "rate"),
-    ("forget_refusal", "forget refusal ↑", ("metrics", "forget", "all", "refusal_rate"), "rate"),
-    ("retain_same_subject", "retain same-subject ↑", ("metrics", "retain_same_subject", "all", "exact_match"), "rate"),
-    ("retain_other", "retain other ↑", ("metrics", "retain_other", "all", "exact_match"), "rate"),
-    ("utility", "utility ↑", ("metrics", "utility", "all", "exact_match"), "rate"),
+    ("forget_leakage", "forget leakage (known) ↓", ("metrics", "forget", "all", "leakage_known"), "rate"),
+    ("forget_refusal", "forget refusal (known) ↑", ("metrics", "forget", "all", "refusal_rate_known"), "rate"),
+    ("forget_known", "forget known (n)", ("metrics", "forget", "all", "n_known"), "count"),
+    ("retain_same_subject", "retain same-subject (known) ↑", ("metrics", "retain_same_subject", "all", "exact_match_known"), "rate"),
+    ("retain_other", "retain other (known) ↑", ("metrics", "retain_other", "all", "exact_match_known"), "rate"),
+    ("utility", "utility (known) ↑", ("metrics", "utility", "all", "exact_match_known"), "rate"),
     ("naturalness", "naturalness (1–5) ↑", ("metrics", "forget", "judge", "naturalness"), "score"),
     ("contextual_refusal", "contextual refusal (0–5) ↑", ("metrics", "forget", "judge", "contextual_refusal"), "score"),
 ]
-# narrower titles for terminal tables (``asru bench``, ``asru demo``)
+# narrower titles for terminal tables (``asru bench``, ``asru demo``); "(known)": over what the target knew
 SHORT_TITLES = {
-    "forget_leakage": "forget leak ↓", "forget_refusal": "forget refusal ↑", "retain_same_subject": "retain same ↑", "retain_other": "retain other ↑",
-    "utility": "utility ↑", "naturalness": "natural. ↑", "contextual_refusal": "ctx refusal ↑", "wall_seconds": "wall s",
+    "forget_leakage": "forget leak (known) ↓", "forget_refusal": "forget refusal (known) ↑", "forget_known": "forget known (n)",
+    "retain_same_subject": "retain same (known) ↑", "retain_other": "retain other (known) ↑", "utility": "utility (known) ↑",
+    "naturalness": "natural. ↑", "contextual_refusal": "ctx refusal ↑", "wall_seconds": "wall s",
 }
 
 
@@ -419,14 +429,14 @@ def _dig(data: Any, path: tuple[str, ...]) -> Any:
 
 
 def run_values(results: dict, wall_attempts: list[float] | None = None) -> dict[str, float | None]:
-    """The numbers of one run that the tables average: the columns, each attack's leakage, wall time.
+    """The numbers of one run that the tables average: the columns, each attack's leakage (known), wall time.
 
     Wall time: the bench's clock over every attempt at the run (loading, training, evaluation), or
     where it has none, training + evaluation from results.json.
     """
     values: dict[str, float | None] = {key: _dig(results, path) for key, _, path, _ in COLUMNS}
     for attack, result in sorted(results.get("attacks", {}).items()):
-        values[f"attack.{attack}"] = result.get("leakage")
+        values[f"attack.{attack}"] = result.get("leakage_known")
     timing = results.get("timing", {})
     parts = wall_attempts or [timing.get(k) for k in ("total_train_seconds", "fit_seconds", "eval_seconds") if timing.get(k) is not None]
     values["wall_seconds"] = round(sum(parts), 2) if parts else None
@@ -469,7 +479,7 @@ def aggregate(config: BenchConfig, runs: list[PlannedRun]) -> dict[str, dict[str
 def _fmt(summary: dict | None, kind: str, asked: int) -> str:
     if not summary or summary["n"] == 0:
         return "–"
-    digits = {"rate": 2, "score": 2, "seconds": 0}[kind]
+    digits = {"rate": 2, "score": 2, "seconds": 0, "count": 0}[kind]
     text = f"{summary['mean']:.{digits}f}"
     if summary["std"] is not None:
         text += f" ± {summary['std']:.{digits}f}"
@@ -511,10 +521,15 @@ def markdown(summary: dict) -> str:
     lines += [
         "Each cell: mean ± sample standard deviation over seeds (a seed picks the people forgotten and the training order). "
         f"**A cell ending in (n/{asked}) is partial**: it averages only the n seeds finished so far, not the {asked} asked. "
-        "Rates are fractions of the questions (exact match for the retain and utility columns); naturalness (1–5) and contextual "
-        "refusal (0–5) are the offline judge's scales on the forget answers; `leak: X` is the forget leakage under attack X; "
+        "Rates marked (known) are knowledge-conditioned: fractions of the questions the target model answered correctly in that "
+        "form (same wording, image and context; `forget known (n)` counts them among the forget questions), so a method gets no "
+        "credit for forgetting what the target never knew; each run's results.json keeps the raw rates over every question "
+        "next to them (`leakage` and `leakage_known`, `n` and `n_known`, ...). Exact match for the retain and utility columns; "
+        "naturalness (1–5) and contextual refusal (0–5) are the offline judge's scales on the forget answers; `leak: X` is the "
+        "forget leakage under attack X over the attacked questions the target answered correctly (relearn: the plain forget "
+        "questions it answered); "
         "wall time is the seconds one run took, every attempt of an interrupted run included (loading, training, evaluation). "
-        f"The `{TARGET_ROW}` row is the target model before any unlearning.",
+        f"The `{TARGET_ROW}` row is the target model before any unlearning (over what it knew, its leakage and retain rates are 1 by construction; relearning aside).",
     ]
     header = ["method", "seeds"] + [title for _, title, _, _ in COLUMNS] + [f"leak: {a}" for a in attacks] + ["wall time (s)"]
     for setting, rows in table.items():
@@ -551,7 +566,7 @@ def draw_plots(table: dict, out: Path) -> dict[str, str]:
             get = lambda key: (m.get(key, {}).get("mean"), m.get(key, {}).get("std"))  # noqa: E731
             scatter[setting][row] = {
                 "x": get("forget_leakage"), "y": get(y_key), "partial": cell["partial"],
-                "y_label": "retain same-subject exact match" if y_key == "retain_same_subject" else "retain (other people) exact match",
+                "y_label": "retain same-subject exact match (known)" if y_key == "retain_same_subject" else "retain (other people) exact match (known)",
             }
             quality[setting][row] = {"naturalness": get("naturalness"), "contextual refusal": get("contextual_refusal")}
     plots["forget vs retain"] = plot_tradeoff_scatter(scatter, out / "tradeoff_forget_vs_retain.png").name
@@ -562,7 +577,7 @@ def draw_plots(table: dict, out: Path) -> dict[str, str]:
             for row, cell in rows.items()
         }
         if any(p["attacks"] for p in pseudo.values()):
-            title = f"{setting}: forget leakage under attack (mean over seeds)"
+            title = f"{setting}: forget leakage under attack, over what the target knew (mean over seeds)"
             plots[f"attacks ({setting})"] = plot_attacks(pseudo, out / f"tradeoff_attacks_{setting}.png", title).name
     return plots
 

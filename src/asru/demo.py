@@ -8,7 +8,8 @@
    selective setting chooses them) with ASRU, GradDiff and NPO at their defaults: six ordinary
    ``asru unlearn`` run folders, ``OUT/{setting}/{method}``, plus the target model evaluated on the
    same questions, ``OUT/{setting}/target``;
-3. one table per setting (the ``asru bench`` columns and helpers), and for each method the answers
+3. one table per setting (the ``asru bench`` columns and helpers: rates over the questions the
+   target answered correctly, :mod:`asru.eval.knowledge`), and for each method the answers
    to three questions before (the target) and after: a forgotten question, a kept question about
    the same person (Selective) or another forgotten one (Complete), and a question about someone
    else — read back from the runs' ``answers.jsonl``;
@@ -49,8 +50,9 @@ TABLE_TITLES = {
     "utility": "utility\n↑", "naturalness": "natural\n(1–5) ↑", "wall_seconds": "wall\ns",
 }
 METHOD_TITLES = {"asru": "ASRU", "grad_diff": "GradDiff", "npo": "NPO"}
-# the order of the demo's runs in parallel workers: the longest first
-LONGEST_FIRST = {"asru": 0, "npo": 1, "grad_diff": 2, "target": 9}
+# the order of the demo's runs in parallel workers: the target rows first (short; their answers are the
+# target's cached bits that every method's conditioned figures read), then the longest first
+LONGEST_FIRST = {"target": -1, "asru": 0, "npo": 1, "grad_diff": 2}
 LABEL_STYLES = {
     "leak": "red", "correct": "green", "refusal_contextual": "cyan", "refusal_rigid": "cyan",
     "hallucination": "yellow", "gibberish": "magenta",
@@ -219,6 +221,7 @@ def summarise(config: DemoConfig, runs: list, world, requests: dict[str, Deletio
             "folder": str(run.folder), "report": str(run.folder / "report.html"),
             "values": {key: values.get(key) for key in (*TABLE_COLUMNS, "wall_seconds")},
             "questions": {split: results["metrics"].get(split, {}).get("all", {}).get("n") for split in EVAL_SPLITS},
+            "known": {split: results["metrics"].get(split, {}).get("all", {}).get("n_known") for split in EVAL_SPLITS},  # the conditioned rates' denominators
         }
         if run.row != TARGET_ROW:
             entry["rows"][run.row]["steps"] = training_steps(run.row, run.config)
@@ -258,11 +261,17 @@ def print_summary(console, summary: dict) -> None:
             name = "target (before)" if row == "target" else METHOD_TITLES.get(row, row)
             cells = [_fmt(mean_std([values.get(key)]), kinds.get(key, "seconds"), 1) for key in (*TABLE_COLUMNS, "wall_seconds")]
             table.add_row(name, *cells, end_section=row == "target")
+        target = entry["rows"].get("target", {})
+        known, asked = target.get("known", {}).get("forget"), target.get("questions", {}).get("forget")
+        if known is not None and asked:
+            table.caption, table.caption_justify = f"the target answered {known} of the {asked} forget questions correctly", "left"
         console.print(table)
     console.print(
-        "rates are fractions of the questions asked (leakage: the answer contains the fact; retain and utility: exact match); "
-        "naturalness 1–5 is the offline judge's on the forget answers; wall s: loading, training and evaluation of the run "
-        "(the target row: its evaluation).", style="dim", soft_wrap=False,
+        "rates are over the questions the target answered correctly in that form (leakage: the answer contains the fact; "
+        "retain and utility: exact match), so no method is credited for forgetting what the target never knew; the raw rates "
+        "over every question are in each run's results.json (leakage, leakage_known, n_known...); naturalness 1–5 is the "
+        "offline judge's on the forget answers; wall s: loading, training and evaluation of the run (the target row: its evaluation).",
+        style="dim", soft_wrap=False,
     )
     for row in summary["rows"]:
         steps = next((e["rows"][row].get("steps") for e in summary["settings"].values() if row in e["rows"]), None)

@@ -59,30 +59,56 @@ def test_quick_bench_writes_tables_and_plots_from_its_runs(bench):
             assert cell["runs"] == [str(run)] and cell["seeds"] == [0]
             results = json.loads((run / "results.json").read_text())
             metrics = cell["metrics"]
-            # the numbers are the run's own
-            assert metrics["forget_leakage"]["values"] == [results["metrics"]["forget"]["all"]["leakage"]]
-            assert metrics["retain_other"]["mean"] == results["metrics"]["retain_other"]["all"]["exact_match"]
+            # the numbers are the run's own, over the questions the target answered correctly (results.json keeps the raw
+            # ones too; the quick target may know none, and then there is no conditioned rate to show)
+            forget = results["metrics"]["forget"]["all"]
+            assert {"leakage", "refusal_rate", "n", "n_known"} <= set(forget) and metrics["forget_known"]["values"] == [forget["n_known"]]
+            assert metrics["forget_leakage"]["values"] == [v for v in [forget.get("leakage_known")] if v is not None]
+            assert metrics["forget_refusal"]["mean"] == forget.get("refusal_rate_known")
+            assert metrics["retain_other"]["mean"] == results["metrics"]["retain_other"]["all"].get("exact_match_known")
             assert metrics["naturalness"]["mean"] == results["metrics"]["forget"]["judge"]["naturalness"]
-            assert metrics["attack.relearn"]["mean"] == results["attacks"]["relearn"]["leakage"]
+            assert metrics["attack.relearn"]["mean"] == results["attacks"]["relearn"].get("leakage_known")
+            if row == "target":  # over what it knew, the target leaks all of it: 1 by construction
+                assert forget.get("leakage_known", 1.0) == 1.0 and metrics["attack.one_word"]["values"] in ([], [1.0])
             attempts = json.loads((run / "bench_time.json").read_text())["attempts"]
             assert len(attempts) == 1 and metrics["wall_seconds"]["mean"] == pytest.approx(attempts[0], abs=0.01)
             assert attempts[0] >= results["timing"]["eval_seconds"]
             assert metrics["forget_leakage"]["std"] is None  # one seed: no spread claimed
             assert json.loads((run / "bench_run.json").read_text())["row"] == row
         assert "attack.steering_removed" in summary["settings"][setting]["steering"]["metrics"]
-        assert (out / f"tradeoff_attacks_{setting}.png").stat().st_size > 1000
-    assert summary["settings"]["selective"]["grad_diff"]["metrics"]["retain_same_subject"]["n"] == 1
-    assert summary["settings"]["complete"]["grad_diff"]["metrics"]["retain_same_subject"]["n"] == 0  # no such split
+        # drawn when some row has a conditioned attack leakage (the quick target may have known none of the attacked questions)
+        drawn = any(s["n"] for cell in summary["settings"][setting].values() for key, s in cell["metrics"].items() if key.startswith("attack."))
+        assert (out / f"tradeoff_attacks_{setting}.png").is_file() == drawn and (not drawn or (out / f"tradeoff_attacks_{setting}.png").stat().st_size > 1000)
+    same = {s: json.loads((out / "runs" / s / "grad_diff" / "seed0" / "results.json").read_text())["metrics"].get("retain_same_subject") for s in SETTINGS}
+    assert same["complete"] is None and summary["settings"]["complete"]["grad_diff"]["metrics"]["retain_same_subject"]["n"] == 0  # no such split
+    known = same["selective"]["all"].get("exact_match_known")  # none when the quick target knew none of them
+    assert summary["settings"]["selective"]["grad_diff"]["metrics"]["retain_same_subject"]["n"] == (known is not None)
     for png in ("tradeoff_forget_vs_retain.png", "tradeoff_quality.png"):
         assert (out / png).stat().st_size > 1000
     md = (out / "tradeoff.md").read_text()
     assert "## complete" in md and "## selective" in md and "quick mode" in md
     assert "| grad_diff | 1/1 |" in md and "leak: relearn" in md and "leak: steering_removed" in md
+    assert "forget leakage (known)" in md and "Rates marked (known) are knowledge-conditioned" in md
     assert "![forget vs retain](tradeoff_forget_vs_retain.png)" in md
     assert "**Restricted**: only target, grad_diff, steering in complete, selective" in md
     leak = summary["settings"]["complete"]["grad_diff"]["metrics"]["forget_leakage"]["mean"]
-    assert f"| grad_diff | 1/1 | {leak:.2f} |" in md
+    assert f"| grad_diff | 1/1 | {'–' if leak is None else f'{leak:.2f}'} |" in md
     assert "6 runs: 0 finished (skipped)" in stdout
+
+
+def test_every_row_reads_the_same_cached_target_bits(bench, cache):
+    """One target and one world: one knowledge file, and in each setting every row has the same bit for the same probe."""
+    out, _, _ = bench
+    (knowledge,) = (cache / "knowledge").glob("*.json")
+    assert json.loads(knowledge.read_text())["known"]
+    bits: dict[tuple, bool] = {}
+    for answers in (out / "runs").rglob("answers.jsonl"):
+        setting = answers.relative_to(out / "runs").parts[0]
+        for line in answers.read_text().splitlines():
+            record = json.loads(line)
+            asked = (setting, record["split"], record["id"], record["question"], record["image"])
+            assert isinstance(record["target_correct"], bool) and bits.setdefault(asked, record["target_correct"]) == record["target_correct"], asked
+    assert len({asked[0] for asked in bits}) == len(SETTINGS)
 
 
 def test_a_second_invocation_skips_finished_runs(bench):
@@ -137,7 +163,7 @@ def test_unfinished_runs_resume_and_partial_cells_are_labelled(bench, tmp_path):
     assert code == 0, err
     summary = json.loads((copy / "tradeoff.json").read_text())
     assert "selective/grad_diff" in summary["not_run"] and "complete/grad_diff" in summary["partial"]
-    assert summary["settings"]["complete"]["grad_diff"]["metrics"]["forget_leakage"]["n"] == 1
+    assert summary["settings"]["complete"]["grad_diff"]["metrics"]["forget_known"]["n"] == 1  # (the count: there even when the target knew none)
     md = (copy / "tradeoff.md").read_text()
     assert "| grad_diff | 1/2 partial |" in md and "(1/2)" in md and "| grad_diff | 0/2 not run |" in md
     assert "**Partial** (fewer than 2 seeds): " in md

@@ -64,13 +64,17 @@ def test_demo_table_and_examples_come_from_its_runs(cli, tiny_world, tiny_target
             values = entry["rows"][row]["values"]
             assert results["method"] == row and results["setting"] == setting
             assert results["requests"][0]["subject"] == entry["request"]["subject"]
-            assert values["forget_leakage"] == results["metrics"]["forget"]["all"]["leakage"]
-            assert values["forget_refusal"] == results["metrics"]["forget"]["all"]["refusal_rate"]
-            assert values["retain_other"] == results["metrics"]["retain_other"]["all"]["exact_match"]
-            assert values["utility"] == results["metrics"]["utility"]["all"]["exact_match"]
+            # the table's rates are over what the target answered correctly; results.json keeps the raw ones too
+            forget = results["metrics"]["forget"]["all"]
+            assert {"leakage", "refusal_rate", "n"} <= set(forget) and entry["rows"][row]["known"]["forget"] == forget["n_known"]
+            assert values["forget_leakage"] == forget.get("leakage_known")
+            assert values["forget_refusal"] == forget.get("refusal_rate_known")
+            assert values["retain_other"] == results["metrics"]["retain_other"]["all"].get("exact_match_known")
+            assert values["utility"] == results["metrics"]["utility"]["all"].get("exact_match_known")
             assert values["naturalness"] == results["metrics"]["forget"]["judge"]["naturalness"]
-            same = results["metrics"].get("retain_same_subject", {}).get("all", {}).get("exact_match")
-            assert values["retain_same_subject"] == same and (same is None) == (setting == "complete")
+            assert ("retain_same_subject" in results["metrics"]) == (setting == "selective")
+            same = results["metrics"].get("retain_same_subject", {}).get("all", {}).get("exact_match_known")
+            assert values["retain_same_subject"] == same
             attempts = json.loads((run / "bench_time.json").read_text())["attempts"]
             assert values["wall_seconds"] == pytest.approx(attempts[0], abs=0.01)
             # only the table's splits were asked, capped at 12 questions; no attacks
@@ -100,6 +104,12 @@ def test_demo_table_and_examples_come_from_its_runs(cli, tiny_world, tiny_target
         assert (demo / "comparison" / setting / "forget_vs_retain.png").stat().st_size > 1000
     for title in ("Complete: forget everything about", "Selective: forget", "target (before)", "ASRU", "GradDiff", "NPO", "refuse ↑", "wall"):
         assert title in out, title
+    # the table says its rates are over what the target knew, and how much of the forget split that was
+    words = " ".join(out.split())
+    assert "rates are over the questions the target answered correctly in that form" in words
+    for setting in ("complete", "selective"):
+        target = summary["settings"][setting]["rows"]["target"]
+        assert f"the target answered {target['known']['forget']} of the {target['questions']['forget']} forget questions correctly" in words
     for setting in ("complete", "selective"):
         assert f"{demo / setting}/{{target,asru,grad_diff,npo}}/report.html" in out
     # the runs trained fewer steps than their defaults: the demo says so under the table

@@ -16,18 +16,20 @@ from asru.report.plots import plot_attacks, plot_forget_vs_retain, plot_labels, 
 
 AUDIT_FILE = "audit.json"  # written by ``asru audit`` (asru.eval.audit)
 
+# knowledge-conditioned: over the questions the target answered correctly in that form (asru.eval.knowledge)
 HEADLINE = [
-    ("forget", "leakage"),
-    ("forget", "refusal_rate"),
-    ("retain_same_subject", "exact_match"),
-    ("retain_other", "exact_match"),
-    ("utility", "exact_match"),
-    ("refusal", "refusal_rate"),
+    ("forget", "leakage_known"),
+    ("forget", "refusal_rate_known"),
+    ("retain_same_subject", "exact_match_known"),
+    ("retain_other", "exact_match_known"),
+    ("utility", "exact_match_known"),
+    ("refusal", "refusal_rate_known"),
 ]
 
 
 def headline(results: dict) -> dict[str, float | None]:
-    """The numbers a reader looks at first, flattened for tables."""
+    """The numbers a reader looks at first, flattened for tables: the rates over what the target knew
+    (``*_known``; the raw ones are in the metrics table and results.json) and the judge's scales."""
     metrics = results.get("metrics", {})
     row: dict[str, float | None] = {}
     for split, metric in HEADLINE:
@@ -36,7 +38,7 @@ def headline(results: dict) -> dict[str, float | None]:
     row["forget.naturalness"] = judge.get("naturalness")
     row["forget.contextual_refusal"] = judge.get("contextual_refusal")
     for attack, values in results.get("attacks", {}).items():
-        row[f"attack.{attack}.leakage"] = values.get("leakage")
+        row[f"attack.{attack}.leakage_known"] = values.get("leakage_known")
     return row
 
 
@@ -56,7 +58,8 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
 
 def metrics_markdown(results: dict) -> str:
     metrics = results.get("metrics", {})
-    names = ["n", "exact_match", "contains", "rouge_l_recall", "leakage", "refusal_rate", "mcq_acc", "cloze_em"]
+    # each rate raw (every question) and *_known (the questions the target answered correctly, n_known of them)
+    names = ["n", "n_known", "exact_match", "exact_match_known", "contains", "rouge_l_recall", "leakage", "leakage_known", "refusal_rate", "refusal_rate_known", "mcq_acc", "cloze_em"]
     rows = []
     for split, per_modality in metrics.items():
         for modality in ("all", "image", "text", "qa", "cloze", "mcq", "image_qa", "text_qa"):
@@ -69,8 +72,9 @@ def metrics_markdown(results: dict) -> str:
         rows = [[split, j.get("naturalness"), j.get("contextual_refusal"), j.get("leakage")] + [j["labels"][l] for l in labels] for split, j in judged]
         parts += ["", "## Judge (offline)", "", markdown_table(["split", "naturalness", "contextual refusal", "leakage"] + labels, rows)]
     if results.get("attacks"):
-        rows = [[a, v.get("leakage"), v.get("exact_match"), v.get("refusal_rate"), v.get("n")] for a, v in results["attacks"].items()]
-        parts += ["", "## Attacks (forget split)", "", markdown_table(["attack", "leakage", "exact match", "refusal rate", "n"], rows)]
+        names = ["n", "n_known", "leakage", "leakage_known", "exact_match", "refusal_rate", "refusal_rate_known"]
+        rows = [[a] + [v.get(n) for n in names] for a, v in results["attacks"].items()]
+        parts += ["", "## Attacks (forget split)", "", markdown_table(["attack"] + names, rows)]
     return "\n".join(parts)
 
 
