@@ -75,7 +75,7 @@ def test_the_model_card_and_record_name_both_requests(chain, tiny_model_dir):
     assert record.method == "grad_diff" and record.config["requests_file"] == str(files["req2"]) and record.config["steps"] == 2
     assert record.config["learning_rate"] == get_method("grad_diff").default_learning_rate  # the defaults filled in
     results = json.loads((folder / "run2" / "results.json").read_text())
-    assert record.metrics == headline(results) and record.request_metrics == results["request_metrics"]
+    assert record.metrics == headline(results) and {k: v.model_dump() for k, v in record.request_metrics.items()} == results["request_metrics"]
     assert record.audit is None and record.run == str(folder / "run2")
     card = (model / "README.md").read_text()
     _, header, body = card.split("---\n", 2)
@@ -182,7 +182,7 @@ def test_audit_of_the_model_folder_alone(chain, tiny_world, tmp_path):
     assert "PASS" in out and "each request of the chain on its own" in out and "unlearning.json" in out
     record = load_model_record(model)
     assert record.audit.verdict == "pass" and set(record.audit.requests) == {"req1", "req2"}
-    assert record.audit.model == str(model) and record.audit.checks["direct"]["threshold"] == 1.0
+    assert record.audit.model == str(model) and record.audit.checks["direct"].threshold == 1.0
     card = (model / "README.md").read_text()
     assert "## Audit" in card and "**PASS**" in card and "Not audited yet" not in card
     assert not (model / "audit.json").exists()
@@ -191,7 +191,8 @@ def test_audit_of_the_model_folder_alone(chain, tiny_world, tmp_path):
     shutil.copytree(folder / "run2", run)
     assert run_cli("audit", run, "--max-leakage", "1")[0] == 0
     by_run = json.loads((run / "audit.json").read_text())
-    assert by_run["checks"]["direct"] == record.audit.checks["direct"] and by_run["requests"] == record.audit.requests
+    assert by_run["checks"]["direct"] == record.audit.checks["direct"].model_dump()
+    assert by_run["requests"] == {k: v.model_dump() for k, v in record.audit.requests.items()}
     assert load_model_record(run / "model").audit.verdict == "pass"
 
 

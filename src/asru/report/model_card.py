@@ -36,6 +36,27 @@ CARD_FILE = "README.md"
 TAGS = ["machine-unlearning", "asru", "vision-language"]
 
 
+class CheckRecord(BaseModel):
+    """One check of an audit: its leakage against its threshold."""
+
+    model_config = ConfigDict(extra="allow")
+
+    leakage: float | None = None
+    threshold: float | None = None
+    passed: bool = False
+    n: int | None = None
+
+
+class RequestVerdict(BaseModel):
+    """An audit's verdict on one request of the chain."""
+
+    model_config = ConfigDict(extra="allow")
+
+    verdict: Literal["pass", "fail"]
+    failed: list[str] = Field(default_factory=list)
+    checks: dict[str, CheckRecord] = Field(default_factory=dict)
+
+
 class AuditRecord(BaseModel):
     """What ``asru audit`` found (the same dict as a run's audit.json), with when it ran."""
 
@@ -43,9 +64,19 @@ class AuditRecord(BaseModel):
 
     verdict: Literal["pass", "fail"]
     failed: list[str]
-    checks: dict[str, dict[str, Any]]
+    checks: dict[str, CheckRecord]
+    requests: dict[str, RequestVerdict] = Field(default_factory=dict, description="per request of the chain")
     date: str = Field(min_length=1)
     max_leakage: float
+
+
+class RequestMetrics(BaseModel):
+    """One request's own numbers, as results.json's ``request_metrics`` holds them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metrics: dict[str, dict[str, MetricValue]] = Field(default_factory=dict, description="forget, test_forget: aggregate()")
+    attacks: dict[str, dict[str, MetricValue]] = Field(default_factory=dict)
 
 
 class ModelRecord(BaseModel):
@@ -63,7 +94,7 @@ class ModelRecord(BaseModel):
     method_params: dict[str, Any] = Field(default_factory=dict, description="the last step's method parameters, defaults filled in")
     run: str = Field(min_length=1, description="the run folder that saved the model")
     metrics: dict[str, MetricValue] = Field(default_factory=dict, description="the headline numbers of the run's results.json")
-    request_metrics: dict[str, dict[str, MetricValue]] = Field(default_factory=dict)
+    request_metrics: dict[str, RequestMetrics] = Field(default_factory=dict)
     audit: AuditRecord | None = None
     versions: dict[str, str] = Field(default_factory=dict)
 
@@ -103,6 +134,10 @@ def add_audit(model_dir: str | Path, audit: dict) -> None:
     write_model_card(model_dir, record.model_copy(update={"audit": AuditRecord.model_validate(dated)}))
 
 
+def _number(value: Any) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def _fmt(value: Any) -> str:
     return "–" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
@@ -123,13 +158,12 @@ def _audit_section(record: ModelRecord, model_dir: Path) -> list[str]:
     lines = ["## Audit", "", f"**{audit.verdict.upper()}** ({audit.date}; leakage allowed {audit.max_leakage:g} unless a check says otherwise)."]
     if audit.failed:
         lines[-1] += " Failed: " + ", ".join(audit.failed) + "."
-    rows = [[name, c.get("leakage"), c.get("threshold"), c.get("n"), "pass" if c.get("passed") else "FAIL"] for name, c in audit.checks.items()]
+    rows = [[name, c.leakage, c.threshold, c.n, "pass" if c.passed else "FAIL"] for name, c in audit.checks.items()]
     lines += ["", _table(["check (every request together)", "leakage", "threshold", "n", "verdict"], rows), ""]
-    per_request = getattr(audit, "requests", None) or {}
-    if per_request:
+    if audit.requests:
         rows = [
-            [rid, r.get("verdict", "").upper(), max((c.get("leakage") or 0.0 for c in r.get("checks", {}).values()), default=None), ", ".join(r.get("failed", [])) or "–"]
-            for rid, r in per_request.items()
+            [rid, r.verdict.upper(), max((c.leakage for c in r.checks.values() if c.leakage is not None), default=None), ", ".join(r.failed) or "–"]
+            for rid, r in audit.requests.items()
         ]
         lines += ["Each request on its own:", "", _table(["request", "verdict", "worst leakage", "failed checks"], rows), ""]
     return lines
@@ -162,11 +196,9 @@ def render_card(record: ModelRecord, model_dir: str | Path = ".") -> str:
     if record.request_metrics:
         rows = []
         for rid, per in record.request_metrics.items():
-            metrics = per.get("metrics", {})
-            attacks = per.get("attacks", {})
-            worst = max((a.get("leakage") for a in attacks.values() if a.get("leakage") is not None), default=None)
-            forget = metrics.get("forget", {})
-            rows.append([rid, forget.get("n"), forget.get("leakage"), forget.get("n_known"), forget.get("leakage_known"), forget.get("refusal_rate"), metrics.get("test_forget", {}).get("leakage"), worst])
+            worst = max((v for v in (_number(a.get("leakage")) for a in per.attacks.values()) if v is not None), default=None)
+            forget, reworded = per.metrics.get("forget", {}), per.metrics.get("test_forget", {})
+            rows.append([rid, forget.get("n"), forget.get("leakage"), forget.get("n_known"), forget.get("leakage_known"), forget.get("refusal_rate"), reworded.get("leakage"), worst])
         lines += [
             "Each request on its own (leakage: the fraction of its questions answered with the forgotten fact; "
             "known: over the questions the model before any request answered correctly):", "",
