@@ -228,3 +228,13 @@ def test_a_method_run_reuses_the_target_rows_bits_and_results_keep_both(tiny_wor
     answers = load_answers(tmp_path / "method")
     assert answers and all(isinstance(a["target_correct"], bool) for a in answers)
     assert [a["target_correct"] for a in answers] == [a["target_correct"] for a in load_answers(tmp_path / "target")]
+
+
+def test_an_audit_shows_the_known_leakage_next_to_the_raw_one_it_judges():
+    from asru.eval.audit import AuditConfig, judge_checks
+    from asru.report.writer import audit_markdown
+
+    audit = judge_checks({"direct": {"leakage": 0.04, "n": 25, "leakage_known": 0.5, "n_known": 2}}, AuditConfig(max_leakage=0.05))
+    check = audit["checks"]["direct"]
+    assert audit["verdict"] == "pass" and (check["leakage_known"], check["n_known"]) == (0.5, 2)  # judged on the raw 0.04
+    assert "| direct | 0.040 | 0.050 | 25 | 0.500 | 2 | pass |" in audit_markdown(audit)

@@ -6,7 +6,9 @@ asked directly, under every attack of :mod:`asru.eval.attacks` (prompt attacks a
 and, for steering runs, with the hooks removed. Each leakage is compared with its threshold
 (default 5 %); the verdict, the numbers and the thresholds go to ``RUN/audit.json`` and into the
 run's report. Everything is measured by :func:`asru.eval.evaluate.evaluate`, so the numbers mean
-what they mean in ``results.json``.
+what they mean in ``results.json``; each check also shows ``leakage_known``, over the questions the
+run's starting model answered correctly (:mod:`asru.eval.knowledge`), while the verdict stays on the
+raw leakage.
 
 A model folder saved by ``asru unlearn`` (``RUN/model``) is audited alone, without its run folder,
 against the chain of requests its ``unlearning.json`` records; the verdict goes into that record and
@@ -28,6 +30,7 @@ from asru.errors import ConfigError, DataError
 from asru.eval.attacks import ALL_ATTACKS
 from asru.eval.chain import ChainEntry, chain_requests, request_metrics
 from asru.eval.evaluate import evaluate
+from asru.eval.knowledge import TargetKnowledge
 from asru.eval.settings import DeletionRequest, make_splits
 from asru.io import atomic_write_json, check_writable
 from asru.report.model_card import RECORD_FILE, add_audit, load_model_record
@@ -86,6 +89,9 @@ def judge_checks(leakages: dict[str, dict], config: AuditConfig, names: list[str
             "n": metrics.get("n"),
             "exact_match": metrics.get("exact_match"),
             "refusal_rate": metrics.get("refusal_rate"),
+            # shown, not judged: the leakage over the questions the run's target answered correctly
+            "leakage_known": metrics.get("leakage_known"),
+            "n_known": metrics.get("n_known"),
         }
     failed = [name for name, check in checks.items() if not check["passed"]]
     return {"verdict": "fail" if failed else "pass", "failed": failed, "checks": checks}
@@ -110,11 +116,16 @@ def _forget_questions(world, setting: str, requests: list[DeletionRequest], seed
     return splits
 
 
-def run_checks(model, processor, world, splits: dict, config: AuditConfig, seed: int, steering: bool = False, model_context=None, chain: list[ChainEntry] | None = None, console=None) -> dict:
+def run_checks(
+    model, processor, world, splits: dict, config: AuditConfig, seed: int, steering: bool = False, model_context=None, chain: list[ChainEntry] | None = None, console=None,
+    target: str | Path | None = None,
+) -> dict:
     """Ask the forget questions under every check and judge them: overall and, for a chain, per request.
 
     Returns ``{"verdict", "failed", "checks", "skipped"}`` (plus ``"requests": {id: {"verdict",
     "failed", "checks"}}`` and ``"failed_requests"`` with a chain); the verdict fails when any request fails.
+    ``target``: the model folder the run started from; each check then also shows ``leakage_known``
+    over the questions it answered correctly (:mod:`asru.eval.knowledge`; none when the folder is gone).
     """
     names = check_names(steering)
     judge_checks({}, config, names)  # unknown threshold names fail before the slow part
@@ -125,6 +136,7 @@ def run_checks(model, processor, world, splits: dict, config: AuditConfig, seed:
         metrics, attacks, records = evaluate(
             model, processor, world, splits, split_names=("forget",), attacks=names[1:], model_context=model_context,
             batch_size=config.batch_size, seed=seed, progress=(lambda name: status.update(f"auditing: {name}")) if status else None,
+            knowledge=TargetKnowledge(target, world, batch_size=config.batch_size) if target is not None and Path(target).is_dir() else None,
         )
     finally:
         if status:
@@ -198,7 +210,8 @@ def audit_run(
 
     judge_checks({}, config, check_names(steering))  # unknown threshold names fail before the slow part
     started = time.perf_counter()
-    checks = run_checks(model, processor, world, splits, config, seed, steering, model_context, chain, console)
+    target = (model_path or results["model"]) if steering else results["model"]  # the model the run started from
+    checks = run_checks(model, processor, world, splits, config, seed, steering, model_context, chain, console, target=target)
     audit = {
         "run": str(run),
         "method": results["method"],

@@ -80,9 +80,10 @@ def metrics_markdown(results: dict) -> str:
 
 def audit_markdown(audit: dict) -> str:
     """The audit section of a report: the verdict and, per check, leakage against its threshold."""
-    rows = [[name, c["leakage"], c["threshold"], c["n"], "pass" if c["passed"] else "FAIL"] for name, c in audit["checks"].items()]
-    rows += [[name, None, None, 0, "skipped (nothing to ask)"] for name in audit.get("skipped", [])]
-    return "\n".join([f"## Audit: {audit['verdict'].upper()}", "", markdown_table(["check", "leakage", "threshold", "n", "verdict"], rows)])
+    rows = [[name, c["leakage"], c["threshold"], c["n"], c.get("leakage_known"), c.get("n_known"), "pass" if c["passed"] else "FAIL"] for name, c in audit["checks"].items()]
+    rows += [[name, None, None, 0, None, None, "skipped (nothing to ask)"] for name in audit.get("skipped", [])]
+    header = ["check", "leakage", "threshold", "n", "leakage (known)", "n known", "verdict"]  # the verdict is on the raw leakage
+    return "\n".join([f"## Audit: {audit['verdict'].upper()}", "", markdown_table(header, rows)])
 
 
 def write_run(out_dir: Path, results: dict, answers: list[dict], training_logs: dict[str, list[dict]] | None = None) -> dict[str, Path]:
