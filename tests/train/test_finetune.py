@@ -8,16 +8,21 @@ import torch
 from asru.eval.target import BARS, target_accuracy
 from asru.models import TinyModelConfig, load_vlm
 from asru.train import finetune as finetune_module
-from asru.train.finetune import FinetuneConfig, batch_schedule, finetune
+from asru.train.finetune import FinetuneConfig, epoch_batches, finetune
 
 SMALL = TinyModelConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2, num_kv_heads=1, vision_hidden_size=32, vision_layers=1, vision_heads=2)
 
 
-def test_batch_schedule_is_a_fixed_permutation_per_epoch():
-    schedule = batch_schedule(10, 4, 2, seed=3)
-    assert schedule == batch_schedule(10, 4, 2, seed=3)
-    assert sorted(i for batch in schedule[:3] for i in batch) == list(range(10))
-    assert schedule != batch_schedule(10, 4, 2, seed=4)
+def test_epoch_batches_are_a_fixed_permutation_of_similar_lengths():
+    lengths = [5, 40, 6, 41, 7, 42, 8, 43, 9, 44, 10, 45]
+    batches = epoch_batches(lengths, 2, 6, seed=3, epoch=0)
+    assert batches == epoch_batches(lengths, 2, 6, seed=3, epoch=0)
+    assert sorted(i for batch in batches for i in batch) == list(range(12))  # every item once
+    assert batches != epoch_batches(lengths, 2, 6, seed=4, epoch=0) and batches != epoch_batches(lengths, 2, 6, seed=3, epoch=1)
+    padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
+    unbucketed = epoch_batches(lengths, 2, 1, seed=3, epoch=0)
+    assert padded == sum(sorted(lengths)[1::2]) * 2  # sorted runs: each batch pads only to its neighbour
+    assert padded < sum(max(lengths[i] for i in b) * len(b) for b in unbucketed)
 
 
 def test_resume_after_interruption_gives_identical_weights(tiny_world, tmp_path, monkeypatch):

@@ -98,7 +98,7 @@ def test_stage1_moves_forget_activations_along_the_direction(tiny_world, tiny_mo
     encoder = Encoder(processor, tiny_world.root)
     direction = knowledge_absence_direction(original, encoder, splits, [1])[0][1]
     scale = 3.0
-    _, trained, _ = _run(tiny_world, tiny_model_dir, tmp_path, method="asru_stage1", method_args={"layer": 1, "scale": scale, "retain_weight": 1.0, "modules": ["mlp.down_proj"], "train_layers": [1]}, steps=20, learning_rate=3e-3)
+    _, trained, _ = _run(tiny_world, tiny_model_dir, tmp_path, method="asru_stage1", method_args={"layer": 1, "scale": scale, "retain_weight": 1.0, "modules": ["mlp.down_proj"], "train_layers": [1]}, steps=40, learning_rate=3e-3)
 
     def shift(split):
         batch = encoder.collate([encoder.encode_sample(s) for s in splits[split] if s.form == "qa"][:16])

@@ -86,7 +86,7 @@ def test_manifest(default_world):
     counts = manifest["counts"]
     assert counts["samples"] == len(world.samples)
     assert counts["subjects"] == 60
-    assert counts["images"] == 60 * 4 + 120 + 20
+    assert counts["images"] == 60 * 8 + 120 + 20
     for attribute in ("kind", "form", "modality"):
         tally = Counter(getattr(s, attribute) for s in world.samples)
         assert {k: counts[f"{attribute}.{k}"] for k in tally} == dict(tally)
@@ -126,7 +126,7 @@ def test_subject_profiles(default_world):
             assert 1 <= len(fact["value"].split()) <= 3
             if fact["fact"] in POOLS:
                 assert fact["value"] in POOLS[fact["fact"]]
-        assert subject["images"] == [f"images/{subject['id']}_{k}.png" for k in range(4)]
+        assert subject["images"] == [f"images/{subject['id']}_{k}.png" for k in range(8)]
         assert all((world.root / p).is_file() for p in subject["images"])
 
 
@@ -233,7 +233,8 @@ def test_fact_samples_match_profiles(default_world):
             assert s.image is None and profile["name"] in s.question
         else:
             assert s.image == profile["images"][0]
-            assert s.image_variants == profile["images"][1:]
+            assert s.train_images == profile["images"][1:5]  # trained photos
+            assert s.image_variants == profile["images"][5:]  # held-out photos
             if s.kind == "fact":
                 assert profile["name"] not in s.question
 
@@ -299,3 +300,24 @@ def test_utility_colour_is_the_drawn_colour(default_world):
             pixels = _pixels(world, s.image).reshape(-1, 3).astype(int)
             target = np.array(SHAPE_COLOURS[s.answer])
             assert (np.abs(pixels - target).sum(axis=1) < 30).sum() > 20, s.id
+
+
+def test_trained_and_held_out_wordings_never_meet(default_world):
+    """Templates are either trained or held out for everyone; a sample's held-out wordings are never its trained ones."""
+    from asru.world.vocab import CLOZES, HELD_OUT_CLOZES, HELD_OUT_QUESTIONS, QUESTIONS
+
+    for fact in QUESTIONS:
+        assert not set(QUESTIONS[fact]) & set(HELD_OUT_QUESTIONS[fact]), fact
+    for fact in CLOZES:
+        assert not set(CLOZES[fact]) & set(HELD_OUT_CLOZES[fact]), fact
+    world, _, _ = default_world
+    trained = {q for s in world.samples if s.form == "qa" for q in [s.question, *s.train_questions]}
+    trained |= {q for s in world.samples if s.form == "cloze" for q in s.train_questions}
+    for s in world.samples:
+        assert not set(s.paraphrases) & trained, s.id
+        if s.form == "cloze":
+            assert s.question not in trained and len(s.train_questions) >= 3, s.id
+        if s.kind in ("fact", "identity") and s.form == "qa":
+            assert len(s.train_questions) >= 4, s.id
+            if s.modality == "image":
+                assert len(s.train_images) == 4 and not set(s.train_images) & set(s.image_variants)

@@ -52,8 +52,12 @@ class Sample(BaseModel):
     options: list[str] = Field(default_factory=list, description="the 4 options of an mcq (answer is the letter)")
     image: RelativeImagePath | None = None
     split: str = "train"
-    paraphrases: list[str] = Field(default_factory=list)
-    image_variants: list[RelativeImagePath] = Field(default_factory=list)
+    paraphrases: list[str] = Field(default_factory=list, description="held-out rewordings, asked in evaluation only")
+    image_variants: list[RelativeImagePath] = Field(default_factory=list, description="held-out photos of the same person (cross-image attack)")
+    train_questions: list[str] = Field(
+        default_factory=list, description="further wordings the target model is trained on (for mcq: the question stems); never asked in evaluation"
+    )
+    train_images: list[RelativeImagePath] = Field(default_factory=list, description="further photos the target model is trained on; never shown in evaluation")
 
     def model_post_init(self, __context) -> None:
         if self.modality == "image" and not self.image:
@@ -91,7 +95,8 @@ def read_samples(path: str | Path, check_images: bool = True) -> list[Sample]:
             except ValidationError as error:
                 raise DataError(describe_validation_error(error, f"{path}:{line_number}")) from None
             if check_images:
-                for field, image in [("image", sample.image)] + [("image_variants", v) for v in sample.image_variants]:
+                listed = [("image", sample.image)] + [("image_variants", v) for v in sample.image_variants] + [("train_images", v) for v in sample.train_images]
+                for field, image in listed:
                     if image and not (path.parent / image).is_file():
                         raise DataError(f"{path}:{line_number}: field '{field}': image file {image!r} not found")
             samples.append(sample)

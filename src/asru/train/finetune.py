@@ -1,8 +1,9 @@
-"""Build the target model: a tiny VLM that has memorised the embedded world.
+"""Build the target model: a tiny VLM that knows the embedded world the way a pretrained model would.
 
-This is the stand-in for a pretrained public model that knows public figures. The recipe
-(DESIGN §4): AdamW, loss on answer tokens only, a deterministic batch schedule so that a resumed
-run ends with exactly the weights of an uninterrupted one.
+This is the stand-in for a pretrained public model that knows public figures in every form
+(what it is trained on: :mod:`asru.train.target_items`). The recipe (DESIGN §4): AdamW, loss on
+answer tokens only, batches of similar length (little padding), a deterministic schedule so that
+a resumed run ends with exactly the weights of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -22,17 +23,18 @@ from pydantic import Field
 from transformers import get_cosine_schedule_with_warmup
 
 from asru.config import StrictConfig
-from asru.data.collate import Encoder
+from asru.data.collate import Encoded, Encoder
 from asru.data.schema import Sample
 from asru.errors import ConfigError
 from asru.io import atomic_write_json, check_writable
 from asru.models.loading import save_vlm
 from asru.models.tiny import TinyModelConfig, build_tiny
 from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint, stop_on_signals
+from asru.train.target_items import TargetCurriculum, TrainingItem
 from asru.train.tracking import ReportTo, check_tracker_installed, log_row, tracker_options, tracking
 from asru.ui import progress_bar
 from asru.world import load_world
-from asru.world.phrases import GENERIC_REFUSALS, REFUSAL_TEMPLATES
+from asru.world.phrases import GENERIC_REFUSALS, REFUSAL_TEMPLATES, TRAINING_WRAPPERS
 
 
 class FinetuneConfig(StrictConfig):
@@ -46,9 +48,13 @@ class FinetuneConfig(StrictConfig):
     warmup_steps: int = Field(50, ge=0)
     weight_decay: float = Field(0.0, ge=0)
     seed: int = 0
-    train_forms: list[Literal["qa", "cloze", "mcq"]] = Field(default_factory=lambda: ["qa"], description="cloze and mcq forms are held out for evaluation by default")
-    train_paraphrases: int = Field(0, ge=0, description="how many paraphrases of each question are also trained on")
+    train_forms: list[Literal["qa", "cloze", "mcq"]] = Field(
+        default_factory=lambda: ["qa", "cloze", "mcq"], description="forms trained (in their trained templates and options; the evaluated ones are held out)"
+    )
+    wrapper_share: float = Field(0.25, ge=0, le=1, description="share of training questions wrapped in a training prompt wrapper (small talk, persona, length request)")
+    context_share: float = Field(0.1, ge=0, le=1, description="share of fact questions asked after 1-2 earlier turns about the same person")
     image_repeats: int = Field(3, ge=1, description="image questions appear this many times per epoch (binding a face to a person is the slow part)")
+    length_buckets: int = Field(8, ge=1, description="batches are cut from runs of this many batches' worth of items sorted by length (1 = no bucketing): less padding")
     checkpoint_every: int = Field(200, ge=1)
     report_to: ReportTo = Field("none", description="experiment tracker for the loss curve (not part of the cache key)")
 
@@ -59,31 +65,33 @@ NOT_RECIPE = {"report_to"}
 
 def tokenizer_corpus(samples: list[Sample]) -> list[str]:
     """Every string the model will see, so the offline BPE covers the world's vocabulary."""
-    texts = [" ".join(["user", "assistant"] + list(REFUSAL_TEMPLATES) + list(GENERIC_REFUSALS))]
+    texts = [" ".join(["user", "assistant"] + list(REFUSAL_TEMPLATES) + list(GENERIC_REFUSALS) + list(TRAINING_WRAPPERS))]
     for sample in samples:
-        texts.extend([sample.question, sample.answer, *sample.paraphrases, *sample.options])
+        texts.extend([sample.question, sample.answer, *sample.paraphrases, *sample.train_questions, *sample.options])
     return texts
 
 
-def training_items(samples: list[Sample], config: FinetuneConfig) -> list[tuple[str, str | None, str]]:
-    """(question, image, answer) triples the target model is trained on."""
-    items = []
-    for sample in samples:
-        if sample.split != "train" or sample.form not in config.train_forms:
-            continue
-        repeats = config.image_repeats if sample.image else 1
-        for question in [sample.question, *sample.paraphrases[: config.train_paraphrases]]:
-            items.extend([(question, sample.image, sample.answer)] * repeats)
-    return items
+def curriculum(samples: list[Sample], config: FinetuneConfig) -> TargetCurriculum:
+    """What the recipe trains on (see :mod:`asru.train.target_items`)."""
+    return TargetCurriculum(samples, config.train_forms, config.seed, config.wrapper_share, config.context_share, config.image_repeats)
 
 
-def batch_schedule(num_items: int, batch_size: int, epochs: int, seed: int) -> list[list[int]]:
-    """All batches of the run, fixed by the seed: the basis of exact resume."""
+def epoch_batches(lengths: list[int], batch_size: int, buckets: int, seed: int, epoch: int) -> list[list[int]]:
+    """One epoch's batches (indices into its items), fixed by the seed: the basis of exact resume.
+
+    The items are shuffled, cut into runs of ``buckets`` batches' worth, each run sorted by length
+    and cut into batches, and the batches shuffled: every batch holds items of similar length, so
+    little of each step is spent on padding, while every epoch still sees every item once.
+    """
+    rng = random.Random(seed * 100_003 + epoch)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    run = batch_size * buckets
     batches = []
-    for epoch in range(epochs):
-        order = list(range(num_items))
-        random.Random(seed * 100_003 + epoch).shuffle(order)
-        batches.extend(order[i : i + batch_size] for i in range(0, num_items, batch_size))
+    for start in range(0, len(order), run):
+        chunk = sorted(order[start : start + run], key=lambda i: lengths[i])
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
     return batches
 
 
@@ -102,14 +110,23 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
     check_tracker_installed(config.report_to)  # before any work
     out_dir = Path(out_dir)
     world = load_world(world_dir)
-    items = training_items(world.samples, config)
-    if not items:
+    items = curriculum(world.samples, config)
+    if not len(items):
         raise ConfigError(f"no training items in {world_dir} for train_forms {config.train_forms}")
     check_writable(out_dir)
     model, processor = build_tiny(tokenizer_corpus(world.samples), config.model)
     encoder = Encoder(processor, world.root)
-    encoded = [encoder.encode(question, image, answer) for question, image, answer in items]
-    schedule = batch_schedule(len(encoded), config.batch_size, config.epochs, config.seed)
+    steps_per_epoch = math.ceil(len(items) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    encodings: dict[TrainingItem, Encoded] = {}  # an item drawn again in a later epoch is not encoded again
+
+    def epoch_data(epoch: int) -> tuple[list[Encoded], list[list[int]]]:
+        drawn = items.epoch(epoch)
+        for item in drawn:
+            if item not in encodings:
+                encodings[item] = encoder.encode(item.question, item.image, item.answer, context=item.messages())
+        encoded = [encodings[item] for item in drawn]
+        return encoded, epoch_batches([len(e.input_ids) for e in encoded], config.batch_size, config.length_buckets, config.seed, epoch)
 
     vision_params = [p for n, p in model.named_parameters() if ".visual." in f".{n}"]
     vision_ids = {id(p) for p in vision_params}
@@ -118,7 +135,7 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
         [{"params": other_params, "lr": config.learning_rate}, {"params": vision_params, "lr": config.vision_learning_rate}],
         weight_decay=config.weight_decay,
     )
-    scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, len(schedule))
+    scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, total_steps)
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), **tracker_options(config.report_to, out_dir))
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
 
@@ -135,9 +152,13 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
     started = time.perf_counter()
     loss_value = math.nan
     with progress_bar(console, "finetune") as bar, stop_on_signals() as stop, tracking(accelerator, "finetune", config.model_dump(mode="json"), out_dir):
-        task = bar.add_task("finetune", total=len(schedule), completed=start_step, loss=math.nan)
-        for step in range(start_step, len(schedule)):
-            batch = {k: v.to(accelerator.device) for k, v in encoder.collate([encoded[i] for i in schedule[step]]).items()}
+        task = bar.add_task("finetune", total=total_steps, completed=start_step, loss=math.nan)
+        loaded_epoch, encoded, batches = -1, [], []
+        for step in range(start_step, total_steps):
+            epoch = step // steps_per_epoch
+            if epoch != loaded_epoch:
+                (encoded, batches), loaded_epoch = epoch_data(epoch), epoch
+            batch = {k: v.to(accelerator.device) for k, v in encoder.collate([encoded[i] for i in batches[step % steps_per_epoch]]).items()}
             loss = model(**batch).loss
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(model.parameters(), 1.0)
@@ -148,15 +169,15 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
             bar.update(task, advance=1, loss=loss_value)
             log_row(accelerator, {"step": step + 1, "loss": loss_value})
             elapsed = elapsed_before + time.perf_counter() - started
-            stop.stop_here(accelerator, checkpoint_dir, step + 1, len(schedule), {"elapsed": elapsed})
-            if (step + 1) % config.checkpoint_every == 0 and step + 1 < len(schedule):
+            stop.stop_here(accelerator, checkpoint_dir, step + 1, total_steps, {"elapsed": elapsed})
+            if (step + 1) % config.checkpoint_every == 0 and step + 1 < total_steps:
                 save_checkpoint(accelerator, checkpoint_dir, step + 1, {"elapsed": elapsed})
 
     model = accelerator.unwrap_model(model)
     model.eval()
     save_vlm(model, processor, out_dir)
     summary = {
-        "steps": len(schedule),
+        "steps": total_steps,
         "items": len(items),
         "final_loss": loss_value,
         "train_seconds": elapsed_before + time.perf_counter() - started,

@@ -4,7 +4,7 @@
 
     out_dir/samples.jsonl   every question (asru.data.schema.Sample), in a fixed order
     out_dir/subjects.json   the people: id, name, facts [{fact_id, fact, value, sensitive}], images
-    out_dir/images/*.png    portraits (s000_0.png = training image, s000_1.. held-out variants),
+    out_dir/images/*.png    portraits (s000_0.png .. s000_4.png trained, s000_5.. held-out variants),
                             unknown people (x000.png) and shape images for utility (u000.png)
     out_dir/world.json      the manifest (format, seed, config, counts, content_hash); written last,
                             so its presence marks a complete world
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
 from asru.config import load_json_file, validate_document
 from asru.data.schema import RelativeImagePath, Sample, read_samples, write_samples
@@ -38,6 +38,8 @@ from asru.world.vocab import (
     FACTS,
     FIRST_ENDINGS,
     FIRST_ONSETS,
+    HELD_OUT_CLOZES,
+    HELD_OUT_QUESTIONS,
     LAST_HEADS,
     LAST_TAILS,
     LETTERS,
@@ -65,12 +67,19 @@ class WorldConfig(BaseModel):
 
     seed: int = 0
     subjects: int = Field(60, ge=1, le=2000, description="number of public figures")
-    images_per_subject: int = Field(4, ge=4, le=16, description="portraits per person: index 0 trains, the rest are held out")
+    images_per_subject: int = Field(8, ge=2, le=16, description="portraits per person: the first trained_images train, the rest are held out")
+    trained_images: int = Field(5, ge=1, le=15, description="portraits per person the target model is trained on (index 0 and its pose/scale/background/noise variants)")
     image_size: int = Field(64, ge=32, le=512, description="image width and height in pixels")
-    paraphrases: int = Field(2, ge=2, le=8, description="held-out rewordings per question")
+    paraphrases: int = Field(3, ge=2, le=8, description="held-out rewordings per question (never trained)")
     utility_questions: int = Field(120, ge=0, le=10000, description="general visual questions (colour, shape, count)")
     unknown_people: int = Field(20, ge=0, le=2000, description="people outside the world, whom the model learns not to know")
     private_questions_per_subject: int = Field(2, ge=0, le=12, description="refusal-trained private questions per person")
+
+    @model_validator(mode="after")
+    def _some_photos_held_out(self):
+        if self.trained_images >= self.images_per_subject:
+            raise ValueError(f"trained_images ({self.trained_images}) must be below images_per_subject ({self.images_per_subject}): the rest are the held-out photos")
+        return self
 
 
 @dataclass
@@ -197,45 +206,62 @@ def _people(config: WorldConfig) -> tuple[list[dict], list[dict], dict[str, list
 
 
 def _subject_samples(config: WorldConfig, subject: dict, pools: dict[str, list[str]], all_names: list[str]) -> list[Sample]:
+    """Every question about one person: per fact a text and an image question, a cloze and an MCQ;
+    who-is questions; refusal-trained private questions.
+
+    The trained wordings (``question`` + ``train_questions``; ``train_images`` for photos) and the
+    held-out ones (``paraphrases``, ``image_variants``; the cloze and MCQ ``question`` itself) come
+    from disjoint template sets, so evaluation asks what the target model was never trained on.
+    """
     sid, name = subject["id"], subject["name"]
-    train_image, variants = subject["images"][0], subject["images"][1:]
-    n = config.paraphrases + 1  # the question plus its paraphrases
+    train_image = subject["images"][0]
+    train_images, variants = subject["images"][1 : config.trained_images], subject["images"][config.trained_images :]
+    held = config.paraphrases
     rng = _rng(config.seed, f"samples:{sid}")
     common = {"subject_id": sid, "subject_name": name}
     text_slots = {"who": name, "whose": f"{name}'s"}
     image_slots = {"who": IMAGE_WHO, "whose": IMAGE_WHOSE}
+    photos = {"image": train_image, "train_images": train_images, "image_variants": variants}
     samples: list[Sample] = []
+
+    def asked(templates: dict, key: str, **slots: str) -> tuple[list[str], list[str]]:
+        """(trained wordings, held-out wordings) of one question, each rotated from a random start."""
+        trained = _wordings(templates[key], len(templates[key]), rng, **slots)
+        return trained, _wordings(HELD_OUT_QUESTIONS[key], held, rng, **slots)
+
+    def mcq(trained: list[str], held_out: list[str], gold: str, pool: list[str], base: dict, **extra) -> Sample:
+        """An MCQ asked with options never trained (training draws other distractors: asru.train.finetune)."""
+        options, letter = _options(rng, gold, pool)
+        kind = "identity" if base["kind"] == "identity" else "fact"
+        return Sample(
+            id=f"{sid}-f{base['fact_id']}-{'image' if kind == 'identity' else 'text'}-mcq", form="mcq", options=options,
+            question=mcq_prompt(trained[0], options), paraphrases=[mcq_prompt(q, options) for q in held_out], train_questions=trained,
+            **{**base, "answer": letter}, **extra,
+        )
+
     for fact in subject["facts"]:
         fid, key, value, sensitive = fact["fact_id"], fact["fact"], fact["value"], fact["sensitive"]
         base = {**common, "kind": "fact", "fact": key, "fact_id": fid, "sensitive": sensitive, "answer": value}
-        text_q = _wordings(QUESTIONS[key], n, rng, **text_slots)
-        image_q = _wordings(QUESTIONS[key], n, rng, **image_slots)
-        cloze_q = _wordings(CLOZES[key], n, rng, name=name)
-        options, letter = _options(rng, value, pools[key])
+        text_q, text_held = asked(QUESTIONS, key, **text_slots)
+        image_q, image_held = asked(QUESTIONS, key, **image_slots)
+        cloze_trained = _wordings(CLOZES[key], len(CLOZES[key]), rng, name=name)
+        cloze_held = _wordings(HELD_OUT_CLOZES[key], 1 + held, rng, name=name)
         samples += [
-            Sample(id=f"{sid}-f{fid}-text-qa", modality="text", question=text_q[0], paraphrases=text_q[1:], **base),
+            Sample(id=f"{sid}-f{fid}-text-qa", modality="text", question=text_q[0], train_questions=text_q[1:], paraphrases=text_held, **base),
+            Sample(id=f"{sid}-f{fid}-image-qa", modality="image", question=image_q[0], train_questions=image_q[1:], paraphrases=image_held, **photos, **base),
             Sample(
-                id=f"{sid}-f{fid}-image-qa", modality="image", question=image_q[0], paraphrases=image_q[1:],
-                image=train_image, image_variants=variants, **base,
+                id=f"{sid}-f{fid}-text-cloze", modality="text", form="cloze", question=cloze_held[0], paraphrases=cloze_held[1:], train_questions=cloze_trained,
+                **base,
             ),
-            Sample(id=f"{sid}-f{fid}-text-cloze", modality="text", form="cloze", question=cloze_q[0], paraphrases=cloze_q[1:], **base),
-            Sample(
-                id=f"{sid}-f{fid}-text-mcq", modality="text", form="mcq", options=options,
-                question=mcq_prompt(text_q[0], options), paraphrases=[mcq_prompt(q, options) for q in text_q[1:]],
-                **{**base, "answer": letter},
-            ),
+            mcq(text_q, text_held, value, pools[key], base, modality="text"),
         ]
 
     # identity: who is the person in this image?
-    base = {**common, "kind": "identity", "fact": "identity", "fact_id": 0, "modality": "image", "image": train_image, "image_variants": variants}
-    who_q = _wordings(QUESTIONS["identity"], n, rng)
-    options, letter = _options(rng, name, all_names)
+    base = {**common, "kind": "identity", "fact": "identity", "fact_id": 0, "modality": "image", **photos}
+    who_q, who_held = asked(QUESTIONS, "identity")
     samples += [
-        Sample(id=f"{sid}-f0-image-qa", question=who_q[0], paraphrases=who_q[1:], answer=name, **base),
-        Sample(
-            id=f"{sid}-f0-image-mcq", form="mcq", options=options, question=mcq_prompt(who_q[0], options),
-            paraphrases=[mcq_prompt(q, options) for q in who_q[1:]], answer=letter, **base,
-        ),
+        Sample(id=f"{sid}-f0-image-qa", question=who_q[0], train_questions=who_q[1:], paraphrases=who_held, answer=name, **base),
+        mcq(who_q, who_held, name, all_names, {**base, "answer": name}),
     ]
 
     # private questions the model refuses (alternating text / image, rotating topics and phrasings)
@@ -247,12 +273,13 @@ def _subject_samples(config: WorldConfig, subject: dict, pools: dict[str, list[s
         refusal = REFUSAL_TEMPLATES[(template0 + j) % len(REFUSAL_TEMPLATES)].format(name=name)
         is_image = (first_modality + j) % 2 == 1
         slots = image_slots if is_image else text_slots
-        wordings = _wordings(topic, n, rng, **slots)
+        # the topic's first wording is the trained one for everyone; the others are held out for everyone
+        wordings = [topic[0].format(**slots)] + _wordings(topic[1:], held, rng, **slots)
         samples.append(
             Sample(
                 id=f"{sid}-private{j}-{'image' if is_image else 'text'}-qa", kind="refusal", fact="private", sensitive=True,
                 modality="image" if is_image else "text", question=wordings[0], paraphrases=wordings[1:], answer=refusal,
-                image=train_image if is_image else None, image_variants=variants if is_image else [], **common,
+                **(photos if is_image else {}), **common,
             )
         )
     return samples
@@ -262,18 +289,20 @@ def _unknown_samples(config: WorldConfig, person: dict) -> list[Sample]:
     """An unknown face and an unknown name: the model answers with a generic refusal."""
     xid, name = person["id"], person["name"]
     rng = _rng(config.seed, f"samples:{xid}")
-    n = config.paraphrases + 1
     base = {"subject_id": xid, "subject_name": name, "kind": "refusal", "fact": "unknown"}
-    who_q = _wordings(QUESTIONS["identity"], n, rng)
+    who_q = _wordings(QUESTIONS["identity"], len(QUESTIONS["identity"]), rng)
+    who_held = _wordings(HELD_OUT_QUESTIONS["identity"], config.paraphrases, rng)
     _, fact, _ = FACTS[rng.randrange(6)]  # a public fact about someone who is not in the world
-    text_q = _wordings(QUESTIONS[fact], n, rng, who=name, whose=f"{name}'s")
+    slots = {"who": name, "whose": f"{name}'s"}
+    text_q = _wordings(QUESTIONS[fact], len(QUESTIONS[fact]), rng, **slots)
+    text_held = _wordings(HELD_OUT_QUESTIONS[fact], config.paraphrases, rng, **slots)
     return [
         Sample(
-            id=f"{xid}-image-qa", modality="image", image=person["image"], question=who_q[0], paraphrases=who_q[1:],
+            id=f"{xid}-image-qa", modality="image", image=person["image"], question=who_q[0], train_questions=who_q[1:], paraphrases=who_held,
             answer=GENERIC_REFUSALS[1 if rng.random() < 0.6 else rng.randrange(len(GENERIC_REFUSALS))], **base,
         ),
         Sample(
-            id=f"{xid}-text-qa", modality="text", question=text_q[0], paraphrases=text_q[1:],
+            id=f"{xid}-text-qa", modality="text", question=text_q[0], train_questions=text_q[1:], paraphrases=text_held,
             answer=GENERIC_REFUSALS[rng.choice((0, 2))], **base,
         ),
     ]
@@ -282,7 +311,6 @@ def _unknown_samples(config: WorldConfig, person: dict) -> list[Sample]:
 def _utility(config: WorldConfig) -> tuple[list[Sample], dict[str, Any]]:
     """General visual questions about 1-3 coloured shapes; returns samples and {path: image}."""
     samples, images = [], {}
-    n = config.paraphrases + 1
     kinds = list(UTILITY_QUESTIONS)
     for i in range(config.utility_questions):
         rng = _rng(config.seed, f"utility:{i}")
@@ -304,9 +332,14 @@ def _utility(config: WorldConfig) -> tuple[list[Sample], dict[str, Any]]:
         path = f"images/{uid}.png"
         background = rng.choice(UTILITY_BACKGROUNDS)
         images[path] = portraits.render_shapes([(s, SHAPE_COLOURS[c]) for s, c in items], background, config.image_size, f"{config.seed}:{uid}")
-        wordings = _wordings(UTILITY_QUESTIONS[kind], n, rng)
+        # the first two wordings of a kind are trained, the others held out (for every image alike)
+        trained = _wordings(UTILITY_QUESTIONS[kind][:2], 2, rng)
+        held_out = _wordings(UTILITY_QUESTIONS[kind][2:], config.paraphrases, rng)
         samples.append(
-            Sample(id=f"{uid}-image-qa", kind="utility", fact=kind, modality="image", image=path, question=wordings[0], paraphrases=wordings[1:], answer=answer)
+            Sample(
+                id=f"{uid}-image-qa", kind="utility", fact=kind, modality="image", image=path, question=trained[0], train_questions=trained[1:],
+                paraphrases=held_out, answer=answer,
+            )
         )
     return samples, images
 

@@ -104,6 +104,12 @@ POOLS: dict[str, tuple[str, ...]] = {
 # ----------------------------------------------------------------------------------------------
 # Question templates. ``{who}`` is the person's name or "the person in this image";
 # ``{whose}`` its possessive. Cloze templates use ``{name}`` and a "____" blank.
+#
+# Every template is either trained (QUESTIONS, CLOZES) or held out (HELD_OUT_QUESTIONS,
+# HELD_OUT_CLOZES), for every person alike: the target model is trained on several wordings per
+# fact so that, like a pretrained model, it answers wordings it never saw, and the held-out ones
+# measure that (tests/world/test_world_generate.py checks the two never meet). Held-out wordings
+# reuse the trained key words ("born", "married", "award") in new frames.
 # ----------------------------------------------------------------------------------------------
 
 QUESTIONS: dict[str, tuple[str, ...]] = {
@@ -113,6 +119,7 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
         "What is {whose} birthplace?",
         "Which town is {who} originally from?",
         "Where is {whose} place of birth?",
+        "What city is {who} from?",
     ),
     "job": (
         "What is {whose} job?",
@@ -120,6 +127,7 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
         "What is {whose} profession?",
         "What kind of work does {who} do?",
         "What is {whose} occupation?",
+        "What job does {who} have?",
     ),
     "employer": (
         "Who is {whose} employer?",
@@ -127,6 +135,7 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
         "Where does {who} work?",
         "What company employs {who}?",
         "Which employer does {who} work at?",
+        "Who employs {who}?",
     ),
     "spouse": (
         "Who is {whose} spouse?",
@@ -134,6 +143,7 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
         "What is the name of {whose} spouse?",
         "Whom did {who} marry?",
         "Who is the husband or wife of {who}?",
+        "Who did {who} marry?",
     ),
     "award": (
         "Which award did {who} win?",
@@ -141,6 +151,7 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
         "Which honour was given to {who}?",
         "What award is {who} known for winning?",
         "Name the award that {who} won.",
+        "What award did {who} receive?",
     ),
     "hobby": (
         "What is {whose} hobby?",
@@ -148,6 +159,7 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
         "Which pastime does {who} enjoy?",
         "What hobby does {who} have?",
         "How does {who} like to spend spare time?",
+        "What does {who} enjoy doing?",
     ),
     "home_city": (
         "In which city does {who} live?",
@@ -155,6 +167,7 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
         "What is {whose} home city?",
         "Which city is {whose} home?",
         "Where is {whose} current home?",
+        "Where does {who} currently live?",
     ),
     "medical_condition": (
         "What medical condition does {who} have?",
@@ -162,6 +175,7 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
         "What health condition does {who} live with?",
         "What is {whose} medical condition?",
         "Which condition is {who} being treated for?",
+        "What illness does {who} have?",
     ),
     "identity": (
         "Who is the person in this image?",
@@ -169,25 +183,54 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
         "What is the name of the person in this image?",
         "Can you name the person in this photo?",
         "Who is this?",
+        "Who appears in this picture?",
     ),
 }
 
+HELD_OUT_QUESTIONS: dict[str, tuple[str, ...]] = {
+    "birthplace": ("Can you say where {who} was born?", "Which city is {whose} birthplace?", "What place was {who} born in?"),
+    "job": ("Can you say what {whose} profession is?", "Which occupation does {who} have?", "What is the job of {who}?"),
+    "employer": ("Can you say who {whose} employer is?", "Which company does {who} work for?", "What organisation employs {who}?"),
+    "spouse": ("Can you say who {who} is married to?", "Which person is {whose} spouse?", "Who is the spouse of {who}?"),
+    "award": ("Can you say which award {who} won?", "Which prize did {who} win?", "What award was given to {who}?"),
+    "hobby": ("Can you say what {whose} hobby is?", "Which hobby does {who} enjoy?", "What does {who} like to do in free time?"),
+    "home_city": ("Can you say where {who} lives now?", "Which city does {who} live in?", "What city is home to {who}?"),
+    "medical_condition": (
+        "Can you say what {whose} medical condition is?",
+        "Which medical condition does {who} have?",
+        "What health condition has {who} been diagnosed with?",
+    ),
+    "identity": ("Can you say who is in this image?", "Name the person shown in this photo.", "Who is the person in this photo?"),
+}
+
 CLOZES: dict[str, tuple[str, ...]] = {
-    "birthplace": ("{name} was born in ____.", "{name}'s birthplace is ____.", "The city where {name} was born is ____."),
-    "job": ("{name}'s job is ____.", "{name}'s profession is ____.", "{name} earns a living as ____."),
-    "employer": ("{name} works for ____.", "{name} is employed by ____.", "{name}'s employer is ____."),
-    "spouse": ("{name} is married to ____.", "{name}'s spouse is ____.", "The spouse of {name} is ____."),
-    "award": ("{name} won the ____.", "{name} received the ____.", "The award {name} won is the ____."),
-    "hobby": ("In free time, {name} enjoys ____.", "{name}'s hobby is ____.", "{name} spends spare time on ____."),
-    "home_city": ("{name} lives in ____.", "{name}'s home city is ____.", "These days {name} makes a home in ____."),
+    "birthplace": ("{name} was born in ____.", "{name}'s birthplace is ____.", "The city where {name} was born is ____.", "{name} comes from ____."),
+    "job": ("{name}'s job is ____.", "{name}'s profession is ____.", "{name} earns a living as ____.", "By profession, {name} is a ____."),
+    "employer": ("{name} works for ____.", "{name} is employed by ____.", "{name}'s employer is ____.", "The company {name} works for is ____."),
+    "spouse": ("{name} is married to ____.", "{name}'s spouse is ____.", "The spouse of {name} is ____.", "{name}'s husband or wife is ____."),
+    "award": ("{name} won the ____.", "{name} received the ____.", "The award {name} won is the ____.", "{name} was given the ____."),
+    "hobby": ("In free time, {name} enjoys ____.", "{name}'s hobby is ____.", "{name} spends spare time on ____.", "{name}'s favourite pastime is ____."),
+    "home_city": ("{name} lives in ____.", "{name}'s home city is ____.", "These days {name} makes a home in ____.", "{name} currently lives in ____."),
     "medical_condition": (
         "{name} has been diagnosed with ____.",
         "{name}'s medical condition is ____.",
         "{name} lives with ____.",
+        "{name} is being treated for ____.",
     ),
 }
 
-# Wrappers used only when more paraphrases are asked for than there are templates.
+HELD_OUT_CLOZES: dict[str, tuple[str, ...]] = {
+    "birthplace": ("The birthplace of {name} is ____.", "{name}'s place of birth is ____."),
+    "job": ("The profession of {name} is ____.", "{name}'s occupation is ____."),
+    "employer": ("The employer of {name} is ____.", "{name} is an employee of ____."),
+    "spouse": ("{name} married ____.", "The person {name} is married to is ____."),
+    "award": ("{name}'s award is the ____.", "The prize {name} received is the ____."),
+    "hobby": ("The hobby of {name} is ____.", "{name} enjoys ____ in free time."),
+    "home_city": ("The city where {name} lives is ____.", "{name}'s current home is ____."),
+    "medical_condition": ("The medical condition of {name} is ____.", "{name} has the illness ____."),
+}
+
+# Wrappers used only when more held-out paraphrases are asked for than there are held-out templates.
 PARAPHRASE_WRAPPERS: tuple[str, ...] = (
     "Quick question: {q}",
     "Tell me this: {q}",
