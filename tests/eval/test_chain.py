@@ -171,12 +171,16 @@ def test_an_interrupted_step_runs_again_from_the_same_command(chain, tiny_world,
     assert run_cli(*command)[0] == 0
 
 
-def test_audit_of_the_model_folder_alone(chain, tiny_world, tmp_path):
+def test_audit_of_the_model_folder_alone(chain, tiny_world, tiny_model_dir, tmp_path, monkeypatch):
+    from asru.eval import audit
     from asru.report.model_card import load_model_record
 
     folder, _ = chain
     model = tmp_path / "model"
     shutil.copytree(folder / "run2" / "model", model)  # no run folder beside it
+    asked = []  # the model whose answers condition the *_known figures: the one before any request
+    real_knowledge = audit.TargetKnowledge
+    monkeypatch.setattr(audit, "TargetKnowledge", lambda path, *args, **kwargs: asked.append(str(path)) or real_knowledge(path, *args, **kwargs))
     code, out, err = run_cli("audit", model, "--max-leakage", "1")
     assert code == 0, err + out
     assert "PASS" in out and "each request of the chain on its own" in out and "unlearning.json" in out
@@ -194,6 +198,7 @@ def test_audit_of_the_model_folder_alone(chain, tiny_world, tmp_path):
     assert by_run["checks"]["direct"] == record.audit.checks["direct"].model_dump()
     assert by_run["requests"] == {k: v.model_dump() for k, v in record.audit.requests.items()}
     assert load_model_record(run / "model").audit.verdict == "pass"
+    assert asked == [str(tiny_model_dir)] * 2
 
 
 def test_one_request_brought_back_fails_the_audit_whatever_the_union(tiny_world):

@@ -211,6 +211,9 @@ def audit_run(
     judge_checks({}, config, check_names(steering))  # unknown threshold names fail before the slow part
     started = time.perf_counter()
     target = (model_path or results["model"]) if steering else results["model"]  # the model the run started from
+    record = load_model_record(run / "model") if (run / "model").is_dir() else None
+    if record is not None:  # a step of a chain started from a model that forgot the earlier requests: the one before them knew them
+        target = record.base_model
     checks = run_checks(model, processor, world, splits, config, seed, steering, model_context, chain, console, target=target)
     audit = {
         "run": str(run),
@@ -251,7 +254,7 @@ def audit_model(model_dir: str | Path, config: AuditConfig | None = None, world_
     judge_checks({}, config, check_names(False))
     model, processor = load_vlm(model_dir)
     started = time.perf_counter()
-    checks = run_checks(model, processor, world, splits, config, seed, chain=record.chain, console=console)
+    checks = run_checks(model, processor, world, splits, config, seed, chain=record.chain, console=console, target=record.base_model)
     audit = {
         "run": record.run,
         "method": record.method,
