@@ -1,4 +1,4 @@
-"""LazyEncodings: encoded on first use, once, and the same object afterwards."""
+"""Encoder and LazyEncodings: the processor shortcut equals the processor; items encoded on first use, once."""
 
 import pytest
 
@@ -22,3 +22,42 @@ def test_lazy_encodings_encode_each_item_once_on_first_use(tiny_world, tiny_mode
     assert encoded == [samples[2].id, samples[1].id]
     with pytest.raises(IndexError):
         lazy[6]
+
+
+def _encodings_equal(a, b) -> bool:
+    import torch
+
+    return (
+        a.input_ids == b.input_ids and a.labels == b.labels and a.sequence_extras == b.sequence_extras and a.tensors.keys() == b.tensors.keys()
+        and all(torch.equal(a.tensors[k], b.tensors[k]) for k in a.tensors)
+    )
+
+
+@pytest.mark.parametrize("architecture", ["qwen3_vl", "llava"])
+def test_the_processor_shortcut_gives_the_processors_output(tiny_world, architecture):
+    """Text and image prompts, with and without earlier turns: the shortcut is taken and equals the processor's own output."""
+    from asru.models import TinyModelConfig, build_tiny
+    from asru.train.finetune import tokenizer_corpus
+
+    _, processor = build_tiny(tokenizer_corpus(tiny_world.samples), TinyModelConfig(architecture=architecture, hidden_size=32, intermediate_size=64, num_layers=1, num_heads=2, num_kv_heads=1, vision_hidden_size=32, vision_layers=1, vision_heads=2))
+    context = [{"role": "user", "content": [{"type": "text", "text": "Who is she?"}]}, {"role": "assistant", "content": [{"type": "text", "text": "Talia."}]}]
+    items = [(s.question, s.image, s.answer, None) for s in tiny_world.samples[:40]] + [(s.question, s.image, s.answer, context) for s in tiny_world.samples[40:60]]
+    assert {image is None for _, image, _, _ in items} == {True, False}
+    shortcut = Encoder(processor, tiny_world.root)
+    direct = Encoder(processor, tiny_world.root)
+    direct._shortcut = {"text": False, "image": False}
+    for question, image, answer, turns in items:
+        assert _encodings_equal(shortcut.encode(question, image, answer, context=turns), direct.encode(question, image, answer, context=turns))
+    assert shortcut._shortcut == {"text": True, "image": True}
+
+
+def test_a_shortcut_that_disagrees_is_never_used(tiny_world, tiny_model_dir, monkeypatch):
+    _, processor = load_vlm(tiny_model_dir)
+    encoder = Encoder(processor, tiny_world.root)
+    wrong = encoder._shortcut_processed
+    monkeypatch.setattr(encoder, "_shortcut_processed", lambda text, image: {**(wrong(text, image) or {}), "input_ids": [1, 2, 3]})
+    direct = Encoder(processor, tiny_world.root)
+    direct._shortcut = {"text": False, "image": False}
+    for sample in tiny_world.samples[:30]:
+        assert _encodings_equal(encoder.encode_sample(sample), direct.encode_sample(sample))
+    assert encoder._shortcut == {"text": False, "image": False}

@@ -44,6 +44,8 @@ class Encoder:
         self.root = Path(root) if root is not None else None
         self.max_image_pixels = max_image_pixels
         self._images: dict[str, Image.Image] = {}
+        self._image_inputs: dict[str, tuple[dict[str, torch.Tensor], int]] = {}  # path -> (vision tensors, image tokens)
+        self._shortcut: dict[str, bool] = {}  # "text" / "image" -> the shortcut matched the processor
 
     def load_image(self, relative_path: str) -> Image.Image:
         """The image as RGB; unreadable, truncated or oversized files are a DataError naming the file."""
@@ -68,20 +70,68 @@ class Encoder:
         messages = list(context or []) + [{"role": "user", "content": content}]
         return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
+    def _processed(self, text: str, image: str | None) -> dict:
+        """``processor(text=[text], images=[image])``: token lists for the sequence keys, tensors for the rest.
+
+        A transformers processor call costs 2-7 ms per prompt on a CPU, mostly argument merging and
+        validation: more than the tiny model's share of a training step once the target's prompts
+        change every epoch (hand-written for that reason). The shortcut does what Qwen-VL and LLaVA
+        processors do -- expand the image placeholder to the image's number of tokens, tokenize,
+        mark the image tokens -- and reuses each image's processed tensors; it is compared with the
+        processor on the first prompt of each kind (text, image) and used only if identical.
+        """
+        kind = "image" if image is not None else "text"
+        if kind not in self._shortcut:
+            slow = self._processor_output(text, image)  # (also caches the image's tensors)
+            fast = self._shortcut_processed(text, image)
+            self._shortcut[kind] = fast is not None and _same_inputs(fast, slow)
+            return slow
+        fast = self._shortcut_processed(text, image) if self._shortcut[kind] else None
+        return fast if fast is not None else self._processor_output(text, image)
+
+    def _processor_output(self, text: str, image: str | None) -> dict:
+        kwargs = {"images": [self.load_image(image)]} if image is not None else {}
+        enc = self.processor(text=[text], return_tensors="pt", **kwargs)
+        out = {key: value[0].tolist() if key in SEQUENCE_KEYS else value for key, value in enc.items()}
+        if image is not None and image not in self._image_inputs:
+            tokens = self.tokenizer.convert_tokens_to_ids(getattr(self.processor, "image_token", None) or "") if getattr(self.processor, "image_token", None) else None
+            count = out["input_ids"].count(tokens) if tokens is not None else 0
+            self._image_inputs[image] = ({key: value for key, value in out.items() if key not in SEQUENCE_KEYS}, count)
+        return out
+
+    def _shortcut_processed(self, text: str, image: str | None) -> dict | None:
+        image_token = getattr(self.processor, "image_token", None)
+        if image is not None:
+            if image not in self._image_inputs or not image_token or text.count(image_token) != 1:
+                return None
+            tensors, count = self._image_inputs[image]
+            text = text.replace(image_token, image_token * count)
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)  # the Rust tokenizer, without the Python wrapper's checks
+        ids = backend.encode(text).ids if backend is not None else self.tokenizer(text)["input_ids"]
+        image_id = self.tokenizer.convert_tokens_to_ids(image_token) if image_token else None
+        marks = [int(token == image_id) for token in ids]
+        out = {"input_ids": ids, "attention_mask": [1] * len(ids), **{key: marks for key in self._extra_keys}}
+        if image is not None:
+            out.update(tensors)
+        return out
+
+    @property
+    def _extra_keys(self) -> tuple[str, ...]:
+        """The sequence keys besides ids and mask that this processor returns (e.g. Qwen's mm_token_type_ids)."""
+        if not hasattr(self, "_extras"):
+            probe = self.processor(text=["x"], return_tensors="pt")
+            self._extras = tuple(key for key in SEQUENCE_KEYS if key in probe and key not in ("input_ids", "attention_mask"))
+        return self._extras
+
     def encode(self, question: str, image: str | None = None, answer: str | None = None, context: list[dict] | None = None) -> Encoded:
         """Encode a prompt (and the answer + end-of-turn token when given, as labels)."""
         text = self.prompt_text(question, image is not None, context)
-        kwargs = {"images": [self.load_image(image)]} if image is not None else {}
-        enc = self.processor(text=[text], return_tensors="pt", **kwargs)
-        prompt_ids = enc["input_ids"][0].tolist()
+        enc = self._processed(text, image)
+        prompt_ids = enc["input_ids"]
         answer_ids = []
         if answer is not None:
             answer_ids = self.tokenizer(answer, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
-        extras = {
-            key: enc[key][0].tolist() + [0] * len(answer_ids)
-            for key in SEQUENCE_KEYS
-            if key in enc and key not in ("input_ids", "attention_mask")
-        }
+        extras = {key: enc[key] + [0] * len(answer_ids) for key in SEQUENCE_KEYS if key in enc and key not in ("input_ids", "attention_mask")}
         tensors = {key: value for key, value in enc.items() if key not in SEQUENCE_KEYS}
         return Encoded(
             input_ids=prompt_ids + answer_ids,
@@ -96,6 +146,13 @@ class Encoder:
 
     def collate(self, items: list[Encoded]) -> dict[str, torch.Tensor]:
         return collate(items, self.tokenizer.pad_token_id)
+
+
+def _same_inputs(a: dict, b: dict) -> bool:
+    """Two processor outputs hold the same keys, token lists and tensors."""
+    if a.keys() != b.keys():
+        return False
+    return all(torch.equal(a[k], b[k]) if isinstance(a[k], torch.Tensor) else a[k] == b[k] for k in a)
 
 
 class LazyEncodings(Sequence):
