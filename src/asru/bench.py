@@ -252,6 +252,30 @@ def first_difference(old: Any, new: Any, path: str = "") -> str | None:
     return None
 
 
+def _with_new_defaults(old: Any, run: PlannedRun) -> Any:
+    """``old`` (a bench_run.json) with the config fields added to asru since it was written, where the
+    new run leaves them at their defaults: an upgrade that adds an option does not make every finished
+    run look started with another config. A field set to anything else still does."""
+    if not isinstance(old, dict):
+        return old
+    filled = dict(old)
+    sections = {"unlearn_config": type(run.config), "eval_config": type(run.config)}
+    if isinstance(run.record.get("unlearn_config"), dict):
+        from asru.methods.base import get_method
+
+        sections["method_params"] = get_method(run.record["unlearn_config"]["method"]).Params
+    for section, cls in sections.items():
+        before, now = old.get(section), run.record.get(section)
+        if not isinstance(before, dict) or not isinstance(now, dict):
+            continue
+        try:
+            defaults = cls().model_dump(mode="json")
+        except ValidationError:  # a config without defaults for every field: compare as written
+            continue
+        filled[section] = {**before, **{k: v for k, v in now.items() if k not in before and k in defaults and defaults[k] == v}}
+    return filled
+
+
 def run_state(run: PlannedRun) -> str:
     """'done', 'resume' (started, not finished) or 'new'; a folder started with another config is an error."""
     record_file = run.folder / RUN_RECORD
@@ -261,7 +285,7 @@ def run_state(run: PlannedRun) -> str:
             old = json.loads(record_file.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise DataError(f"{record_file}: unreadable ({error}); delete {run.folder} to run it again") from None
-        difference = first_difference(old, run.record)
+        difference = first_difference(_with_new_defaults(old, run), run.record)
         if difference:
             raise ConfigError(f"{run.folder} was started with another config ({difference}); delete that folder to run it again with this one, or use another --out")
         return "done" if results.is_file() else "resume"

@@ -18,6 +18,8 @@ import torch
 
 from conftest import assert_one_line_error, run_cli  # tests/conftest.py
 
+from asru.errors import ConfigError
+
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = ("grad_diff", "steering")
 SETTINGS = ("complete", "selective")
@@ -157,7 +159,20 @@ def test_unfinished_runs_resume_and_partial_cells_are_labelled(bench, tmp_path):
     entries = select_methods(load_methods(None, quick=True), list(METHODS), None)
     planned = {p.folder: p for p in plan_runs(config, entries, load_world(world_dir), target_dir, resolve_attacks(["all"]))}
     assert run_state(planned[run]) == "resume"
-    assert run_state(planned[copy / "runs" / "complete" / "grad_diff" / "seed0"]) == "done"
+    done = copy / "runs" / "complete" / "grad_diff" / "seed0"
+    assert run_state(planned[done]) == "done"
+    # a run folder written before a config field existed is still done while the field stays at its default ...
+    record = json.loads((done / "bench_run.json").read_text())
+    for section, field in (("unlearn_config", "report_to"), ("method_params", next(iter(record["method_params"])))):
+        older = {**record, section: {k: v for k, v in record[section].items() if k != field}}
+        (done / "bench_run.json").write_text(json.dumps(older))
+        assert run_state(planned[done]) == "done", section
+    # ... and stale once the new run sets it to something else
+    planned[done].record["unlearn_config"]["report_to"] = "tensorboard"
+    with pytest.raises(ConfigError, match="report_to"):
+        run_state(planned[done])
+    planned[done].record["unlearn_config"]["report_to"] = "none"
+    (done / "bench_run.json").write_text(json.dumps(record))
     # two seeds asked, one finished: every finished cell is partial, and says so
     code, stdout, err = run_cli("bench", *QUICK, "--out", copy, "--seeds", "0,1", "--report-only")
     assert code == 0, err
