@@ -238,3 +238,24 @@ def test_an_audit_shows_the_known_leakage_next_to_the_raw_one_it_judges():
     check = audit["checks"]["direct"]
     assert audit["verdict"] == "pass" and (check["leakage_known"], check["n_known"]) == (0.5, 2)  # judged on the raw 0.04
     assert "| direct | 0.040 | 0.050 | 25 | 0.500 | 2 | pass |" in audit_markdown(audit)
+
+
+@pytest.mark.parametrize("method", ["grad_diff", "steering"])
+def test_unlearn_asks_the_target_before_training_and_never_loads_a_second_copy(tiny_world, tiny_model_dir, tmp_path, cache, monkeypatch, method):
+    """With a cold cache the run's own model answers first, while it still is the target; evaluation then only reads."""
+    from asru.eval.knowledge import TargetKnowledge
+    from asru.pipeline import unlearn
+    from asru.train.unlearn import UnlearnConfig
+
+    real_target = TargetKnowledge._target
+
+    def no_second_copy(self):
+        if self.model is None:
+            pytest.fail("the target was loaded again to condition the metrics")
+        return real_target(self)
+
+    monkeypatch.setattr(TargetKnowledge, "_target", no_second_copy)
+    config = UnlearnConfig(method=method, steps=1, batch_size=4, forget_ratio=0.34)
+    results = unlearn(tiny_model_dir, tiny_world.root, tmp_path / "run", config, attacks=["one_word", "relearn", "multi_turn"], eval_splits=["forget", "retain_other"], eval_max_per_split=6)
+    assert results["timing"]["target_answers_seconds"] >= 0 and "n_known" in results["metrics"]["forget"]["all"]
+    assert {"n_known"} <= set(results["attacks"]["relearn"]) and {"n_known"} <= set(results["attacks"]["multi_turn"])

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from asru.eval.knowledge import TargetKnowledge
 
 FORGET_SPLITS = ("forget", "test_forget")
+ATTACK_PREFIX = "attack:"  # the answers' split name of an attack's probes
 DEFAULT_SPLITS = ("forget", "retain_same_subject", "retain_other", "utility", "refusal", "test_forget", "test_retain_same_subject", "test_retain_other")
 
 
@@ -155,30 +156,56 @@ def evaluate(
         all_records.extend(records)
         return result
 
-    for name in split_names:
-        if splits.get(name):
-            metrics[name] = run(name, [Probe.of(s) for s in splits[name]], name in FORGET_SPLITS)
-
-    forget = [s for s in splits["forget"] if s.form == "qa"]
     attack_results: dict[str, dict] = {}
+    for name, probes in probe_sets(world, splits, split_names, attacks, seed).items():
+        attack = name.removeprefix(ATTACK_PREFIX)
+        if attack == name:
+            metrics[name] = run(name, probes, name in FORGET_SPLITS)
+        elif attack == "relearn":  # a copy fine-tuned on a quarter of the forget facts is asked the other three quarters
+            relearned = relearn(model, encoder, relearn_split(forget_questions(splits))[0], seed=seed)
+            attack_results[attack] = run(name, probes, True, relearned)["all"]
+        elif attack == "steering_removed":
+            if model_context is not None:
+                attack_results[attack] = run(name, probes, True, wrap=nullcontext)["all"]
+        else:
+            attack_results[attack] = run(name, probes, True)["all"]
+    return metrics, attack_results, all_records
+
+
+def forget_questions(splits: dict[str, list[Sample]]) -> list[Sample]:
+    """The forget split's qa questions: what every attack rewrites."""
+    return [s for s in splits["forget"] if s.form == "qa"]
+
+
+def relearn_split(forget: list[Sample]) -> tuple[list[Sample], list[Sample]]:
+    """The relearning attack's (fine-tune on, then ask) halves of the forget questions: a quarter of the facts, the other three quarters."""
+    subjects = sorted({s.subject_id for s in forget})
+    fact_ids = sorted({s.fact_id for s in forget})
+    train = [s for s in forget if (fact_ids.index(s.fact_id) + subjects.index(s.subject_id)) % 4 == 0]
+    held_out = [s for s in forget if s not in train]
+    return train or forget, held_out or forget
+
+
+def probe_sets(world, splits: dict[str, list[Sample]], split_names: Iterable[str] = DEFAULT_SPLITS, attacks: Iterable[str] = (), seed: int = 0) -> dict[str, list[Probe]]:
+    """Every probe list :func:`evaluate` asks, by the name its answers get (the split, or ``attack:NAME``), before any model answers.
+
+    The one place the questions are made: evaluation asks them, and the target's answers to exactly
+    these are what its knowledge bits are computed from ahead of training (``asru.pipeline.unlearn``).
+    An unknown attack is a ConfigError here, before anything is asked.
+    """
+    sets = {name: [Probe.of(s) for s in splits[name]] for name in split_names if splits.get(name)}
+    forget = forget_questions(splits)
     for attack in attacks:
         if attack in PROMPT_ATTACKS:
             probes = PROMPT_ATTACKS[attack](world, forget, seed)
-            if probes:
-                attack_results[attack] = run(f"attack:{attack}", probes, True)["all"]
         elif attack == "relearn":
-            # relearn on a quarter of the forget facts, measure the other three quarters
-            subjects = sorted({s.subject_id for s in forget})
-            fact_ids = sorted({s.fact_id for s in forget})
-            train = [s for s in forget if (fact_ids.index(s.fact_id) + subjects.index(s.subject_id)) % 4 == 0]
-            held_out = [s for s in forget if s not in train]
-            relearned = relearn(model, encoder, train or forget, seed=seed)
-            attack_results[attack] = run("attack:relearn", [Probe.of(s) for s in held_out or forget], True, relearned)["all"]
+            probes = [Probe.of(s) for s in relearn_split(forget)[1]]
         elif attack == "steering_removed":
-            if model_context is not None:
-                attack_results[attack] = run("attack:steering_removed", [Probe.of(s) for s in forget], True, wrap=nullcontext)["all"]
+            probes = [Probe.of(s) for s in forget]
         else:
             from asru.errors import ConfigError
 
             raise ConfigError(f"unknown attack {attack!r} (known: {', '.join(ALL_ATTACKS + ('steering_removed',))})")
-    return metrics, attack_results, all_records
+        if probes:
+            sets[ATTACK_PREFIX + attack] = probes
+    return sets
