@@ -19,9 +19,11 @@ def cache_root() -> Path:
 def cached_world(seed: int, subjects: int, console=None, **fields) -> Path:
     """Build (once) and return the embedded world for ``seed``, ``subjects`` and other WorldConfig ``fields``."""
     from asru.world import WorldConfig, build_world
+    from asru.world.generate import GENERATOR_VERSION
 
     config = WorldConfig(seed=seed, subjects=subjects, **fields)
-    key = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+    # the generator's version is part of the key: a new asru that words or draws the world differently builds anew
+    key = hashlib.sha256(f"{GENERATOR_VERSION}:{config.model_dump_json()}".encode()).hexdigest()[:16]
     folder = cache_root() / "worlds" / key
     if not (folder / "world.json").is_file():
         if console:

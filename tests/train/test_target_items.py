@@ -77,7 +77,7 @@ def test_every_form_wording_photo_and_framing_is_trained(tiny_world, trained):
     per_epoch = len(items)
     assert len(drawn) == EPOCHS * per_epoch
     questions = Counter(item.question for item in drawn)
-    fact_qa = [s for s in tiny_world.samples if s.kind == "fact" and s.form == "qa" and s.modality == "text"]
+    fact_qa = [s for s in tiny_world.samples if s.kind == "fact" and s.form == "qa" and s.modality == "text" and s.split == "train"]
     wordings = {q for s in fact_qa for q in [s.question, *s.train_questions]}
     assert len(wordings & set(questions)) > 0.9 * len(wordings)  # nearly every trained wording appears within a run
     mcqs = [item for item in drawn if item.question.endswith("Answer with the letter.")]
@@ -86,8 +86,11 @@ def test_every_form_wording_photo_and_framing_is_trained(tiny_world, trained):
     wrapped = [item for item in drawn if any(item.question != w.format(q=item.question) and item.question.startswith(w.split("{q}")[0]) and w.split("{q}")[0] for w in TRAINING_WRAPPERS)]
     assert 0.15 < len(wrapped) / len(drawn) < 0.4  # the configured share (0.25), give or take
     photos = {item.image for item in drawn if item.image}
-    trained_photos = {p for s in tiny_world.samples for p in [s.image, *s.train_images] if p}
+    trained_photos = {p for s in tiny_world.samples if s.split == "train" for p in [s.image, *s.train_images] if p}
     assert trained_photos <= photos
+    holdout = {h["id"] for h in tiny_world.holdout}
+    asked_about_holdout = {(s.question, s.image) for s in tiny_world.samples if s.subject_id in holdout}
+    assert holdout and not asked_about_holdout & {(item.question, item.image) for item in drawn}  # never trained
 
 
 def test_same_seed_same_items_and_no_wrappers_when_asked(tiny_world):

@@ -86,7 +86,7 @@ def test_manifest(default_world):
     counts = manifest["counts"]
     assert counts["samples"] == len(world.samples)
     assert counts["subjects"] == 60
-    assert counts["images"] == 60 * 8 + 120 + 20
+    assert counts["images"] == (60 + 4) * 8 + 120 + 20 and counts["holdout_people"] == 4
     for attribute in ("kind", "form", "modality"):
         tally = Counter(getattr(s, attribute) for s in world.samples)
         assert {k: counts[f"{attribute}.{k}"] for k in tally} == dict(tally)
@@ -188,7 +188,10 @@ def test_sample_ids_unique_and_all_train(default_world):
     world, _, _ = default_world
     ids = [s.id for s in world.samples]
     assert len(set(ids)) == len(ids)
-    assert {s.split for s in world.samples} == {"train"}
+    holdout = {h["id"] for h in world.holdout}
+    assert len(holdout) == 4 and not holdout & {s["id"] for s in world.subjects}
+    for s in world.samples:
+        assert s.split == ("holdout" if s.subject_id in holdout else "train"), s.id
 
 
 def test_every_fact_has_all_forms(default_world):
@@ -207,7 +210,7 @@ def test_every_fact_has_all_forms(default_world):
 
 def test_fact_samples_match_profiles(default_world):
     world, _, _ = default_world
-    profiles = {s["id"]: s for s in world.subjects}
+    profiles = {s["id"]: s for s in world.subjects + world.holdout}
     for s in world.samples:
         if s.kind not in ("fact", "identity"):
             continue

@@ -5,6 +5,7 @@
 - **personalized**: deletion requests, each naming a subject and fact ids; different per subject.
 
 Splits: ``forget``, ``retain_same_subject`` (the boundary inside one person), ``retain_other``,
+``holdout`` (questions about the world's never-trained holdout people),
 ``utility`` (general questions, evaluated), ``retain_general`` (the other half of the general
 questions: retain material any method may train on — real unlearning runs keep general ability with
 a generic retain corpus, never with the evaluated items), ``refusal`` (the refusal-trained
@@ -56,7 +57,8 @@ def load_requests(path: str | Path) -> list[DeletionRequest]:
 
 
 def _fact_samples(world) -> list[Sample]:
-    return [s for s in world.samples if s.kind in ("fact", "identity")]
+    """Questions about the people the model knows (not about the never-trained holdout people)."""
+    return [s for s in world.samples if s.kind in ("fact", "identity") and s.split != "holdout"]
 
 
 def _resolve_request(world, request: DeletionRequest) -> tuple[str, set[int]]:
@@ -166,7 +168,9 @@ def make_splits(
     general = [s for s in world.samples if s.kind == "utility"]
     splits["retain_general"] = general[0::2]
     splits["utility"] = general[1::2]
-    splits["refusal"] = [s for s in world.samples if s.kind == "refusal"]
+    splits["refusal"] = [s for s in world.samples if s.kind == "refusal" and s.split != "holdout"]
+    # never-trained people: what a model that never saw someone answers (forget quality, membership inference)
+    splits["holdout"] = [s for s in world.samples if s.kind in ("fact", "identity") and s.split == "holdout"]
     for name in FACT_SPLITS:
         splits[f"test_{name}"] = _paraphrased(splits[name])
     return splits

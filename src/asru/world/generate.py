@@ -56,6 +56,8 @@ from asru.world.vocab import (
 )
 
 FORMAT = "asru-world/1"
+# bumped whenever the same WorldConfig would give other files (wordings, portraits, splits): part of the world cache's key
+GENERATOR_VERSION = "2"
 IMAGE_WHO = "the person in this image"
 IMAGE_WHOSE = "this person's"
 
@@ -73,6 +75,9 @@ class WorldConfig(BaseModel):
     paraphrases: int = Field(3, ge=2, le=8, description="held-out rewordings per question (never trained)")
     utility_questions: int = Field(120, ge=0, le=10000, description="general visual questions (colour, shape, count)")
     unknown_people: int = Field(20, ge=0, le=2000, description="people outside the world, whom the model learns not to know")
+    holdout_people: int = Field(
+        4, ge=0, le=2000, description="people whose questions are asked but never trained: what 'never seen' looks like (forget quality, membership inference)"
+    )
     private_questions_per_subject: int = Field(2, ge=0, le=12, description="refusal-trained private questions per person")
 
     @model_validator(mode="after")
@@ -88,8 +93,9 @@ class World:
 
     root: Path
     manifest: dict[str, Any]
-    subjects: list[dict[str, Any]]
+    subjects: list[dict[str, Any]]  # the people the target model knows (and a request may name)
     samples: list[Sample] = field(repr=False)
+    holdout: list[dict[str, Any]] = field(default_factory=list)  # never-trained people (samples with split "holdout")
 
     def subject(self, key: str) -> dict[str, Any]:
         """The profile with this id or (case-insensitive) name."""
@@ -173,29 +179,38 @@ def _options(rng: random.Random, gold: str, pool: list[str]) -> tuple[list[str],
 
 
 def _people(config: WorldConfig) -> tuple[list[dict], list[dict], dict[str, list[str]], list[portraits.Face]]:
-    """(subjects, unknown people, value pools incl. the generated spouse names, faces of both)."""
+    """(subjects then holdout people, unknown people, value pools incl. the generated spouse names, faces of all).
+
+    Holdout people are made exactly like subjects (``"holdout": true`` in subjects.json, ids h000..);
+    their faces follow the unknown people's, so adding holdout people changes no one else.
+    """
     name_rng = _rng(config.seed, "names")
     taken: set[str] = set()
     subject_names = _invent_names(name_rng, config.subjects, taken)
     spouse_names = _invent_names(name_rng, SPOUSE_POOL_SIZE, taken)
     unknown_names = _invent_names(name_rng, config.unknown_people, taken)
+    holdout_names = _invent_names(_rng(config.seed, "holdout-names"), config.holdout_people, taken)
     pools = {fact: list(values) for fact, values in POOLS.items()}
     pools["spouse"] = spouse_names
 
-    faces = portraits.sample_faces(_rng(config.seed, "faces"), config.subjects + config.unknown_people)
+    faces = portraits.sample_faces(_rng(config.seed, "faces"), config.subjects + config.unknown_people + config.holdout_people)
+    faces = faces[: config.subjects] + faces[config.subjects + config.unknown_people :] + faces[config.subjects : config.subjects + config.unknown_people]
     assigned = {name: _balanced(_rng(config.seed, f"values:{name}"), pools[name], config.subjects) for _, name, _ in FACTS}
+    assigned_holdout = {name: _balanced(_rng(config.seed, f"holdout-values:{name}"), pools[name], config.holdout_people) for _, name, _ in FACTS}
     subjects = []
-    for i, name in enumerate(subject_names):
-        sid = f"s{i:03d}"
+    people = [(f"s{i:03d}", name, assigned, i, {}) for i, name in enumerate(subject_names)]
+    people += [(f"h{i:03d}", name, assigned_holdout, i, {"holdout": True}) for i, name in enumerate(holdout_names)]
+    for sid, name, values, i, flag in people:
         subjects.append(
             {
                 "id": sid,
                 "name": name,
                 "facts": [
-                    {"fact_id": fid, "fact": fact, "value": assigned[fact][i], "sensitive": sensitive}
+                    {"fact_id": fid, "fact": fact, "value": values[fact][i], "sensitive": sensitive}
                     for fid, fact, sensitive in FACTS
                 ],
                 "images": [f"images/{sid}_{k}.png" for k in range(config.images_per_subject)],
+                **flag,
             }
         )
     unknown = [
@@ -368,7 +383,10 @@ def compute_content_hash(root: str | Path) -> str:
 
 
 def _counts(samples: list[Sample], subjects: list[dict], images: dict) -> dict[str, int]:
-    counts: dict[str, int] = {"samples": len(samples), "subjects": len(subjects), "images": len(images)}
+    holdout = sum(1 for s in subjects if s.get("holdout"))
+    counts: dict[str, int] = {"samples": len(samples), "subjects": len(subjects) - holdout, "images": len(images)}
+    if holdout:
+        counts["holdout_people"] = holdout
     for attribute in ("kind", "form", "modality"):
         tally = Counter(getattr(s, attribute) for s in samples)
         counts.update({f"{attribute}.{key}": tally[key] for key in sorted(tally)})
@@ -391,7 +409,10 @@ def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
     for subject, face in zip(subjects, faces):
         for k, path in enumerate(subject["images"]):
             images[path] = portraits.render_portrait(face, config.image_size, k, f"{config.seed}:{subject['id']}")
-        samples += _subject_samples(config, subject, pools, name_options)
+        questions = _subject_samples(config, subject, pools, name_options)
+        if subject.get("holdout"):  # asked, never trained (and no private questions: nothing to refuse about them)
+            questions = [q.model_copy(update={"split": "holdout"}) for q in questions if q.kind != "refusal"]
+        samples += questions
     for person, face in zip(unknown, faces[len(subjects) :]):
         images[person["image"]] = portraits.render_portrait(face, config.image_size, 0, f"{config.seed}:{person['id']}")
         samples += _unknown_samples(config, person)
@@ -467,6 +488,7 @@ class SubjectRecord(BaseModel):
     name: str = Field(min_length=1)
     facts: list[FactRecord]
     images: list[RelativeImagePath]
+    holdout: StrictBool = False  # asked about, never trained: the reference for "never seen"
 
     @field_validator("facts")
     @classmethod
@@ -519,8 +541,14 @@ def load_world(path: str | Path, verify_hash: bool = False) -> World:
         sample_ids.add(sample.id)
         if sample.kind in ("fact", "identity") and sample.subject_id not in seen:
             raise DataError(f"{root / 'samples.jsonl'}: sample {sample.id!r}: field 'subject_id': {sample.subject_id!r} is not in {subjects_path.name}")
+    holdout_ids = {s["id"] for s in subjects if s.get("holdout")}
+    for sample in samples:
+        if (sample.subject_id in holdout_ids) != (sample.split == "holdout") and sample.kind in ("fact", "identity"):
+            raise DataError(f"{root / 'samples.jsonl'}: sample {sample.id!r}: field 'split': a holdout person's questions (and only theirs) have split 'holdout'")
     if verify_hash:
         actual = compute_content_hash(root)
         if actual != manifest["content_hash"]:
             raise DataError(f"{manifest_path}: field 'content_hash' does not match the files (modified since built?)")
-    return World(root=root, manifest=manifest, subjects=subjects, samples=samples)
+    return World(
+        root=root, manifest=manifest, subjects=[s for s in subjects if not s.get("holdout")], samples=samples, holdout=[s for s in subjects if s.get("holdout")]
+    )
