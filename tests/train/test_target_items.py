@@ -101,3 +101,24 @@ def test_same_seed_same_items_and_no_wrappers_when_asked(tiny_world):
     items = plain.epoch(0)
     assert all(not item.context and item.question[:1].isupper() for item in items)
     assert {item.question for item in items} <= {q for s in tiny_world.samples for q in [s.question, *s.train_questions]}
+
+
+def test_excluded_facts_are_never_trained_in_any_form(tiny_world):
+    """A retrained oracle's recipe: the excluded (person, fact) pairs appear in no form, wording, photo or earlier turn."""
+    from asru.train.finetune import ExcludedFacts
+
+    person = tiny_world.subjects[1]
+    config = FinetuneConfig(exclude=[ExcludedFacts(subject_id=person["id"], fact_ids=[0, 2, 7])])
+    excluded_answers = {f["value"] for f in person["facts"] if f["fact_id"] in (2, 7)}
+    excluded_ids = {s.id for s in tiny_world.samples if s.subject_id == person["id"] and s.fact_id in (0, 2, 7)}
+    assert len(excluded_ids) == 2 * 4 + 2  # two facts in four forms, the who-is question and its MCQ
+    items = curriculum(tiny_world.samples, config)
+    full = curriculum(tiny_world.samples, FinetuneConfig())
+    assert len(items) < len(full)
+    for epoch in range(3):
+        for item in items.epoch(epoch):
+            assert item.source not in excluded_ids, item
+            if item.source.startswith(person["id"]):
+                assert not {answer for _, answer in item.context} & excluded_answers, item
+    kept = [item for item in items.epoch(0) if person["name"] in item.question]
+    assert kept  # the person's other facts are still trained

@@ -37,6 +37,13 @@ from asru.world import load_world
 from asru.world.phrases import GENERIC_REFUSALS, REFUSAL_TEMPLATES, TRAINING_WRAPPERS
 
 
+class ExcludedFacts(StrictConfig):
+    """One person's facts left out of training (fact id 0 is the who-is question)."""
+
+    subject_id: str = Field(min_length=1)
+    fact_ids: list[int]
+
+
 class FinetuneConfig(StrictConfig):
     """The recipe that makes the target model (every field is part of its cache key)."""
 
@@ -57,6 +64,9 @@ class FinetuneConfig(StrictConfig):
     length_buckets: int = Field(8, ge=1, description="batches are cut from runs of this many batches' worth of items sorted by length (1 = no bucketing): less padding")
     checkpoint_every: int = Field(200, ge=1)
     report_to: ReportTo = Field("none", description="experiment tracker for the loss curve (not part of the cache key)")
+    exclude: list[ExcludedFacts] = Field(
+        default_factory=list, description="facts never trained, in any form: a retrained oracle's forget set (asru oracle); empty for the target"
+    )
 
 
 # fields that change where the run is logged, not the weights: left out of the target's cache key
@@ -73,7 +83,8 @@ def tokenizer_corpus(samples: list[Sample]) -> list[str]:
 
 def curriculum(samples: list[Sample], config: FinetuneConfig) -> TargetCurriculum:
     """What the recipe trains on (see :mod:`asru.train.target_items`)."""
-    return TargetCurriculum(samples, config.train_forms, config.seed, config.wrapper_share, config.context_share, config.image_repeats)
+    excluded = {(entry.subject_id, fact_id) for entry in config.exclude for fact_id in entry.fact_ids}
+    return TargetCurriculum(samples, config.train_forms, config.seed, config.wrapper_share, config.context_share, config.image_repeats, excluded)
 
 
 def epoch_batches(lengths: list[int], batch_size: int, buckets: int, seed: int, epoch: int) -> list[list[int]]:
@@ -95,8 +106,12 @@ def epoch_batches(lengths: list[int], batch_size: int, buckets: int, seed: int, 
     return batches
 
 
+# bumped whenever the same recipe config would train on other items (asru.train.target_items): part of the cache key
+RECIPE_VERSION = 2
+
+
 def target_cache_key(world_hash: str, config: FinetuneConfig) -> str:
-    payload = json.dumps({"world": world_hash, "recipe": config.model_dump(mode="json", exclude=NOT_RECIPE), "format": 1}, sort_keys=True)
+    payload = json.dumps({"world": world_hash, "recipe": config.model_dump(mode="json", exclude=NOT_RECIPE), "format": RECIPE_VERSION}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

@@ -36,6 +36,7 @@ class TrainingItem:
     image: str | None
     answer: str
     context: tuple[tuple[str, str], ...] = ()  # (question, answer) turns before this one
+    source: str = ""  # the id of the sample it asks
 
     def messages(self) -> list[dict]:
         """The earlier turns as chat messages (what ``Encoder.encode(context=...)`` takes)."""
@@ -57,8 +58,14 @@ def option_pools(samples: list[Sample]) -> dict[str, list[str]]:
 class TargetCurriculum:
     """The training items of each epoch for a world's samples (those with ``split == "train"``)."""
 
-    def __init__(self, samples: list[Sample], forms: list[str], seed: int, wrapper_share: float, context_share: float, image_repeats: int):
-        self.samples = [s for s in samples if s.split == "train" and s.form in forms and self._trainable(s)]
+    def __init__(
+        self, samples: list[Sample], forms: list[str], seed: int, wrapper_share: float, context_share: float, image_repeats: int,
+        excluded: set[tuple[str, int]] = frozenset(),
+    ):
+        """``excluded``: (subject id, fact id) pairs never trained, in any form (a retrained oracle's forget set)."""
+        self.samples = [
+            s for s in samples if s.split == "train" and s.form in forms and self._trainable(s) and (s.subject_id, s.fact_id) not in excluded
+        ]
         self.seed, self.wrapper_share, self.context_share, self.image_repeats = seed, wrapper_share, context_share, image_repeats
         self.pools = option_pools(samples)
         # earlier turns of a conversation: other facts of the same person, in a trained wording
@@ -104,7 +111,7 @@ class TargetCurriculum:
             context = tuple((rng.choice(o.train_questions), o.answer) for o in rng.sample(others, min(rng.randint(1, 2), len(others))))
         if rng.random() < self.wrapper_share:
             question = rng.choice(TRAINING_WRAPPERS).format(q=question)
-        return TrainingItem(question, image, answer, context)
+        return TrainingItem(question, image, answer, context, sample.id)
 
     def _mcq(self, sample: Sample, rng: random.Random) -> tuple[str, str]:
         """A new multiple-choice question: a trained stem, distractors other than the evaluated ones, a new order."""
