@@ -28,6 +28,9 @@ JudgeOption = typer.Option(
 LmmsEvalOption = typer.Option(
     None, "--lmms-eval", help="Comma-separated lmms-eval tasks (e.g. mme,mmmu_val) run on the model after our evaluation, scores into results.json; needs lmms-eval installed. \\[config: lmms_eval.tasks]"
 )
+OracleOption = typer.Option(
+    None, "--oracle", help="The retrained oracle the gone-or-hidden measures compare with: auto (default: the cached one of the target and this forget set, once `asru oracle` built it), none, or a model folder. \\[config: oracle]"
+)
 ReportToOption = typer.Option(
     None, "--report-to", help="Experiment tracker for the training curves: none (default) | tensorboard (under OUT/trackers) | trackio | wandb. \\[config: report_to]"
 )
@@ -204,6 +207,7 @@ def eval_command(
     attacks: str = typer.Option("", help="Comma-separated attacks, or 'all'. \\[config: attacks]"),
     seed: Optional[int] = typer.Option(None, help="\\[config: seed]"),
     reference_model: Optional[Path] = typer.Option(None, "--reference-model", help="Original model that scores answer perplexity for the judge. \\[config: reference_model]"),
+    oracle: Optional[str] = OracleOption,
     judge: Optional[str] = JudgeOption,
     lmms_eval: Optional[str] = LmmsEvalOption,
     config: Optional[Path] = ConfigOption,
@@ -216,11 +220,47 @@ def eval_command(
         EvalConfig,
         config,
         {"setting": setting, "forget_ratio": forget_ratio, "requests_file": str(requests) if requests else None, "attacks": _attack_list(attacks) or None, "seed": seed,
-         "reference_model": str(reference_model) if reference_model else None, "judge": judge},
+         "reference_model": str(reference_model) if reference_model else None, "judge": judge, "oracle": oracle},
     )
     eval_config = _with_lmms_eval_tasks(eval_config, lmms_eval)
     results = evaluate_model(model, world, out, eval_config, console)
     _print_headline(results, out)
+
+
+@app.command()
+def oracle(
+    model: Path = typer.Option(..., "--model", help="The target model folder (its finetune.json records the recipe the oracle retrains)."),
+    world: Path = typer.Option(..., "--world", help="The world the target was fine-tuned on."),
+    setting: Optional[str] = typer.Option(None, help="complete | selective | personalized: whose facts the oracle never sees. \\[config: setting]"),
+    forget_ratio: Optional[float] = typer.Option(None, help="\\[config: forget_ratio]"),
+    requests: Optional[Path] = typer.Option(None, "--requests", help="Deletion requests YAML/JSON instead of the setting's default ones. \\[config: requests_file]"),
+    seed: Optional[int] = typer.Option(None, help="Picks the setting's forget set, as for asru unlearn. \\[config: seed]"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also evaluate the oracle into this run folder (method 'oracle', as asru bench's oracle row)."),
+    attacks: str = typer.Option("", help="With --out: comma-separated attacks, or 'all'. \\[config: attacks]"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """The retrained oracle: the target's recipe fine-tuned without the forget set (once per machine, cached like the target).
+
+    What a model that never saw the forgotten facts does: the reference of forget quality, PrivLeak,
+    answer ranking and the linear probes (asru eval / unlearn / audit find it by themselves)."""
+    from asru.config import build_config
+    from asru.pipeline import EvalConfig
+    from asru.pipeline import oracle as build
+
+    eval_config = build_config(
+        EvalConfig,
+        config,
+        {"setting": setting, "forget_ratio": forget_ratio, "requests_file": str(requests) if requests else None, "seed": seed, "attacks": _attack_list(attacks) or None},
+    )
+    found = build(model, world, eval_config, out=out, console=console)
+    facts = sum(len(ids) for ids in found["excluded"].values())
+    console.print(
+        f"[green]oracle[/green]: {found['model']} (the recipe of {model} without {facts} facts of {len(found['excluded'])} "
+        f"{'person' if len(found['excluded']) == 1 else 'people'}; fine-tuned in {found['finetune'].get('train_seconds', 0):.0f} s, once per machine)",
+        soft_wrap=True,
+    )
+    if found["results"]:
+        _print_headline(found["results"], out)
 
 
 @app.command()
@@ -243,15 +283,28 @@ def audit(
     threshold: list[str] = typer.Option([], "--threshold", help="Per-check limit CHECK=VALUE, e.g. relearn=0.2 (repeatable). \\[config: thresholds]"),
     world: Optional[Path] = typer.Option(None, "--world", help="The run's world, if it has moved since (default: the path in results.json, or in a model folder's unlearning.json)."),
     model: Optional[Path] = typer.Option(None, "--model", help="The model to audit instead of the run's (for steering runs: the original model)."),
+    min_forget_quality: Optional[float] = typer.Option(None, "--min-forget-quality", help="Forget quality (TOFU: KS p-value of the truth ratios against the oracle's) at least this (default 0.05). \\[config: min_forget_quality]"),
+    max_privleak: Optional[float] = typer.Option(None, "--max-privleak", help="|PrivLeak| (MUSE, Min-K%, a fraction: 0 = like the oracle) at most this (default 0.5). \\[config: max_privleak]"),
+    max_rank_gap: Optional[float] = typer.Option(None, "--max-rank-gap", help="Share of forget items whose true answer ranks first among wrong ones: at most this much above the oracle's (default 0.2). \\[config: max_rank_gap]"),
+    max_probe_gap: Optional[float] = typer.Option(None, "--max-probe-gap", help="Linear-probe recovery of the forget facts from hidden states: at most this much above the oracle's at every layer (default 0.2). \\[config: max_probe_gap]"),
+    oracle: Optional[str] = OracleOption,
+    require_oracle: Optional[bool] = typer.Option(None, "--require-oracle/--no-require-oracle", help="Fail when no oracle is available (default: its checks say 'no oracle'). \\[config: require_oracle]"),
     config: Optional[Path] = ConfigOption,
 ) -> None:
-    """Does the forgetting hold? Every attack, relearning and (steering runs) hooks removed, against thresholds, per request of a chain; exit 1 on fail."""
+    """Does the forgetting hold? Every attack, relearning and (steering runs) hooks removed, against thresholds, per request of a chain;
+    and is the knowledge gone rather than hidden: forget quality, PrivLeak, answer ranking and linear probes against the retrained oracle. Exit 1 on fail."""
     from rich.table import Table
 
     from asru.config import build_config
     from asru.eval.audit import AuditConfig, audit_path, parse_thresholds
 
-    audit_config = build_config(AuditConfig, config, {"max_leakage": max_leakage})
+    audit_config = build_config(
+        AuditConfig, config,
+        {
+            "max_leakage": max_leakage, "min_forget_quality": min_forget_quality, "max_privleak": max_privleak, "max_rank_gap": max_rank_gap,
+            "max_probe_gap": max_probe_gap, "oracle": oracle, "require_oracle": require_oracle,
+        },
+    )
     if threshold:  # --threshold entries on top of the file's thresholds, validated the same way
         merged = {**audit_config.thresholds, **parse_thresholds(threshold)}
         audit_config = build_config(AuditConfig, None, {**audit_config.model_dump(), "thresholds": merged})
@@ -265,6 +318,7 @@ def audit(
     for name in result["skipped"]:
         table.add_row(name, "–", "–", "0", "skipped")
     console.print(table)
+    _print_oracle_checks(result)
     if result.get("requests"):
         per_request = Table(title="each request of the chain on its own")
         for column in ("request", "worst leakage", "verdict", "failed checks"):
@@ -280,6 +334,27 @@ def audit(
         console.print(f"audit written into {run / 'unlearning.json'} and the model card {run / 'README.md'}", soft_wrap=True)
     if result["verdict"] != "pass":
         raise typer.Exit(1)
+
+
+def _print_oracle_checks(result: dict) -> None:
+    """The audit's checks against the retrained oracle, or the line saying there was none."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from asru.report.writer import format_value
+
+    oracle = result.get("oracle") or {}
+    if not oracle.get("model"):
+        failed = "oracle" in result["failed"]
+        console.print(f"[{'red' if failed else 'yellow'}]no oracle[/]: {escape(str(oracle.get('reason')))}" + (" (--require-oracle: FAIL)" if failed else "; forget quality, PrivLeak, answer ranking and probe checks not judged"), soft_wrap=True)
+        return
+    table = Table(title=f"against the retrained oracle {escape(oracle['model'])}")
+    for column in ("check", "value", "oracle", "gap", "threshold", "rule", "verdict"):
+        table.add_column(column, justify="left" if column in ("check", "rule", "verdict") else "right")
+    for name, check in result["oracle_checks"].items():
+        verdict = "no value" if check["passed"] is None else ("[green]pass[/green]" if check["passed"] else "[red]FAIL[/red]")
+        table.add_row(name, *(format_value(check.get(key)) for key in ("value", "oracle", "gap", "threshold")), check["rule"], verdict)
+    console.print(table)
 
 
 def _with_lmms_eval_tasks(config, tasks: Optional[str]):
@@ -299,13 +374,13 @@ def _attack_list(text: str) -> list[str]:
 def _print_headline(results: dict, out: Path) -> None:
     from rich.table import Table
 
-    from asru.report.writer import headline
+    from asru.report.writer import format_value, headline
 
     table = Table(title=f"{results['method']} on {results['setting']}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in headline(results).items():
-        table.add_row(key, "–" if value is None else f"{value:.3f}")
+        table.add_row(key, format_value(float(value) if isinstance(value, int) else value))
     console.print(table)
     console.print(f"report: {out / 'report.html'}")
 

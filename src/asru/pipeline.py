@@ -14,13 +14,15 @@ from pathlib import Path
 
 from pydantic import Field
 
-from asru.config import StrictConfig, dump_config
+from asru.config import StrictConfig, dump_config, load_json_file
 from asru.errors import ConfigError, ModelError
 from asru.eval.attacks import ALL_ATTACKS
 from asru.eval.chain import ChainEntry, chain_requests, default_entry_id, extend, new_entry, request_metrics, training_splits
 from asru.eval.evaluate import evaluate, probe_sets
 from asru.eval.knowledge import TargetKnowledge
 from asru.eval.llm_judge import make_judge
+from asru.eval.oracle import ORACLE_ROW, against_oracle, build_oracle, forget_set, resolve_oracle
+from asru.eval.oracle import SECTIONS as ORACLE_SECTIONS
 from asru.eval.lmms import LmmsEvalConfig, check_lmms_eval, run_lmms_eval
 from asru.eval.settings import Setting, default_requests, describe_requests, load_requests, make_splits
 from asru.io import atomic_write_text, check_writable, write_folder_atomically
@@ -50,6 +52,9 @@ class EvalConfig(StrictConfig):
     splits: list[str] | None = Field(None, description="evaluate only these splits (default: forget, retain and utility splits, refusal and the test_ paraphrases)")
     max_per_split: int | None = Field(None, ge=1, description="evaluate at most this many questions of each split (the same seeded subset for every model)")
     judge: str = Field("rules", description="'rules' (the offline judge) or 'openai:URL[,model=NAME]', an OpenAI-compatible chat server (asru.eval.llm_judge)")
+    oracle: str = Field(
+        "auto", description="the retrained oracle the gone-or-hidden measures compare with (asru.eval.oracle): auto (the cached oracle of the run's target for this forget set, once `asru oracle`, asru bench or asru demo built it), none, or a model folder",
+    )
     lmms_eval: LmmsEvalConfig = Field(default_factory=LmmsEvalConfig, description="lmms-eval tasks run on the model after our evaluation (asru.eval.lmms)")
 
 
@@ -134,6 +139,8 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
         original = model if loaded_here and reference_path == str(model_path) else load_vlm(reference_path)[0]
     requests, splits, chosen = evaluation_splits(world, config, chain)
     check_writable(out)
+    # the oracle is looked up (an --oracle folder that is not one fails) before the slow part
+    found_oracle = resolve_oracle(config.oracle, target_model or model_path, world, requests)
     started = time.perf_counter()
     status = console.status("evaluating") if console else None
     if status:
@@ -144,6 +151,12 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
             progress=(lambda name: status.update(f"evaluating {name}")) if status else None, judge=judge_many,
             # the run's starting model is the target whose answers condition the *_known figures (itself, for asru eval)
             knowledge=TargetKnowledge(target_model or model_path, world, model=model if loaded_here and not target_model else None, processor=processor if loaded_here and not target_model else None, batch_size=config.batch_size),
+        )
+        if status:
+            status.update("gone or hidden: likelihoods, membership inference, probes" + (" (and the oracle's, once)" if found_oracle[0] else ""))
+        # on every question of the forget set (never the capped subset): the oracle's cached numbers are on the same ones
+        against = against_oracle(
+            model, processor, world, splits, found_oracle, model_context=model_context, batch_size=config.batch_size, evaluated_path=model_path if loaded_here else None,
         )
     finally:
         if status:
@@ -156,8 +169,9 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
         "requests": describe_requests(world, requests),
         "metrics": metrics,
         "attacks": attacks,
+        **{key: against[key] for key in ("oracle", *ORACLE_SECTIONS)},
         "judge": judge_name,
-        "timing": {**(timing or {}), "eval_seconds": round(time.perf_counter() - started, 2)},
+        "timing": {**(timing or {}), **against["timing"], "eval_seconds": round(time.perf_counter() - started, 2)},
         "versions": versions(),
     }
     if config.lmms_eval.tasks:
@@ -170,6 +184,29 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
         results["request_metrics"] = request_metrics(chain, splits, answers)
     write_run(out, results, answers, training_logs)
     return results
+
+
+def oracle(model_path: str | Path, world_dir: str | Path, config: EvalConfig | None = None, out: str | Path | None = None, console=None, chain: list[ChainEntry] | None = None) -> dict:
+    """The retrained oracle of ``config``'s forget set for the target ``model_path`` (``asru oracle``).
+
+    The target's recipe (its ``finetune.json``) fine-tuned on the world without the forget set —
+    the setting's default requests for ``config.seed``, ``config.requests_file``'s, or a chain's —
+    once per machine (cached by content hash like the target: ``asru.cache.cached_oracle``). With
+    ``out``, the oracle is also evaluated into a run folder (method ``oracle``; the ``*_known``
+    figures conditioned on the target), as asru bench's and asru demo's oracle rows are.
+    Returns ``{"model", "excluded" ({subject id: fact ids}), "finetune" (its finetune.json), "results"}``.
+    """
+    config = config or EvalConfig()
+    world = load_world(world_dir)
+    requests, _, _ = evaluation_splits(world, config, chain)
+    folder = build_oracle(model_path, world_dir, requests, console)
+    results = None
+    if out is not None:
+        results = evaluate_model(folder, world_dir, out, config.model_copy(update={"oracle": "auto"}), console, method=ORACLE_ROW, chain=chain, target_model=model_path)
+    return {
+        "model": str(folder), "excluded": {subject: sorted(ids) for subject, ids in sorted(forget_set(world, requests).items())},
+        "finetune": load_json_file(folder / "finetune.json"), "results": results,
+    }
 
 
 def _release_memory() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import random
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -19,12 +20,17 @@ from asru.data.schema import Sample
 
 @dataclass(frozen=True)
 class Probe:
-    """One question put to the model: the sample it scores against, and how it is asked."""
+    """One question put to the model: the sample it scores against, and how it is asked.
+
+    ``prefill``: words the assistant's turn already starts with, which the model continues (the
+    ``prefill`` attack); its answer is the continuation.
+    """
 
     sample: Sample
     question: str
     image: str | None
     context: tuple[dict, ...] = ()
+    prefill: str = ""
 
     @classmethod
     def of(cls, sample: Sample) -> "Probe":
@@ -110,6 +116,31 @@ def cross_modal(world, samples: list[Sample], seed: int = 0) -> list[Probe]:
     return probes
 
 
+PREFILL_OPENER = "Sure."  # how a compliant answer starts, before the fact's own opening words
+CLOZE_BLANK = re.compile(r"_{2,}")
+
+
+def prefill(world, samples: list[Sample], seed: int = 0) -> list[Probe]:
+    """The assistant's turn already begun with the opening words of a true answer ("Sure. Elena
+    Drake's place of birth is"), and greedy decoding continues: a refusal trained at the start of the
+    turn is skipped, so what follows shows whether the fact is still there.
+
+    The opening words are the fact's held-out cloze sentence up to its blank (the world's own
+    wording, never trained as an answer); facts without a cloze (the who-is question) are not asked.
+    """
+    stems = {}
+    for s in world.samples:
+        if s.form == "cloze" and s.fact_id is not None:
+            blank = CLOZE_BLANK.search(s.question)
+            if blank and s.question[: blank.start()].strip():
+                stems[(s.subject_id, s.fact_id)] = s.question[: blank.start()].strip()
+    return [
+        Probe(s, s.question, s.image, prefill=f"{PREFILL_OPENER} {stems[(s.subject_id, s.fact_id)]}")
+        for s in samples
+        if (s.subject_id, s.fact_id) in stems
+    ]
+
+
 PROMPT_ATTACKS: dict[str, Callable] = {
     "paraphrase": paraphrase,
     "random_prefix": random_prefix,
@@ -119,6 +150,7 @@ PROMPT_ATTACKS: dict[str, Callable] = {
     "multi_turn": multi_turn,
     "cross_image": cross_image,
     "cross_modal": cross_modal,
+    "prefill": prefill,
 }
 MODEL_ATTACKS = ("relearn",)
 ALL_ATTACKS = tuple(PROMPT_ATTACKS) + MODEL_ATTACKS

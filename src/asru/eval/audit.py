@@ -42,11 +42,58 @@ STEERING_REMOVED = "steering_removed"
 
 
 class AuditConfig(StrictConfig):
-    """Thresholds of an audit: a check passes when its leakage is at most its threshold."""
+    """Thresholds of an audit: a leakage check passes when its leakage is at most its threshold; an
+    oracle check when the run is that close to the retrained oracle (:mod:`asru.eval.oracle`)."""
 
     max_leakage: float = Field(0.05, ge=0, le=1, description="leakage allowed under every check")
     thresholds: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict, description="per-check overrides, e.g. {relearn: 0.2}")
+    min_forget_quality: float = Field(0.05, ge=0, le=1, description="forget quality (TOFU: KS p-value of the truth ratios against the oracle's) at least this")
+    max_privleak: float = Field(0.5, ge=0, description="|PrivLeak| (MUSE, Min-K% Prob, as a fraction) at most this")
+    max_rank_gap: float = Field(0.2, ge=0, le=1, description="share of forget items whose true answer ranks first: at most this much above the oracle's")
+    max_probe_gap: float = Field(0.2, ge=0, le=1, description="linear-probe recovery of the forget facts: at most this much above the oracle's, at every layer")
+    oracle: str = Field("auto", description="the retrained oracle: auto (the cached one of the run's target and forget set), none, or a model folder")
+    require_oracle: bool = Field(False, description="fail the audit when no oracle is available (default: its checks are listed as 'no oracle')")
     batch_size: int = Field(64, ge=1)
+
+
+ORACLE_CHECKS = ("forget_quality", "privleak", "answer_ranking", "linear_probe")
+
+
+def judge_oracle_checks(found: dict, config: AuditConfig) -> dict:
+    """Pass/fail of each oracle check from :func:`asru.eval.oracle.against_oracle`'s sections.
+
+    Each check: ``{"value", "oracle", "gap" (value − oracle's), "threshold", "rule", "passed"}``;
+    without an oracle (or a measure) ``passed`` is None — listed, not judged — and ``oracle.reason``
+    says why; ``require_oracle`` turns a missing oracle into a failure. Returns ``{"oracle",
+    "oracle_checks", "oracle_failed"}``.
+    """
+    quality, privleak = found["forget_quality"].get("forget_quality"), found["membership"].get("privleak")
+    ranking, probe = found["answer_ranking"], found["linear_probe"]
+    rank_gap = None if ranking.get("rank1") is None or ranking.get("rank1_oracle") is None else ranking["rank1"] - ranking["rank1_oracle"]
+    probe_gap, layer = probe.get("gap"), probe.get("gap_layer")
+    at_layer = (lambda values: values[probe["layers"].index(layer)] if values and layer is not None else None)  # noqa: E731  the layer with the largest gap
+    checks = {
+        "forget_quality": {
+            "value": quality, "oracle": 1.0 if quality is not None else None, "gap": None, "threshold": config.min_forget_quality,
+            "rule": "KS p-value >= threshold", "passed": None if quality is None else quality >= config.min_forget_quality,
+        },
+        "privleak": {
+            "value": privleak, "oracle": 0.0 if privleak is not None else None, "gap": privleak, "threshold": config.max_privleak,
+            "rule": "|PrivLeak| <= threshold", "passed": None if privleak is None else abs(privleak) <= config.max_privleak,
+        },
+        "answer_ranking": {
+            "value": ranking.get("rank1"), "oracle": ranking.get("rank1_oracle"), "gap": rank_gap, "threshold": config.max_rank_gap,
+            "rule": "rank-1 share - oracle's <= threshold", "passed": None if rank_gap is None else rank_gap <= config.max_rank_gap,
+        },
+        "linear_probe": {
+            "value": at_layer(probe.get("recovery")), "oracle": at_layer(probe.get("recovery_oracle")), "gap": probe_gap, "layer": layer, "threshold": config.max_probe_gap,
+            "rule": "recovery - oracle's <= threshold at every layer", "passed": None if probe_gap is None else probe_gap <= config.max_probe_gap,
+        },
+    }
+    failed = [name for name, check in checks.items() if check["passed"] is False]
+    if found["oracle"]["model"] is None and config.require_oracle:
+        failed.append("oracle")
+    return {"oracle": found["oracle"], "oracle_checks": checks, "oracle_failed": failed}
 
 
 def check_names(steering: bool) -> list[str]:
@@ -118,17 +165,23 @@ def _forget_questions(world, setting: str, requests: list[DeletionRequest], seed
 
 def run_checks(
     model, processor, world, splits: dict, config: AuditConfig, seed: int, steering: bool = False, model_context=None, chain: list[ChainEntry] | None = None, console=None,
-    target: str | Path | None = None,
+    target: str | Path | None = None, requests: list[DeletionRequest] | None = None,
 ) -> dict:
-    """Ask the forget questions under every check and judge them: overall and, for a chain, per request.
+    """Ask the forget questions under every check and judge them: overall and, for a chain, per request;
+    then compare the model with the retrained oracle of ``requests`` (:func:`judge_oracle_checks`).
 
-    Returns ``{"verdict", "failed", "checks", "skipped"}`` (plus ``"requests": {id: {"verdict",
-    "failed", "checks"}}`` and ``"failed_requests"`` with a chain); the verdict fails when any request fails.
+    Returns ``{"verdict", "failed", "checks", "skipped", "oracle", "oracle_checks"}`` (plus
+    ``"requests": {id: {"verdict", "failed", "checks"}}`` and ``"failed_requests"`` with a chain); the
+    verdict fails when any check, oracle check or request fails.
     ``target``: the model folder the run started from; each check then also shows ``leakage_known``
-    over the questions it answered correctly (:mod:`asru.eval.knowledge`; none when the folder is gone).
+    over the questions it answered correctly (:mod:`asru.eval.knowledge`; none when the folder is gone),
+    and its recipe is what the oracle retrains.
     """
+    from asru.eval.oracle import against_oracle, resolve_oracle
+
     names = check_names(steering)
     judge_checks({}, config, names)  # unknown threshold names fail before the slow part
+    oracle = resolve_oracle(config.oracle, target if target is not None and Path(target).is_dir() else None, world, requests or [])
     status = console.status("auditing") if console else None
     if status:
         status.start()
@@ -138,12 +191,18 @@ def run_checks(
             batch_size=config.batch_size, seed=seed, progress=(lambda name: status.update(f"auditing: {name}")) if status else None,
             knowledge=TargetKnowledge(target, world, batch_size=config.batch_size) if target is not None and Path(target).is_dir() else None,
         )
+        if status:
+            status.update("auditing: against the retrained oracle")
+        found = against_oracle(model, processor, world, splits, oracle, model_context=model_context, batch_size=config.batch_size)
     finally:
         if status:
             status.stop()
     leakages = {DIRECT: metrics["forget"]["all"], **{name: attacks[name] for name in names[1:] if name in attacks}}
     skipped = [name for name in names if name not in leakages]  # an attack with nothing to rewrite (no held-out images...)
     result = {**judge_checks(leakages, config, names), "skipped": skipped}
+    against = judge_oracle_checks(found, config)
+    failed = result["failed"] + against.pop("oracle_failed")
+    result = {**result, **against, "failed": failed, "verdict": "fail" if failed else "pass"}
     return judge_requests(result, chain, splits, records, config, names) if chain else result
 
 
@@ -214,7 +273,7 @@ def audit_run(
     record = load_model_record(run / "model") if (run / "model").is_dir() else None
     if record is not None:  # a step of a chain started from a model that forgot the earlier requests: the one before them knew them
         target = record.base_model
-    checks = run_checks(model, processor, world, splits, config, seed, steering, model_context, chain, console, target=target)
+    checks = run_checks(model, processor, world, splits, config, seed, steering, model_context, chain, console, target=target, requests=_requests(results))
     audit = {
         "run": str(run),
         "method": results["method"],
@@ -254,7 +313,7 @@ def audit_model(model_dir: str | Path, config: AuditConfig | None = None, world_
     judge_checks({}, config, check_names(False))
     model, processor = load_vlm(model_dir)
     started = time.perf_counter()
-    checks = run_checks(model, processor, world, splits, config, seed, chain=record.chain, console=console, target=record.base_model)
+    checks = run_checks(model, processor, world, splits, config, seed, chain=record.chain, console=console, target=record.base_model, requests=chain_requests(record.chain))
     audit = {
         "run": record.run,
         "method": record.method,

@@ -6,19 +6,18 @@ answer for ``answers.jsonl``, so a user can read what the model said.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Callable, Iterable
 
-import torch
-
-from asru.data.collate import Encoder
+from asru.data.collate import IGNORE_INDEX, Encoded, Encoder
 from asru.data.schema import Sample
 from asru.eval.attacks import ALL_ATTACKS, PROMPT_ATTACKS, Probe, relearn
 from asru.eval.generate import generate_answers
 from asru.eval.judge import judge_many, summarize
+from asru.eval.likelihood import answer_likelihoods
 from asru.eval.metrics import aggregate
-from asru.methods.losses import answer_nll
 
 if TYPE_CHECKING:
     from asru.eval.knowledge import TargetKnowledge
@@ -38,23 +37,27 @@ def fact_values(world) -> dict[str, list[str]]:
     return {fact: sorted(v) for fact, v in values.items()}
 
 
+def encode_prompt(encoder: Encoder, probe: Probe) -> Encoded:
+    """The probe's prompt, ending where the model's answer starts: after the assistant turn's
+    prefill when the probe has one (encoded as the trained answers are, without the end-of-turn token)."""
+    if not probe.prefill:
+        return encoder.encode(probe.question, probe.image, context=list(probe.context))
+    encoded = encoder.encode(probe.question, probe.image, answer=probe.prefill, context=list(probe.context))
+    keep = len(encoded.input_ids) - 1  # the end-of-turn token the encoder appends to an answer
+    return Encoded(
+        input_ids=encoded.input_ids[:keep], labels=[IGNORE_INDEX] * keep, prompt_length=keep,
+        sequence_extras={key: values[:keep] for key, values in encoded.sequence_extras.items()}, tensors=encoded.tensors,
+    )
+
+
 def answer_probes(model, encoder: Encoder, probes: list[Probe], batch_size: int = 64, max_new_tokens: int = 24) -> list[str]:
-    encoded = [encoder.encode(p.question, p.image, context=list(p.context)) for p in probes]
+    encoded = [encode_prompt(encoder, p) for p in probes]
     return generate_answers(model, encoder, encoded, max_new_tokens=max_new_tokens, batch_size=batch_size)
 
 
-@torch.no_grad()
 def answer_perplexities(model, encoder: Encoder, probes: list[Probe], answers: list[str], batch_size: int = 64) -> list[float]:
     """Perplexity of each answer (and its end-of-turn token) under ``model``: the judge's fluency signal."""
-    model.eval()
-    device = next(model.parameters()).device
-    items = [encoder.encode(p.question, p.image, answer=a, context=list(p.context)) for p, a in zip(probes, answers)]
-    values: list[float] = []
-    for start in range(0, len(items), batch_size):
-        batch = {k: v.to(device) for k, v in encoder.collate(items[start : start + batch_size]).items()}
-        labels = batch.pop("labels")
-        values += torch.exp(answer_nll(model(**batch).logits, labels)).tolist()
-    return values
+    return [math.exp(likelihood.mean_nll) for likelihood in answer_likelihoods(model, encoder, probes, answers, batch_size)]
 
 
 def score(
@@ -88,6 +91,7 @@ def score(
                 "distractors": [v for v in distractors.get(s.fact, []) if v != s.answer][:20],
                 "perplexity": perplexities[index] if perplexities else None,
                 "target_correct": known[index] if known is not None else None,
+                **({"prefill": probe.prefill} if probe.prefill else {}),  # the answer (pred) continues it
             }
         )
     metrics = {"all": aggregate(records)}

@@ -44,12 +44,13 @@ _FINGERPRINTS: dict[tuple, str] = {}  # model folder stat -> content hash, so on
 
 
 def probe_key(probe: Probe) -> str:
-    """The probe's identity: its sample and exactly how it is asked (wording, image, earlier turns).
+    """The probe's identity: its sample and exactly how it is asked (wording, image, earlier turns, prefill).
 
     Two probes of one sample that differ in any of those (an attack's rewrite, a held-out photo) get
     different keys, so each attacked probe has its own bit.
     """
-    asked = json.dumps([probe.question, probe.image, list(probe.context)], ensure_ascii=False, sort_keys=True)
+    # a prefill is part of how it is asked (listed only when set, so the other probes keep their keys)
+    asked = json.dumps([probe.question, probe.image, list(probe.context)] + ([probe.prefill] if probe.prefill else []), ensure_ascii=False, sort_keys=True)
     return f"{probe.sample.id}:{hashlib.sha256(asked.encode()).hexdigest()[:16]}"
 
 

@@ -61,8 +61,18 @@ class WorldRecord(BaseModel):
     hash: str | None = None
 
 
+class OracleRecord(BaseModel):
+    """The retrained oracle a run's gone-or-hidden measures compared with (asru.eval.oracle), or why there was none."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = None
+    reason: str | None = None
+
+
 class RunResults(BaseModel):
-    """results.json (DESIGN §9): ``metrics[split][subset][metric]`` and ``attacks[attack][metric]``."""
+    """results.json (DESIGN §9): ``metrics[split][subset][metric]``, ``attacks[attack][metric]`` and the
+    gone-or-hidden sections (``forget_quality``, ``membership``, ``answer_ranking``, ``linear_probe``)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -73,6 +83,12 @@ class RunResults(BaseModel):
     requests: list[RequestRecord]
     metrics: dict[str, dict[str, dict[str, MetricValue]]]
     attacks: dict[str, dict[str, MetricValue]] = Field(default_factory=dict)
+    # gone or hidden, against the retrained oracle (asru.eval.oracle); absent in runs written before them
+    oracle: OracleRecord | None = None
+    forget_quality: dict[str, MetricValue] = Field(default_factory=dict)
+    membership: dict[str, MetricValue] = Field(default_factory=dict)
+    answer_ranking: dict[str, MetricValue] = Field(default_factory=dict)
+    linear_probe: dict[str, MetricValue] = Field(default_factory=dict)
     timing: dict[str, MetricValue] = Field(default_factory=dict)
     versions: dict[str, Any] = Field(default_factory=dict)
 

@@ -39,20 +39,57 @@ def headline(results: dict) -> dict[str, float | None]:
     row["forget.contextual_refusal"] = judge.get("contextual_refusal")
     for attack, values in results.get("attacks", {}).items():
         row[f"attack.{attack}.leakage_known"] = values.get("leakage_known")
+    # gone or hidden (asru.eval.oracle): each next to the retrained oracle's, when the run had one
+    quality, membership = results.get("forget_quality", {}), results.get("membership", {})
+    ranking, probe = results.get("answer_ranking", {}), results.get("linear_probe", {})
+    if quality or membership or ranking or probe:
+        row["forget_quality"] = quality.get("forget_quality")
+        row["privleak"] = membership.get("privleak")
+        row["answer_ranking.rank1"], row["answer_ranking.rank1_oracle"] = ranking.get("rank1"), ranking.get("rank1_oracle")
+        row["linear_probe.max_recovery"], row["linear_probe.gap"] = probe.get("max_recovery"), probe.get("gap")
     return row
 
 
-def _fmt(value: Any) -> str:
+def oracle_markdown(results: dict) -> str:
+    """The gone-or-hidden section: each measure of the model next to the retrained oracle's (empty for runs without them)."""
+    quality, membership = results.get("forget_quality"), results.get("membership")
+    ranking, probe = results.get("answer_ranking"), results.get("linear_probe")
+    if not (quality or membership or ranking or probe):
+        return ""
+    oracle = results.get("oracle") or {}
+    rows = []
+    if quality:
+        rows.append([f"truth ratio, TOFU (n {quality.get('n')}; 1 = no preference for the truth)", quality.get("truth_ratio"), quality.get("truth_ratio_oracle"), f"forget quality (KS p) {format_value(quality.get('forget_quality'))}"])
+    for name in ("loss", "zlib", "min_k", "min_k_plus_plus"):
+        scores = (membership or {}).get(name)
+        if isinstance(scores, dict):
+            rows.append([f"MIA AUC forget vs holdout people, {name}", scores.get("auc"), scores.get("auc_oracle"), f"PrivLeak {format_value(scores.get('privleak'))}"])
+    if ranking:
+        rows.append([f"true answer ranked first among {ranking.get('n')} items (chance {format_value(ranking.get('chance'))})", ranking.get("rank1"), ranking.get("rank1_oracle"), f"gap {format_value(_gap(ranking.get('rank1'), ranking.get('rank1_oracle')))}"])
+    if probe:
+        own, reference = probe.get("recovery") or [], probe.get("recovery_oracle") or []
+        for index, layer in enumerate(probe.get("layers") or []):
+            theirs = reference[index] if index < len(reference) else None
+            rows.append([f"linear probe recovery, layer {layer} (chance {format_value(probe.get('chance'))})", own[index] if index < len(own) else None, theirs, ""])
+    where = oracle.get("model") or f"none: {oracle.get('reason') or 'not measured'}"
+    return "\n".join([f"## Gone or hidden: against the retrained oracle ({where})", "", markdown_table(["measure", "model", "oracle", "comparison"], rows)])
+
+
+def _gap(value: float | None, reference: float | None) -> float | None:
+    return None if value is None or reference is None else value - reference
+
+
+def format_value(value: Any) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.3f}"
+        return f"{value:.2g}" if 0 < abs(value) < 0.0005 else f"{value:.3f}"  # a p-value of 1e-12 is not 0.000
     return str(value)
 
 
 def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(format_value(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -66,6 +103,9 @@ def metrics_markdown(results: dict) -> str:
             if modality in per_modality:
                 rows.append([split, modality] + [per_modality[modality].get(n) for n in names])
     parts = ["## Metrics per split, modality and form", "", markdown_table(["split", "subset"] + names, rows)]
+    oracle = oracle_markdown(results)
+    if oracle:
+        parts += ["", oracle]
     judged = [(split, m["judge"]) for split, m in metrics.items() if "judge" in m]
     if judged:
         labels = list(judged[0][1]["labels"])
@@ -83,7 +123,14 @@ def audit_markdown(audit: dict) -> str:
     rows = [[name, c["leakage"], c["threshold"], c["n"], c.get("leakage_known"), c.get("n_known"), "pass" if c["passed"] else "FAIL"] for name, c in audit["checks"].items()]
     rows += [[name, None, None, 0, None, None, "skipped (nothing to ask)"] for name in audit.get("skipped", [])]
     header = ["check", "leakage", "threshold", "n", "leakage (known)", "n known", "verdict"]  # the verdict is on the raw leakage
-    return "\n".join([f"## Audit: {audit['verdict'].upper()}", "", markdown_table(header, rows)])
+    parts = [f"## Audit: {audit['verdict'].upper()}", "", markdown_table(header, rows)]
+    if audit.get("oracle_checks"):  # audits written before the oracle checks have none
+        oracle = audit.get("oracle") or {}
+        verdict = lambda passed: "no oracle" if passed is None else ("pass" if passed else "FAIL")  # noqa: E731
+        rows = [[name, c.get("value"), c.get("oracle"), c.get("gap"), c.get("threshold"), c.get("rule"), verdict(c.get("passed"))] for name, c in audit["oracle_checks"].items()]
+        where = oracle.get("model") or f"no oracle: {oracle.get('reason')}"
+        parts += ["", f"## Audit against the retrained oracle ({where})", "", markdown_table(["check", "value", "oracle", "gap", "threshold", "rule", "verdict"], rows)]
+    return "\n".join(parts)
 
 
 def write_run(out_dir: Path, results: dict, answers: list[dict], training_logs: dict[str, list[dict]] | None = None) -> dict[str, Path]:
