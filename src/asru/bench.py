@@ -45,6 +45,7 @@ DEFAULT_METHODS_FILE = Path(__file__).resolve().parents[2] / "configs" / "bench"
 RUN_RECORD = "bench_run.json"
 RUN_TIME = "bench_time.json"
 TARGET_ROW = "target"
+ORACLE_ROW = "oracle"  # asru.eval.oracle.ORACLE_ROW (not imported: this module stays light until runs start)
 # set by the benchmark for every run, so a methods file may not set them
 RESERVED_FIELDS = ("setting", "seed", "forget_ratio", "requests_file")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -63,6 +64,9 @@ class BenchConfig(StrictConfig):
     forget_ratio: float = Field(0.1, gt=0, lt=1, description="fraction of the people whose facts are forgotten")
     attacks: list[str] = Field(default_factory=lambda: ["all"], description='attack names, or ["all"]')
     target_row: bool = Field(True, description="also evaluate the target model (before unlearning) as a reference row")
+    oracle_row: bool = Field(
+        True, description="fine-tune (once per machine, cached) the retrained oracle of every setting and seed -- the target's recipe without that forget set -- before any run, and evaluate it as a reference row; every row's forget quality, PrivLeak, answer ranking and probes compare with it",
+    )
     quick: bool = Field(False, description="CI-sized: small world, tiny target model, the methods file's quick overrides, one seed")
     report_only: bool = Field(False, description="run nothing; aggregate the finished runs found under out/runs")
     workers: int = Field(1, ge=1, description="runs at a time, each in its own process with cores/workers torch threads (2 on 2 CPU cores: about twice the throughput); 1: one after another in this process")
@@ -135,8 +139,8 @@ def load_methods(path: str | Path | None, quick: bool = False) -> list[MethodEnt
             raise ConfigError(f"{where}: field 'method': missing (a method name from the registry)")
         name = raw.pop("name", method)
         where = f"{path}: methods[{index}] ({name})"
-        if not isinstance(name, str) or not NAME_PATTERN.match(name) or name == TARGET_ROW:
-            raise ConfigError(f"{where}: field 'name': {name!r} must be letters, digits, '_', '.', '-' (and not {TARGET_ROW!r})")
+        if not isinstance(name, str) or not NAME_PATTERN.match(name) or name in (TARGET_ROW, ORACLE_ROW):
+            raise ConfigError(f"{where}: field 'name': {name!r} must be letters, digits, '_', '.', '-' (and not {TARGET_ROW!r} or {ORACLE_ROW!r})")
         if name in seen:
             raise ConfigError(f"{where}: field 'name': {name!r} appears twice (give one entry another name)")
         seen.add(name)
@@ -203,7 +207,8 @@ def plan_runs(config: BenchConfig, entries: list[MethodEntry], world, target_dir
     """Seed-major order: every cell gets its first seed before any gets its second (partial results stay useful).
 
     In each (setting, seed) the target row comes first: its own answers become the target's cached
-    bits (:mod:`asru.eval.knowledge`) that the methods' conditioned metrics read, so no run asks the target again.
+    bits (:mod:`asru.eval.knowledge`) that the methods' conditioned metrics read, so no run asks the target again;
+    then the oracle row (:func:`prepare_oracles` has fine-tuned it before any run).
     """
     from asru.pipeline import EvalConfig
     from asru.train.unlearn import UnlearnConfig
@@ -217,6 +222,10 @@ def plan_runs(config: BenchConfig, entries: list[MethodEntry], world, target_dir
                 eval_config = EvalConfig(setting=setting, forget_ratio=config.forget_ratio, seed=seed, attacks=attacks)
                 record = {**common, "row": TARGET_ROW, "eval_config": eval_config.model_dump(mode="json")}
                 runs.append(PlannedRun(setting, TARGET_ROW, seed, out / setting / TARGET_ROW / f"seed{seed}", record, eval_config))
+            if config.oracle_row:  # the oracle of this setting and seed, evaluated like the target
+                eval_config = EvalConfig(setting=setting, forget_ratio=config.forget_ratio, seed=seed, attacks=attacks)
+                record = {**common, "row": ORACLE_ROW, "eval_config": eval_config.model_dump(mode="json")}
+                runs.append(PlannedRun(setting, ORACLE_ROW, seed, out / setting / ORACLE_ROW / f"seed{seed}", record, eval_config))
             for entry in entries:
                 unlearn_config = UnlearnConfig.model_validate({**entry.fields, "setting": setting, "seed": seed, "forget_ratio": config.forget_ratio})
                 record = unlearn_record(common, entry.name, unlearn_config)
@@ -309,7 +318,7 @@ def execute(run: PlannedRun, world_dir: Path, target_dir: Path, console=None) ->
     A record's optional ``eval`` ({"splits", "max_per_split"}, as ``asru demo`` sets) restricts the
     unlearning run's evaluation; the target row's EvalConfig carries its own.
     """
-    from asru.pipeline import evaluate_model, unlearn
+    from asru.pipeline import evaluate_model, oracle, unlearn
 
     check_writable(run.folder)
     atomic_write_json(run.folder / RUN_RECORD, run.record)
@@ -317,6 +326,8 @@ def execute(run: PlannedRun, world_dir: Path, target_dir: Path, console=None) ->
     try:
         if run.row == TARGET_ROW:
             evaluate_model(target_dir, world_dir, run.folder, run.config, console, method=TARGET_ROW, chain=run.chain)
+        elif run.row == ORACLE_ROW:
+            oracle(target_dir, world_dir, run.config, out=run.folder, console=console, chain=run.chain)
         else:
             restrict = run.record.get("eval", {})
             unlearn(
@@ -328,6 +339,20 @@ def execute(run: PlannedRun, world_dir: Path, target_dir: Path, console=None) ->
             atomic_write_json(run.folder / RUN_TIME, {"attempts": attempts(run.folder) + [round(time.perf_counter() - started, 2)]})
         except AsruError:
             pass  # never hide the error that stopped the run behind one about its timing file
+
+
+def prepare_oracles(runs: list[PlannedRun], states: list[str], world_dir: Path, target_dir: Path, console=None) -> None:
+    """Fine-tune (once per machine, cached) the oracle of every (setting, seed) that has an unfinished run, before any run.
+
+    Every row's gone-or-hidden measures compare with its setting's and seed's oracle, which an
+    evaluation only looks up (never trains): built first, here, whatever process then runs each row.
+    """
+    from asru.pipeline import oracle
+
+    unfinished = {(run.setting, run.seed) for run, state in zip(runs, states) if state != "done"}
+    for run in runs:
+        if run.row == ORACLE_ROW and (run.setting, run.seed) in unfinished:
+            oracle(target_dir, world_dir, run.config, console=console, chain=run.chain)
 
 
 def available_cores() -> int:
@@ -435,12 +460,18 @@ COLUMNS: list[tuple[str, str, tuple[str, ...], str]] = [
     ("utility", "utility (known) ↑", ("metrics", "utility", "all", "exact_match_known"), "rate"),
     ("naturalness", "naturalness (1–5) ↑", ("metrics", "forget", "judge", "naturalness"), "score"),
     ("contextual_refusal", "contextual refusal (0–5) ↑", ("metrics", "forget", "judge", "contextual_refusal"), "score"),
+    # gone or hidden (asru.eval.oracle): read each against the oracle row
+    ("forget_quality", "forget quality (KS p vs oracle) ↑", ("forget_quality", "forget_quality"), "p"),
+    ("privleak", "PrivLeak (Min-K%) → 0", ("membership", "privleak"), "score"),
+    ("answer_rank1", "true answer ranked first ↓ (as oracle)", ("answer_ranking", "rank1"), "rate"),
+    ("probe_recovery", "probe recovery, best layer ↓ (as oracle)", ("linear_probe", "max_recovery"), "rate"),
 ]
 # narrower titles for terminal tables (``asru bench``, ``asru demo``); "(known)": over what the target knew
 SHORT_TITLES = {
     "forget_leakage": "forget leak (known) ↓", "forget_refusal": "forget refusal (known) ↑", "forget_known": "forget known (n)",
     "retain_same_subject": "retain same (known) ↑", "retain_other": "retain other (known) ↑", "utility": "utility (known) ↑",
     "naturalness": "natural. ↑", "contextual_refusal": "ctx refusal ↑", "wall_seconds": "wall s",
+    "forget_quality": "FQ (p) ↑", "privleak": "PrivLeak →0", "answer_rank1": "rank1 ↓", "probe_recovery": "probe ↓",
 }
 
 
@@ -503,10 +534,14 @@ def aggregate(config: BenchConfig, runs: list[PlannedRun]) -> dict[str, dict[str
 def _fmt(summary: dict | None, kind: str, asked: int) -> str:
     if not summary or summary["n"] == 0:
         return "–"
-    digits = {"rate": 2, "score": 2, "seconds": 0, "count": 0}[kind]
-    text = f"{summary['mean']:.{digits}f}"
+    if kind == "p":  # a p-value: 1e-12 is not 0.00
+        number = lambda value: f"{value:.2g}"  # noqa: E731
+    else:
+        digits = {"rate": 2, "score": 2, "seconds": 0, "count": 0}[kind]
+        number = lambda value: f"{value:.{digits}f}"  # noqa: E731
+    text = number(summary["mean"])
     if summary["std"] is not None:
-        text += f" ± {summary['std']:.{digits}f}"
+        text += f" ± {number(summary['std'])}"
     if summary["n"] < asked:
         text += f" ({summary['n']}/{asked})"
     return text
@@ -553,7 +588,13 @@ def markdown(summary: dict) -> str:
         "forget leakage under attack X over the attacked questions the target answered correctly (relearn: the plain forget "
         "questions it answered); "
         "wall time is the seconds one run took, every attempt of an interrupted run included (loading, training, evaluation). "
-        f"The `{TARGET_ROW}` row is the target model before any unlearning (over what it knew, its leakage and retain rates are 1 by construction; relearning aside).",
+        f"The `{TARGET_ROW}` row is the target model before any unlearning (over what it knew, its leakage and retain rates are 1 by construction; relearning aside). "
+        f"The `{ORACLE_ROW}` row is the retrained oracle: the target's recipe fine-tuned without that setting's and seed's forget set, the model that never saw it. "
+        "Gone or hidden, each against the oracle's own row: forget quality is the KS-test p-value of the forget items' truth ratios against the oracle's (TOFU; "
+        "high = indistinguishable, 1 for the oracle), PrivLeak MUSE's relative difference of the forget-vs-holdout-people membership-inference AUC (Min-K% Prob) "
+        "to the oracle's (0 = like it, −1 = every forget person recognised), `rank1` the share of forget questions whose true answer is more likely than five "
+        "other people's values of that fact (given, not generated: a refusal cannot hide it), `probe` the best layer's share of forget facts a linear probe on "
+        "the model's hidden states names after training on the other people's questions.",
     ]
     header = ["method", "seeds"] + [title for _, title, _, _ in COLUMNS] + [f"leak: {a}" for a in attacks] + ["wall time (s)"]
     for setting, rows in table.items():
@@ -652,7 +693,7 @@ def write_summary(config: BenchConfig, runs: list[PlannedRun], world, world_dir:
     summary = {
         **header,
         "world": {**header["world"], "forgotten_people": people},
-        "rows": ([TARGET_ROW] if config.target_row else []) + [e.name for e in entries],  # table order (the JSON's keys are sorted)
+        "rows": ([TARGET_ROW] if config.target_row else []) + ([ORACLE_ROW] if config.oracle_row else []) + [e.name for e in entries],  # table order (the JSON's keys are sorted)
         "columns": {key: {"title": title, "from": ".".join(path)} for key, title, path, _ in COLUMNS},
         "settings": table,
         "partial": partial,
@@ -729,6 +770,7 @@ def run_bench(config: BenchConfig, console=None) -> dict:
     if not config.report_only:
         todo = [(run, state) for run, state in zip(runs, states) if state != "done"]
         print_plan(console, len(runs), todo, out / "runs")
+        prepare_oracles(runs, states, world_dir, target_dir, console)
         # in plan order, seed-major: the first seed of every cell finishes first
         execute_todo(todo, len(runs), world_dir, target_dir, config.workers, console, order="every cell's first seed first")
     return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries)

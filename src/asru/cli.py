@@ -429,6 +429,7 @@ def demo(
     quick_asru: Optional[bool] = typer.Option(None, "--quick-asru/--full-asru", help="ASRU at half its default steps (default, ~3-minute demo) or at its full defaults, as asru bench runs it. \\[config: quick_asru]"),
     world: Optional[Path] = typer.Option(None, "--world", help="Use this world folder instead of the embedded one. \\[config: world]"),
     model: Optional[Path] = typer.Option(None, "--model", help="Use this target model (trained on --world) instead of the cached one. \\[config: model]"),
+    oracle: Optional[bool] = typer.Option(None, "--oracle/--no-oracle", help="Also fine-tune (once, cached) the retrained oracle of each request and show it as a row (default on). \\[config: oracle]"),
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """The tour: world and target model (cached), forget a person and another's sensitive facts with ASRU, GradDiff, NPO; compare."""
@@ -441,7 +442,7 @@ def demo(
         {
             "out": str(out) if out else None, "subjects": subjects, "seed": seed, "steps": steps, "eval_max_per_split": eval_max_per_split, "workers": workers, "quick_asru": quick_asru,
             "methods": [m.strip() for m in methods.split(",") if m.strip()] if methods is not None else None,
-            "world": str(world) if world else None, "model": str(model) if model else None,
+            "world": str(world) if world else None, "model": str(model) if model else None, "oracle": oracle,
         },
     )
     run_demo(demo_config, console)
@@ -458,6 +459,10 @@ def bench(
     forget_ratio: Optional[float] = typer.Option(None, help="Fraction of people forgotten (default 0.1). \\[config: forget_ratio]"),
     attacks: Optional[str] = typer.Option(None, help="Comma-separated attacks, or 'all' (default). \\[config: attacks]"),
     target_row: Optional[bool] = typer.Option(None, "--target-row/--no-target-row", help="Also evaluate the target model as a reference row (default on). \\[config: target_row]"),
+    oracle_row: Optional[bool] = typer.Option(
+        None, "--oracle-row/--no-oracle-row",
+        help="Fine-tune (once, cached) the retrained oracle of each setting and seed before the runs and evaluate it as a reference row, which forget quality, PrivLeak, ranking and probes compare with (default on). \\[config: oracle_row]",
+    ),
     quick: Optional[bool] = typer.Option(None, "--quick/--no-quick", help="CI-sized: small world, tiny target model, the methods file's quick overrides, one seed. \\[config: quick]"),
     report_only: Optional[bool] = typer.Option(None, "--report-only/--run", help="Run nothing; aggregate the finished runs under OUT/runs. \\[config: report_only]"),
     workers: Optional[int] = typer.Option(None, help="Runs at a time, each in its own process with cores/workers torch threads (default 1; 2 on 2 CPU cores doubles the throughput). \\[config: workers]"),
@@ -480,7 +485,7 @@ def bench(
         {
             "out": str(out) if out else None, "methods_file": str(methods_file) if methods_file else None, "methods": items(methods),
             "settings": items(settings), "seeds": items(seeds), "subjects": subjects, "forget_ratio": forget_ratio, "attacks": items(attacks),
-            "target_row": target_row, "quick": quick, "report_only": report_only, "workers": workers, "sequential": sequential,
+            "target_row": target_row, "oracle_row": oracle_row, "quick": quick, "report_only": report_only, "workers": workers, "sequential": sequential,
         },
     )
     summary = run_bench(bench_config, console)
@@ -515,7 +520,10 @@ def _print_bench(summary: dict) -> None:
     from asru.bench import SHORT_TITLES, _fmt
 
     asked = len(summary["seeds"])
-    kinds = {"forget_leakage": "rate", "retain_same_subject": "rate", "retain_other": "rate", "utility": "rate", "naturalness": "score", "wall_seconds": "seconds"}
+    kinds = {
+        "forget_leakage": "rate", "retain_same_subject": "rate", "retain_other": "rate", "utility": "rate", "naturalness": "score",
+        "forget_quality": "p", "privleak": "score", "answer_rank1": "rate", "probe_recovery": "rate", "wall_seconds": "seconds",
+    }
     columns = [(key, SHORT_TITLES[key], kind) for key, kind in kinds.items()]
     for setting, rows in summary["settings"].items():
         table = Table(title=f"{setting} (mean ± std over seeds; (n/{asked}) = partial)")

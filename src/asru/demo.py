@@ -7,7 +7,9 @@
    sensitive facts of another (Selective: a request naming their ``sensitive`` fact ids, as the
    selective setting chooses them) with ASRU, GradDiff and NPO at their defaults: six ordinary
    ``asru unlearn`` run folders, ``OUT/{setting}/{method}``, plus the target model evaluated on the
-   same questions, ``OUT/{setting}/target``;
+   same questions, ``OUT/{setting}/target``, and the retrained oracle (the target's recipe without
+   the request, fine-tuned once per machine and cached: ``asru oracle``), ``OUT/{setting}/oracle``,
+   what a model that never saw the facts answers and what forget quality and PrivLeak compare with;
 3. one table per setting (the ``asru bench`` columns and helpers: rates over the questions the
    target answered correctly, :mod:`asru.eval.knowledge`), and for each method the answers
    to three questions before (the target) and after: a forgotten question, a kept question about
@@ -19,7 +21,8 @@
 Runs are resumable as in ``asru bench`` (a finished run is skipped, an interrupted one resumes, a
 folder started with another config is refused). To stay within a few minutes on 2 CPU cores the
 evaluation asks only the splits the table needs (no paraphrase copies, no attacks), the bigger
-ones capped to a seeded subset that every model answers alike (``eval_max_per_split``), and ASRU
+ones capped to a seeded subset that every model answers alike (``eval_max_per_split``; the
+gone-or-hidden measures are likelihoods and probes, not generation, and use every question), and ASRU
 runs at half its default steps in both stages (``quick_asru``: about a minute of a core per run
 instead of two; ``asru bench`` runs the full defaults). The other methods run with their own defaults;
 ``steps`` and ``method_overrides`` change them only when set.
@@ -44,15 +47,18 @@ DEMO_SETTINGS = ("complete", "selective")
 # the splits the demo's table reads (bench.COLUMNS): nothing else is evaluated
 EVAL_SPLITS = ["forget", "retain_same_subject", "retain_other", "utility"]
 TABLE_COLUMNS = ("forget_leakage", "forget_refusal", "retain_same_subject", "retain_other", "utility", "naturalness")
+# gone or hidden (bench.COLUMNS' too): a second table under each setting's, each read against the oracle row
+ORACLE_COLUMNS = ("forget_quality", "privleak", "answer_rank1", "probe_recovery")
 # bench.COLUMNS' values, titled to fit 80 columns
 TABLE_TITLES = {
     "forget_leakage": "forget\nleak ↓", "forget_refusal": "forget\nrefuse ↑", "retain_same_subject": "retain\nsame ↑", "retain_other": "retain\nother ↑",
     "utility": "utility\n↑", "naturalness": "natural\n(1–5) ↑", "wall_seconds": "wall\ns",
+    "forget_quality": "forget quality\n(KS p) ↑", "privleak": "PrivLeak\n→ 0", "answer_rank1": "true answer\nranked 1st ↓", "probe_recovery": "probe recovery\n(best layer) ↓",
 }
-METHOD_TITLES = {"asru": "ASRU", "grad_diff": "GradDiff", "npo": "NPO"}
+METHOD_TITLES = {"asru": "ASRU", "grad_diff": "GradDiff", "npo": "NPO", "oracle": "oracle (never saw)"}
 # the order of the demo's runs in parallel workers: the target rows first (short; their answers are the
 # target's cached bits that every method's conditioned figures read), then the longest first
-LONGEST_FIRST = {"target": -1, "asru": 0, "npo": 1, "grad_diff": 2}
+LONGEST_FIRST = {"target": -1, "oracle": -1, "asru": 0, "npo": 1, "grad_diff": 2}
 LABEL_STYLES = {
     "leak": "red", "correct": "green", "refusal_contextual": "cyan", "refusal_rigid": "cyan",
     "hallucination": "yellow", "gibberish": "magenta",
@@ -73,6 +79,9 @@ class DemoConfig(StrictConfig):
     workers: int | None = Field(None, ge=1, description="runs at a time, each in its own process with cores/workers torch threads (default: min(4, CPU cores)); 1: one after another in this process")
     world: str | None = Field(None, description="a world folder to use instead of the embedded one (default: built and cached)")
     model: str | None = Field(None, description="a target model folder to use instead of the cached one (default: fine-tuned once and cached)")
+    oracle: bool = Field(
+        True, description="also fine-tune (once per machine, cached) the retrained oracle of each setting's request -- the target's recipe without it -- and show it as a row: what never having seen the facts looks like, which forget quality and PrivLeak compare with",
+    )
 
 
 def _subject_request(world, setting: str, seed: int, avoid: set[str]) -> DeletionRequest:
@@ -122,7 +131,7 @@ def plan(config: DemoConfig, world, world_dir: Path, target_dir: Path) -> list:
     """The target row and one run per method for each setting, as ``asru bench`` PlannedRuns (resumable, stale-checked)."""
     from pydantic import ValidationError
 
-    from asru.bench import TARGET_ROW, PlannedRun, merge, unlearn_record
+    from asru.bench import ORACLE_ROW, TARGET_ROW, PlannedRun, merge, unlearn_record
     from asru.config import describe_validation_error
     from asru.methods.base import get_method
     from asru.pipeline import EvalConfig
@@ -146,6 +155,9 @@ def plan(config: DemoConfig, world, world_dir: Path, target_dir: Path) -> list:
         eval_config = EvalConfig(setting=setting, requests_file=str(request_file), seed=config.seed, splits=EVAL_SPLITS, max_per_split=config.eval_max_per_split)
         record = {**common, "row": TARGET_ROW, "eval_config": eval_config.model_dump(mode="json")}
         runs.append(PlannedRun(setting, TARGET_ROW, config.seed, out / setting / TARGET_ROW, record, eval_config))
+        if config.oracle:
+            record = {**common, "row": ORACLE_ROW, "eval_config": eval_config.model_dump(mode="json")}
+            runs.append(PlannedRun(setting, ORACLE_ROW, config.seed, out / setting / ORACLE_ROW, record, eval_config))
         for method in config.methods:
             fields = merge(quick_budget(method) if config.quick_asru else {}, {"steps": config.steps} if config.steps else {})
             fields = merge(fields, config.method_overrides.get(method, {}))
@@ -210,7 +222,7 @@ def training_steps(method: str, unlearn_config) -> dict[str, dict[str, int]]:
 
 def summarise(config: DemoConfig, runs: list, world, requests: dict[str, DeletionRequest], seconds: float) -> dict:
     """demo.json: per setting the request, each row's table values (bench.run_values) and the example answers."""
-    from asru.bench import TARGET_ROW, attempts, run_values
+    from asru.bench import ORACLE_ROW, TARGET_ROW, attempts, run_values
 
     by_setting: dict[str, dict] = {}
     for run in runs:
@@ -219,11 +231,11 @@ def summarise(config: DemoConfig, runs: list, world, requests: dict[str, Deletio
         values = run_values(results, attempts(run.folder))
         entry["rows"][run.row] = {
             "folder": str(run.folder), "report": str(run.folder / "report.html"),
-            "values": {key: values.get(key) for key in (*TABLE_COLUMNS, "wall_seconds")},
+            "values": {key: values.get(key) for key in (*TABLE_COLUMNS, *ORACLE_COLUMNS, "wall_seconds")},
             "questions": {split: results["metrics"].get(split, {}).get("all", {}).get("n") for split in EVAL_SPLITS},
             "known": {split: results["metrics"].get(split, {}).get("all", {}).get("n_known") for split in EVAL_SPLITS},  # the conditioned rates' denominators
         }
-        if run.row != TARGET_ROW:
+        if run.row not in (TARGET_ROW, ORACLE_ROW):
             entry["rows"][run.row]["steps"] = training_steps(run.row, run.config)
     for setting, entry in by_setting.items():
         answers = {row: _answers(Path(r["folder"])) for row, r in entry["rows"].items()}
@@ -236,7 +248,7 @@ def summarise(config: DemoConfig, runs: list, world, requests: dict[str, Deletio
             })
     return {
         "config": config.model_dump(mode="json"), "seconds": round(seconds, 1), "world": str(world.root), "settings": by_setting,
-        "rows": ["target", *config.methods],
+        "rows": [TARGET_ROW, *([ORACLE_ROW] if config.oracle else []), *config.methods],
     }
 
 
@@ -248,6 +260,7 @@ def print_summary(console, summary: dict) -> None:
     from asru.bench import COLUMNS, _fmt, summarise as mean_std
 
     kinds = {key: kind for key, _, _, kind in COLUMNS}
+    references = [row for row in summary["rows"] if row in ("target", "oracle")]  # a line under them
     for setting, entry in summary["settings"].items():
         request = entry["request"]
         what = "everything about" if request["facts"] == "all" else f"{', '.join(map(str, request['facts']))} of"
@@ -260,17 +273,32 @@ def print_summary(console, summary: dict) -> None:
             values = entry["rows"][row]["values"]
             name = "target (before)" if row == "target" else METHOD_TITLES.get(row, row)
             cells = [_fmt(mean_std([values.get(key)]), kinds.get(key, "seconds"), 1) for key in (*TABLE_COLUMNS, "wall_seconds")]
-            table.add_row(name, *cells, end_section=row == "target")
+            table.add_row(name, *cells, end_section=row == references[-1])
         target = entry["rows"].get("target", {})
         known, asked = target.get("known", {}).get("forget"), target.get("questions", {}).get("forget")
         if known is not None and asked:
             table.caption, table.caption_justify = f"the target answered {known} of the {asked} forget questions correctly", "left"
         console.print(table)
+        gone = Table(title="gone or hidden: against the oracle, which never saw the request", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
+        gone.add_column("method", no_wrap=True, min_width=len("target (before)"))
+        for key in ORACLE_COLUMNS:
+            gone.add_column(TABLE_TITLES[key], justify="right", no_wrap=True, min_width=max(map(len, TABLE_TITLES[key].splitlines())))
+        for row in summary["rows"]:
+            values = entry["rows"][row]["values"]
+            name = "target (before)" if row == "target" else METHOD_TITLES.get(row, row)
+            gone.add_row(name, *[_fmt(mean_std([values.get(key)]), kinds[key], 1) for key in ORACLE_COLUMNS], end_section=row == references[-1])
+        console.print(gone)
     console.print(
         "rates are over the questions the target answered correctly in that form (leakage: the answer contains the fact; "
         "retain and utility: exact match), so no method is credited for forgetting what the target never knew; the raw rates "
         "over every question are in each run's results.json (leakage, leakage_known, n_known...); naturalness 1–5 is the "
-        "offline judge's on the forget answers; wall s: loading, training and evaluation of the run (the target row: its evaluation).",
+        "offline judge's on the forget answers; wall s: loading, training and evaluation of the run (the target row: its evaluation). "
+        "Gone or hidden: the oracle is the target's recipe retrained without the request, a model that never saw the facts; "
+        "forget quality is TOFU's (KS p-value of the forget answers' truth ratios against the oracle's: high = indistinguishable "
+        "from it, 1 for the oracle), PrivLeak MUSE's (forget vs never-seen people's membership-inference AUC relative to the "
+        "oracle's: 0 = like it, −1 = every forget question recognised), the true answer ranked first among five other people's "
+        "values (given, not generated: a refusal cannot hide it) and a linear probe naming the fact from the model's hidden "
+        "states are the oracle's near chance; a method that only hides the facts keeps the target's.",
         style="dim", soft_wrap=False,
     )
     for row in summary["rows"]:
@@ -315,7 +343,7 @@ def run_demo(config: DemoConfig | None = None, console=None) -> dict:
     """Build or load the world and target, run what is not finished, write demo.json and the comparisons, print the story."""
     import gc
 
-    from asru.bench import available_cores, execute, execute_parallel, run_state
+    from asru.bench import available_cores, execute, execute_parallel, prepare_oracles, run_state
     from asru.cache import cached_target, cached_world
     from asru.report.compare import compare_runs
     from asru.world import load_world
@@ -329,6 +357,8 @@ def run_demo(config: DemoConfig | None = None, console=None) -> dict:
     world_dir = Path(config.world) if config.world else cached_world(config.seed, config.subjects, console)
     world = load_world(world_dir)
     target_dir = Path(config.model) if config.model else cached_target(world_dir, console=console)
+    if config.oracle and not (target_dir / "finetune.json").is_file():
+        raise ConfigError(f"option --model: {target_dir} has no finetune.json, the recipe the oracle retrains (`asru finetune` writes one); pass --no-oracle")
     runs = plan(config, world, world_dir, target_dir)
     states = [run_state(run) for run in runs]  # a stale folder stops here, before any work
     requests = demo_requests(world, config.seed)
@@ -345,6 +375,7 @@ def run_demo(config: DemoConfig | None = None, console=None) -> dict:
             f"of {requests['selective'].subject}\n{len(runs)} runs under {out}: {done} finished (skipped), {len(runs) - done} to run",
             soft_wrap=True,
         )
+    prepare_oracles(runs, states, world_dir, target_dir, console)  # every row compares with them: fine-tuned (cached) before any run
     todo = [run for run, state in zip(runs, states) if state != "done"]
     workers = min(config.workers or min(4, available_cores()), len(todo))
     cpu_seconds: dict[str, float] = {}

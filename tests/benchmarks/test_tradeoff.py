@@ -49,13 +49,15 @@ def bench(cache, tmp_path_factory):
 def test_quick_bench_writes_tables_and_plots_from_its_runs(bench):
     out, stdout, _ = bench
     summary = json.loads((out / "tradeoff.json").read_text())
-    assert summary["runs_planned"] == summary["runs_finished"] == len(SETTINGS) * (len(METHODS) + 1)  # + the target row
+    assert summary["runs_planned"] == summary["runs_finished"] == len(SETTINGS) * (len(METHODS) + 2)  # + the target and oracle rows
     assert summary["config"]["quick"] is True and summary["seeds"] == [0]
     assert {"platform", "cpu_count"} <= set(summary["machine"]) and summary["versions"]["torch"] == torch.__version__
     assert summary["date"][:4].isdigit() and summary["partial"] == [] and summary["not_run"] == []
     for setting in SETTINGS:
-        assert sorted(summary["settings"][setting]) == sorted(summary["rows"]) and summary["rows"] == ["target", *METHODS]
-        for row in ("target", *METHODS):
+        assert sorted(summary["settings"][setting]) == sorted(summary["rows"]) and summary["rows"] == ["target", "oracle", *METHODS]
+        oracle = json.loads((out / "runs" / setting / "oracle" / "seed0" / "results.json").read_text())
+        assert oracle["method"] == "oracle" and oracle["oracle"]["model"] == oracle["model"]  # fine-tuned before the runs, evaluated as itself
+        for row in ("target", "oracle", *METHODS):
             cell = summary["settings"][setting][row]
             run = out / "runs" / setting / row / "seed0"
             assert cell["runs"] == [str(run)] and cell["seeds"] == [0]
@@ -72,6 +74,12 @@ def test_quick_bench_writes_tables_and_plots_from_its_runs(bench):
             assert metrics["attack.relearn"]["mean"] == results["attacks"]["relearn"].get("leakage_known")
             if row == "target":  # over what it knew, the target leaks all of it: 1 by construction
                 assert forget.get("leakage_known", 1.0) == 1.0 and metrics["attack.one_word"]["values"] in ([], [1.0])
+            # gone or hidden: every row against its setting's oracle; the oracle as never-seen on its own forget set
+            assert results["oracle"] == oracle["oracle"]
+            assert metrics["forget_quality"]["mean"] == results["forget_quality"]["forget_quality"] and metrics["privleak"]["mean"] == results["membership"]["privleak"]
+            assert metrics["answer_rank1"]["mean"] == results["answer_ranking"]["rank1"] and metrics["probe_recovery"]["mean"] == results["linear_probe"]["max_recovery"]
+            if row == "oracle":
+                assert metrics["forget_quality"]["mean"] == 1.0 and metrics["privleak"]["mean"] == 0.0
             attempts = json.loads((run / "bench_time.json").read_text())["attempts"]
             assert len(attempts) == 1 and metrics["wall_seconds"]["mean"] == pytest.approx(attempts[0], abs=0.01)
             assert attempts[0] >= results["timing"]["eval_seconds"]
@@ -92,10 +100,11 @@ def test_quick_bench_writes_tables_and_plots_from_its_runs(bench):
     assert "| grad_diff | 1/1 |" in md and "leak: relearn" in md and "leak: steering_removed" in md
     assert "forget leakage (known)" in md and "Rates marked (known) are knowledge-conditioned" in md
     assert "![forget vs retain](tradeoff_forget_vs_retain.png)" in md
-    assert "**Restricted**: only target, grad_diff, steering in complete, selective" in md
+    assert "**Restricted**: only target, oracle, grad_diff, steering in complete, selective" in md
+    assert "forget quality (KS p vs oracle)" in md and "The `oracle` row is the retrained oracle" in md
     leak = summary["settings"]["complete"]["grad_diff"]["metrics"]["forget_leakage"]["mean"]
     assert f"| grad_diff | 1/1 | {'–' if leak is None else f'{leak:.2f}'} |" in md
-    assert "6 runs: 0 finished (skipped)" in stdout
+    assert "8 runs: 0 finished (skipped)" in stdout
 
 
 def test_every_row_reads_the_same_cached_target_bits(bench, cache):
@@ -119,7 +128,7 @@ def test_a_second_invocation_skips_finished_runs(bench):
     started = time.perf_counter()
     code, stdout, err = run_cli("bench", *QUICK, "--out", out)
     assert code == 0, err
-    assert "6 runs: 6 finished (skipped), 0 to resume, 0 new" in stdout
+    assert "8 runs: 8 finished (skipped), 0 to resume, 0 new" in stdout
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # no run was redone
     assert time.perf_counter() - started < first_seconds
 
@@ -134,14 +143,14 @@ def test_runs_in_worker_processes_give_the_same_numbers(bench, tmp_path):
         (run / "results.json").unlink()
     code, stdout, err = run_cli("bench", *QUICK, "--out", copy, "--workers", "2")
     assert code == 0, err + stdout
-    assert "6 runs: 4 finished (skipped), 2 to resume, 0 new" in stdout and "2 runs in 2 processes side by side" in stdout
+    assert "8 runs: 6 finished (skipped), 2 to resume, 0 new" in stdout and "2 runs in 2 processes side by side" in stdout
     for run in redo:
         again = json.loads((run / "results.json").read_text())
         first = json.loads((out / run.relative_to(copy) / "results.json").read_text())
-        assert again["metrics"] == first["metrics"] and again["attacks"] == first["attacks"]
+        assert again["metrics"] == first["metrics"] and again["attacks"] == first["attacks"] and again["forget_quality"] == first["forget_quality"]
         assert len(json.loads((run / "bench_time.json").read_text())["attempts"]) == 2
     summary = json.loads((copy / "tradeoff.json").read_text())
-    assert summary["runs_finished"] == 6 and summary["config"]["workers"] == 2
+    assert summary["runs_finished"] == 8 and summary["config"]["workers"] == 2
 
 
 def test_unfinished_runs_resume_and_partial_cells_are_labelled(bench, tmp_path):
@@ -189,7 +198,7 @@ def test_an_interrupted_run_resumes_and_every_attempt_counts_in_its_wall_time(ca
     from asru.bench import BenchConfig, attempts, run_bench
     from asru.errors import Interrupted
 
-    config = BenchConfig(quick=True, methods=["grad_diff"], settings=["complete"], subjects=6, attacks=["paraphrase"], target_row=False, out=str(tmp_path / "b"))
+    config = BenchConfig(quick=True, methods=["grad_diff"], settings=["complete"], subjects=6, attacks=["paraphrase"], target_row=False, oracle_row=False, out=str(tmp_path / "b"))
     run = tmp_path / "b" / "runs" / "complete" / "grad_diff" / "seed0"
     real_unlearn = pipeline.unlearn
 
@@ -223,6 +232,7 @@ def test_a_run_started_with_another_config_is_a_one_line_error(bench, tmp_path):
         ("methods:\n  - method: npo\n    setting: complete\n", ["methods[0] (npo)", "'setting' is set by the benchmark"]),
         ("methods:\n  - method: npo\n  - method: npo\n", ["methods[1] (npo)", "appears twice"]),
         ("methods:\n  - name: a b\n    method: npo\n", ["methods[0] (a b)", "field 'name'"]),
+        ("methods:\n  - name: oracle\n    method: npo\n", ["methods[0] (oracle)", "field 'name'", "'oracle'"]),
         ("methods: []\n", ["non-empty 'methods' list"]),
         ("- method: npo\n", ["non-empty 'methods' list"]),
         ("methods:\n  - npo\n", ["methods[0]", "expected a mapping"]),
@@ -260,8 +270,8 @@ def test_a_config_file_sets_the_fields_and_options_override_it(bench, tmp_path):
     code, _, err = run_cli("bench", "--config", config, "--out", out)
     assert code == 0, err
     summary = json.loads((out / "tradeoff.json").read_text())
-    assert summary["rows"] == ["target", "grad_diff"] and list(summary["settings"]) == ["selective"] and summary["seeds"] == [0, 1]
-    assert sorted(summary["partial"]) == ["selective/grad_diff", "selective/target"] and not (tmp_path / "elsewhere").exists()
+    assert summary["rows"] == ["target", "oracle", "grad_diff"] and list(summary["settings"]) == ["selective"] and summary["seeds"] == [0, 1]
+    assert sorted(summary["partial"]) == ["selective/grad_diff", "selective/oracle", "selective/target"] and not (tmp_path / "elsewhere").exists()
     config.write_text("quick: true\nsedes: [0]\n")
     code, _, err = run_cli("bench", "--config", config, "--out", tmp_path / "o")
     assert_one_line_error(code, err, str(config), "field 'sedes'")

@@ -14,7 +14,7 @@ import yaml
 
 from conftest import assert_one_line_error  # tests/conftest.py
 
-ROWS = ["target", "asru", "grad_diff", "npo"]
+ROWS = ["target", "oracle", "asru", "grad_diff", "npo"]
 TINY_ASRU = {"forget_items": 4, "retain_items": 4, "rl": {"steps": 1, "prompts_per_step": 2, "group_size": 2, "max_new_tokens": 4}}
 
 
@@ -47,8 +47,8 @@ def test_demo_table_and_examples_come_from_its_runs(cli, tiny_world, tiny_target
     demo = tmp_path / "demo"
     summary = json.loads((demo / "demo.json").read_text())
     assert summary["rows"] == ROWS and list(summary["settings"]) == ["complete", "selective"]
-    assert "8 runs under" in out and "0 finished (skipped), 8 to run" in out and "8 runs in 2 processes side by side" in out
-    people = set()
+    assert "10 runs under" in out and "0 finished (skipped), 10 to run" in out and "10 runs in 2 processes side by side" in out
+    people, oracles = set(), {}
     for setting, entry in summary["settings"].items():
         request = yaml.safe_load((demo / setting / "request.yaml").read_text())
         assert request == [entry["request"]]
@@ -72,6 +72,11 @@ def test_demo_table_and_examples_come_from_its_runs(cli, tiny_world, tiny_target
             assert values["retain_other"] == results["metrics"]["retain_other"]["all"].get("exact_match_known")
             assert values["utility"] == results["metrics"]["utility"]["all"].get("exact_match_known")
             assert values["naturalness"] == results["metrics"]["forget"]["judge"]["naturalness"]
+            # gone or hidden: every row against the setting's oracle (fine-tuned before the runs), the oracle as never-seen on its own forget set
+            assert results["oracle"]["model"] == oracles.setdefault(setting, results["oracle"]["model"]) and results["oracle"]["reason"] is None
+            assert values["forget_quality"] == results["forget_quality"]["forget_quality"] and values["privleak"] == results["membership"]["privleak"]
+            if row == "oracle":
+                assert values["forget_quality"] == 1.0 and values["privleak"] == 0.0 and results["model"] == results["oracle"]["model"]
             assert ("retain_same_subject" in results["metrics"]) == (setting == "selective")
             same = results["metrics"].get("retain_same_subject", {}).get("all", {}).get("exact_match_known")
             assert values["retain_same_subject"] == same
@@ -81,7 +86,7 @@ def test_demo_table_and_examples_come_from_its_runs(cli, tiny_world, tiny_target
             assert set(results["metrics"]) <= {"forget", "retain_same_subject", "retain_other", "utility"}
             assert results["metrics"]["retain_other"]["all"]["n"] == 12 and results["attacks"] == {}
             assert (run / "report.html").is_file()
-            if row != "target":
+            if row not in ("target", "oracle"):
                 config = yaml.safe_load((run / "config.yaml").read_text())
                 assert config["method"] == row and config["steps"] == 2 and config["requests_file"] == str(demo / setting / "request.yaml")
         # the examples are the runs' own answers, to the same questions before and after
@@ -102,7 +107,8 @@ def test_demo_table_and_examples_come_from_its_runs(cli, tiny_world, tiny_target
         comparison = json.loads((demo / "comparison" / setting / "comparison.json").read_text())
         assert set(comparison) == set(ROWS)  # run folders named after their method: no "npo@npo"
         assert (demo / "comparison" / setting / "forget_vs_retain.png").stat().st_size > 1000
-    for title in ("Complete: forget everything about", "Selective: forget", "target (before)", "ASRU", "GradDiff", "NPO", "refuse ↑", "wall"):
+    assert oracles["complete"] != oracles["selective"]  # one oracle per request
+    for title in ("Complete: forget everything about", "Selective: forget", "target (before)", "oracle (never saw)", "ASRU", "GradDiff", "NPO", "refuse ↑", "gone or hidden", "forget quality", "wall"):
         assert title in out, title
     # the table says its rates are over what the target knew, and how much of the forget split that was
     words = " ".join(out.split())
@@ -111,7 +117,7 @@ def test_demo_table_and_examples_come_from_its_runs(cli, tiny_world, tiny_target
         target = summary["settings"][setting]["rows"]["target"]
         assert f"the target answered {target['known']['forget']} of the {target['questions']['forget']} forget questions correctly" in words
     for setting in ("complete", "selective"):
-        assert f"{demo / setting}/{{target,asru,grad_diff,npo}}/report.html" in out
+        assert f"{demo / setting}/{{target,oracle,asru,grad_diff,npo}}/report.html" in out
     # the runs trained fewer steps than their defaults: the demo says so under the table
     from asru.methods.base import get_method
     from asru.rl.grpo import GRPOConfig
@@ -123,7 +129,7 @@ def test_demo_table_and_examples_come_from_its_runs(cli, tiny_world, tiny_target
     stamps = {p: p.stat().st_mtime_ns for p in demo.rglob("results.json")}
     code, again, err = cli(*args)
     assert code == 0, err
-    assert "8 finished (skipped), 0 to run" in again
+    assert "10 finished (skipped), 0 to run" in again
     assert {p: p.stat().st_mtime_ns for p in demo.rglob("results.json")} == stamps
     second = json.loads((demo / "demo.json").read_text())
     assert second["settings"] == summary["settings"]
@@ -143,6 +149,28 @@ def test_demo_bad_options_are_one_line(cli, tiny_world, tiny_target, tmp_path):
     code, _, err = cli("demo", "--world", tiny_world.root, "--model", tiny_target, "--out", tmp_path / "d", "--config", config)
     assert_one_line_error(code, err, "method_overrides", "'ga'")
     assert not (tmp_path / "d" / "complete").exists()
+
+
+def test_a_model_without_its_recipe_has_no_oracle_to_retrain(cli, tiny_world, tiny_model_dir, tmp_path):
+    code, _, err = cli("demo", "--world", tiny_world.root, "--model", tiny_model_dir, "--out", tmp_path / "d")
+    assert_one_line_error(code, err, "has no finetune.json", "--no-oracle")
+
+
+def test_the_table_with_the_oracle_row_fits_80_columns():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from asru.demo import ORACLE_COLUMNS, TABLE_COLUMNS, print_summary
+
+    values = {**dict.fromkeys((*TABLE_COLUMNS, *ORACLE_COLUMNS), 0.95), "naturalness": 4.25, "forget_quality": 2.9e-08, "privleak": -0.71, "wall_seconds": 123.0}
+    rows = {row: {"values": values} for row in ROWS}
+    summary = {"config": {"out": "runs/demo"}, "rows": ROWS, "settings": {"complete": {"request": {"subject": "A", "facts": "all"}, "rows": rows, "examples": []}}}
+    console = Console(file=StringIO(), width=80)
+    print_summary(console, summary)
+    table = console.file.getvalue().split("rates are over")[0]
+    assert "oracle (never saw)" in table and "2.9e-08" in table and "-0.71" in table and "gone or hidden" in table
+    assert max(map(len, table.splitlines())) <= 80
 
 
 def test_eval_subset_is_the_same_seeded_cap_for_every_model(tiny_world):
