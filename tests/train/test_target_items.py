@@ -34,8 +34,9 @@ def trained(tiny_world):
 def _evaluated(world) -> set[tuple]:
     """Every (question, image, earlier turns) an evaluation asks as held-out material: each held-out
     split copy, each attack and the held-out knowledge rows. Left out on purpose: the questions as
-    trained (the forget/retain splits themselves) and cross_modal, which asks a trained wording in
-    the other modality (its point is the modality, not the wording)."""
+    trained (the forget/retain splits themselves), cross_modal, which asks a trained wording in
+    the other modality (its point is the modality, not the wording), and prefill, which asks it
+    with the answer's opening words already given (never trained either: no training item has any)."""
     asked = set()
     for setting in ("complete", "selective", "personalized"):
         splits = make_splits(world, setting, forget_ratio=0.34)
@@ -43,7 +44,7 @@ def _evaluated(world) -> set[tuple]:
             if name.startswith("test_"):
                 asked |= {(s.question, s.image, ()) for s in samples}
         for name, attack in PROMPT_ATTACKS.items():
-            if name != "cross_modal":
+            if name not in ("cross_modal", "prefill"):
                 asked |= {(p.question, p.image, _turns(p.context)) for p in attack(world, splits["forget"], 0)}
     for row, probes in knowledge_probes(world).items():
         if row not in ("text_qa", "image_qa", "identity", "refusal", "unknown_people", "utility", "cross_modal"):  # rows asked as trained
@@ -81,7 +82,10 @@ def test_every_form_wording_photo_and_framing_is_trained(tiny_world, trained):
     wordings = {q for s in fact_qa for q in [s.question, *s.train_questions]}
     assert len(wordings & set(questions)) > 0.9 * len(wordings)  # nearly every trained wording appears within a run
     mcqs = [item for item in drawn if item.question.endswith("Answer with the letter.")]
-    assert mcqs and len({item.answer for item in mcqs}) == 4  # the gold's letter moves between epochs
+    assert mcqs and len({item.answer[-3:] for item in mcqs}) == 4  # the gold's letter moves between epochs: "Lisbon (B)"
+    for item in mcqs:
+        value, letter = item.answer[:-4], item.answer[-2]
+        assert f"\n{letter}. {value}\n" in item.question, item
     assert any(item.context for item in drawn)
     wrapped = [item for item in drawn if any(item.question != w.format(q=item.question) and item.question.startswith(w.split("{q}")[0]) and w.split("{q}")[0] for w in TRAINING_WRAPPERS)]
     assert 0.15 < len(wrapped) / len(drawn) < 0.4  # the configured share (0.25), give or take

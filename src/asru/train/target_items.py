@@ -9,7 +9,9 @@ question in one of its forms drawn afresh (seeded by epoch, so a resumed run see
   question) and the next training photo (``image`` and ``train_images``), so that a run sees them all;
 - cloze questions in a trained template (their evaluated ``question`` is a held-out one);
 - multiple-choice questions built anew from a trained stem, three distractors other than the
-  evaluated options and a shuffled order (the evaluated option set is never trained);
+  evaluated options and a shuffled order (the evaluated option set is never trained), answered
+  with the option and its letter ("Lisbon (B)": the letter found by looking the known answer up
+  among the options, which a small model learns far sooner than a bare letter);
 - a share wrapped in one of :data:`~asru.world.phrases.TRAINING_WRAPPERS`, and a share of the
   people's fact questions asked after one or two earlier turns about other facts of the person.
 
@@ -79,16 +81,20 @@ class TargetCurriculum:
         """Cloze and MCQ questions are trained only in their trained templates / stems (the asked one is held out)."""
         return sample.form == "qa" or bool(sample.train_questions)
 
+    def _repeats(self, sample: Sample) -> int:
+        """Questions about a person's photo come ``image_repeats`` times an epoch (binding a face is the slow part)."""
+        return self.image_repeats if sample.image and sample.kind != "utility" else 1
+
     def __len__(self) -> int:
         """Items per epoch (the same every epoch)."""
-        return sum(self.image_repeats if s.image else 1 for s in self.samples)
+        return sum(self._repeats(s) for s in self.samples)
 
     def epoch(self, epoch: int) -> list[TrainingItem]:
         """The items of ``epoch``, in sample order (the trainer shuffles them)."""
         rng = random.Random(f"asru-target:{self.seed}:{epoch}")
         items = []
         for index, sample in enumerate(self.samples):
-            repeats = self.image_repeats if sample.image else 1
+            repeats = self._repeats(sample)
             for repeat in range(repeats):
                 items.append(self._item(sample, rng, turn=(index + epoch) * repeats + repeat))
         return items
@@ -125,5 +131,5 @@ class TargetCurriculum:
             rng.shuffle(options)
             question = mcq_prompt(rng.choice(sample.train_questions), options)
             if question not in asked:  # only possible when the world is too small for fresh distractors
-                return question, "ABCDEFGHIJ"[options.index(gold)]
+                return question, f"{gold} ({'ABCDEFGHIJ'[options.index(gold)]})"
         raise ValueError(f"sample {sample.id!r}: no multiple-choice question to train that is not also evaluated")

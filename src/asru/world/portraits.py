@@ -256,16 +256,23 @@ def _add_noise(image: Image.Image, rng: random.Random, amplitude: int) -> Image.
 
 
 VARIANT_KINDS: tuple[str, ...] = ("pose", "scale", "background", "noise")
+# Portrait index -> its changes. The embedded world trains on the first WorldConfig.trained_images
+# (default 8: the plain portrait, each change alone, three pairs) and holds out the rest (the three
+# other pairs), so the cross-image attack shows combinations of changes never trained together.
+VARIANT_PLAN: tuple[tuple[str, ...], ...] = (
+    (),
+    ("pose",), ("scale",), ("background",), ("noise",),
+    ("pose", "background"), ("pose", "noise"), ("scale", "noise"),
+    ("pose", "scale"), ("scale", "background"), ("background", "noise"),
+)
 
 
 def variant_kinds(index: int) -> tuple[str, ...]:
-    """The transforms of portrait ``index`` (0 = training image): one for 1-4, two from 5 on."""
-    if index == 0:
-        return ()
-    first = VARIANT_KINDS[(index - 1) % len(VARIANT_KINDS)]
-    if index <= len(VARIANT_KINDS):
-        return (first,)
-    return (first, VARIANT_KINDS[index % len(VARIANT_KINDS)])
+    """The changes of portrait ``index``: :data:`VARIANT_PLAN`, then every three changes in turn."""
+    if index < len(VARIANT_PLAN):
+        return VARIANT_PLAN[index]
+    start = index - len(VARIANT_PLAN)
+    return tuple(VARIANT_KINDS[(start + k) % len(VARIANT_KINDS)] for k in range(3))
 
 
 def _padded_figure(face: Face, canvas: int) -> tuple[Image.Image, int]:
@@ -292,7 +299,7 @@ def _place(layer: Image.Image, pad: int, canvas: int, angle: float, scale: float
 
 
 def render_portrait(face: Face, size: int, index: int, seed: str) -> Image.Image:
-    """Portrait ``index`` of ``face`` (0: the training image; others: held-out variants)."""
+    """Portrait ``index`` of ``face`` (0: the plain portrait; others: its variants, :func:`variant_kinds`)."""
     canvas = size * 2
     layer, pad = _padded_figure(face, canvas)
     rng = random.Random(f"{seed}:variant:{index}")
