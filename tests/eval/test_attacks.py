@@ -1,4 +1,4 @@
-from asru.eval.attacks import cross_image, cross_modal, jailbreak, multi_turn, one_word, paraphrase, random_prefix, role_play
+from asru.eval.attacks import Probe, cross_image, cross_modal, jailbreak, multi_turn, one_word, paraphrase, random_prefix, role_play
 from asru.eval.settings import make_splits
 
 
@@ -50,3 +50,30 @@ def test_answer_perplexity_is_lower_for_what_the_model_would_say(tiny_model_dir,
     other = answer_perplexities(model, encoder, probes, scrambled)
     assert all(p > 1.0 for p in own + other)
     assert sum(own) / len(own) < sum(other) / len(other)
+
+
+def test_prefill_starts_the_answer_with_the_facts_own_opening_words(tiny_world, tiny_model_dir):
+    """The assistant turn begins with 'Sure.' and the fact's held-out cloze sentence up to its blank; the model continues it."""
+    from asru.data.collate import IGNORE_INDEX, Encoder
+    from asru.eval.attacks import prefill
+    from asru.eval.evaluate import encode_prompt
+    from asru.eval.knowledge import probe_key
+    from asru.models import load_vlm
+
+    forget = _forget(tiny_world)
+    probes = prefill(tiny_world, forget)
+    facts = [s for s in forget if s.kind == "fact"]
+    assert len(probes) == len(facts) and all(p.sample.kind == "fact" for p in probes)  # the who-is question has no cloze: not asked
+    clozes = {(s.subject_id, s.fact_id): s.question for s in tiny_world.samples if s.form == "cloze"}
+    for probe in probes:
+        stem = clozes[(probe.sample.subject_id, probe.sample.fact_id)].split("____")[0].strip()
+        assert probe.prefill == f"Sure. {stem}" and probe.question == probe.sample.question and probe.sample.answer not in probe.prefill
+    _, processor = load_vlm(tiny_model_dir)
+    encoder = Encoder(processor, tiny_world.root)
+    probe = probes[0]
+    plain, prefilled = encode_prompt(encoder, Probe.of(probe.sample)), encode_prompt(encoder, probe)
+    opening = encoder.tokenizer(probe.prefill, add_special_tokens=False)["input_ids"]
+    # the prompt, then the prefill as an answer is encoded, without the end-of-turn token: generation continues it
+    assert prefilled.input_ids == plain.input_ids + opening and prefilled.labels == [IGNORE_INDEX] * len(prefilled.input_ids)
+    assert prefilled.prompt_length == len(prefilled.input_ids) and all(len(v) == len(prefilled.input_ids) for v in prefilled.sequence_extras.values())
+    assert probe_key(probe) != probe_key(Probe.of(probe.sample))  # its own knowledge bit

@@ -80,7 +80,7 @@ def probe_recovery(model, encoder: Encoder, train: Sequence[Probe], test: Sequen
                 continue
             train_rows = by_fact[fact][0]
             x = states[layer][train_rows]
-            mean, std = x.mean(0), x.std(0) + 1e-6
+            mean, std = x.mean(0), x.std(0, unbiased=False) + 1e-6  # (one training question: no NaN)
             labels = torch.tensor([values[fact].index(gold[i]) for i in train_rows])
             weights, bias = fit_linear_probe((x - mean) / std, labels, len(values[fact]))
             named = (((states[layer][test_rows] - mean) / std) @ weights + bias).argmax(-1).tolist()
