@@ -349,11 +349,11 @@ def _print_oracle_checks(result: dict) -> None:
         console.print(f"[{'red' if failed else 'yellow'}]no oracle[/]: {escape(str(oracle.get('reason')))}" + (" (--require-oracle: FAIL)" if failed else "; forget quality, PrivLeak, answer ranking and probe checks not judged"), soft_wrap=True)
         return
     table = Table(title=f"against the retrained oracle {escape(oracle['model'])}")
-    for column in ("check", "value", "oracle", "gap", "threshold", "rule", "verdict"):
-        table.add_column(column, justify="left" if column in ("check", "rule", "verdict") else "right")
+    for column in ("check", "value", "oracle", "gap", "threshold", "verdict"):  # each check's rule: audit.json, the report, --help
+        table.add_column(column, justify="left" if column in ("check", "verdict") else "right", no_wrap=column == "check")
     for name, check in result["oracle_checks"].items():
         verdict = "no value" if check["passed"] is None else ("[green]pass[/green]" if check["passed"] else "[red]FAIL[/red]")
-        table.add_row(name, *(format_value(check.get(key)) for key in ("value", "oracle", "gap", "threshold")), check["rule"], verdict)
+        table.add_row(name, *(format_value(check.get(key)) for key in ("value", "oracle", "gap", "threshold")), verdict)
     console.print(table)
 
 
