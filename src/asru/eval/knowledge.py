@@ -79,14 +79,14 @@ def model_fingerprint(model_path: str | Path) -> str:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on ``path``'s sidecar ``.lock`` file (no lock where fcntl is missing)."""
+    """An exclusive lock on the ``.lock`` file of ``path``'s folder (held for milliseconds; no lock where fcntl is missing)."""
     try:
         import fcntl
     except ImportError:  # not POSIX: two writers may drop each other's new bits, which are recomputed later
         yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "a") as handle:
+    with open(path.parent / ".lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
