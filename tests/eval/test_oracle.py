@@ -106,7 +106,7 @@ def test_the_oracle_scores_as_never_seen_on_its_own_forget_set(knowing, tmp_path
     # trained on the other people cannot name them, the forget person as unfamiliar as the never-trained holdout people
     ranking, probe = results["answer_ranking"], results["linear_probe"]
     assert ranking["n"] == 16 and ranking["chance"] == pytest.approx(1 / VALUES_PER_FACT) and ranking["rank1"] <= ranking["chance"] + 0.1
-    assert probe["max_recovery"] <= probe["chance"] + 0.15 and probe["n_test"] == 16 * 4  # each fact question in its 4 asked wordings
+    assert probe["max_recovery"] <= probe["chance"] + 0.15 and probe["n_test"] == 8 * 2 + 8  # each fact asked in text in two wordings, about the photo in one
     for score in ("loss", "zlib", "min_k", "min_k_plus_plus"):
         assert 0.25 <= results["membership"][score]["auc"] <= 0.75, score
     # its numbers are cached for every later evaluation on this forget set

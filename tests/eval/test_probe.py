@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -30,8 +32,10 @@ def sample(person: str, fact: str, value: str) -> Sample:
 
 
 class _Encoder:
+    """Encodes a question as its characters (the probe sorts prompts by length)."""
+
     def encode(self, question, image=None, context=None):
-        return question
+        return SimpleNamespace(question=question, input_ids=list(question))
 
 
 def test_recovery_per_layer_reads_what_each_layer_encodes(monkeypatch):
@@ -46,11 +50,13 @@ def test_recovery_per_layer_reads_what_each_layer_encodes(monkeypatch):
     generator = torch.Generator().manual_seed(0)
     codes = {v: torch.randn(16, generator=generator) * 4 for vs in values.values() for v in vs} | {"astronaut": torch.randn(16, generator=generator) * 4}
 
+    by_question = {p.question: p for p in [*train, *test]}
+
     def activations(model, encoder, prompts, layers, batch_size=64):
-        everything = [*train, *test]
-        assert prompts == [p.question for p in everything]
-        knows = torch.stack([codes[p.sample.answer] + torch.randn(16, generator=generator) * 0.1 for p in everything])
-        noise = torch.randn(len(everything), 16, generator=generator)
+        asked = [by_question[prompt.question] for prompt in prompts]
+        assert [len(p.input_ids) for p in prompts] == sorted(len(p.input_ids) for p in prompts)  # by length; the probe puts them back in order
+        knows = torch.stack([codes[p.sample.answer] + torch.randn(16, generator=generator) * 0.1 for p in asked])
+        noise = torch.randn(len(asked), 16, generator=generator)
         return {0: knows, 1: noise}
 
     monkeypatch.setattr(probe_module, "last_token_activations", activations)

@@ -2,7 +2,7 @@
 
 Per decoder layer and per fact (birthplace, job, ...), a multinomial logistic regression learns to
 name the fact's value from the hidden state at the last prompt token of the questions about the
-retain people (every asked wording: the question and its paraphrases, text and image), then names
+retain people (text questions in two wordings, photo questions as asked: :data:`PROBE_WORDINGS`), then names
 it for the questions about the forget people. The **recovery rate** of a layer is the share of
 forget questions whose true value it names. A model trained only to refuse keeps the value in its
 activations and the probe reads it out; the retrained oracle never saw the forget people's facts,
@@ -24,9 +24,16 @@ from asru.eval.attacks import Probe
 from asru.steering.directions import last_token_activations
 
 
-def probe_questions(samples: Sequence[Sample]) -> list[Probe]:
-    """Every asked wording of the fact questions (qa) among ``samples``: the question, then its paraphrases."""
-    return [Probe(s, question, s.image) for s in samples if s.kind == "fact" and s.form == "qa" for question in (s.question, *s.paraphrases)]
+# asked wordings per modality: a text question and its first held-out paraphrase; a photo question as asked
+# (the photo, not the wording, says who it is; image prompts cost most of the probe's time: 16 image tokens and the vision tower)
+PROBE_WORDINGS = {"text": 2, "image": 1}
+
+
+def probe_questions(samples: Sequence[Sample], wordings: dict[str, int] = PROBE_WORDINGS) -> list[Probe]:
+    """The fact questions (qa) among ``samples`` in their first asked wordings (the question, then its paraphrases), :data:`PROBE_WORDINGS` per modality."""
+    return [
+        Probe(s, question, s.image) for s in samples if s.kind == "fact" and s.form == "qa" for question in (s.question, *s.paraphrases)[: wordings[s.modality]]
+    ]
 
 
 def fit_linear_probe(features: torch.Tensor, labels: torch.Tensor, classes: int, max_iter: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,7 +70,11 @@ def probe_recovery(model, encoder: Encoder, train: Sequence[Probe], test: Sequen
     if not train or not test:
         return result
     prompts = [encoder.encode(p.question, p.image, context=list(p.context)) for p in (*train, *test)]
-    states = last_token_activations(model, encoder, prompts, layers, batch_size)
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i].input_ids))  # batches of similar length: little padding
+    recorded = last_token_activations(model, encoder, [prompts[i] for i in order], layers, batch_size)
+    back = torch.empty(len(order), dtype=torch.long)
+    back[torch.tensor(order)] = torch.arange(len(order))
+    states = {layer: values[back] for layer, values in recorded.items()}  # in the probes' order again
     by_fact: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
     for index, probe in enumerate(train):
         by_fact[probe.sample.fact][0].append(index)
