@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import Field
 
 from asru.config import StrictConfig, dump_config, load_json_file
-from asru.errors import ConfigError, ModelError
+from asru.errors import ConfigError, DataError, ModelError
 from asru.eval.attacks import ALL_ATTACKS
 from asru.eval.chain import ChainEntry, chain_requests, default_entry_id, extend, new_entry, request_metrics, training_splits
 from asru.eval.evaluate import evaluate, probe_sets
@@ -25,17 +25,20 @@ from asru.eval.oracle import ORACLE_ROW, against_oracle, build_oracle, forget_se
 from asru.eval.oracle import SECTIONS as ORACLE_SECTIONS
 from asru.eval.lmms import LmmsEvalConfig, check_lmms_eval, run_lmms_eval
 from asru.eval.settings import Setting, default_requests, describe_requests, load_requests, make_splits
-from asru.io import atomic_write_text, check_writable, write_folder_atomically
+from asru.io import atomic_write_json, atomic_write_text, check_writable, write_folder_atomically
 from asru.methods.base import get_method
 from asru.models.layers import num_language_layers
 from asru.models.loading import load_vlm, save_vlm
 from asru.report.model_card import load_model_record, record_from_run, write_model_card
 from asru.report.writer import write_run
+from asru.train.checkpoint import find_checkpoint
 from asru.train.distributed import process_state
 from asru.train.tracking import check_tracker_installed
 from asru.train.unlearn import UnlearnConfig
 from asru.train.unlearn import unlearn as train_unlearn
 from asru.world import load_world
+
+STARTED_FILE = "run_started.json"  # when an unlearning run first started: a resumed run's chain keeps that date
 
 
 class EvalConfig(StrictConfig):
@@ -260,6 +263,12 @@ def request_chain(model_path: str | Path, world, config: UnlearnConfig, out: str
     else:
         requests = default_requests(world, config.setting, config.forget_ratio, config.seed)
         entry = new_entry(world, requests, default_id=default_entry_id(config.setting, config.forget_ratio, config.seed), **common)
+    started = Path(out) / STARTED_FILE
+    if find_checkpoint(Path(out) / "checkpoint") is not None and started.is_file():
+        # a resumed run keeps the date it started, so its results equal an uninterrupted run's
+        recorded = load_json_file(started, DataError, "run start record")
+        if isinstance(recorded, dict) and isinstance(recorded.get("date"), str) and recorded["date"]:
+            entry = entry.model_copy(update={"date": recorded["date"]})
     chain = extend(previous.chain if previous else [], entry, model_path)
     return chain, previous.base_model if previous else str(model_path)
 
@@ -314,6 +323,7 @@ def unlearn(
     # written only once every input checked out, so a bad re-run leaves an earlier run folder as it was
     check_writable(out)
     atomic_write_text(out / "config.yaml", dump_config(config))
+    atomic_write_json(out / STARTED_FILE, {"date": chain[-1].date})
     # a chain's later step starts from a model that is not its target: that one is loaded when evaluating
     ahead = ask_target_ahead(model, processor, model_path, world, eval_config, chain) if process_state().is_main_process and str(base_model) == str(model_path) else {}
     started = time.perf_counter()

@@ -76,8 +76,12 @@ def assert_clean(folder: Path) -> None:
 
 
 def without_timing(results_file: Path) -> dict:
+    """results.json without what tells two runs apart rather than what they computed: wall-clock seconds,
+    and each chain entry's start date and run folder (a resumed run keeps its own start date: tested below)."""
     results = json.loads(results_file.read_text())
-    results.pop("timing")  # wall-clock seconds: the only field that may differ
+    results.pop("timing")
+    for entry in results.get("chain", []):
+        entry.pop("date"), entry.pop("run")
     return results
 
 
@@ -134,6 +138,7 @@ def test_unlearn_resumes_after_sigterm_and_sigkill(references, tiny_world, tiny_
     assert found and "Traceback" not in err, err
     stopped = int(found.group(1))
     assert checkpoint_step(run / "checkpoint") == stopped
+    first_start = json.loads((run / "run_started.json").read_text())["date"]
 
     # SIGKILL: nothing runs on the way out; the last complete periodic checkpoint is the resume point
     process = start(command(run), tmp_path / "b")
@@ -152,6 +157,7 @@ def test_unlearn_resumes_after_sigterm_and_sigkill(references, tiny_world, tiny_
     assert without_timing(run / "results.json") == without_timing(straight / "results.json")
     assert json.loads((run / "train_log.json").read_text())["log"] == json.loads((straight / "train_log.json").read_text())["log"]
     assert (run / "answers.jsonl").read_text() == (straight / "answers.jsonl").read_text()
+    assert [entry["date"] for entry in json.loads((run / "results.json").read_text())["chain"]] == [first_start]  # the first attempt's date
     assert_clean(run)
 
 
