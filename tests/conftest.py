@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import io
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The suite's worlds, targets, oracles and cached target answers go to a cache of its own, removed at
+# the end: a test never reads what a developer's real runs cached, nor leaves files in ~/.cache/asru.
+_TEST_CACHE = tempfile.mkdtemp(prefix="asru-test-cache-")
+os.environ["ASRU_CACHE"] = _TEST_CACHE
+atexit.register(shutil.rmtree, _TEST_CACHE, True)
 
 # Hypothesis profiles. `make test` (and CI) use "default": derandomized, so every machine runs the
 # same examples and whether the suite passes never depends on luck, and no example database, so
