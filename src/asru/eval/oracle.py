@@ -97,7 +97,7 @@ def resolve_oracle(oracle: str | None, target_dir: str | Path | None, world, req
     return folder, None
 
 
-def _questions(world, splits: dict) -> tuple[list, list, list, list]:
+def _questions(splits: dict) -> tuple[list, list, list, list]:
     """(forget qa questions, holdout qa questions, probe training probes, probe test probes)."""
     forget = forget_questions(splits)
     holdout = [s for s in splits.get("holdout", []) if s.form == "qa"]
@@ -112,7 +112,7 @@ def measure(model, processor, world, splits: dict, batch_size: int = 64, model_c
     from asru.models.layers import num_language_layers
 
     encoder = Encoder(processor, world.root)
-    forget, holdout, probe_train, probe_test = _questions(world, splits)
+    forget, holdout, probe_train, probe_test = _questions(splits)
     values = fact_values(world)
     wrong = [wrong_answers(s, values) for s in forget]
     probes, answers = [], []
@@ -160,7 +160,7 @@ def measure(model, processor, world, splits: dict, batch_size: int = 64, model_c
 
 def _measures_key(oracle_dir: Path, world, splits: dict) -> str:
     """The cache file of an oracle's measures: its folder's content, the world's, and the questions asked."""
-    forget, holdout, probe_train, _ = _questions(world, splits)
+    forget, holdout, probe_train, _ = _questions(splits)
     asked = json.dumps([[s.id for s in forget], [s.id for s in holdout], sorted({p.sample.id for p in probe_train}), WRONG_ANSWERS, MIN_K], sort_keys=True)
     return f"{model_fingerprint(oracle_dir)[:16]}-{world.manifest['content_hash'][:16]}-{hashlib.sha256(asked.encode()).hexdigest()[:16]}"
 
