@@ -19,6 +19,7 @@ import argparse
 import datetime
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -57,6 +58,14 @@ def timed(run) -> tuple[object, float, float]:
 
 
 def main() -> None:
+    scratch = Path(tempfile.mkdtemp(prefix="asru-evaluation-"))  # the untrained models, the oracle's cache, the full run
+    try:
+        run(scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run(scratch: Path) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=40)
     parser.add_argument("--untrained", action="store_true", help="time an untrained tiny model of the target's shape (no fine-tuning)")
@@ -64,7 +73,6 @@ def main() -> None:
     args = parser.parse_args()
     world_dir = cached_world(0, args.subjects)
     world = load_world(world_dir)
-    scratch = Path(tempfile.mkdtemp(prefix="asru-evaluation-"))
     if args.untrained:
         model_dir, oracle_dir = untrained_model(world, scratch / "model", 0), untrained_model(world, scratch / "oracle", 1)
     else:
