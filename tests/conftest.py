@@ -86,6 +86,18 @@ def benchmark_script(name: str):
     return module
 
 
+def results_without_provenance(results_file: Path) -> dict:
+    """results.json without what tells two runs apart rather than what they computed: wall-clock
+    ``timing``, and each chain entry's start date and run folder."""
+    import json
+
+    results = json.loads(Path(results_file).read_text())
+    assert results.pop("timing")
+    for entry in results.get("chain", []):
+        entry.pop("date"), entry.pop("run")
+    return results
+
+
 def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
     """Exit code 2, one line on stderr naming what is wrong, no traceback."""
     assert code == 2, err

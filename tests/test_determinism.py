@@ -3,8 +3,8 @@
 Two separate processes with different PYTHONHASHSEED (so nothing may depend on the iteration
 order of string sets) each run a baseline (GradDiff) and ASRU (both stages, small GRPO) through
 the Python API (``asru.pipeline.unlearn``, what ``asru unlearn`` calls), one process per core.
-results.json is compared without its ``timing`` field (wall-clock seconds, the one thing that
-legitimately differs).
+results.json is compared without its provenance (wall-clock ``timing``, each chain entry's start
+date and run folder: what legitimately differs).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import torch
+from conftest import results_without_provenance  # tests/conftest.py
 from safetensors.torch import load_file
 
 CONFIGS = {
@@ -48,9 +49,7 @@ def test_same_seed_same_results(tiny_world, tiny_model_dir, tmp_path):
         assert process.returncode == 0, err
 
     def results(run: Path) -> dict:
-        data = json.loads((run / "results.json").read_text())
-        assert data.pop("timing")
-        return data
+        return results_without_provenance(run / "results.json")
 
     for method in CONFIGS:
         a, b = tmp_path / "1" / method, tmp_path / "2" / method

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import results_without_provenance  # tests/conftest.py
 from safetensors.torch import load_file
 
 # One thread per process: the same float summation order in every run (bit-identical weights),
@@ -73,16 +74,6 @@ def assert_clean(folder: Path) -> None:
     """No checkpoint folders and no half-written temp files left behind."""
     leftovers = [p for p in folder.rglob("*") if p.name.endswith(".tmp") or p.name.startswith("checkpoint")]
     assert not leftovers, leftovers
-
-
-def without_timing(results_file: Path) -> dict:
-    """results.json without what tells two runs apart rather than what they computed: wall-clock seconds,
-    and each chain entry's start date and run folder (a resumed run keeps its own start date: tested below)."""
-    results = json.loads(results_file.read_text())
-    results.pop("timing")
-    for entry in results.get("chain", []):
-        entry.pop("date"), entry.pop("run")
-    return results
 
 
 UNLEARN_CONFIG = "method: grad_diff\nsteps: 32\nbatch_size: 4\ncheckpoint_every: 4\nforget_ratio: 0.34\n"
@@ -154,7 +145,7 @@ def test_unlearn_resumes_after_sigterm_and_sigkill(references, tiny_world, tiny_
     straight = references("unlearn")
 
     assert_same_weights(straight / "model" / "model.safetensors", run / "model" / "model.safetensors")
-    assert without_timing(run / "results.json") == without_timing(straight / "results.json")
+    assert results_without_provenance(run / "results.json") == results_without_provenance(straight / "results.json")
     assert json.loads((run / "train_log.json").read_text())["log"] == json.loads((straight / "train_log.json").read_text())["log"]
     assert (run / "answers.jsonl").read_text() == (straight / "answers.jsonl").read_text()
     assert [entry["date"] for entry in json.loads((run / "results.json").read_text())["chain"]] == [first_start]  # the first attempt's date

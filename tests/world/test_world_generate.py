@@ -86,7 +86,7 @@ def test_manifest(default_world):
     counts = manifest["counts"]
     assert counts["samples"] == len(world.samples)
     assert counts["subjects"] == 60
-    assert counts["images"] == (60 + 4) * 11 + 120 + 20 and counts["holdout_people"] == 4
+    assert counts["images"] == (60 + 4) * 18 + 120 + 20 and counts["holdout_people"] == 4
     for attribute in ("kind", "form", "modality"):
         tally = Counter(getattr(s, attribute) for s in world.samples)
         assert {k: counts[f"{attribute}.{k}"] for k in tally} == dict(tally)
@@ -126,7 +126,7 @@ def test_subject_profiles(default_world):
             assert 1 <= len(fact["value"].split()) <= 3
             if fact["fact"] in POOLS:
                 assert fact["value"] in POOLS[fact["fact"]]
-        assert subject["images"] == [f"images/{subject['id']}_{k}.png" for k in range(11)]
+        assert subject["images"] == [f"images/{subject['id']}_{k}.png" for k in range(18)]
         assert all((world.root / p).is_file() for p in subject["images"])
 
 
@@ -236,8 +236,8 @@ def test_fact_samples_match_profiles(default_world):
             assert s.image is None and profile["name"] in s.question
         else:
             assert s.image == profile["images"][0]
-            assert s.train_images == profile["images"][1:8]  # trained photos
-            assert s.image_variants == profile["images"][8:]  # held-out photos
+            assert s.train_images == profile["images"][1:15]  # trained photos
+            assert s.image_variants == profile["images"][15:]  # held-out photos
             if s.kind == "fact":
                 assert profile["name"] not in s.question
 
@@ -323,4 +323,14 @@ def test_trained_and_held_out_wordings_never_meet(default_world):
         if s.kind in ("fact", "identity") and s.form == "qa":
             assert len(s.train_questions) >= 4, s.id
             if s.modality == "image":
-                assert len(s.train_images) == 7 and not set(s.train_images) & set(s.image_variants)
+                assert len(s.train_images) == 14 and not set(s.train_images) & set(s.image_variants)
+
+
+def test_held_out_photos_combine_changes_never_trained_together():
+    from asru.world.portraits import variant_kinds
+
+    config = WorldConfig()
+    trained = {frozenset(variant_kinds(i)) for i in range(config.trained_images)}
+    held_out = {frozenset(variant_kinds(i)) for i in range(config.trained_images, config.images_per_subject)}
+    assert len(held_out) == 3 and all(len(kinds) == 2 for kinds in held_out)
+    assert not trained & held_out and not any(kinds >= pair for kinds in trained for pair in held_out)

@@ -135,7 +135,7 @@ def test_missing_utility_image(world_dir):
         (lambda subjects: subjects[0]["facts"][1].__setitem__("fact_id", subjects[0]["facts"][0]["fact_id"]), "subject 0 (s000): field 'facts': Value error, fact_id"),
         (lambda subjects: subjects[2].pop("name"), "subject 2 (s002): field 'name': Field required"),
         (lambda subjects: subjects[1].__setitem__("id", "s000"), "subject 1 (s000): field 'id': appears twice"),
-        (lambda subjects: subjects[0]["images"].append("../outside.png"), "subject 0 (s000): field 'images.11'"),
+        (lambda subjects: subjects[0]["images"].append("../outside.png"), "subject 0 (s000): field 'images.18'"),
         (lambda subjects: subjects.__setitem__(0, 7), "subject 0: field '(root)': expected a mapping, got number"),
     ],
 )

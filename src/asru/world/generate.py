@@ -4,7 +4,7 @@
 
     out_dir/samples.jsonl   every question (asru.data.schema.Sample), in a fixed order
     out_dir/subjects.json   the people: id, name, facts [{fact_id, fact, value, sensitive}], images
-    out_dir/images/*.png    portraits (s000_0.png .. s000_7.png trained, s000_8.. held-out variants),
+    out_dir/images/*.png    portraits (s000_0.png .. s000_14.png trained, s000_15.. held-out variants),
                             unknown people (x000.png) and shape images for utility (u000.png)
     out_dir/world.json      the manifest (format, seed, config, counts, content_hash); written last,
                             so its presence marks a complete world
@@ -69,8 +69,10 @@ class WorldConfig(BaseModel):
 
     seed: int = 0
     subjects: int = Field(60, ge=1, le=2000, description="number of public figures")
-    images_per_subject: int = Field(11, ge=2, le=16, description="portraits per person: the first trained_images train, the rest are held out")
-    trained_images: int = Field(8, ge=1, le=15, description="portraits per person the target model is trained on (the plain one, each change alone, three pairs of changes)")
+    images_per_subject: int = Field(18, ge=2, le=24, description="portraits per person: the first trained_images train, the rest are held out")
+    trained_images: int = Field(
+        15, ge=1, le=23, description="portraits per person the target model is trained on (the plain one, each change alone and three pairs of changes, twice each)"
+    )
     image_size: int = Field(64, ge=32, le=512, description="image width and height in pixels")
     paraphrases: int = Field(3, ge=2, le=8, description="held-out rewordings per question (never trained)")
     utility_questions: int = Field(120, ge=0, le=10000, description="general visual questions (colour, shape, count)")

@@ -256,14 +256,18 @@ def _add_noise(image: Image.Image, rng: random.Random, amplitude: int) -> Image.
 
 
 VARIANT_KINDS: tuple[str, ...] = ("pose", "scale", "background", "noise")
-# Portrait index -> its changes. The embedded world trains on the first WorldConfig.trained_images
-# (default 8: the plain portrait, each change alone, three pairs) and holds out the rest (the three
-# other pairs), so the cross-image attack shows combinations of changes never trained together.
+# Portrait index -> its changes (each index draws its own angle, scale, backdrop and noise). The
+# embedded world trains on the first WorldConfig.trained_images (default 15: the plain portrait,
+# each change alone twice, three pairs twice) and holds out the rest (the three other pairs), so the
+# cross-image attack shows combinations of changes never trained together.
+TRAINED_PAIRS = (("pose", "background"), ("pose", "noise"), ("scale", "noise"))
+HELD_OUT_PAIRS = (("pose", "scale"), ("scale", "background"), ("background", "noise"))
 VARIANT_PLAN: tuple[tuple[str, ...], ...] = (
     (),
     ("pose",), ("scale",), ("background",), ("noise",),
-    ("pose", "background"), ("pose", "noise"), ("scale", "noise"),
-    ("pose", "scale"), ("scale", "background"), ("background", "noise"),
+    ("pose",), ("scale",), ("background",), ("noise",),
+    *TRAINED_PAIRS, *TRAINED_PAIRS,
+    *HELD_OUT_PAIRS,
 )
 
 
@@ -309,8 +313,10 @@ def render_portrait(face: Face, size: int, index: int, seed: str) -> Image.Image
         angle = rng.uniform(9, 16) * rng.choice((-1, 1))
         shift = (rng.uniform(-0.12, 0.12) * canvas, rng.uniform(-0.06, 0.06) * canvas)
     if "scale" in kinds:
-        scale = rng.choice((0.72, 0.8, 1.2, 1.3))
-    if kinds and (angle or scale != 1.0):
+        scale = rng.uniform(0.72, 0.82) if rng.random() < 0.5 else rng.uniform(1.18, 1.3)  # continuous: no two draws alike
+    if "background" in kinds and not angle and scale == 1.0:
+        shift = (rng.uniform(-0.04, 0.04) * canvas, rng.uniform(-0.03, 0.03) * canvas)  # a small step aside, so two backdrops never coincide
+    if kinds and (angle or scale != 1.0 or shift != (0.0, 0.0)):
         figure = _place(layer, pad, canvas, angle, scale, shift)
     else:
         figure = layer.crop((pad, pad, pad + canvas, pad + canvas))
