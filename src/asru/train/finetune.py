@@ -51,7 +51,7 @@ class FinetuneConfig(StrictConfig):
     learning_rate: float = Field(2e-3, gt=0)
     vision_learning_rate: float = Field(3e-3, gt=0, description="lr of the vision tower (image-to-identity binding is the slow part)")
     batch_size: int = Field(16, ge=1)
-    epochs: int = Field(14, ge=1)
+    epochs: int = Field(30, ge=1, description="passes over the training items (at 14 the held-out forms stayed at 40-80 %; at 30 they pass)")
     warmup_steps: int = Field(50, ge=0)
     weight_decay: float = Field(0.0, ge=0)
     seed: int = 0
