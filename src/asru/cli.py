@@ -311,12 +311,16 @@ def audit(
     result = audit_path(run, audit_config, world_dir=world, model_path=model, console=console)
     verdict = "[green]PASS[/green]" if result["verdict"] == "pass" else "[red]FAIL[/red]"
     table = Table(title=f"audit of {run}: {verdict}")
-    for column in ("check", "leakage", "threshold", "n", "verdict"):
+    for column in ("check", "leakage (known)", "n known", "leakage (all)", "n", "threshold", "verdict"):
         table.add_column(column, justify="left" if column in ("check", "verdict") else "right")
+    fmt = lambda value: "–" if value is None else f"{value:.3f}"  # noqa: E731
     for name, check in result["checks"].items():
-        table.add_row(name, f"{check['leakage']:.3f}", f"{check['threshold']:.3f}", str(check["n"]), "[green]pass[/green]" if check["passed"] else "[red]FAIL[/red]")
+        table.add_row(
+            name, fmt(check.get("leakage_known")), str(check.get("n_known") or 0), fmt(check["leakage"]), str(check["n"]), f"{check['threshold']:.3f}",
+            ("[green]pass[/green]" if check["passed"] else "[red]FAIL[/red]") + (" (on all)" if check.get("judged_on") == "all" else ""),
+        )
     for name in result["skipped"]:
-        table.add_row(name, "–", "–", "0", "skipped")
+        table.add_row(name, "–", "0", "–", "0", "–", "skipped")
     console.print(table)
     _print_oracle_checks(result)
     if result.get("requests"):
@@ -324,7 +328,7 @@ def audit(
         for column in ("request", "worst leakage", "verdict", "failed checks"):
             per_request.add_column(column, justify="right" if column == "worst leakage" else "left")
         for request_id, verdict in result["requests"].items():
-            worst = max((c["leakage"] for c in verdict["checks"].values() if c["leakage"] is not None), default=None)
+            worst = max((c.get("judged_leakage", c["leakage"]) for c in verdict["checks"].values() if c.get("judged_leakage", c["leakage"]) is not None), default=None)
             passed = "[green]pass[/green]" if verdict["verdict"] == "pass" else "[red]FAIL[/red]"
             per_request.add_row(request_id, "–" if worst is None else f"{worst:.3f}", passed, ", ".join(verdict["failed"]) or "–")
         console.print(per_request)

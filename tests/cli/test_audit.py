@@ -101,3 +101,14 @@ def test_verdict_rules():
     assert judge_checks(leakages, AuditConfig(thresholds={"relearn": 0.25}))["verdict"] == "pass"
     assert parse_thresholds(["relearn=0.2", " direct = 0 "]) == {"relearn": 0.2, "direct": 0.0}
     assert check_names(steering=True)[-1] == "steering_removed" and "steering_removed" not in check_names(steering=False)
+
+
+def test_the_verdict_is_on_what_the_starting_model_knew():
+    """1 leak in 20 questions is 5 % raw, but 1 in the 4 the model knew is 25 %: the audit judges the 25 %."""
+    leakages = {
+        "direct": {"leakage": 0.05, "n": 20, "leakage_known": 0.25, "n_known": 4},
+        "paraphrase": {"leakage": 0.0, "n": 20, "leakage_known": None, "n_known": 0},  # nothing known: judged on all
+    }
+    verdict = judge_checks(leakages, AuditConfig())
+    assert verdict["failed"] == ["direct"] and verdict["checks"]["direct"]["judged_leakage"] == 0.25
+    assert verdict["checks"]["paraphrase"]["judged_on"] == "all" and verdict["checks"]["paraphrase"]["passed"]

@@ -128,15 +128,19 @@ def judge_checks(leakages: dict[str, dict], config: AuditConfig, names: list[str
     checks = {}
     for name, metrics in leakages.items():
         threshold = config.thresholds.get(name, config.max_leakage)
-        leakage = metrics.get("leakage")
+        # judged over the questions the run's starting model answered correctly in that form (what
+        # there was to forget); over every question only where those answers are unknown
+        known = metrics.get("leakage_known") is not None and (metrics.get("n_known") or 0) > 0
+        judged = metrics.get("leakage_known") if known else metrics.get("leakage")
         checks[name] = {
-            "leakage": leakage,
+            "leakage": metrics.get("leakage"),
             "threshold": threshold,
-            "passed": leakage is not None and leakage <= threshold,
+            "judged_on": "known" if known else "all",
+            "judged_leakage": judged,
+            "passed": judged is not None and judged <= threshold,
             "n": metrics.get("n"),
             "exact_match": metrics.get("exact_match"),
             "refusal_rate": metrics.get("refusal_rate"),
-            # shown, not judged: the leakage over the questions the run's target answered correctly
             "leakage_known": metrics.get("leakage_known"),
             "n_known": metrics.get("n_known"),
         }

@@ -120,9 +120,13 @@ def metrics_markdown(results: dict) -> str:
 
 def audit_markdown(audit: dict) -> str:
     """The audit section of a report: the verdict and, per check, leakage against its threshold."""
-    rows = [[name, c["leakage"], c["threshold"], c["n"], c.get("leakage_known"), c.get("n_known"), "pass" if c["passed"] else "FAIL"] for name, c in audit["checks"].items()]
-    rows += [[name, None, None, 0, None, None, "skipped (nothing to ask)"] for name in audit.get("skipped", [])]
-    header = ["check", "leakage", "threshold", "n", "leakage (known)", "n known", "verdict"]  # the verdict is on the raw leakage
+    rows = [
+        [name, c.get("leakage_known"), c.get("n_known"), c["leakage"], c["n"], c["threshold"], ("pass" if c["passed"] else "FAIL") + (" (on all)" if c.get("judged_on") == "all" else "")]
+        for name, c in audit["checks"].items()
+    ]
+    rows += [[name, None, None, None, 0, None, "skipped (nothing to ask)"] for name in audit.get("skipped", [])]
+    # judged on the leakage over what the starting model knew ("(on all)": its answers were unknown, judged on every question)
+    header = ["check", "leakage (known)", "n known", "leakage (all)", "n", "threshold", "verdict"]
     parts = [f"## Audit: {audit['verdict'].upper()}", "", markdown_table(header, rows)]
     if audit.get("oracle_checks"):  # audits written before the oracle checks have none
         oracle = audit.get("oracle") or {}
