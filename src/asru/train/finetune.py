@@ -110,6 +110,14 @@ def epoch_batches(lengths: list[int], batch_size: int, buckets: int, seed: int, 
 RECIPE_VERSION = 2
 
 
+def target_steps(world, config: FinetuneConfig) -> int:
+    """How many steps ``config`` trains for on ``world`` (the length of the progress bar)."""
+    return math.ceil(len(curriculum(world.samples, config)) / config.batch_size) * config.epochs
+
+
+PROGRESS_FILE = "progress.json"  # {"step", "steps", "loss"}, every few steps: for a parent process's progress bar
+
+
 def target_cache_key(world_hash: str, config: FinetuneConfig) -> str:
     payload = json.dumps({"world": world_hash, "recipe": config.model_dump(mode="json", exclude=NOT_RECIPE), "format": RECIPE_VERSION}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -183,6 +191,8 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
             loss_value = loss.item()
             bar.update(task, advance=1, loss=loss_value)
             log_row(accelerator, {"step": step + 1, "loss": loss_value})
+            if (step + 1) % 10 == 0:
+                atomic_write_json(out_dir / PROGRESS_FILE, {"step": step + 1, "steps": total_steps, "loss": loss_value})
             elapsed = elapsed_before + time.perf_counter() - started
             stop.stop_here(accelerator, checkpoint_dir, step + 1, total_steps, {"elapsed": elapsed})
             if (step + 1) % config.checkpoint_every == 0 and step + 1 < total_steps:
@@ -202,4 +212,5 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
     atomic_write_json(out_dir / "finetune.json", summary)
     for leftover in (checkpoint_dir, checkpoint_dir.with_name("checkpoint.old"), checkpoint_dir.with_name("checkpoint.tmp")):
         shutil.rmtree(leftover, ignore_errors=True)
+    (out_dir / PROGRESS_FILE).unlink(missing_ok=True)
     return summary

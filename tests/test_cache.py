@@ -1,0 +1,52 @@
+"""The per-machine cache: oracles that cover a forget set, and fine-tunes built side by side."""
+
+from __future__ import annotations
+
+import json
+
+from asru.cache import build_in_parallel, cached_oracle, covering_oracle, oracle_recipe, target_folder
+from asru.models import TinyModelConfig, load_vlm
+from asru.train.finetune import FinetuneConfig
+
+TINY = TinyModelConfig(hidden_size=32, intermediate_size=64, num_layers=1, num_heads=2, num_kv_heads=1, vision_hidden_size=32, vision_layers=1, vision_heads=2)
+
+
+def _fake_built(world, recipe) -> None:
+    """A cache entry as a finished fine-tune leaves it (finetune.json), without training."""
+    folder = target_folder(world.manifest["content_hash"], recipe)
+    folder.mkdir(parents=True)
+    (folder / "finetune.json").write_text(json.dumps({"world_hash": world.manifest["content_hash"], "recipe": recipe.model_dump(mode="json")}))
+
+
+def test_an_oracle_that_never_saw_more_stands_for_a_forget_set(tiny_world, tmp_path, monkeypatch):
+    monkeypatch.setenv("ASRU_CACHE", str(tmp_path / "cache"))
+    recipe = FinetuneConfig(model=TINY, epochs=1)
+    wanted = {"s001": {0, 1, 2}}
+    assert covering_oracle(tiny_world.manifest["content_hash"], recipe, wanted) is None
+    _fake_built(tiny_world, oracle_recipe(recipe, {"s001": {1, 2}}))  # misses fact 0: does not cover
+    _fake_built(tiny_world, oracle_recipe(recipe, {"s001": set(range(9)), "s002": {7, 8}}))  # covers, with 8 facts more
+    _fake_built(tiny_world, oracle_recipe(recipe, {"s001": {0, 1, 2, 3}}))  # covers, with 1 fact more: the one chosen
+    _fake_built(tiny_world, oracle_recipe(recipe.model_copy(update={"epochs": 2}), {"s001": {0, 1, 2}}))  # another recipe
+    best = covering_oracle(tiny_world.manifest["content_hash"], recipe, wanted)
+    assert best == target_folder(tiny_world.manifest["content_hash"], oracle_recipe(recipe, {"s001": {0, 1, 2, 3}}))
+    assert cached_oracle(tiny_world.root, recipe, wanted, build=False) == best
+    assert covering_oracle("0" * 64, recipe, wanted) is None  # another world
+    _fake_built(tiny_world, oracle_recipe(recipe, wanted))
+    assert cached_oracle(tiny_world.root, recipe, wanted, build=False) == target_folder(tiny_world.manifest["content_hash"], oracle_recipe(recipe, wanted))  # exact first
+    (best / "finetune.json").write_text("{broken")
+    assert covering_oracle(tiny_world.manifest["content_hash"], recipe, wanted) != best  # a damaged entry is skipped
+
+
+def test_target_and_oracle_fine_tuned_side_by_side(tiny_world, tmp_path, monkeypatch):
+    monkeypatch.setenv("ASRU_CACHE", str(tmp_path / "cache"))
+    recipe = FinetuneConfig(model=TINY, epochs=1, train_forms=["qa"], batch_size=32)
+    oracle = oracle_recipe(recipe, {"s000": {0, 1}})
+    first = build_in_parallel(tiny_world.root, [recipe, oracle])
+    assert [folder.name for folder in first] == [target_folder(tiny_world.manifest["content_hash"], r).name for r in (recipe, oracle)]
+    for folder in first:
+        summary = json.loads((folder / "finetune.json").read_text())
+        assert summary["steps"] > 0 and load_vlm(folder)[0] is not None and not (folder / "progress.json").exists()
+    assert json.loads((first[1] / "finetune.json").read_text())["recipe"]["exclude"] == [{"subject_id": "s000", "fact_ids": [0, 1]}]
+    stamps = [(folder / "model.safetensors").stat().st_mtime_ns for folder in first]
+    assert build_in_parallel(tiny_world.root, [recipe, oracle]) == first  # a second call finds both built
+    assert [(folder / "model.safetensors").stat().st_mtime_ns for folder in first] == stamps  # nothing trained again
