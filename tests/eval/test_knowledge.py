@@ -230,14 +230,17 @@ def test_a_method_run_reuses_the_target_rows_bits_and_results_keep_both(tiny_wor
     assert [a["target_correct"] for a in answers] == [a["target_correct"] for a in load_answers(tmp_path / "target")]
 
 
-def test_an_audit_shows_the_known_leakage_next_to_the_raw_one_it_judges():
+def test_an_audit_judges_the_known_leakage_and_shows_the_raw_one_next_to_it():
     from asru.eval.audit import AuditConfig, judge_checks
     from asru.report.writer import audit_markdown
 
     audit = judge_checks({"direct": {"leakage": 0.04, "n": 25, "leakage_known": 0.5, "n_known": 2}}, AuditConfig(max_leakage=0.05))
     check = audit["checks"]["direct"]
-    assert audit["verdict"] == "pass" and (check["leakage_known"], check["n_known"]) == (0.5, 2)  # judged on the raw 0.04
-    assert "| direct | 0.040 | 0.050 | 25 | 0.500 | 2 | pass |" in audit_markdown(audit)
+    assert audit["verdict"] == "fail" and (check["judged_on"], check["judged_leakage"], check["leakage"]) == ("known", 0.5, 0.04)
+    assert "| direct | 0.500 | 2 | 0.040 | 25 | 0.050 | FAIL |" in audit_markdown(audit)
+    # nothing known in that form: judged on every question
+    audit = judge_checks({"direct": {"leakage": 0.04, "n": 25, "leakage_known": None, "n_known": 0}}, AuditConfig(max_leakage=0.05))
+    assert audit["verdict"] == "pass" and audit["checks"]["direct"]["judged_on"] == "all"
 
 
 @pytest.mark.parametrize("method", ["grad_diff", "steering"])

@@ -239,7 +239,7 @@ class WorldWriter:
         if not samples:
             raise DataError(f"{self.release.source}: no samples found")
         subjects = [{**s, "facts": [s["facts"][k] for k in sorted(s["facts"])]} for s in self.subjects.values()]
-        used = {p for s in subjects for p in s["images"]} | {p for s in samples for p in [s.image, *s.image_variants] if p}
+        used = {p for s in subjects for p in s["images"]} | {p for s in samples for p in s.image_files()}
         images = {path: data for path, data in self.images.items() if path in used}
         write_world(self.out_dir, samples, subjects, images, {"source": self.release.source, **extra})
         return load_world(self.out_dir)

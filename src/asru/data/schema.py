@@ -59,6 +59,10 @@ class Sample(BaseModel):
     )
     train_images: list[RelativeImagePath] = Field(default_factory=list, description="further photos the target model is trained on; never shown in evaluation")
 
+    def image_files(self) -> list[str]:
+        """Every photo this sample names (shown, held out or trained on): what a copy of the world must carry."""
+        return [p for p in [self.image, *self.image_variants, *self.train_images] if p]
+
     def model_post_init(self, __context) -> None:
         if self.modality == "image" and not self.image:
             raise ValueError("modality 'image' needs an 'image' path")

@@ -50,9 +50,9 @@ def record_targets(model, processor, world, out_dir: str | Path, batch_size: int
         values.setdefault((sample.subject_id, sample.fact_id), sample.answer)
     subjects = [
         {**subject, "facts": [{**f, "value": values.get((subject["id"], f["fact_id"]), f["value"])} for f in subject["facts"]]}
-        for subject in world.subjects
+        for subject in [*world.subjects, *world.holdout]  # holdout people too: their questions are asked
     ]
-    paths = {p for s in subjects for p in s["images"]} | {p for s in samples for p in [s.image, *s.image_variants] if p}
+    paths = {p for s in subjects for p in s["images"]} | {p for s in samples for p in s.image_files()}
     images = {p: (Path(world.root) / p).read_bytes() for p in sorted(paths)}
     summary = {
         "model": model_name, "answered": len(chosen) - empty, "empty_kept_original": empty, "forms": list(TARGET_FORMS),
