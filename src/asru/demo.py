@@ -44,6 +44,10 @@ from asru.io import atomic_write_json, atomic_write_text, check_writable
 from asru.report.results import load_answers, load_results
 
 DEMO_SETTINGS = ("complete", "selective")
+# The demo's world besides its people (DemoConfig.subjects): fewer visual questions and unknown
+# people than asru bench's 40-person world, in proportion to its size, so that the target and the
+# oracle fine-tune in a fresh clone's first `make demo` (see the README for the measured times)
+DEMO_WORLD = {"utility_questions": 40, "unknown_people": 8}
 # the splits the demo's table reads (bench.COLUMNS): nothing else is evaluated
 EVAL_SPLITS = ["forget", "retain_same_subject", "retain_other", "utility"]
 TABLE_COLUMNS = ("forget_leakage", "forget_refusal", "retain_same_subject", "retain_other", "utility", "naturalness")
@@ -69,7 +73,7 @@ class DemoConfig(StrictConfig):
     """What ``asru demo`` runs; every CLI option maps to one field."""
 
     out: str = Field("runs/demo", description="folder for the run folders, the comparison and demo.json")
-    subjects: int = Field(20, ge=2, description="people in the embedded world (asru bench: 40; 20 halves the target's fine-tuning, the longest part of a first demo)")
+    subjects: int = Field(8, ge=2, description="people in the embedded world (asru bench: 40; 8 keep the fine-tuning of the target and the oracle, the longest part of a first demo, to minutes)")
     seed: int = Field(0, description="world seed; also picks the people forgotten and seeds training")
     methods: list[str] = Field(default_factory=lambda: ["asru", "grad_diff", "npo"], min_length=1, description="unlearning methods (registry names)")
     steps: int | None = Field(None, ge=1, description="trainer steps of every method (UnlearnConfig.steps); default: each method's own")
@@ -344,7 +348,9 @@ def run_demo(config: DemoConfig | None = None, console=None) -> dict:
     import gc
 
     from asru.bench import available_cores, execute, execute_parallel, prepare_oracles, run_state
-    from asru.cache import cached_target, cached_world
+    from asru.cache import build_in_parallel, cached_world, oracle_recipe
+    from asru.eval.oracle import forget_set
+    from asru.train.finetune import FinetuneConfig
     from asru.report.compare import compare_runs
     from asru.world import load_world
 
@@ -354,9 +360,18 @@ def run_demo(config: DemoConfig | None = None, console=None) -> dict:
     check_writable(out)
     if config.model and not config.world:
         raise ConfigError("option --model needs --world: the world the model was trained on")
-    world_dir = Path(config.world) if config.world else cached_world(config.seed, config.subjects, console)
+    world_dir = Path(config.world) if config.world else cached_world(config.seed, config.subjects, console, **DEMO_WORLD)
     world = load_world(world_dir)
-    target_dir = Path(config.model) if config.model else cached_target(world_dir, console=console)
+    if config.model:
+        target_dir = Path(config.model)
+    else:
+        # the target, and the oracle that never saw either request (it stands for both: asru.cache.covering_oracle),
+        # are independent fine-tunes: side by side, one process each
+        recipes = [FinetuneConfig()]
+        if config.oracle:
+            chosen = demo_requests(world, config.seed)
+            recipes.append(oracle_recipe(FinetuneConfig(), forget_set(world, [chosen[setting] for setting in DEMO_SETTINGS])))
+        target_dir = build_in_parallel(world_dir, recipes, console)[0]
     if config.oracle and not (target_dir / "finetune.json").is_file():
         raise ConfigError(f"option --model: {target_dir} has no finetune.json, the recipe the oracle retrains (`asru finetune` writes one); pass --no-oracle")
     runs = plan(config, world, world_dir, target_dir)
