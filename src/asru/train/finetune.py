@@ -29,9 +29,20 @@ from asru.errors import ConfigError
 from asru.io import atomic_write_json, check_writable
 from asru.models.loading import save_vlm
 from asru.models.tiny import TinyModelConfig, build_tiny
-from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint, stop_on_signals
+from asru.train.checkpoint import (
+    find_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    stop_on_signals,
+)
 from asru.train.target_items import TargetCurriculum, TrainingItem
-from asru.train.tracking import ReportTo, check_tracker_installed, log_row, tracker_options, tracking
+from asru.train.tracking import (
+    ReportTo,
+    check_tracker_installed,
+    log_row,
+    tracker_options,
+    tracking,
+)
 from asru.ui import progress_bar
 from asru.world import load_world
 from asru.world.phrases import GENERIC_REFUSALS, REFUSAL_TEMPLATES, TRAINING_WRAPPERS
@@ -206,6 +217,7 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
         "items": len(items),
         "final_loss": loss_value,
         "train_seconds": elapsed_before + time.perf_counter() - started,
+        "torch_threads": torch.get_num_threads(),  # what train_seconds was measured with
         "world_hash": world.manifest["content_hash"],
         "recipe": config.model_dump(mode="json", exclude=NOT_RECIPE),
     }
