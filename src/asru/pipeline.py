@@ -18,7 +18,7 @@ from asru.config import StrictConfig, dump_config, load_json_file
 from asru.errors import ConfigError, DataError, ModelError
 from asru.eval.attacks import ALL_ATTACKS
 from asru.eval.chain import ChainEntry, chain_requests, default_entry_id, extend, new_entry, request_metrics, training_splits
-from asru.eval.evaluate import evaluate, probe_sets
+from asru.eval.evaluate import evaluate, probe_sets, target_scores
 from asru.eval.knowledge import TargetKnowledge
 from asru.eval.llm_judge import make_judge
 from asru.eval.oracle import ORACLE_ROW, against_oracle, build_oracle, forget_set, resolve_oracle
@@ -148,13 +148,15 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
     status = console.status("evaluating") if console else None
     if status:
         status.start()
+    # the run's starting model is the target whose answers condition the *_known figures (itself, for asru eval)
+    knowledge = TargetKnowledge(target_model or model_path, world, model=model if loaded_here and not target_model else None, processor=processor if loaded_here and not target_model else None, batch_size=config.batch_size)
     try:
         metrics, attacks, answers = evaluate(
             model, processor, world, {**splits, **chosen}, split_names=list(chosen), attacks=attack_names, model_context=model_context, perplexity_model=original, batch_size=config.batch_size, seed=config.seed,
-            progress=(lambda name: status.update(f"evaluating {name}")) if status else None, judge=judge_many,
-            # the run's starting model is the target whose answers condition the *_known figures (itself, for asru eval)
-            knowledge=TargetKnowledge(target_model or model_path, world, model=model if loaded_here and not target_model else None, processor=processor if loaded_here and not target_model else None, batch_size=config.batch_size),
+            progress=(lambda name: status.update(f"evaluating {name}")) if status else None, judge=judge_many, knowledge=knowledge,
         )
+        # the report's "target" column: the target's answers (asked ahead of training, cached) scored the same way
+        target = target_scores(world, processor, {**splits, **chosen}, list(chosen), knowledge, judge_many, perplexity_model=original, batch_size=config.batch_size, seed=config.seed)
         if status:
             status.update("gone or hidden: likelihoods, membership inference, probes" + (" (and the oracle's, once)" if found_oracle[0] else ""))
         # on every question of the forget set (never the capped subset): the oracle's cached numbers are on the same ones
@@ -172,6 +174,7 @@ def evaluate_model(model_path: str | Path, world_dir: str | Path, out: str | Pat
         "requests": describe_requests(world, requests),
         "metrics": metrics,
         "attacks": attacks,
+        "target": {"model": str(target_model or model_path), "metrics": target},
         **{key: against[key] for key in ("oracle", *ORACLE_SECTIONS)},
         "judge": judge_name,
         "timing": {**(timing or {}), **against["timing"], "eval_seconds": round(time.perf_counter() - started, 2)},

@@ -235,7 +235,10 @@ def test_asru_eval_judges_through_the_server(cli, stub, tiny_world, tiny_model_d
     for split in ("forget", "retain_other"):
         summary = results["metrics"][split]["judge"]
         assert summary["naturalness"] == 2 and summary["contextual_refusal"] == 4 and summary["labels"]["refusal_contextual"] == 1.0
-    assert len(server.posts()) == sum(results["metrics"][s]["judge"]["n"] for s in ("forget", "retain_other")) > 0
+    # and the target's forget answers once more, for the report's headline (target → this model)
+    target_judged = results["target"]["metrics"]["forget"]["judge"]
+    assert target_judged["naturalness"] == 2 and "judge" not in results["target"]["metrics"]["retain_other"]
+    assert len(server.posts()) == sum(results["metrics"][s]["judge"]["n"] for s in ("forget", "retain_other")) + target_judged["n"] > 0
 
 
 def test_asru_unlearn_with_a_down_judge_fails_before_training(cli, tiny_world, tiny_model_dir, tmp_path):

@@ -113,6 +113,22 @@ def test_bits_are_the_target_scoring_and_cached_across_objects(tiny_world, tiny_
     assert scripted.asked[len(probes):] == attacked
     (file,) = (cache / "knowledge").glob("*.json")
     assert len(json.loads(file.read_text())["known"]) == len(probes) + len(attacked)
+    # with each bit, what the target said: a report's "before"
+    assert again.answers(probes + attacked) == [scripted.answer(p) for p in probes + attacked]
+    assert TargetKnowledge(tiny_model_dir, tiny_world).answers(probes) == [scripted.answer(p) for p in probes]
+
+
+def test_a_file_written_before_the_answers_were_kept_asks_for_them_once(tiny_world, tiny_model_dir, cache, scripted):
+    from asru.eval.knowledge import TargetKnowledge
+
+    probes = [Probe.of(s) for s in _forget(tiny_world)]
+    bits = TargetKnowledge(tiny_model_dir, tiny_world).lookup(probes)
+    (file,) = (cache / "knowledge").glob("*.json")
+    file.write_text(json.dumps({key: value for key, value in json.loads(file.read_text()).items() if key != "answers"}))
+    knowledge = TargetKnowledge(tiny_model_dir, tiny_world)
+    assert knowledge.lookup(probes) == bits and knowledge.answers(probes) == [scripted.answer(p) for p in probes]
+    assert len(scripted.asked) == 2 * len(probes)
+    assert TargetKnowledge(tiny_model_dir, tiny_world).lookup(probes) == bits and len(scripted.asked) == 2 * len(probes)
 
 
 def test_an_attacked_probe_has_its_own_bit(tiny_world, tiny_model_dir, cache, monkeypatch):
@@ -228,6 +244,9 @@ def test_a_method_run_reuses_the_target_rows_bits_and_results_keep_both(tiny_wor
     answers = load_answers(tmp_path / "method")
     assert answers and all(isinstance(a["target_correct"], bool) for a in answers)
     assert [a["target_correct"] for a in answers] == [a["target_correct"] for a in load_answers(tmp_path / "target")]
+    # and what the target said to each question, with its figures on them: a report's "before" and "target" column
+    assert [a["target_answer"] for a in answers] == [a["pred"] for a in load_answers(tmp_path / "target")]
+    assert run["target"]["metrics"]["forget"]["all"] == target_row["metrics"]["forget"]["all"]
 
 
 def test_an_audit_judges_the_known_leakage_and_shows_the_raw_one_next_to_it():

@@ -148,6 +148,29 @@ def judge_checks(leakages: dict[str, dict], config: AuditConfig, names: list[str
     return {"verdict": "fail" if failed else "pass", "failed": failed, "checks": checks}
 
 
+def judge_all(leakages: dict[str, dict], found: dict, config: AuditConfig, names: list[str] | None = None) -> dict:
+    """Every check, the leakages' (:func:`judge_checks`) and the oracle's (:func:`judge_oracle_checks`); any failure fails the verdict."""
+    result = judge_checks(leakages, config, names)
+    against = judge_oracle_checks(found, config)
+    failed = result["failed"] + against.pop("oracle_failed")
+    return {**result, **against, "failed": failed, "verdict": "fail" if failed else "pass"}
+
+
+def judge_results(results: dict, config: AuditConfig | None = None) -> dict:
+    """The audit's rules applied to what a run already measured (results.json): the forget questions, the attacks
+    it ran and its gone-or-hidden sections — the verdict a report of a run not audited yet opens with.
+
+    ``asru audit`` asks again, under every attack (relearning included); this judges only the numbers
+    the run has, with the same thresholds (default: :class:`AuditConfig`'s).
+    """
+    from asru.eval.oracle import SECTIONS
+
+    forget = results.get("metrics", {}).get("forget", {}).get("all")
+    leakages = {**({DIRECT: forget} if forget else {}), **results.get("attacks", {})}
+    found = {"oracle": results.get("oracle") or {"model": None, "reason": "not measured"}, **{section: results.get(section) or {} for section in SECTIONS}}
+    return judge_all(leakages, found, config or AuditConfig())
+
+
 def _requests(results: dict) -> list[DeletionRequest]:
     """The run's deletion requests exactly as it resolved them (subject ids and fact ids; validated by load_results)."""
     return [DeletionRequest(subject=r["subject_id"], facts=r["fact_ids"]) for r in results["requests"]]
@@ -203,10 +226,7 @@ def run_checks(
             status.stop()
     leakages = {DIRECT: metrics["forget"]["all"], **{name: attacks[name] for name in names[1:] if name in attacks}}
     skipped = [name for name in names if name not in leakages]  # an attack with nothing to rewrite (no held-out images...)
-    result = {**judge_checks(leakages, config, names), "skipped": skipped}
-    against = judge_oracle_checks(found, config)
-    failed = result["failed"] + against.pop("oracle_failed")
-    result = {**result, **against, "failed": failed, "verdict": "fail" if failed else "pass"}
+    result = {**judge_all(leakages, found, config, names), "skipped": skipped}
     return judge_requests(result, chain, splits, records, config, names) if chain else result
 
 

@@ -62,13 +62,14 @@ def answer_perplexities(model, encoder: Encoder, probes: list[Probe], answers: l
 
 def score(
     probes: list[Probe], answers: list[str], should_forget: bool, distractors: dict[str, list[str]], judged: bool = True, perplexities: list[float] | None = None,
-    judge: Callable[[list[dict]], list] = judge_many, known: list[bool] | None = None,
+    judge: Callable[[list[dict]], list] = judge_many, known: list[bool] | None = None, before: list[str] | None = None,
 ):
     """Metrics overall and per modality, the judge summary, and the per-answer records.
 
     ``judge``: records -> judgements, the offline rules by default (``asru.eval.llm_judge.make_judge``).
     ``known``: per probe, whether the target model answered it correctly (each record's
     ``target_correct``; the metrics' ``*_known`` figures are over these records).
+    ``before``: per probe, the target's answer (each record's ``target_answer``, a report's "before").
     """
     records = []
     for index, (probe, answer) in enumerate(zip(probes, answers)):
@@ -91,6 +92,7 @@ def score(
                 "distractors": [v for v in distractors.get(s.fact, []) if v != s.answer][:20],
                 "perplexity": perplexities[index] if perplexities else None,
                 "target_correct": known[index] if known is not None else None,
+                "target_answer": before[index] if before is not None else None,
                 **({"prefill": probe.prefill} if probe.prefill else {}),  # the answer (pred) continues it
             }
         )
@@ -151,10 +153,11 @@ def evaluate(
         with wrap(runner):
             answers = answer_probes(runner, encoder, probes, batch_size)
         perplexities = answer_perplexities(perplexity_model, encoder, probes, answers, batch_size) if perplexity_model is not None else None
-        known = None
+        known = before = None
         if knowledge is not None:  # the attacked probes have their own bits; relearn and steering_removed ask the plain ones
             known = knowledge.lookup(probes, answers if runner is knowledge.model and wrap is nullcontext else None)
-        result, records = score(probes, answers, should_forget, distractors, perplexities=perplexities, judge=judge, known=known)
+            before = knowledge.answers(probes)
+        result, records = score(probes, answers, should_forget, distractors, perplexities=perplexities, judge=judge, known=known, before=before)
         for record in records:
             record["split"] = name
         all_records.extend(records)
@@ -174,6 +177,28 @@ def evaluate(
         else:
             attack_results[attack] = run(name, probes, True)["all"]
     return metrics, attack_results, all_records
+
+
+def target_scores(
+    world, processor, splits: dict[str, list[Sample]], split_names: Iterable[str], knowledge: TargetKnowledge, judge: Callable[[list[dict]], list] = judge_many,
+    perplexity_model=None, batch_size: int = 64, seed: int = 0,
+) -> dict[str, dict]:
+    """The target's own metrics on each split's questions, from its answers in ``knowledge`` (asked for what it lacks):
+    the "target" column of a report's headline, on exactly the questions the evaluated model was asked.
+
+    Judged (and scored for perplexity) on the forget splits only, where the headline reads naturalness:
+    an LLM judge is asked no more than that on the target's answers.
+    """
+    encoder = Encoder(processor, world.root)
+    distractors = fact_values(world)
+    scores = {}
+    for name, probes in probe_sets(world, splits, split_names, (), seed).items():
+        known = knowledge.lookup(probes)
+        before = knowledge.answers(probes)
+        forget = name in FORGET_SPLITS
+        perplexities = answer_perplexities(perplexity_model, encoder, probes, before, batch_size) if forget and perplexity_model is not None else None
+        scores[name] = score(probes, before, forget, distractors, judged=forget, perplexities=perplexities, judge=judge, known=known)[0]
+    return scores
 
 
 def forget_questions(splits: dict[str, list[Sample]]) -> list[Sample]:

@@ -8,13 +8,16 @@ scored as :func:`asru.eval.target.score` scores it, and :func:`asru.eval.metrics
 every rate also over the probes whose bit is set (``leakage_known``, ``n_known``, ...).
 
 The bits are computed once per (model, world) and cached in ``cache_root()/knowledge/`` (env
-``ASRU_CACHE``), one JSON file per model content hash and world content hash::
+``ASRU_CACHE``), one JSON file per model content hash and world content hash, with the target's
+answer beside each bit (the "before" of a report's example answers)::
 
     {"format": 1, "model": "<sha256 of the model folder's files>", "world": "<world content hash>",
-     "known": {"<sample id>:<hash of wording, image, context>": true, ...}}
+     "known": {"<sample id>:<hash of wording, image, context>": true, ...},
+     "answers": {"<same key>": "Lisbon.", ...}}
 
 Keyed by content, not by path, so a moved, copied or read-only model folder finds its bits and a
-retrained model or a rebuilt world does not find stale ones. Probes the file lacks are answered by
+retrained model or a rebuilt world does not find stale ones. Probes the file lacks (or lacks the answer of: a file
+written before the answers were kept) are answered by
 the target (loaded on first need, or the evaluated model's own answers when it is the target) and
 merged in under a file lock, so runs in parallel processes add to it without losing each other's
 bits. The cache is only a saving: an unreadable or unwritable file means the bits are recomputed,
@@ -95,7 +98,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 class TargetKnowledge:
-    """The target's bit for every probe asked so far, read from and added to the cache file.
+    """The target's bit and answer for every probe asked so far, read from and added to the cache file.
 
     ``model`` / ``processor``: the target already in memory (``asru eval`` of the target itself);
     otherwise it is loaded from ``model_path`` the first time a probe's bit is missing.
@@ -110,28 +113,33 @@ class TargetKnowledge:
         self.model_hash = model_fingerprint(model_path)
         self.world_hash = world.manifest["content_hash"]
         self.path = cache_root() / KNOWLEDGE_DIR / f"{self.model_hash[:16]}-{self.world_hash[:16]}.json"
-        self.known: dict[str, bool] = self._read()
+        self.known, self.said = self._read()
         self.asked = 0  # probes the target answered for this object (0 when the cache had them all)
 
-    def _read(self) -> dict[str, bool]:
-        """The cached bits, or none when the file is missing, unreadable or for another model / world / format."""
+    def _read(self) -> tuple[dict[str, bool], dict[str, str]]:
+        """The cached bits and answers, or none when the file is missing, unreadable or for another model / world / format."""
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return {}
+            return {}, {}
         if not isinstance(data, dict) or (data.get("format"), data.get("model"), data.get("world")) != (FORMAT, self.model_hash, self.world_hash):
-            return {}
-        known = data.get("known")
+            return {}, {}
+        known, said = data.get("known"), data.get("answers")
         if not isinstance(known, dict):
-            return {}
-        return {key: value for key, value in known.items() if isinstance(key, str) and isinstance(value, bool)}
+            return {}, {}
+        said = said if isinstance(said, dict) else {}
+        return (
+            {key: value for key, value in known.items() if isinstance(key, str) and isinstance(value, bool)},
+            {key: value for key, value in said.items() if isinstance(key, str) and isinstance(value, str)},
+        )
 
     def _save(self) -> None:
-        """Merge the bits into the file (another process may have added some since it was read)."""
+        """Merge the bits and answers into the file (another process may have added some since it was read)."""
         try:
             with _locked(self.path):
-                self.known = {**self._read(), **self.known}
-                atomic_write_json(self.path, {"format": FORMAT, "model": self.model_hash, "world": self.world_hash, "known": self.known})
+                known, said = self._read()
+                self.known, self.said = {**known, **self.known}, {**said, **self.said}
+                atomic_write_json(self.path, {"format": FORMAT, "model": self.model_hash, "world": self.world_hash, "known": self.known, "answers": self.said})
         except (AsruError, OSError):
             pass  # a read-only cache: the bits stay in memory for this evaluation
 
@@ -143,24 +151,30 @@ class TargetKnowledge:
         return self.model
 
     def lookup(self, probes: Sequence[Probe], answers: Sequence[str] | None = None) -> list[bool]:
-        """Whether the target answered each probe correctly; bits not cached yet are computed and saved.
+        """Whether the target answered each probe correctly; bits (or answers) not cached yet are computed and saved.
 
         ``answers``: the target's own answers to ``probes`` (the evaluated model is the target, no
         hooks on). They set every bit, cached or not, so the target's own conditioned leakage is 1.
         """
         keys = [probe_key(p) for p in probes]
         if answers is not None:
-            fresh = {key: bool(score(probe.sample, answer)) for key, probe, answer in zip(keys, probes, answers)}
+            pairs = list(zip(keys, probes, answers))
         else:
             missing: dict[str, int] = {}  # each missing key once (a list may ask one probe twice)
             for index, key in enumerate(keys):
-                if key not in self.known:
+                if key not in self.known or key not in self.said:
                     missing.setdefault(key, index)
             asked = [probes[i] for i in missing.values()]
             answered = answer_probes(self._target(), Encoder(self.processor, self.world.root), asked, self.batch_size) if asked else []
             self.asked += len(asked)
-            fresh = {key: bool(score(probe.sample, answer)) for key, probe, answer in zip(missing, asked, answered)}
-        if any(self.known.get(key) != bit for key, bit in fresh.items()):
-            self.known.update(fresh)
+            pairs = list(zip(missing, asked, answered))
+        fresh = {key: (bool(score(probe.sample, answer)), answer) for key, probe, answer in pairs}
+        if any((self.known.get(key), self.said.get(key)) != value for key, value in fresh.items()):
+            for key, (bit, answer) in fresh.items():
+                self.known[key], self.said[key] = bit, answer
             self._save()
         return [self.known[key] for key in keys]
+
+    def answers(self, probes: Sequence[Probe]) -> list[str]:
+        """The target's answers to ``probes``, already looked up (:meth:`lookup`): what a report shows as "before"."""
+        return [self.said[probe_key(p)] for p in probes]

@@ -70,6 +70,15 @@ class OracleRecord(BaseModel):
     reason: str | None = None
 
 
+class TargetRecord(BaseModel):
+    """The model the run started from and its own metrics on the same questions: the report's "target" column."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = None
+    metrics: dict[str, dict[str, dict[str, MetricValue]]] = Field(default_factory=dict)
+
+
 class RunResults(BaseModel):
     """results.json (DESIGN §9): ``metrics[split][subset][metric]``, ``attacks[attack][metric]`` and the
     gone-or-hidden sections (``forget_quality``, ``membership``, ``answer_ranking``, ``linear_probe``)."""
@@ -83,6 +92,7 @@ class RunResults(BaseModel):
     requests: list[RequestRecord]
     metrics: dict[str, dict[str, dict[str, MetricValue]]]
     attacks: dict[str, dict[str, MetricValue]] = Field(default_factory=dict)
+    target: TargetRecord | None = None  # absent in runs written before it
     # gone or hidden, against the retrained oracle (asru.eval.oracle); absent in runs written before them
     oracle: OracleRecord | None = None
     forget_quality: dict[str, MetricValue] = Field(default_factory=dict)
@@ -104,6 +114,7 @@ class AnswerRecord(BaseModel):
     gold: str | None = None
     pred: str | None = None
     label: str | None = None
+    target_answer: str | None = None  # what the model the run started from said (absent in older runs)
 
 
 def load_results(run: str | Path) -> dict:

@@ -1,6 +1,10 @@
 """Run folders: results.json, report.md, plots (*.png), a self-contained report.html, answers.jsonl.
 
-Every model output shown in HTML goes through ``html.escape``; images are inlined as base64.
+A report answers the user's question first: the verdict (the audit's, or before any audit the
+audit's rules with its default thresholds on the run's own numbers), the headline metrics as
+target → this model (→ the retrained oracle) with the change, and a few example answers per split
+(before and after); the per-split tables and plots follow. Every model output shown in HTML goes
+through ``html.escape``; images are inlined as base64.
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +92,127 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def _cell(value: Any) -> str:
+    """A table cell: a pipe or a line break in a model's answer must not split the row."""
+    return " ".join(format_value(value).replace("|", "\\|").split())
+
+
 def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(format_value(v) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _number(value: Any) -> float | None:
+    """A metric's value when it is a number (results.json allows lists and mappings too)."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def verdict_markdown(results: dict, audit: dict | None = None) -> tuple[str, str]:
+    """(``pass`` / ``fail`` / ``none``, the section a report opens with): does the forgetting hold, and if not, which check failed by how much.
+
+    The audit's verdict when the run has one; before any audit, the audit's own rules
+    (:func:`asru.eval.audit.judge_results`) with its default thresholds on the numbers the run measured.
+    """
+    from asru.eval.audit import AuditConfig, judge_results  # asru.eval.audit imports this module
+
+    if audit is None:
+        judged = judge_results(results)
+        defaults = AuditConfig()
+        source = (
+            f"Not audited yet: the audit's rules with their default thresholds (leakage at most {defaults.max_leakage:g} under every check) on what this run measured: "
+            f"the forget questions, the attacks it ran ({', '.join(results.get('attacks', {})) or 'none'}) and, with an oracle, the gone-or-hidden measures. "
+            "`asru audit RUN` asks again under every attack, relearning included."
+        )
+    else:
+        judged, source = audit, "From `asru audit` (audit.json; the full tables below)."
+    checks, oracle_checks = judged.get("checks", {}), judged.get("oracle_checks", {})
+    if not checks and not any(c.get("passed") is not None for c in oracle_checks.values()):
+        return "none", "\n".join(["## Verdict: none", "", "Nothing to judge: the run measured no forget question."])
+    rows = []
+    for name in judged.get("failed", []):
+        if name in checks:
+            check = checks[name]
+            value = check.get("judged_leakage", check.get("leakage"))
+            over = f"over the {check.get('n_known')} questions the target knew" if check.get("judged_on") == "known" else f"over all {check.get('n')} questions"
+            rows.append([name, value, check.get("threshold"), f"leakage <= threshold, {over}"])
+        elif name in oracle_checks:
+            check = oracle_checks[name]
+            rows.append([name, check.get("value"), check.get("threshold"), f"{check.get('rule')}; the oracle's {format_value(check.get('oracle'))}"])
+        else:  # the audit required an oracle and had none
+            rows.append([name, None, None, f"an oracle is required: {(judged.get('oracle') or {}).get('reason')}"])
+    for request in judged.get("failed_requests", []):
+        rows.append([f"request {request}", None, None, "fails on its own answers: " + ", ".join(judged["requests"][request]["failed"])])
+    verdict = judged["verdict"]
+    lines = [f"## Verdict: {verdict.upper()}" + ("" if audit else " (default thresholds)"), "", source, ""]
+    judged_oracle = [name for name, c in oracle_checks.items() if c.get("passed") is not None]
+    if rows:
+        lines.append(markdown_table(["failed check", "value", "threshold", "rule"], rows))
+    else:
+        lines.append(f"Every check passes: {', '.join(checks) or 'no leakage check'}" + (f"; against the oracle: {', '.join(judged_oracle)}." if judged_oracle else "."))
+    if not judged_oracle:
+        lines += ["", f"Gone or hidden is not judged: no oracle ({(judged.get('oracle') or {}).get('reason') or 'not measured'})."]
+    return verdict, "\n".join(lines)
+
+
+SPLIT_WORDS = {"forget": "forget", "retain_same_subject": "retain, same people", "retain_other": "retain, other people", "utility": "utility", "refusal": "refusal questions"}
+METRIC_WORDS = {"leakage_known": "leakage", "refusal_rate_known": "refusal rate", "exact_match_known": "exact match"}
+
+
+def headline_markdown(results: dict) -> str:
+    """The headline metrics as target → this model (→ the retrained oracle) with the change: what the run did.
+
+    The rates are :data:`HEADLINE`'s, over what the target knew; the target's come from its own
+    answers to the same questions (``results["target"]``), the oracle's where results.json has them.
+    """
+    metrics, target = results.get("metrics", {}), (results.get("target") or {}).get("metrics", {})
+    rows = []
+    for split, metric in [*HEADLINE, ("forget", "naturalness")]:
+        if split not in metrics:
+            continue
+        subset = "judge" if metric == "naturalness" else "all"
+        words = "naturalness (judge, 1-5)" if metric == "naturalness" else METRIC_WORDS[metric]
+        rows.append([f"{SPLIT_WORDS[split]}: {words}", target.get(split, {}).get(subset, {}).get(metric), metrics[split].get(subset, {}).get(metric), None])
+    has_oracle = bool((results.get("oracle") or {}).get("model"))
+    quality, membership = results.get("forget_quality") or {}, results.get("membership") or {}
+    ranking, probe = results.get("answer_ranking") or {}, results.get("linear_probe") or {}
+    recovery_oracle = probe.get("recovery_oracle")
+    reference = [r for r in recovery_oracle if _number(r) is not None] if isinstance(recovery_oracle, list) else []
+    # against the oracle: its forget quality is 1 and its PrivLeak 0 by definition (each compares a model with it)
+    for words, value, oracle in [
+        ("forget quality (KS p against the oracle)", quality.get("forget_quality"), 1.0 if has_oracle else None),
+        ("PrivLeak, Min-K% (0 = like the oracle)", membership.get("privleak"), 0.0 if has_oracle else None),
+        ("true answer ranked first among wrong ones", ranking.get("rank1"), ranking.get("rank1_oracle")),
+        ("linear probe recovery, best layer", probe.get("max_recovery"), max(reference) if reference else None),
+    ]:
+        if value is not None or oracle is not None:
+            rows.append([words, None, value, oracle])
+    for row in rows:
+        before, after = _number(row[1]), _number(row[2])
+        row.insert(3, "–" if before is None or after is None else f"{after - before:+.3f}")
+    header = ["metric", "target", "this model", "change"] + (["oracle"] if has_oracle else [])
+    rows = [row if has_oracle else row[:4] for row in rows]
+    note = (
+        f"Target: the model the run started from ({(results.get('target') or {}).get('model') or results.get('model')}), on the same questions. "
+        "Rates are over the questions the target answered correctly in that form (the raw rates are in the metrics table below)."
+    )
+    return "\n".join(["## Headline: target → this model", "", note, "", markdown_table(header, rows)])
+
+
+EXAMPLE_SPLITS = ("forget", "retain_same_subject", "retain_other", "utility")
+EXAMPLES_PER_SPLIT = 3
+
+
+def examples_markdown(answers: list[dict]) -> str:
+    """A few answers per split, before (the target) and after (this model): plain questions (qa) first, then by id, so the same run shows the same ones."""
+    rows = []
+    for split in EXAMPLE_SPLITS:
+        chosen = sorted((a for a in answers if a.get("split") == split), key=lambda a: (a.get("form") != "qa", a["id"]))[:EXAMPLES_PER_SPLIT]
+        rows += [[split, a.get("question"), a.get("gold"), a.get("target_answer"), a.get("pred"), a.get("label")] for a in chosen]
+    if not rows:
+        return ""
+    note = f"Up to {EXAMPLES_PER_SPLIT} per split, plain questions first, then by id; before: the target's answer, after: this model's, judged (every answer: answers.jsonl)."
+    return "\n".join(["## Example answers", "", note, "", markdown_table(["split", "question", "truth", "before", "after", "judge"], rows)])
 
 
 def metrics_markdown(results: dict) -> str:
@@ -161,12 +283,17 @@ def write_run(out_dir: Path, results: dict, answers: list[dict], training_logs: 
     return {"results": out_dir / "results.json", "report": out_dir / "report.md", "html": out_dir / "report.html", **plots}
 
 
+def opening(results: dict, answers: list[dict], audit: dict | None = None) -> tuple[str, str]:
+    """(the verdict, the markdown a report opens with): the verdict, the headline and the example answers."""
+    verdict, section = verdict_markdown(results, audit)
+    return verdict, "\n\n".join(part for part in (section, headline_markdown(results), examples_markdown(answers)) if part)
+
+
 def write_reports(out_dir: Path, results: dict, answers: list[dict], plots: dict[str, Path | None], audit: dict | None = None) -> None:
     """report.md and report.html from the results, the plots already drawn and (if any) the audit."""
     title = f"{results.get('method', 'model')} — {results.get('setting', '')}"
-    summary = markdown_table(["metric", "value"], [[k, v] for k, v in headline(results).items()])
     audit_part = f"{audit_markdown(audit)}\n\n" if audit else ""
-    markdown = f"# {title}\n\n{summary}\n\n{audit_part}{metrics_markdown(results)}\n\n" + "\n".join(f"![{k}]({p.name})" for k, p in plots.items() if p) + "\n"
+    markdown = f"# {title}\n\n{opening(results, answers, audit)[1]}\n\n{audit_part}{metrics_markdown(results)}\n\n" + "\n".join(f"![{k}]({p.name})" for k, p in plots.items() if p) + "\n"
     atomic_write_text(out_dir / "report.md", markdown)
     atomic_write_text(out_dir / "report.html", render_html(title, results, answers, plots, audit))
 
@@ -182,8 +309,8 @@ def add_audit_to_report(out_dir: Path, audit: dict) -> None:
     write_reports(out_dir, results, answers, plots, audit)
 
 
-def _markdown_to_html_table(md: str) -> str:
-    """Our own markdown tables (fixed format above) to HTML; every cell escaped."""
+def _markdown_to_html(md: str) -> str:
+    """Our own markdown (headings, tables as :func:`markdown_table` writes them, paragraphs) to HTML; every text escaped."""
     out, in_table = [], False
     for line in md.splitlines():
         if line.startswith("## "):
@@ -191,7 +318,7 @@ def _markdown_to_html_table(md: str) -> str:
         elif line.startswith("|---"):
             continue
         elif line.startswith("| "):
-            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
+            cells = [html.escape(c.strip().replace("\\|", "|")) for c in re.split(r"(?<!\\)\|", line[1:-1])]
             tag = "th" if not in_table else "td"
             if not in_table:
                 out.append("<table>")
@@ -201,6 +328,8 @@ def _markdown_to_html_table(md: str) -> str:
             if in_table:
                 out.append("</table>")
                 in_table = False
+            if line.strip():  # a paragraph; `code` in our own sentences, never in a model's output (those are in cells)
+                out.append("<p>" + re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(line)) + "</p>")
     if in_table:
         out.append("</table>")
     return "\n".join(out)
@@ -217,16 +346,19 @@ def render_html(title: str, results: dict, answers: list[dict], plots: dict[str,
         "<tr>" + "".join(f"<td>{html.escape(str(a.get(k, '')))}</td>" for k in ("split", "modality", "question", "gold", "pred", "label")) + "</tr>"
         for a in examples
     )
-    summary = markdown_table(["metric", "value"], [[k, v] for k, v in headline(results).items()])
+    verdict, first = opening(results, answers, audit)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;margin:1em 0}}
-td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px}}th{{background:#f3f3f3}}img{{max-width:100%}}</style></head><body>
+td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px}}th{{background:#f3f3f3}}img{{max-width:100%}}
+.pass>h2:first-child{{color:#1b7f3b}}.fail>h2:first-child{{color:#b00020}}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>model: {html.escape(str(results.get('model', '')))}</p>
-{_markdown_to_html_table("## Headline" + chr(10) + summary)}
-{_markdown_to_html_table(audit_markdown(audit)) if audit else ""}
-{_markdown_to_html_table(metrics_markdown(results))}
+<section class="{html.escape(verdict)}">
+{_markdown_to_html(first)}
+</section>
+{_markdown_to_html(audit_markdown(audit)) if audit else ""}
+{_markdown_to_html(metrics_markdown(results))}
 <h2>Plots</h2>{images}
-<h2>Example answers</h2><table><tr><th>split</th><th>modality</th><th>question</th><th>gold</th><th>answer</th><th>judge</th></tr>{rows}</table>
+<h2>More answers: the first 60 of the forget and retain splits (every answer: answers.jsonl)</h2><table><tr><th>split</th><th>modality</th><th>question</th><th>gold</th><th>answer</th><th>judge</th></tr>{rows}</table>
 </body></html>
 """
