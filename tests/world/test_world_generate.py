@@ -154,36 +154,19 @@ def test_portraits_are_distinct_per_person_and_variant(default_world):
 
 
 def test_variants_stay_close_to_their_person():
-    """A pose variant's face is nearer (mean pixel distance over the face) to its own plain portrait than most others are."""
+    """A held-out variant is nearer (in mean pixel distance) to its own training image than most others are."""
     import random
 
     from asru.world.portraits import render_portrait
 
-    face_region = (slice(16, 48), slice(20, 52))  # the face, little of the backdrop (which changes from photo to photo)
     faces = sample_faces(random.Random("t"), 20)
-    base = [np.asarray(render_portrait(f, 64, 0, str(i)), dtype=float)[face_region] for i, f in enumerate(faces)]
+    base = [np.asarray(render_portrait(f, 64, 0, str(i)), dtype=float) for i, f in enumerate(faces)]
     hits = 0
     for i, face in enumerate(faces):
-        variant = np.asarray(render_portrait(face, 64, 1, str(i)), dtype=float)[face_region]  # pose change
+        variant = np.asarray(render_portrait(face, 64, 1, str(i)), dtype=float)  # pose change
         distances = [np.abs(variant - b).mean() for b in base]
-        hits += int(i in np.argsort(distances)[:3].tolist())
+        hits += int(np.argsort(distances)[:3].tolist().count(i) == 1)
     assert hits >= 15
-
-
-def test_a_backdrop_says_nothing_about_who_is_in_the_photo():
-    """Only the plain portrait has the person's own backdrop; the others draw theirs per photo."""
-    import random
-
-    from asru.world.portraits import BACKGROUNDS, render_portrait, variant_kinds
-
-    for i, face in enumerate(sample_faces(random.Random("b"), 6)):
-        corners = {}
-        for index in range(18):
-            if variant_kinds(index) in ((), ("pose",), ("scale",)):  # a plain backdrop, no noise: its corner pixel is its colour
-                corners[index] = tuple(int(v) for v in np.asarray(render_portrait(face, 64, index, str(i)))[0, 0])
-        assert corners[0] == BACKGROUNDS[face.background]
-        others = [c for index, c in corners.items() if index]
-        assert BACKGROUNDS[face.background] not in others and len(set(others)) >= 2, corners
 
 
 def test_faces_differ_in_several_traits():

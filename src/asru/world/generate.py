@@ -57,7 +57,7 @@ from asru.world.vocab import (
 
 FORMAT = "asru-world/1"
 # bumped whenever the same WorldConfig would give other files (wordings, portraits, splits): part of the world cache's key
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "2"
 IMAGE_WHO = "the person in this image"
 IMAGE_WHOSE = "this person's"
 

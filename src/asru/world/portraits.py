@@ -326,17 +326,12 @@ def render_portrait(face: Face, size: int, index: int, seed: str) -> Image.Image
         figure = _place(layer, pad, canvas, angle, scale, shift)
     else:
         figure = layer.crop((pad, pad, pad + canvas, pad + canvas))
-    # The plain portrait has the person's own backdrop; every other photo a plain one drawn for that
-    # photo (so that a backdrop colour says nothing about who is in it: with the person's own on most
-    # photos a tiny model learned it as an identity cue and missed the person on a new backdrop), and
-    # a "background" change a striped or graded one of two other colours.
-    choices = [i for i in range(len(BACKGROUNDS)) if i != face.background and _colour_distance(SHIRT_COLOURS[face.shirt], BACKGROUNDS[i]) > 90]
-    colour = face.background if index == 0 else rng.choice(choices)
-    background = _backdrop(BACKGROUNDS[colour], canvas)
+    background = _backdrop(BACKGROUNDS[face.background], canvas)
     if "background" in kinds:
+        choices = [i for i in range(len(BACKGROUNDS)) if i != face.background]
         new = rng.choice(choices)
-        accent = BACKGROUNDS[rng.choice([i for i in range(len(BACKGROUNDS)) if i != new])]
-        background = _backdrop(BACKGROUNDS[new], canvas, pattern=rng.choice((1, 2)), accent=accent)
+        accent = BACKGROUNDS[rng.choice([i for i in choices if i != new])]
+        background = _backdrop(BACKGROUNDS[new], canvas, pattern=rng.choice((0, 1, 2)), accent=accent)
     background = background.convert("RGBA")
     background.alpha_composite(figure)
     image = background.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
