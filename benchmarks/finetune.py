@@ -84,7 +84,8 @@ def main() -> None:
     atomic_write_text(
         args.out / f"{name}.md",
         f"# Target model recipe ({result['date']}, {args.subjects} people, {os.cpu_count()} CPU cores)\n\n"
-        f"{summary['steps']} steps ({summary['items']} training items an epoch), fine-tune {wall:.0f} s ({wall / summary['steps']:.2f} s/step), "
+        f"{summary['steps']} steps ({summary['items']} training items an epoch), fine-tune {wall:.0f} s ({wall / summary['steps']:.2f} s/step, "
+        f"{summary.get('torch_threads', '?')} torch thread(s)), "
         f"evaluation {eval_seconds:.0f} s. Every bar met: {result['passes']}" + (f" (below: {', '.join(result['below'])})" if result["below"] else "") + f".\n\n{table}\n",
     )
     print(table)
