@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from rich.console import Console
+
 from asru.cache import build_in_parallel, cached_oracle, covering_oracle, oracle_recipe, target_folder
 from asru.models import TinyModelConfig, load_vlm
 from asru.train.finetune import FinetuneConfig
@@ -41,7 +43,11 @@ def test_target_and_oracle_fine_tuned_side_by_side(tiny_world, tmp_path, monkeyp
     monkeypatch.setenv("ASRU_CACHE", str(tmp_path / "cache"))
     recipe = FinetuneConfig(model=TINY, epochs=1, train_forms=["qa"], batch_size=32)
     oracle = oracle_recipe(recipe, {"s000": {0, 1}})
-    first = build_in_parallel(tiny_world.root, [recipe, oracle])
+    console = Console(record=True, width=160, force_terminal=False)
+    first = build_in_parallel(tiny_world.root, [recipe, oracle], console)
+    steps = [json.loads((folder / "finetune.json").read_text())["steps"] for folder in first]
+    shown = console.export_text()
+    assert all(f"fine-tune {folder.name}" in shown and f"{n}/{n}" in shown for folder, n in zip(first, steps)), shown  # the bars end full
     assert [folder.name for folder in first] == [target_folder(tiny_world.manifest["content_hash"], r).name for r in (recipe, oracle)]
     for folder in first:
         summary = json.loads((folder / "finetune.json").read_text())

@@ -144,11 +144,15 @@ def build_in_parallel(world_dir: Path, recipes: list, console=None) -> list[Path
 
     with ProcessPoolExecutor(len(todo), mp_context=context) as pool, progress_bar(console, "fine-tuning") as bar:
         jobs = [pool.submit(_fine_tune_in_worker, world_dir, recipe, threads) for recipe, _ in todo]
-        tasks = [bar.add_task(f"fine-tune {folder.name}", total=target_steps(world, recipe), loss=float("nan")) for recipe, folder in todo]
-        while not all(job.done() for job in jobs):
-            for task, (_, folder) in zip(tasks, todo):
-                step, loss = _progress(folder.with_name(folder.name + ".partial"))
+        totals = [target_steps(world, recipe) for recipe, _ in todo]
+        tasks = [bar.add_task(f"fine-tune {folder.name}", total=total, loss=float("nan")) for (_, folder), total in zip(todo, totals)]
+        while True:
+            for job, task, total, (_, folder) in zip(jobs, tasks, totals, todo):
+                # a finished fine-tune has removed its progress file: its bar is full, at its final loss
+                step, loss = (total, _final_loss(folder)) if job.done() else _progress(folder.with_name(folder.name + ".partial"))
                 bar.update(task, completed=step, loss=loss)
+            if all(job.done() for job in jobs):
+                break
             time.sleep(1.0)
         for job in jobs:
             job.result()  # an error in a worker is raised here
@@ -164,6 +168,13 @@ def _progress(partial: Path) -> tuple[int, float]:
         return int(record["step"]), float(record["loss"])
     except (OSError, ValueError, KeyError, TypeError):
         return 0, float("nan")
+
+
+def _final_loss(folder: Path) -> float:
+    try:
+        return float(json.loads((folder / "finetune.json").read_text(encoding="utf-8"))["final_loss"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return float("nan")
 
 
 def _fine_tune_in_worker(world_dir: Path, recipe, threads: int) -> str:
