@@ -466,12 +466,20 @@ COLUMNS: list[tuple[str, str, tuple[str, ...], str]] = [
     ("answer_rank1", "true answer ranked first ↓ (as oracle)", ("answer_ranking", "rank1"), "rate"),
     ("probe_recovery", "probe recovery, best layer ↓ (as oracle)", ("linear_probe", "max_recovery"), "rate"),
 ]
+# the unlearning score and its parts (asru.eval.score), computed from the columns and the target row's: every table leads with them
+SCORE_COLUMNS: list[tuple[str, str]] = [
+    ("score", "unlearning score ↑"),
+    ("score_efficacy", "efficacy (1 − worst leak) ↑"),
+    ("score_closeness", "closeness to oracle (1 − KS D) ↑"),
+    ("score_utility", "utility vs target ↑"),
+]
 # narrower titles for terminal tables (``asru bench``, ``asru demo``); "(known)": over what the target knew
 SHORT_TITLES = {
     "forget_leakage": "forget leak (known) ↓", "forget_refusal": "forget refusal (known) ↑", "forget_known": "forget known (n)",
     "retain_same_subject": "retain same (known) ↑", "retain_other": "retain other (known) ↑", "utility": "utility (known) ↑",
     "naturalness": "natural. ↑", "contextual_refusal": "ctx refusal ↑", "wall_seconds": "wall s",
     "forget_quality": "FQ (p) ↑", "privleak": "PrivLeak →0", "answer_rank1": "rank1 ↓", "probe_recovery": "probe ↓",
+    "score": "score ↑", "score_efficacy": "efficacy ↑", "score_closeness": "close ↑", "score_utility": "util. ↑",
 }
 
 
@@ -490,6 +498,7 @@ def run_values(results: dict, wall_attempts: list[float] | None = None) -> dict[
     where it has none, training + evaluation from results.json.
     """
     values: dict[str, float | None] = {key: _dig(results, path) for key, _, path, _ in COLUMNS}
+    values["ks_statistic"] = _dig(results, ("forget_quality", "ks_statistic"))  # the score's closeness part
     for attack, result in sorted(results.get("attacks", {}).items()):
         values[f"attack.{attack}"] = result.get("leakage_known")
     timing = results.get("timing", {})
@@ -499,11 +508,23 @@ def run_values(results: dict, wall_attempts: list[float] | None = None) -> dict[
 
 
 def summarise(values: list[float]) -> dict[str, Any]:
-    """mean, sample std (n - 1; None for one value), n and the values."""
+    """mean, sample std and the 95 % confidence interval's half-width (t over the values; None for one value), n and the values."""
+    from asru.eval.score import ci95
+
     clean = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
     if not clean:
-        return {"mean": None, "std": None, "n": 0, "values": []}
-    return {"mean": statistics.fmean(clean), "std": statistics.stdev(clean) if len(clean) > 1 else None, "n": len(clean), "values": clean}
+        return {"mean": None, "std": None, "ci95": None, "n": 0, "values": []}
+    return {"mean": statistics.fmean(clean), "std": statistics.stdev(clean) if len(clean) > 1 else None, "ci95": ci95(clean), "n": len(clean), "values": clean}
+
+
+def add_scores(per_seed: dict[int, dict], target_per_seed: dict[int, dict]) -> None:
+    """Each run's unlearning score and its parts (:func:`asru.eval.score.run_score`) into its values, against the target's at its seed."""
+    from asru.eval.score import run_score
+
+    for seed, values in per_seed.items():
+        scored = run_score(values, target_per_seed.get(seed))
+        for key, _ in SCORE_COLUMNS:
+            values[key] = None if scored is None else scored.get(key.removeprefix("score_") if key != "score" else "score")
 
 
 def _load_results(folder: Path) -> dict | None:
@@ -511,7 +532,10 @@ def _load_results(folder: Path) -> dict | None:
 
 
 def aggregate(config: BenchConfig, runs: list[PlannedRun]) -> dict[str, dict[str, dict]]:
-    """``{setting: {row: {"seeds", "runs", "metrics": {key: summary}, "partial"}}}`` from the finished runs."""
+    """``{setting: {row: {"seeds", "runs", "per_seed": {seed: values}, "metrics": {key: summary}, "partial"}}}`` from the finished runs.
+
+    Every row's values get the unlearning score (against the target row of its setting and seed).
+    """
     seeds_asked = len(config.resolved_seeds())
     table: dict[str, dict[str, dict]] = {}
     for run in runs:
@@ -523,12 +547,60 @@ def aggregate(config: BenchConfig, runs: list[PlannedRun]) -> dict[str, dict[str
         cell["runs"].append(str(run.folder))
         cell["per_seed"][run.seed] = run_values(results, attempts(run.folder))
     for rows in table.values():
+        target_per_seed = rows.get(TARGET_ROW, {}).get("per_seed", {})
         for cell in rows.values():
+            add_scores(cell["per_seed"], target_per_seed)
             keys = list(dict.fromkeys(k for values in cell["per_seed"].values() for k in values))
             cell["metrics"] = {k: summarise([values.get(k) for values in cell["per_seed"].values()]) for k in keys}
             cell["partial"] = 0 < len(cell["seeds"]) < seeds_asked or any(0 < s["n"] < seeds_asked for s in cell["metrics"].values())
-            cell.pop("per_seed")
     return table
+
+
+PROPOSED_ROW = "asru"  # the method the paired test puts against the best baseline
+ASRU_METHODS = ("asru", "asru_stage1")  # ASRU and its ablations: never "the best baseline"
+
+
+def significance(table: dict, entries: list[MethodEntry], runs: list[PlannedRun], resamples: int = 2000, proposed_row: str = PROPOSED_ROW) -> dict[str, dict]:
+    """Per setting: ASRU against the baseline with the highest mean score, a paired bootstrap over seeds and items.
+
+    Needs the proposed row, a scored baseline and the target row (the utility's reference) at common seeds.
+    """
+    from asru.eval.score import RETAIN_SPLITS, load_run_items, paired_bootstrap
+
+    methods = {e.name: e.method for e in entries}
+    folders = {(run.setting, run.row, run.seed): run.folder for run in runs}
+    tests = {}
+    for setting, rows in table.items():
+        proposed, target = rows.get(proposed_row), rows.get(TARGET_ROW)
+        scored = {
+            row: cell["metrics"]["score"]["mean"] for row, cell in rows.items()
+            if row != proposed_row and methods.get(row) not in (None, *ASRU_METHODS) and (cell.get("metrics", {}).get("score") or {}).get("mean") is not None
+        }
+        if not proposed or not target or not scored:
+            continue
+        best = max(scored, key=scored.get)
+        seeds = sorted(set(proposed["seeds"]) & set(rows[best]["seeds"]) & set(target["seeds"]))
+        if not seeds:
+            continue
+        target_retain = {seed: {s: target["per_seed"][seed].get(s) for s in RETAIN_SPLITS} for seed in seeds}
+        items_a = {seed: load_run_items(folders[(setting, proposed_row, seed)]) for seed in seeds}
+        items_b = {seed: load_run_items(folders[(setting, best, seed)]) for seed in seeds}
+        tests[setting] = {"method": proposed_row, "baseline": best, **paired_bootstrap(items_a, items_b, target_retain, resamples=resamples)}
+    return tests
+
+
+def significance_line(test: dict) -> str:
+    """One sentence: the difference, its interval, the p-value and what it means at 0.05."""
+    low, high = test["ci95"]
+    verdict = (
+        f"**{test['method']} {'higher' if test['difference'] > 0 else 'lower'}, significant at 0.05**" if test["p_value"] < 0.05
+        else "**no significant difference** at 0.05"
+    )
+    return (
+        f"Paired test, unlearning score of `{test['method']}` − the best baseline by mean score (`{test['baseline']}`): "
+        f"{test['difference']:+.3f} (95 % bootstrap interval [{low:+.3f}, {high:+.3f}], p = {test['p_value']:.3g}; "
+        f"{len(test['seeds'])} seed{'s' if len(test['seeds']) != 1 else ''}, {test['resamples']} resamples of seeds and, within each, items): {verdict}."
+    )
 
 
 def _fmt(summary: dict | None, kind: str, asked: int) -> str:
@@ -540,8 +612,8 @@ def _fmt(summary: dict | None, kind: str, asked: int) -> str:
         digits = {"rate": 2, "score": 2, "seconds": 0, "count": 0}[kind]
         number = lambda value: f"{value:.{digits}f}"  # noqa: E731
     text = number(summary["mean"])
-    if summary["std"] is not None:
-        text += f" ± {number(summary['std'])}"
+    if summary.get("ci95") is not None:  # the 95 % confidence interval's half-width over seeds
+        text += f" ± {number(summary['ci95'])}"
     if summary["n"] < asked:
         text += f" ({summary['n']}/{asked})"
     return text
@@ -578,7 +650,12 @@ def markdown(summary: dict) -> str:
             "",
         ]
     lines += [
-        "Each cell: mean ± sample standard deviation over seeds (a seed picks the people forgotten and the training order). "
+        "Each cell: mean ± the half-width of its 95 % confidence interval over seeds (Student t; a seed picks the people forgotten "
+        "and the training order; tradeoff.json also keeps the standard deviation and every seed's value). "
+        "The **unlearning score** leads (`asru.eval.score`, README \"Trade-off benchmark\"): the harmonic mean of efficacy "
+        "(1 − the worst knowledge-conditioned forget leakage over the plain questions and every prompt attack), closeness to the "
+        "oracle (1 − the KS statistic between the forget items' truth ratios and the oracle's; absent without an oracle) and "
+        "utility (retain same-subject, retain other people and general utility, each relative to the target, capped at 1). "
         f"**A cell ending in (n/{asked}) is partial**: it averages only the n seeds finished so far, not the {asked} asked. "
         "Rates marked (known) are knowledge-conditioned: fractions of the questions the target model answered correctly in that "
         "form (same wording, image and context; `forget known (n)` counts them among the forget questions), so a method gets no "
@@ -596,7 +673,7 @@ def markdown(summary: dict) -> str:
         "other people's values of that fact (given, not generated: a refusal cannot hide it), `probe` the best layer's share of forget facts a linear probe on "
         "the model's hidden states names after training on the other people's questions.",
     ]
-    header = ["method", "seeds"] + [title for _, title, _, _ in COLUMNS] + [f"leak: {a}" for a in attacks] + ["wall time (s)"]
+    header = ["method", "seeds"] + [title for _, title in SCORE_COLUMNS] + [title for _, title, _, _ in COLUMNS] + [f"leak: {a}" for a in attacks] + ["wall time (s)"]
     for setting, rows in table.items():
         body = []
         for row, cell in rows.items():
@@ -605,11 +682,15 @@ def markdown(summary: dict) -> str:
             seeds = f"{done}/{asked}" + (" partial" if 0 < done < asked else " not run" if done == 0 else "")
             body.append(
                 [row, seeds]
+                + [_fmt(metrics.get(key), "score", asked) for key, _ in SCORE_COLUMNS]
                 + [_fmt(metrics.get(key), kind, asked) for key, _, _, kind in COLUMNS]
                 + [_fmt(metrics.get(f"attack.{a}"), "rate", asked) for a in attacks]
                 + [_fmt(metrics.get("wall_seconds"), "seconds", asked)]
             )
         lines += ["", f"## {setting}", "", markdown_table(header, body)]
+        test = summary.get("significance", {}).get(setting)
+        if test:
+            lines += ["", significance_line(test)]
     if summary["partial"]:
         lines += ["", f"**Partial** (fewer than {asked} seeds): " + ", ".join(summary["partial"]) + "."]
     lines += ["", "## Plots", ""] + [f"![{name}]({file})" for name, file in summary["plots"].items()]
@@ -617,6 +698,7 @@ def markdown(summary: dict) -> str:
 
 
 def draw_plots(table: dict, out: Path) -> dict[str, str]:
+    from asru.eval.score import pareto_front
     from asru.report.plots import plot_attacks, plot_quality_bars, plot_tradeoff_scatter
 
     scatter, quality, plots = {}, {}, {}
@@ -634,7 +716,11 @@ def draw_plots(table: dict, out: Path) -> dict[str, str]:
                 "y_label": "retain same-subject exact match (known)" if y_key == "retain_same_subject" else "retain (other people) exact match (known)",
             }
             quality[setting][row] = {"naturalness": get("naturalness"), "contextual refusal": get("contextual_refusal")}
-    plots["forget vs retain"] = plot_tradeoff_scatter(scatter, out / "tradeoff_forget_vs_retain.png").name
+    fronts = {  # the methods' Pareto front (the target and oracle rows are references, not candidates)
+        setting: pareto_front({row: (p["x"][0], p["y"][0]) for row, p in points.items() if row not in (TARGET_ROW, ORACLE_ROW) and None not in (p["x"][0], p["y"][0])})
+        for setting, points in scatter.items()
+    }
+    plots["forget vs retain"] = plot_tradeoff_scatter(scatter, out / "tradeoff_forget_vs_retain.png", fronts).name
     plots["quality"] = plot_quality_bars(quality, out / "tradeoff_quality.png").name
     for setting, rows in table.items():
         pseudo = {
@@ -696,6 +782,7 @@ def write_summary(config: BenchConfig, runs: list[PlannedRun], world, world_dir:
         "rows": ([TARGET_ROW] if config.target_row else []) + ([ORACLE_ROW] if config.oracle_row else []) + [e.name for e in entries],  # table order (the JSON's keys are sorted)
         "columns": {key: {"title": title, "from": ".".join(path)} for key, title, path, _ in COLUMNS},
         "settings": table,
+        "significance": significance(table, entries, runs),
         "partial": partial,
         "not_run": not_run,
         "runs_finished": sum(len(cell["seeds"]) for rows in table.values() for cell in rows.values()),

@@ -102,9 +102,54 @@ def test_quick_bench_writes_tables_and_plots_from_its_runs(bench):
     assert "![forget vs retain](tradeoff_forget_vs_retain.png)" in md
     assert "**Restricted**: only target, oracle, grad_diff, steering in complete, selective" in md
     assert "forget quality (KS p vs oracle)" in md and "The `oracle` row is the retrained oracle" in md
-    leak = summary["settings"]["complete"]["grad_diff"]["metrics"]["forget_leakage"]["mean"]
-    assert f"| grad_diff | 1/1 | {'–' if leak is None else f'{leak:.2f}'} |" in md
+    score = summary["settings"]["complete"]["grad_diff"]["metrics"]["score"]["mean"]
+    assert f"| grad_diff | 1/1 | {'–' if score is None else f'{score:.2f}'} |" in md  # every table leads with the score
+    assert "unlearning score ↑" in md and "95 % confidence interval" in md
     assert "8 runs: 0 finished (skipped)" in stdout
+
+
+def test_every_run_is_scored_and_the_per_item_score_agrees(bench):
+    """The table's score (from results.json's rates) equals the one the bootstrap recomputes from answers.jsonl."""
+    from asru.eval.score import RETAIN_SPLITS, items_score, load_run_items
+
+    out, _, _ = bench
+    summary = json.loads((out / "tradeoff.json").read_text())
+    for setting in SETTINGS:
+        rows = summary["settings"][setting]
+        target = rows["target"]["per_seed"]["0"]
+        for row in ("oracle", *METHODS):
+            values = rows[row]["per_seed"]["0"]
+            if values["score"] is None:  # the quick target knew none of the forget questions
+                continue
+            assert 0 <= values["score"] <= min(values["score_efficacy"], values["score_utility"]) + 1e-9
+            by_items = items_score(load_run_items(out / "runs" / setting / row / "seed0"), {s: target.get(s) for s in RETAIN_SPLITS})
+            assert by_items["score"] == pytest.approx(values["score"]), (setting, row)
+        assert rows["target"]["per_seed"]["0"]["score_efficacy"] in (None, 0.0)  # it leaks all it knew
+
+
+def test_the_paired_test_puts_a_method_against_the_best_other(bench):
+    from asru.bench import BenchConfig, aggregate, load_methods, plan_runs, select_methods, significance, significance_line
+    from asru.cache import cached_world
+    from asru.pipeline import resolve_attacks
+    from asru.world import load_world
+
+    out, _, _ = bench
+    config = BenchConfig(quick=True, methods=list(METHODS), settings=list(SETTINGS), subjects=6, out=str(out))
+    entries = select_methods(load_methods(None, quick=True), list(METHODS), None)
+    world = load_world(cached_world(0, 6, None, utility_questions=12, unknown_people=4))
+    target = Path(json.loads((out / "tradeoff.json").read_text())["target_model"]["path"])
+    runs = plan_runs(config, entries, world, target, resolve_attacks(["all"]))
+    table = aggregate(config, runs)
+    tests = significance(table, entries, runs, resamples=200, proposed_row="steering")
+    # the quick target may know none of the forget questions (then nothing is scored: tests/eval/test_oracle.py has a knowing target)
+    scorable = [s for s in SETTINGS if all(table[s][r]["per_seed"][0]["score"] is not None for r in ("steering", "grad_diff"))]
+    assert sorted(tests) == sorted(scorable)
+    for setting, test in tests.items():
+        assert test["baseline"] == "grad_diff" and test["seeds"] == [0] and 0 < test["p_value"] <= 1
+        scores = {row: table[setting][row]["per_seed"][0]["score"] for row in ("steering", "grad_diff")}
+        assert test["difference"] == pytest.approx(scores["steering"] - scores["grad_diff"])
+        assert test["ci95"][0] <= test["difference"] + 1e-9 or test["ci95"][1] >= test["difference"] - 1e-9
+        assert "steering" in significance_line(test) and ("significant" in significance_line(test))
 
 
 def test_every_row_reads_the_same_cached_target_bits(bench, cache):

@@ -160,6 +160,30 @@ def test_a_model_trained_only_to_refuse_passes_leakage_but_is_caught_by_ranking_
     assert "FAIL" in out and "answer_ranking" in out, out
 
 
+def test_the_unlearning_score_tells_the_oracle_from_the_target(knowing, tmp_path):
+    """The score from results.json equals the one rebuilt item by item, and the paired bootstrap finds the gap."""
+    from asru.bench import run_values
+    from asru.eval.score import RETAIN_SPLITS, items_score, load_run_items, paired_bootstrap, run_score
+    from asru.pipeline import evaluate_model, oracle
+
+    world, target, _, request, _ = knowing
+    evaluate_model(target, world, tmp_path / "target", config(request, attacks=["paraphrase", "one_word"]))
+    oracle(target, world, config(request, attacks=["paraphrase", "one_word"]), out=tmp_path / "oracle")
+    values = {name: run_values(json.loads((tmp_path / name / "results.json").read_text())) for name in ("target", "oracle")}
+    reference = {s: values["target"].get(s) for s in RETAIN_SPLITS}
+    scores = {name: run_score(values[name], values["target"]) for name in values}
+    items = {name: load_run_items(tmp_path / name) for name in values}
+    for name in values:
+        assert items_score(items[name], reference)["score"] == pytest.approx(scores[name]["score"]), name
+        assert {"forget", "paraphrase", "one_word"} <= set(items[name].leaks)  # conditioned on the target's knowledge: the same items for both
+        assert all(set(items[name].leaks[g]) == set(items["target"].leaks[g]) for g in items[name].leaks)
+    # the target leaks all it knew (efficacy 0, score 0); the oracle is its own distribution (closeness 1) and keeps the others
+    assert scores["target"]["efficacy"] == 0.0 and scores["target"]["score"] == 0.0
+    assert scores["oracle"]["closeness"] == 1.0 and scores["oracle"]["efficacy"] > 0.7 and scores["oracle"]["score"] > 0.7
+    test = paired_bootstrap({0: items["oracle"]}, {0: items["target"]}, {0: reference}, resamples=300)
+    assert test["difference"] == pytest.approx(scores["oracle"]["score"]) and test["p_value"] < 0.01 and test["ci95"][0] > 0.5
+
+
 def test_no_oracle_is_said_not_silently_skipped(knowing, tiny_world, tiny_model_dir, tmp_path, cli):
     from asru.eval.oracle import resolve_oracle
     from asru.eval.settings import DeletionRequest

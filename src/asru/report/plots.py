@@ -111,11 +111,12 @@ def _panels(count: int, width: float = 4.6, height: float = 4.2):
     return figure, axes[0]
 
 
-def plot_tradeoff_scatter(panels: dict[str, dict[str, dict]], path: Path) -> Path:
+def plot_tradeoff_scatter(panels: dict[str, dict[str, dict]], path: Path, fronts: dict[str, list[str]] | None = None) -> Path:
     """One panel per setting: forget leakage (x) against retain accuracy (y), mean ± std over seeds.
 
     ``panels[setting][row] = {"x": (mean, std), "y": (mean, std), "y_label": str, "partial": bool}``;
-    a partial point (fewer seeds than asked) is drawn hollow.
+    a partial point (fewer seeds than asked) is drawn hollow. ``fronts[setting]``: the rows on the
+    Pareto front (by x), joined by a dashed staircase.
     """
     figure, axes = _panels(max(1, len(panels)))
     names = list(dict.fromkeys(name for rows in panels.values() for name in rows))  # one colour and marker per row, in every panel
@@ -132,6 +133,9 @@ def plot_tradeoff_scatter(panels: dict[str, dict[str, dict]], path: Path) -> Pat
             handles[name] = axis.errorbar([x], [y], xerr=[x_err or 0.0], yerr=[y_err or 0.0], fmt=markers[index % len(markers)], ms=7, capsize=3,
                                           color=colour, mfc="white" if point.get("partial") else colour, alpha=0.85)
             y_label = point.get("y_label", y_label)
+        front = [rows[name] for name in (fronts or {}).get(setting, []) if name in rows]
+        if len(front) > 1:
+            axis.step([p["x"][0] for p in front], [p["y"][0] for p in front], where="post", ls="--", color="grey", lw=1, zorder=0, label="_front")
         axis.set_xlabel("forget leakage (lower is better)")
         axis.set_ylabel(f"{y_label} (higher is better)")
         axis.set_xlim(-0.05, 1.05)
@@ -140,7 +144,7 @@ def plot_tradeoff_scatter(panels: dict[str, dict[str, dict]], path: Path) -> Pat
         axis.set_title(setting)
     if handles:
         axes[-1].legend(list(handles.values()), list(handles), fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
-    figure.suptitle("forgetting vs keeping (mean ± std over seeds; hollow: partial)", fontsize=10)
+    figure.suptitle("forgetting vs keeping (mean ± std over seeds; hollow: partial; dashed: the methods' Pareto front)", fontsize=10)
     return _save(figure, path)
 
 
