@@ -3,14 +3,16 @@
 Stage 2 trains on a small set: ~200 forget questions and ~200 retain questions. Unlike the
 authors' random retain items, ``boundary_retain`` picks the retain items nearest the boundary:
 the forget subjects' own kept facts first, then the subjects whose activations are closest to
-the forget subjects'. The reward is the authors' rule plus (``quality_weight`` > 0) the offline
-judge's naturalness, which penalises rigid templated refusals, gibberish and hallucination.
+the forget subjects'. The reward is the authors' rule (``reward``: their leak, ROUGE-L and refusal
+tests by default, ours as options) plus (``quality_weight`` > 0) the offline judge's naturalness,
+which penalises rigid templated refusals, gibberish and hallucination.
 """
 
 from __future__ import annotations
 
 import copy
 import random
+from functools import partial
 from typing import Literal
 
 import torch.nn.functional as F
@@ -20,7 +22,7 @@ from asru.data.collate import Encoder
 from asru.methods.asru_stage1 import ASRUStage1
 from asru.methods.base import register
 from asru.rl.grpo import GRPOConfig, grpo
-from asru.rl.rewards import boundary_reward, quality_reward
+from asru.rl.rewards import RewardConfig, boundary_reward, quality_reward
 from asru.steering.directions import last_token_activations
 
 
@@ -69,12 +71,16 @@ def stage2_items(model, encoder, splits, params, layer: int):
 @register
 class ASRU(ASRUStage1):
     name = "asru"
-    # the authors' GRPO (DESIGN §7); lr 1e-6 there (8B, full model); boundary_retain and quality_weight are asru's additions
-    default_sources = {**dict.fromkeys(("stage", "forget_items", "retain_items", "rl.group_size", "rl.temperature", "rl.top_p", "rl.kl_coef", "rl.clip_low", "rl.clip_high"), "paper"), "rl.learning_rate": "tuned here"}
+    # the authors' GRPO and reward rule (DESIGN §7); lr 1e-6 there (8B, full model); boundary_retain and quality_weight are asru's additions
+    default_sources = {
+        **dict.fromkeys(("stage", "forget_items", "retain_items", "reward", "rl.group_size", "rl.temperature", "rl.top_p", "rl.kl_coef", "rl.clip_low", "rl.clip_high"), "paper"),
+        "rl.learning_rate": "tuned here",
+    }
 
     class Params(ASRUStage1.Params):
         stage: Literal["both", "1", "2"] = "both"
         rl: GRPOConfig = Field(default_factory=GRPOConfig)
+        reward: RewardConfig = Field(default_factory=RewardConfig)
         forget_items: int = 200
         retain_items: int = 200
         boundary_retain: bool = True
@@ -92,7 +98,7 @@ class ASRU(ASRUStage1):
         reference.requires_grad_(False)
         for name, parameter in model.named_parameters():
             parameter.requires_grad_(".visual." not in f".{name}")
-        rewards = [("boundary", boundary_reward, 1.0)]
+        rewards = [("boundary", partial(boundary_reward, config=params.reward), 1.0)]
         if params.quality_weight > 0:
             rewards.append(("quality", quality_reward, params.quality_weight))
         log = grpo(model, reference, processor, encoder, items, should_forget, rewards, params.rl, out_dir, console)
