@@ -40,10 +40,10 @@ def test_help_method_prints_the_parameters_defaults_and_sources(cli, order):
     assert code == 0, err
     assert out.startswith("npo: NPO (Zhang et al., 2024)")
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
-    assert set(rows) == {"learning_rate", "steps", "beta", "retain_weight"}
-    assert re.search(r"beta\s+chosen here\s+0\.4\s+\(float\)", rows["beta"])
+    assert set(rows) == {"learning_rate", "steps", "beta", "forget_weight", "retain_weight", "nll_reduction"}
+    assert re.search(r"beta\s+paper\s+0\.1\s+\(float\)", rows["beta"])
     assert re.search(r"learning_rate\s+chosen here\s+5e-05", rows["learning_rate"])
-    assert "method_args: {beta: 0.4}" in out and "tuned here: tuned on the embedded world" in out
+    assert "method_args: {beta: 0.1}" in out and "tuned here: tuned on the embedded world" in out
 
 
 def test_asru_marks_its_tuned_and_published_defaults(cli):
@@ -51,7 +51,8 @@ def test_asru_marks_its_tuned_and_published_defaults(cli):
     assert code == 0
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
     expected = {"learning_rate": "tuned here", "scale": "tuned here", "rl.learning_rate": "tuned here", "rl.temperature": "paper", "rl.group_size": "paper",
-                "forget_items": "paper", "boundary_retain": "chosen here", "rl.steps": "chosen here"}
+                "forget_items": "paper", "boundary_retain": "chosen here", "rl.steps": "chosen here", "reward.refusals": "paper",
+                "reward.straight_apostrophe_refusals": "paper"}
     for name, source in expected.items():
         assert re.match(rf"\s+{re.escape(name)}\s+{source}\s", rows[name]), rows[name]
     assert re.search(r"rl\.learning_rate\s+tuned here\s+0\.0001", rows["rl.learning_rate"])  # nested configs are flattened

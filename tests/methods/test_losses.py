@@ -45,8 +45,9 @@ def test_npo_equals_ga_direction_at_reference():
 
 
 def test_simnpo_by_hand():
-    value = losses.simnpo(torch.tensor([-4.0]), torch.tensor([2]), beta=2.0, gamma=0.5).item()
-    assert value == pytest.approx(-(2 / 2.0) * math.log(1 / (1 + math.exp(-(-2.0 * -2.0 - 0.5)))))
+    # log pi = -4 over 2 tokens: NLL / |y| = 2; beta (2 - delta) = 2 * 1.5 = 3; loss = (2/2) log(1 + e^-3) = 0.048587
+    value = losses.simnpo(torch.tensor([-4.0]), torch.tensor([2]), beta=2.0, delta=0.5).item()
+    assert value == pytest.approx(0.0485873516)
 
 
 def test_dpo_by_hand():
@@ -70,6 +71,28 @@ def test_boundary_hinge_pairs_only_same_subject():
     value = losses.boundary_hinge(forget, ["a", "b"], retain, ["a", "b", "c"], margin=1.0).item()
     # pairs (a: 2.0 vs 1.5 -> 0.5), (b: 0.5 vs 0.0 -> 0.5); subject c has no forget item
     assert value == pytest.approx(((1 - 0.5) + (1 - 0.5)) / 2)
+
+
+def test_boundary_hinge_averages_per_subject_then_over_subjects():
+    """PPU-Bench: a subject with more pairs does not weigh more (the flat mean over pairs would)."""
+    forget = torch.tensor([2.0, 0.5, 3.0])
+    retain = torch.tensor([1.5, 0.2, 9.0])
+    value = losses.boundary_hinge(forget, ["a", "a", "b"], retain, ["a", "b", "c"], margin=1.0).item()
+    # subject a, 2 pairs: max(0, 1 - (2.0 - 1.5)) = 0.5, max(0, 1 - (0.5 - 1.5)) = 2.0 -> mean 1.25
+    # subject b, 1 pair: max(0, 1 - (3.0 - 0.2)) = 0 (clipped) -> 0
+    # over subjects: (1.25 + 0) / 2 = 0.625 (the flat mean over the 3 pairs would be 2.5 / 3 = 0.833)
+    assert value == pytest.approx(0.625)
+
+
+def test_boundary_hinge_ignores_rows_without_a_subject():
+    value = losses.boundary_hinge(torch.tensor([0.0, 5.0]), ["", "a"], torch.tensor([0.0, 4.5]), ["", "a"], margin=1.0).item()
+    assert value == pytest.approx(0.5)  # only subject a: 1 - (5.0 - 4.5); the "" pair (hinge 1.0) is not a subject
+
+
+def test_batch_nll_pools_tokens_or_averages_samples():
+    per_sample, lengths = torch.tensor([1.0, 4.0]), torch.tensor([3, 1])
+    assert losses.batch_nll(per_sample, lengths, "tokens").item() == pytest.approx((3 * 1.0 + 1 * 4.0) / 4)  # 1.75
+    assert losses.batch_nll(per_sample, lengths, "samples").item() == pytest.approx(2.5)
 
 
 def test_boundary_hinge_without_pairs_is_zero_with_grad():

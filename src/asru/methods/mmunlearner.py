@@ -55,5 +55,5 @@ class MMUnlearner(Method):
     def loss(self, model, batch: UnlearnBatch):
         forget_nll, _ = forward_nll(model, batch.forget)
         retain_nll, _ = forward_nll(model, batch.retain)
-        loss = gradient_difference(forget_nll, retain_nll, self.params.retain_weight)
+        loss = gradient_difference(forget_nll, retain_nll, retain_weight=self.params.retain_weight)
         return loss, {"forget_nll": forget_nll.mean().item(), "retain_nll": retain_nll.mean().item(), "mask_fraction": self.mask_fraction}

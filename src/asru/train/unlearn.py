@@ -59,8 +59,8 @@ class UnlearnConfig(StrictConfig):
     train_forms: list[str] = Field(default_factory=lambda: ["qa"])
     retain_limit: int | None = Field(None, ge=1, description="use at most this many retain items")
     bao: bool = Field(False, description="add the BAO same-subject hinge to any loss-based method")
-    bao_weight: float = 1.0
-    bao_margin: float = 1.0
+    bao_weight: float = Field(1.0, description="lambda of the BAO hinge (PPU-Bench's README runs BAO with 1.0)")
+    bao_margin: float = Field(1.0, description="margin m of the BAO hinge (PPU-Bench: 1.0)")
     checkpoint_every: int = Field(20, ge=1)
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="weights dtype when loading the model; bfloat16 on GPUs")
     attn_implementation: str | None = Field(None, description='"sdpa" (default), "flash_attention_2" (needs flash-attn) or "eager"')
