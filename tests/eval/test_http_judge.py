@@ -16,7 +16,7 @@ from asru.errors import AsruError, ConfigError
 from asru.eval.llm_judge import LLMJudge, make_judge, openai_chat, parse_judge_spec
 from conftest import assert_one_line_error  # tests/conftest.py
 
-SCORES = {"contextual_refusal": 4, "leakage": 0, "naturalness": 2, "label": "refusal_contextual"}
+SCORES = {"contextual_refusal": 4, "leakage": 5, "naturalness": 2, "label": "refusal_contextual"}
 
 
 def completion(content: str) -> dict:
@@ -105,7 +105,7 @@ def test_the_request_is_an_openai_chat_completion_and_the_reply_is_parsed(stub, 
     (message,) = post["json"]["messages"]
     assert message["role"] == "user" and "Talia Vorne" in message["content"] and "Lisbon" in message["content"] and "FORGOTTEN" in message["content"]
     assert post["headers"]["Authorization"] == "Bearer sk-local"
-    assert (verdict.label, verdict.contextual_refusal, verdict.leakage, verdict.naturalness) == ("refusal_contextual", 4, 0, 2)
+    assert (verdict.label, verdict.contextual_refusal, verdict.leakage, verdict.naturalness) == ("refusal_contextual", 4, 5, 2)
     assert [r["path"] for r in server.requests] == ["/v1/models", "/v1/chat/completions"]  # asked first: a down server fails early
 
 
@@ -235,6 +235,7 @@ def test_asru_eval_judges_through_the_server(cli, stub, tiny_world, tiny_model_d
     for split in ("forget", "retain_other"):
         summary = results["metrics"][split]["judge"]
         assert summary["naturalness"] == 2 and summary["contextual_refusal"] == 4 and summary["labels"]["refusal_contextual"] == 1.0
+        assert summary["leakage"] == 5 and summary["scale_version"] == 2  # the server's scores, on the authors' direction
     # and the target's forget answers once more, for the report's headline (target → this model)
     target_judged = results["target"]["metrics"]["forget"]["judge"]
     assert target_judged["naturalness"] == 2 and "judge" not in results["target"]["metrics"]["retain_other"]
