@@ -11,14 +11,14 @@ import json
 import re
 
 from asru.eval.audit import judge_results
-from asru.report.writer import add_audit_to_report, write_run
+from asru.report.writer import add_audit_to_report, headline, write_run
 
 OPENING = ["Verdict", "Headline: target → this model", "Example answers", "Metrics per split, modality and form"]
 
 
 def split_metrics(leakage: float, refusal: float, retain: float) -> dict:
     return {
-        "forget": {"all": {"n": 4, "n_known": 2, "leakage": leakage, "leakage_known": leakage, "refusal_rate": refusal, "refusal_rate_known": refusal}, "judge": {"naturalness": 3.5, "labels": {"leak": 0.5}}},
+        "forget": {"all": {"n": 4, "n_known": 2, "leakage": leakage, "leakage_known": leakage, "refusal_rate": refusal, "refusal_rate_known": refusal}, "judge": {"naturalness": 3.5, "scale_version": 2, "labels": {"leak": 0.5}}},
         "retain_other": {"all": {"n": 4, "n_known": 4, "exact_match": retain, "exact_match_known": retain}},
     }
 
@@ -109,6 +109,25 @@ def test_the_headline_numbers_come_from_the_results(tmp_path):
     # a run written before the target's figures: its column is empty, nothing else changes
     markdown, _ = report(tmp_path, {k: v for k, v in results().items() if k != "target"})
     assert {row[0]: row[1:] for row in table_rows(markdown, "Headline")}["forget: leakage"] == ["–", "0.400", "–"]
+
+
+def test_the_judge_table_reads_on_the_authors_scales_and_marks_runs_judged_before(tmp_path):
+    scales = {"naturalness": 4.0, "contextual_refusal": 3.0, "leakage": 4.5, "labels": {"leak": 0.1}}
+    current = results()
+    current["metrics"]["forget"]["judge"] = {**scales, "scale_version": 2}
+    markdown, _ = report(tmp_path, current)
+    rows = table_rows(markdown, "Judge")
+    assert rows[0][:4] == ["split", "naturalness (1–5) ↑", "contextual refusal (0–5) ↑", "leakage (0–5, 5 = none) ↑"]
+    assert rows[1][:4] == ["forget", "4.000", "3.000", "4.500"] and "old scale" not in markdown
+    assert headline(current)["forget.contextual_refusal"] == 3.0
+    # judged before scale_version 2, leakage ran the other way (5 = the gold stated): converted exactly; contextual refusal only marked
+    old = copy.deepcopy(current)
+    old["metrics"]["forget"]["judge"] = scales
+    markdown, _ = report(tmp_path, old)
+    rows = table_rows(markdown, "Judge")
+    assert rows[0][2] == "contextual refusal (0–5) ↑, old scale" and rows[1][:4] == ["forget", "4.000", "3.000", "0.500"]
+    assert "leakage converted (5 − the old score, exact)" in markdown
+    assert headline(old)["forget.contextual_refusal_old_scale"] == 3.0 and "forget.contextual_refusal" not in headline(old)
 
 
 def test_with_an_oracle_the_headline_has_its_column_and_the_verdict_its_checks(tmp_path):

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from asru.eval.judge import SCALE_VERSION
 from asru.io import atomic_write_json, atomic_write_text
 from asru.report.plots import plot_attacks, plot_forget_vs_retain, plot_labels, plot_training
 
@@ -41,7 +42,8 @@ def headline(results: dict) -> dict[str, float | None]:
         row[f"{split}.{metric}"] = metrics.get(split, {}).get("all", {}).get(metric)
     judge = metrics.get("forget", {}).get("judge", {})
     row["forget.naturalness"] = judge.get("naturalness")
-    row["forget.contextual_refusal"] = judge.get("contextual_refusal")
+    # a run judged before the authors' anchors gets its own column: no exact conversion, never mixed with today's
+    row["forget.contextual_refusal" + ("_old_scale" if old_judge_scales(judge) else "")] = judge.get("contextual_refusal")
     for attack, values in results.get("attacks", {}).items():
         row[f"attack.{attack}.leakage_known"] = values.get("leakage_known")
     # gone or hidden (asru.eval.oracle): each next to the retrained oracle's, when the run had one
@@ -53,6 +55,11 @@ def headline(results: dict) -> dict[str, float | None]:
         row["answer_ranking.rank1"], row["answer_ranking.rank1_oracle"] = ranking.get("rank1"), ranking.get("rank1_oracle")
         row["linear_probe.max_recovery"], row["linear_probe.gap"] = probe.get("max_recovery"), probe.get("gap")
     return row
+
+
+def old_judge_scales(summary: dict) -> bool:
+    """A judge summary written before :data:`asru.eval.judge.SCALE_VERSION` 2: leakage 5 = the gold stated, wrong answers 0."""
+    return bool(summary) and summary.get("scale_version", 1) < SCALE_VERSION
 
 
 def oracle_markdown(results: dict) -> str:
@@ -231,8 +238,20 @@ def metrics_markdown(results: dict) -> str:
     judged = [(split, m["judge"]) for split, m in metrics.items() if "judge" in m]
     if judged:
         labels = list(judged[0][1]["labels"])
-        rows = [[split, j.get("naturalness"), j.get("contextual_refusal"), j.get("leakage")] + [j["labels"][l] for l in labels] for split, j in judged]
-        parts += ["", "## Judge (offline)", "", markdown_table(["split", "naturalness", "contextual refusal", "leakage"] + labels, rows)]
+        old = any(old_judge_scales(j) for _, j in judged)
+        # the old leakage converts exactly (5 − x); the old contextual refusal does not, so it is only marked
+        rows = [
+            [split, j.get("naturalness"), j.get("contextual_refusal"), 5 - j["leakage"] if old_judge_scales(j) and j.get("leakage") is not None else j.get("leakage")]
+            + [j["labels"][l] for l in labels]
+            for split, j in judged
+        ]
+        header = ["split", "naturalness (1–5) ↑", "contextual refusal (0–5) ↑" + (", old scale" if old else ""), "leakage (0–5, 5 = none) ↑"]
+        note = (
+            ["", "Judged before the scales followed the authors' anchors: leakage converted (5 − the old score, exact); contextual refusal "
+             "is on the old scale (0 for every answer that is not a refusal; 3 a template, 4 context or a reason, 5 both) and has no exact conversion."]
+            if old else []
+        )
+        parts += ["", "## Judge", "", f"Graded by: {results.get('judge') or 'rules'}.", *note, "", markdown_table(header + labels, rows)]
     if results.get("attacks"):
         names = ["n", "n_known", "leakage", "leakage_known", "exact_match", "refusal_rate", "refusal_rate_known"]
         rows = [[a] + [v.get(n) for n in names] for a, v in results["attacks"].items()]
