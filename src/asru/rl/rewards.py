@@ -74,8 +74,10 @@ _AUTHORS_REFUSAL_FAMILIES = (
     rf"can{_CURLY}?t\s+(?:provide|say|shed\s+.*light|help|offer|take|make|fulfill)",
     r"unable\s+to\s+(?:provide|answer|access)",
     r"(?:wish\s+i\s+could\s+say|regret\s+to\s+inform|must\s+(?:admit|confess))",
-    r"(?:unfortunately,|clueless|stumped|a\s+mystery\s+to\s+me|lacking\s+(?:information|knowledge|insight|specifics|data)"
-    r"|dark\s+about|draw(?:ing)?\s+a\s+blank|short\s+with|limited\s+to|blank\s+on)",
+    (
+        r"(?:unfortunately,|clueless|stumped|a\s+mystery\s+to\s+me|lacking\s+(?:information|knowledge|insight|specifics|data)"
+        r"|dark\s+about|draw(?:ing)?\s+a\s+blank|short\s+with|limited\s+to|blank\s+on)"
+    ),
     r"(?:missing|without|lack|blind|uncharted)\s+.*(?:information|knowledge|insight|specifics)",
     r"(?:need\s+to|require|have\s+to|must|ought\s+to|should)\s+(?:look\s+up|check|search|find|verify|review|inspect|confirm|explore|investigate|examine)",
 )
@@ -107,36 +109,39 @@ def authors_rouge_l(completion: str, gold: str) -> float:
     return float(_stemmed_rouge_l().score(gold, completion)["rougeL"].fmeasure)
 
 
-def _judged(completion: str, gold: str, config: RewardConfig) -> tuple[bool, bool, float]:
-    """(answer found, refusal, ROUGE-L) under ``config``."""
+def _found(completion: str, gold: str, config: RewardConfig) -> bool:
+    """The leak (forget) / correct (retain) test."""
     if config.answer_match == "substring":
-        found = authors_normalize(gold) in authors_normalize(completion)
-    else:
-        found = bool(contains_answer(completion, gold))
+        return authors_normalize(gold) in authors_normalize(completion)
+    return bool(contains_answer(completion, gold))
+
+
+def _refused(completion: str, config: RewardConfig) -> bool:
     if config.refusals == "authors":
-        refused = authors_refusal(completion, config.straight_apostrophe_refusals)
-    else:
-        refused = is_refusal(completion)
-    rouge = authors_rouge_l(completion, gold) if config.rouge == "f_measure" else rouge_l(completion, gold)[0]
-    return found, refused, rouge
+        return authors_refusal(completion, config.straight_apostrophe_refusals)
+    return is_refusal(completion)
+
+
+def _rouge(completion: str, gold: str, config: RewardConfig) -> float:
+    return authors_rouge_l(completion, gold) if config.rouge == "f_measure" else rouge_l(completion, gold)[0]
 
 
 def forget_reward(completion: str, gold: str, config: RewardConfig | None = None) -> float:
-    found, refused, rouge = _judged(completion, gold, config or RewardConfig())
-    if found:
+    config = config or RewardConfig()
+    if _found(completion, gold, config):
         return 0.0
-    if refused:
+    if _refused(completion, config):
         return 1.0
-    return 0.5 if 0 < rouge < 0.4 else 0.1
+    return 0.5 if 0 < _rouge(completion, gold, config) < 0.4 else 0.1
 
 
 def retain_reward(completion: str, gold: str, config: RewardConfig | None = None) -> float:
-    found, refused, rouge = _judged(completion, gold, config or RewardConfig())
-    if found:
+    config = config or RewardConfig()
+    if _found(completion, gold, config):
         return 1.0
-    if refused:
+    if _refused(completion, config):
         return 0.0
-    return 0.5 if rouge > 0.6 else 0.1
+    return 0.5 if _rouge(completion, gold, config) > 0.6 else 0.1
 
 
 def boundary_reward(
