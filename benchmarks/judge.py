@@ -5,8 +5,7 @@ were written after the rules were tuned on the rest) and tests/eval/data/judge_h
 (64 answers with hand labels and hand scales on the authors' anchors, written after the scales
 moved to them and before the judge was run on them; never tuned on). Writes
 benchmarks/results/judge.json and judge.md: label agreement and confusion per batch, and scale
-agreement (exact, within 1, mean absolute difference) where the hand scales exist. Takes about a
-second.
+agreement (exact, within 1, mean absolute difference) where the hand scales exist. Takes about 2 s.
 
     .venv/bin/python benchmarks/judge.py
 """
