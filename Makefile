@@ -48,6 +48,12 @@ clean:
 bench-tradeoff: $(STAMP)
 	$(BIN)/python benchmarks/tradeoff.py $(ARGS)
 
+# The fair-comparison tuning: every method's grid on the validation seeds -> configs/bench/tuned.yaml
+# (about 14 hours of one core on the 40-person target; resumable). Then `make bench-tradeoff` applies it.
+.PHONY: bench-tune
+bench-tune: $(STAMP)
+	$(BIN)/python benchmarks/tradeoff.py --tune $(ARGS)
+
 # Deletion requests one after another (5 per method and seed; hours on 2 CPU cores; resumable).
 # `make bench-sequential ARGS=--quick` for the CI-sized check, ARGS="--methods asru,npo_lr3e-4 --seeds 0" to restrict.
 .PHONY: bench-sequential

@@ -4,7 +4,8 @@ Writes benchmarks/results/tradeoff.json, tradeoff.md and tradeoff_*.png, and one
 (setting, method, seed) under benchmarks/results/runs/ (not committed). Resumable: run it again
 after an interruption and finished runs are skipped, an interrupted one resumes from its checkpoint.
 
-    .venv/bin/python benchmarks/tradeoff.py                     # the full benchmark (hours on 2 CPU cores)
+    .venv/bin/python benchmarks/tradeoff.py --tune              # the grids on the validation seeds -> configs/bench/tuned.yaml
+    .venv/bin/python benchmarks/tradeoff.py                     # the full benchmark on the test seeds (hours on 2 CPU cores)
     .venv/bin/python benchmarks/tradeoff.py --quick             # CI-sized check (into benchmarks/results/quick/)
     .venv/bin/python benchmarks/tradeoff.py --methods asru,npo --settings selective --seeds 0
     .venv/bin/python benchmarks/tradeoff.py --report-only       # tables from the runs finished so far

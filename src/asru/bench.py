@@ -28,7 +28,7 @@ import re
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,9 @@ from asru.report.results import load_results
 
 SETTINGS: tuple[str, ...] = ("complete", "selective", "personalized")
 DEFAULT_METHODS_FILE = Path(__file__).resolve().parents[2] / "configs" / "bench" / "methods.yaml"
+DEFAULT_TUNED_FILE = DEFAULT_METHODS_FILE.parent / "tuned.yaml"
+TEST_SEEDS = [0, 1, 2, 3, 4]  # the reported tables' seeds
+VALIDATION_SEEDS = [100, 101]  # hyper-parameters are chosen on these (asru bench --tune), never reported
 RUN_RECORD = "bench_run.json"
 RUN_TIME = "bench_time.json"
 TARGET_ROW = "target"
@@ -58,7 +61,11 @@ class BenchConfig(StrictConfig):
     methods_file: str | None = Field(None, description="YAML list of methods and their overrides (default configs/bench/methods.yaml)")
     methods: list[str] | None = Field(None, description="run only these entries of the methods file (by name)")
     settings: list[Setting] = Field(default_factory=lambda: list(SETTINGS))
-    seeds: list[int] | None = Field(None, min_length=1, description="default [0, 1, 2]; [0] with quick")
+    seeds: list[int] | None = Field(None, min_length=1, description="the test seeds the tables report (default [0, 1, 2, 3, 4]; [0] with quick); never a validation seed")
+    tune: bool = Field(False, description="instead of the tables: run every method's grid (the methods file's 'grid:') on the validation seeds and write the rule's choice to tuned_file (asru.bench_tuning)")
+    validation_seeds: list[int] | None = Field(None, min_length=1, description="the seeds hyper-parameters are chosen on (default [100, 101]; [100] with quick)")
+    tuned_file: str | None = Field(None, description="tuned.yaml that --tune writes and the tables apply (default configs/bench/tuned.yaml; out/tuned.yaml with quick)")
+    use_tuned: bool = Field(True, description="apply tuned_file's choices (when it exists) on top of each method's entry; off: every method at its methods-file config")
     subjects: int | None = Field(None, ge=2, description="people in the embedded world (default 40; 8 with quick)")
     world_seed: int = 0
     forget_ratio: float = Field(0.1, gt=0, lt=1, description="fraction of the people whose facts are forgotten")
@@ -78,7 +85,13 @@ class BenchConfig(StrictConfig):
         return Path(self.out) if self.out else Path("benchmarks/results/quick" if self.quick else "benchmarks/results")
 
     def resolved_seeds(self) -> list[int]:
-        return list(dict.fromkeys(self.seeds)) if self.seeds else ([0] if self.quick else [0, 1, 2])
+        return list(dict.fromkeys(self.seeds)) if self.seeds else ([0] if self.quick else list(TEST_SEEDS))
+
+    def resolved_validation_seeds(self) -> list[int]:
+        return list(dict.fromkeys(self.validation_seeds)) if self.validation_seeds else ([100] if self.quick else list(VALIDATION_SEEDS))
+
+    def resolved_tuned_file(self) -> Path:
+        return Path(self.tuned_file) if self.tuned_file else (self.resolved_out() / "tuned.yaml" if self.quick else DEFAULT_TUNED_FILE)
 
     def resolved_subjects(self) -> int:
         return self.subjects or (8 if self.quick else 40)
@@ -91,6 +104,13 @@ class MethodEntry:
     name: str
     method: str
     fields: dict[str, Any]  # UnlearnConfig fields (setting, seed, forget_ratio are set per run)
+    grid: list[dict] = field(default_factory=list)  # override mappings to tune over (asru.bench_tuning)
+    raw_fields: dict[str, Any] = field(default_factory=dict)  # the entry as written, without quick overrides
+    quick_fields: dict[str, Any] = field(default_factory=dict)  # the quick overrides (empty unless quick)
+
+    def point_fields(self, point: dict) -> dict[str, Any]:
+        """The entry with a grid point (or a tuned choice) on top; quick overrides stay on top of both."""
+        return {**merge(merge(self.raw_fields, point), self.quick_fields), "method": self.method}
 
 
 @dataclass
@@ -147,7 +167,9 @@ def load_methods(path: str | Path | None, quick: bool = False) -> list[MethodEnt
         own_quick = raw.pop("quick", None) or {}
         if not isinstance(own_quick, dict):
             raise ConfigError(f"{where}: field 'quick': must be a mapping of config fields")
-        fields = merge(merge(raw, shared_quick), own_quick) if quick else raw
+        grid_spec = raw.pop("grid", None)
+        quick_fields = merge(shared_quick, own_quick) if quick else {}
+        fields = merge(raw, quick_fields)
         for key in RESERVED_FIELDS:
             if key in fields:
                 raise ConfigError(f"{where}: field {key!r} is set by the benchmark for each run; remove it")
@@ -163,7 +185,19 @@ def load_methods(path: str | Path | None, quick: bool = False) -> list[MethodEnt
             method_cls.parse_params(config.method_args)
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from None
-        entries.append(MethodEntry(name, method, {**fields, "method": method}))
+        entry = MethodEntry(name, method, {**fields, "method": method}, raw_fields=raw, quick_fields=quick_fields)
+        if grid_spec is not None:
+            from asru.bench_tuning import expand_grid
+
+            entry.grid = expand_grid(grid_spec, where)
+            for index, point in enumerate(entry.grid):
+                try:
+                    method_cls.parse_params(UnlearnConfig.model_validate(entry.point_fields(point)).method_args)
+                except ValidationError as error:
+                    raise ConfigError(describe_validation_error(error, f"{where} grid point {index}")) from None
+                except ConfigError as error:
+                    raise ConfigError(f"{where} grid point {index}: {error}") from None
+        entries.append(entry)
     return entries
 
 
@@ -203,7 +237,7 @@ def prepare_inputs(config: BenchConfig, console=None) -> tuple[Path, Path, Any]:
     return world_dir, cached_target(world_dir, recipe, console), recipe
 
 
-def plan_runs(config: BenchConfig, entries: list[MethodEntry], world, target_dir: Path, attacks: list[str]) -> list[PlannedRun]:
+def plan_runs(config: BenchConfig, entries: list[MethodEntry], world, target_dir: Path, attacks: list[str], tuned: dict | None = None) -> list[PlannedRun]:
     """Seed-major order: every cell gets its first seed before any gets its second (partial results stay useful).
 
     In each (setting, seed) the target row comes first: its own answers become the target's cached
@@ -214,7 +248,7 @@ def plan_runs(config: BenchConfig, entries: list[MethodEntry], world, target_dir
     from asru.train.unlearn import UnlearnConfig
 
     out = config.resolved_out() / "runs"
-    common = {"world_hash": world.manifest.get("content_hash"), "target": target_dir.name, "attacks": attacks}
+    common = bench_common(world, target_dir, attacks)
     runs = []
     for seed in config.resolved_seeds():
         for setting in config.settings:
@@ -227,10 +261,19 @@ def plan_runs(config: BenchConfig, entries: list[MethodEntry], world, target_dir
                 record = {**common, "row": ORACLE_ROW, "eval_config": eval_config.model_dump(mode="json")}
                 runs.append(PlannedRun(setting, ORACLE_ROW, seed, out / setting / ORACLE_ROW / f"seed{seed}", record, eval_config))
             for entry in entries:
-                unlearn_config = UnlearnConfig.model_validate({**entry.fields, "setting": setting, "seed": seed, "forget_ratio": config.forget_ratio})
-                record = unlearn_record(common, entry.name, unlearn_config)
+                choice = ((tuned or {}).get(entry.name) or {}).get(setting)  # tuned.yaml's pick for this method and setting
+                fields = entry.point_fields(choice["fields"]) if choice else entry.fields
+                unlearn_config = UnlearnConfig.model_validate({**fields, "setting": setting, "seed": seed, "forget_ratio": config.forget_ratio})
+                record = unlearn_record(common, entry.name, unlearn_config) | ({"tuned": choice["fields"]} if choice else {})
                 runs.append(PlannedRun(setting, entry.name, seed, out / setting / entry.name / f"seed{seed}", record, unlearn_config))
     return runs
+
+
+def bench_common(world, target_dir: Path, attacks: list[str]) -> dict[str, Any]:
+    """What every run's bench_run.json shares: a run judged on the old scales (before judge scale 2) is not averaged in."""
+    from asru.eval.judge import SCALE_VERSION
+
+    return {"world_hash": world.manifest.get("content_hash"), "target": target_dir.name, "attacks": attacks, "judge_scale_version": SCALE_VERSION}
 
 
 def unlearn_record(common: dict[str, Any], row: str, unlearn_config) -> dict[str, Any]:
@@ -643,6 +686,16 @@ def markdown(summary: dict) -> str:
         f"Attacks: {', '.join(summary['attacks']) or 'none'}.",
         "",
     ]
+    tuning = summary.get("tuning") or {}
+    if tuning.get("file"):
+        lines += [
+            f"**Tuned** on validation seeds {', '.join(map(str, tuning['validation_seeds']))} (`{tuning['file']}`, rule in README \"Trade-off benchmark\"); "
+            f"reported on test seeds {', '.join(map(str, tuning['test_seeds']))}. Tuned per setting: "
+            + "; ".join(f"{s}: {', '.join(rows) or 'none'}" for s, rows in tuning["tuned"].items()) + ". Every other row runs at its methods-file config.",
+            "",
+        ]
+    else:
+        lines += ["**Not tuned**: no tuned.yaml (`asru bench --tune` writes it); every row runs at its methods-file config.", ""]
     if config["methods"] or list(table) != list(SETTINGS):
         lines += [
             f"**Restricted**: only {', '.join(summary['rows'])} in {', '.join(table)}, as asked (`--methods` / `--settings`); "
@@ -661,7 +714,8 @@ def markdown(summary: dict) -> str:
         "form (same wording, image and context; `forget known (n)` counts them among the forget questions), so a method gets no "
         "credit for forgetting what the target never knew; each run's results.json keeps the raw rates over every question "
         "next to them (`leakage` and `leakage_known`, `n` and `n_known`, ...). Exact match for the retain and utility columns; "
-        "naturalness (1–5) and contextual refusal (0–5) are the offline judge's scales on the forget answers; `leak: X` is the "
+        "naturalness (1–5) and contextual refusal (0–5) are the offline judge's scales on the forget answers, on the ASRU authors' anchors "
+        "(contextual refusal: 5 a contextual refusal, 3–4 a generic one, 1–2 a wrong answer, 0 the gold stated); `leak: X` is the "
         "forget leakage under attack X over the attacked questions the target answered correctly (relearn: the plain forget "
         "questions it answered); "
         "wall time is the seconds one run took, every attempt of an interrupted run included (loading, training, evaluation). "
@@ -768,7 +822,7 @@ def summary_header(config: BenchConfig, world, world_dir: Path, target_dir: Path
     }
 
 
-def write_summary(config: BenchConfig, runs: list[PlannedRun], world, world_dir: Path, target_dir: Path, recipe, attacks: list[str], entries: list[MethodEntry]) -> dict:
+def write_summary(config: BenchConfig, runs: list[PlannedRun], world, world_dir: Path, target_dir: Path, recipe, attacks: list[str], entries: list[MethodEntry], tuned: dict | None = None) -> dict:
     """tradeoff.json, tradeoff.md and the plots into the output folder, from whatever runs have finished."""
     out = config.resolved_out()
     table = aggregate(config, runs)
@@ -783,6 +837,11 @@ def write_summary(config: BenchConfig, runs: list[PlannedRun], world, world_dir:
         "columns": {key: {"title": title, "from": ".".join(path)} for key, title, path, _ in COLUMNS},
         "settings": table,
         "significance": significance(table, entries, runs),
+        "tuning": {
+            "file": str(config.resolved_tuned_file()) if tuned is not None else None,
+            "validation_seeds": config.resolved_validation_seeds(), "test_seeds": config.resolved_seeds(),
+            "tuned": {setting: sorted(name for name, choices in (tuned or {}).items() if setting in choices) for setting in config.settings},
+        },
         "partial": partial,
         "not_run": not_run,
         "runs_finished": sum(len(cell["seeds"]) for rows in table.values() for cell in rows.values()),
@@ -833,9 +892,11 @@ def execute_todo(todo: list[tuple[PlannedRun, str]], total: int, world_dir: Path
 def run_bench(config: BenchConfig, console=None) -> dict:
     """Plan, run (skipping finished runs, resuming interrupted ones), aggregate. Returns the summary.
 
-    With ``config.sequential``: the sequential benchmark instead (:mod:`asru.bench_sequential`).
+    With ``config.sequential``: the sequential benchmark instead (:mod:`asru.bench_sequential`); with
+    ``config.tune``: the grids on the validation seeds (:mod:`asru.bench_tuning`). The tables apply
+    ``tuned.yaml`` where it exists.
     """
-    from asru import bench_sequential
+    from asru import bench_sequential, bench_tuning
     from asru.pipeline import resolve_attacks
     from asru.world import load_world
 
@@ -844,6 +905,11 @@ def run_bench(config: BenchConfig, console=None) -> dict:
     attacks = resolve_attacks(config.attacks)
     settings = list(dict.fromkeys(config.settings))
     config = config.model_copy(update={"settings": settings})
+    if config.tune and config.sequential:
+        raise ConfigError("options --tune and --sequential: choose one (tuning runs the grids on the validation seeds; --sequential reports on test seeds)")
+    shared = sorted(set(config.resolved_seeds()) & set(config.resolved_validation_seeds()))
+    if shared:
+        raise ConfigError(f"options --seeds and --validation-seeds: seed {shared[0]} is in both; a seed that chooses hyper-parameters is never reported")
     if config.sequential:
         entries = bench_sequential.sequential_entries(config, entries)
     out = config.resolved_out()
@@ -852,7 +918,10 @@ def run_bench(config: BenchConfig, console=None) -> dict:
     world = load_world(world_dir)
     if config.sequential:
         return bench_sequential.run_sequential(config, entries, attacks, world, world_dir, target_dir, recipe, console)
-    runs = plan_runs(config, entries, world, target_dir, attacks)
+    if config.tune:
+        return bench_tuning.run_tuning(config, entries, attacks, world, world_dir, target_dir, recipe, console)
+    tuned = bench_tuning.load_tuned(config, world, target_dir)
+    runs = plan_runs(config, entries, world, target_dir, attacks, tuned)
     states = [run_state(run) for run in runs]
     if not config.report_only:
         todo = [(run, state) for run, state in zip(runs, states) if state != "done"]
@@ -860,4 +929,4 @@ def run_bench(config: BenchConfig, console=None) -> dict:
         prepare_oracles(runs, states, world_dir, target_dir, console)
         # in plan order, seed-major: the first seed of every cell finishes first
         execute_todo(todo, len(runs), world_dir, target_dir, config.workers, console, order="every cell's first seed first")
-    return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries)
+    return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries, tuned)

@@ -17,7 +17,7 @@ step k do not depend on K, so a larger ``--sequential`` later reuses the steps a
 ``--workers N`` the steps run in waves (every method's and seed's step k side by side, then k+1).
 
 Writes ``OUT/sequential.json``, ``OUT/sequential.md`` and ``OUT/sequential.png``: after each step,
-per method (mean ± std over seeds), the knowledge-conditioned leakage of every request applied so
+per method (mean ± 95 % confidence interval over seeds), the knowledge-conditioned leakage of every request applied so
 far and the worst of them, the union's leakage, retain (same people, other people) and utility.
 """
 
@@ -234,7 +234,7 @@ def markdown_sequential(summary: dict) -> str:
         "request N's questions after step k (knowledge-conditioned: over its questions the target answered correctly); `worst` the "
         "highest of them; `all requests` the leakage of their union; retain (same people: the kept facts of the people named; other "
         "people) and utility are exact match over what the target answered correctly, so the target's own are 1 and 0.95 is 95 % of "
-        "the target. Each cell: mean ± sample std over seeds; a cell ending in (n/N) averages only the n seeds finished. "
+        "the target. Each cell: mean ± the half-width of its 95 % confidence interval over seeds (Student t); a cell ending in (n/N) averages only the n seeds finished. "
         f"The `{TARGET_ROW}` row (step 0) is the target before any unlearning, on all {steps} requests.",
     ]
     if summary["skipped_methods"]:

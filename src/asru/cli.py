@@ -458,7 +458,14 @@ def bench(
     methods_file: Optional[Path] = typer.Option(None, "--methods-file", help="YAML list of methods and their overrides (default configs/bench/methods.yaml). \\[config: methods_file]"),
     methods: Optional[str] = typer.Option(None, help="Comma-separated entries of the methods file to run (default all). \\[config: methods]"),
     settings: Optional[str] = typer.Option(None, help="Comma-separated settings (default complete,selective,personalized). \\[config: settings]"),
-    seeds: Optional[str] = typer.Option(None, help="Comma-separated seeds (default 0,1,2; 0 with --quick). \\[config: seeds]"),
+    seeds: Optional[str] = typer.Option(None, help="Comma-separated test seeds the tables report (default 0,1,2,3,4; 0 with --quick); never a validation seed. \\[config: seeds]"),
+    tune: Optional[bool] = typer.Option(
+        None, "--tune/--no-tune",
+        help="Instead of the tables: run every method's grid (the methods file's 'grid:') on the validation seeds and write the rule's choice per method and setting to the tuned file (OUT/validation.json/.md with every point). \\[config: tune]",
+    ),
+    validation_seeds: Optional[str] = typer.Option(None, help="Comma-separated seeds hyper-parameters are chosen on (default 100,101; 100 with --quick). \\[config: validation_seeds]"),
+    tuned_file: Optional[Path] = typer.Option(None, "--tuned-file", help="The tuned.yaml --tune writes and the tables apply (default configs/bench/tuned.yaml; OUT/tuned.yaml with --quick). \\[config: tuned_file]"),
+    use_tuned: Optional[bool] = typer.Option(None, "--tuned/--no-tuned", help="Apply the tuned file's choices, where it exists (default on). \\[config: use_tuned]"),
     subjects: Optional[int] = typer.Option(None, help="People in the embedded world (default 40; 8 with --quick). \\[config: subjects]"),
     forget_ratio: Optional[float] = typer.Option(None, help="Fraction of people forgotten (default 0.1). \\[config: forget_ratio]"),
     attacks: Optional[str] = typer.Option(None, help="Comma-separated attacks, or 'all' (default). \\[config: attacks]"),
@@ -488,15 +495,32 @@ def bench(
         config,
         {
             "out": str(out) if out else None, "methods_file": str(methods_file) if methods_file else None, "methods": items(methods),
-            "settings": items(settings), "seeds": items(seeds), "subjects": subjects, "forget_ratio": forget_ratio, "attacks": items(attacks),
+            "settings": items(settings), "seeds": items(seeds), "subjects": subjects, "tune": tune, "validation_seeds": items(validation_seeds),
+            "tuned_file": str(tuned_file) if tuned_file else None, "use_tuned": use_tuned, "forget_ratio": forget_ratio, "attacks": items(attacks),
             "target_row": target_row, "oracle_row": oracle_row, "quick": quick, "report_only": report_only, "workers": workers, "sequential": sequential,
         },
     )
     summary = run_bench(bench_config, console)
-    if bench_config.sequential:
+    if bench_config.tune:
+        _print_tuning(summary)
+    elif bench_config.sequential:
         _print_sequential(summary)
     else:
         _print_bench(summary)
+
+
+def _print_tuning(summary: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"chosen on validation seeds {', '.join(map(str, summary['validation_seeds']))} (mean over them)")
+    for title in ("method", "setting", "point", "score ↑", "utility ↑", "eligible"):
+        table.add_column(title, justify="left" if title in ("method", "setting") else "right")
+    for name, settings in summary["chosen"].items():
+        for setting, pick in settings.items():
+            table.add_row(name, setting, f"g{pick['grid_point']}", f"{pick['validation_score']:.3f}", f"{pick['validation_utility']:.3f}", "yes" if pick["eligible"] else "no")
+    console.print(table)
+    out = Path(summary["config"]["out"])
+    console.print(f"[green]{summary['runs_finished']}/{summary['runs_planned']} runs finished[/green]; choices: {summary['tuned_file']}; every point: {out / 'validation.md'}", soft_wrap=True)
 
 
 def _print_sequential(summary: dict) -> None:
@@ -506,7 +530,7 @@ def _print_sequential(summary: dict) -> None:
 
     asked = len(summary["seeds"])
     columns = [("worst_request_leakage", "worst request leak ↓"), ("forget_leakage", "all requests leak ↓"), ("retain_same_subject", "retain same ↑"), ("retain_other", "retain other ↑"), ("utility", "utility ↑")]
-    table = Table(title=f"after each of {summary['steps']} sequential requests (over what the target knew; mean ± std over seeds)")
+    table = Table(title=f"after each of {summary['steps']} sequential requests (over what the target knew; mean ± 95 % CI over seeds)")
     for title in ("method", "step", "seeds", *(title for _, title in columns)):
         table.add_column(title, justify="left" if title == "method" else "right", no_wrap=title == "method")
     for row in summary["rows"]:
@@ -525,12 +549,12 @@ def _print_bench(summary: dict) -> None:
 
     asked = len(summary["seeds"])
     kinds = {
-        "forget_leakage": "rate", "retain_same_subject": "rate", "retain_other": "rate", "utility": "rate", "naturalness": "score",
+        "score": "score", "forget_leakage": "rate", "retain_same_subject": "rate", "retain_other": "rate", "utility": "rate", "naturalness": "score",
         "forget_quality": "p", "privleak": "score", "answer_rank1": "rate", "probe_recovery": "rate", "wall_seconds": "seconds",
     }
     columns = [(key, SHORT_TITLES[key], kind) for key, kind in kinds.items()]
     for setting, rows in summary["settings"].items():
-        table = Table(title=f"{setting} (mean ± std over seeds; (n/{asked}) = partial)")
+        table = Table(title=f"{setting} (mean ± 95 % CI over seeds; (n/{asked}) = partial)")
         table.add_column("method", no_wrap=True)
         table.add_column("seeds", justify="right")
         for _, title, _ in columns:

@@ -1,0 +1,153 @@
+"""`asru bench --tune`: grids on validation seeds, the declared rule, tuned.yaml applied to the test tables.
+
+One quick tuning run (2 methods × 2 grid points, one setting, one validation seed, tiny world and
+target) runs once for the module; the test tables then read its tuned.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from asru.bench import MethodEntry
+from asru.bench import quick_recipe as QUICK_RECIPE
+from asru.bench_tuning import MAX_GRID, choose, expand_grid
+from asru.errors import ConfigError
+from asru.eval.score import UTILITY_FLOOR
+from conftest import assert_one_line_error, run_cli  # tests/conftest.py
+
+METHODS_FILE = """\
+quick: {steps: 3, batch_size: 4, checkpoint_every: 2}
+methods:
+  - method: grad_diff
+    grid: {learning_rate: [1.0e-4, 1.0e-3]}
+  - method: steering
+    grid: {method_args.alpha: [1.0, 3.0]}
+"""
+COMMON = ("--quick", "--settings", "complete", "--subjects", "6", "--attacks", "paraphrase,one_word")
+
+
+def knowing_recipe():
+    """A quick target that knows its forget questions (the --quick one, one epoch, knows almost none: nothing to score)."""
+    return QUICK_RECIPE().model_copy(update={"train_forms": ["qa"], "wrapper_share": 0, "context_share": 0, "image_repeats": 1, "epochs": 35, "learning_rate": 4e-3, "warmup_steps": 10})
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tuning")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("ASRU_CACHE", str(folder / "cache"))
+    patch.setattr("asru.bench.quick_recipe", knowing_recipe)
+    methods = folder / "methods.yaml"
+    methods.write_text(METHODS_FILE)
+    code, out, err = run_cli("bench", *COMMON, "--methods-file", methods, "--tune", "--out", folder / "out")
+    assert code == 0, err + out
+    yield folder, methods, folder / "out"
+    patch.undo()
+
+
+def test_expand_grid_makes_every_combination_nested():
+    points = expand_grid({"learning_rate": [1e-4, 3e-4], "method_args.rl.steps": [5, 10]}, "where")
+    assert points == [
+        {"learning_rate": 1e-4, "method_args": {"rl": {"steps": 5}}}, {"learning_rate": 1e-4, "method_args": {"rl": {"steps": 10}}},
+        {"learning_rate": 3e-4, "method_args": {"rl": {"steps": 5}}}, {"learning_rate": 3e-4, "method_args": {"rl": {"steps": 10}}},
+    ]
+    with pytest.raises(ConfigError, match=f"at most {MAX_GRID}"):
+        expand_grid({"a": [1, 2, 3], "b": [1, 2, 3]}, "where")
+    with pytest.raises(ConfigError, match="non-empty list"):
+        expand_grid({"a": []}, "where")
+
+
+def _cell(score, utility):
+    return {"metrics": {"score": {"mean": score}, "score_utility": {"mean": utility}}}
+
+
+def test_the_rule_picks_the_best_score_that_keeps_utility_and_falls_back_to_utility():
+    entry = MethodEntry("m", "grad_diff", {}, grid=[{"learning_rate": 1}, {"learning_rate": 2}, {"learning_rate": 3}])
+    # g1 scores highest but loses utility; g2 is the best eligible one
+    table = {"complete": {"m@g0": _cell(0.5, 0.95), "m@g1": _cell(0.9, UTILITY_FLOOR - 0.01), "m@g2": _cell(0.6, UTILITY_FLOOR)}}
+    pick = choose(table, [entry])["m"]["complete"]
+    assert pick["grid_point"] == 2 and pick["eligible"] and pick["fields"] == {"learning_rate": 3} and pick["validation_score"] == 0.6
+    # none keeps 90 %: the point with the highest utility, marked
+    table = {"complete": {"m@g0": _cell(0.5, 0.5), "m@g1": _cell(0.9, 0.2), "m@g2": _cell(0.1, 0.7)}}
+    pick = choose(table, [entry])["m"]["complete"]
+    assert pick["grid_point"] == 2 and not pick["eligible"]
+
+
+def test_tuning_runs_every_point_on_the_validation_seeds_and_writes_the_choice(tuned):
+    folder, _, out = tuned
+    summary = json.loads((out / "validation.json").read_text())
+    assert summary["validation_seeds"] == [100] and summary["runs_planned"] == summary["runs_finished"] == 2 + 2 * 2  # target, oracle, 2 × 2 points
+    for name in ("grad_diff", "steering"):
+        for index in (0, 1):
+            assert (out / "runs" / "validation" / "complete" / name / f"g{index}" / "seed100" / "results.json").is_file()
+    data = yaml.safe_load((out / "tuned.yaml").read_text())
+    assert data["validation_seeds"] == [100] and "utility part" in data["rule"]
+    rows = summary["settings"]["complete"]
+    for name, grid in (("grad_diff", [{"learning_rate": 1e-4}, {"learning_rate": 1e-3}]), ("steering", [{"method_args": {"alpha": 1.0}}, {"method_args": {"alpha": 3.0}}])):
+        scored = [(i, rows[f"{name}@g{i}"]["metrics"].get("score", {}).get("mean"), rows[f"{name}@g{i}"]["metrics"].get("score_utility", {}).get("mean")) for i in (0, 1)]
+        assert all(s is not None for _, s, _ in scored), scored  # the knowing target: every point is scored
+        pick = data["methods"][name]["complete"]
+        assert pick["fields"] == grid[pick["grid_point"]]
+        # the rule, recomputed from the validation numbers
+        eligible = [c for c in scored if c[2] >= UTILITY_FLOOR]
+        best = max(eligible, key=lambda c: (c[1], c[2])) if eligible else max(scored, key=lambda c: (c[2], c[1]))
+        assert pick["grid_point"] == best[0] and pick["eligible"] == bool(eligible)
+    md = (out / "validation.md").read_text()
+    assert "# Tuning on validation seeds" in md and "| grad_diff | g1 | learning_rate=0.001 |" in md
+
+
+def test_the_tables_apply_tuned_yaml_on_test_seeds_only(tuned):
+    folder, methods, out = tuned
+    data = yaml.safe_load((out / "tuned.yaml").read_text())
+    code, stdout, err = run_cli("bench", *COMMON, "--methods-file", methods, "--out", out, "--no-oracle-row")
+    assert code == 0, err + stdout
+    summary = json.loads((out / "tradeoff.json").read_text())
+    assert summary["tuning"]["file"] == str(out / "tuned.yaml") and summary["tuning"]["test_seeds"] == [0]
+    for name in ("grad_diff", "steering"):
+        record = json.loads((out / "runs" / "complete" / name / "seed0" / "bench_run.json").read_text())
+        choice = data["methods"][name]["complete"]
+        assert record["tuned"] == choice["fields"] and name in summary["tuning"]["tuned"]["complete"]
+        run_config = yaml.safe_load((out / "runs" / "complete" / name / "seed0" / "config.yaml").read_text())
+        for key, value in choice["fields"].items():  # the run was trained with the chosen point
+            assert run_config[key] == value if not isinstance(value, dict) else value.items() <= run_config[key].items(), (key, run_config)
+    assert "**Tuned** on validation seeds 100" in (out / "tradeoff.md").read_text()
+    # a validation seed is never reported
+    code, stdout, err = run_cli("bench", *COMMON, "--methods-file", methods, "--out", out, "--seeds", "0,100")
+    assert_one_line_error(code, err, "seed 100", "validation")
+    # without the file's choices the record differs: the finished runs are not silently reused
+    code, stdout, err = run_cli("bench", *COMMON, "--methods-file", methods, "--out", out, "--no-oracle-row", "--no-tuned")
+    assert_one_line_error(code, err, "started with another config")
+
+
+def test_unequal_grids_and_bad_grids_are_one_line_errors(tmp_path):
+    methods = tmp_path / "methods.yaml"
+    methods.write_text("methods:\n  - method: grad_diff\n    grid: {learning_rate: [1.0e-4, 3.0e-4]}\n  - method: npo\n    grid: {steps: [10, 20, 30]}\n")
+    code, _, err = run_cli("bench", *COMMON, "--methods-file", methods, "--tune", "--out", tmp_path / "out")
+    assert_one_line_error(code, err, "same number of grid points", "grad_diff 2", "npo 3")
+    methods.write_text("methods:\n  - method: npo\n    grid: {method_args.betta: [0.1, 0.2]}\n")
+    code, _, err = run_cli("bench", *COMMON, "--methods-file", methods, "--tune", "--out", tmp_path / "out")
+    assert_one_line_error(code, err, "methods[0] (npo) grid point 0", "betta")
+    code, _, err = run_cli("bench", *COMMON, "--tune", "--sequential", "2", "--out", tmp_path / "out")
+    assert_one_line_error(code, err, "--tune and --sequential")
+
+
+def test_a_tuned_file_from_another_target_is_refused(tuned, tmp_path):
+    folder, methods, out = tuned
+    other = tmp_path / "tuned.yaml"
+    data = yaml.safe_load((out / "tuned.yaml").read_text())
+    other.write_text(yaml.safe_dump({**data, "target": "someone-else"}))
+    code, _, err = run_cli("bench", *COMMON, "--methods-file", methods, "--out", tmp_path / "out", "--tuned-file", other, "--report-only")
+    assert_one_line_error(code, err, "tuned on another world or target model")
+
+
+def test_the_shipped_grids_give_every_method_the_same_budget():
+    from asru.bench import load_methods
+    from asru.bench_tuning import check_equal_budget
+
+    entries = load_methods(None)
+    tuned = check_equal_budget(entries)
+    assert {e.name for e in entries} - {e.name for e in tuned} == {"grad_diff_lr3e-4", "npo_lr3e-4"}  # the hand-picked rows
+    assert {len(e.grid) for e in tuned} == {MAX_GRID}
