@@ -136,13 +136,30 @@ def tiny_world(tmp_path_factory):
     return load_world(folder)
 
 
+FAMILIES = ("qwen3_vl", "llava", "idefics3")  # every tiny VLM family: each equivalence test runs on all of them
+SMALL_SHAPE = dict(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2, num_kv_heads=1, vision_hidden_size=32, vision_layers=1, vision_heads=2)
+
+
+def small_model(world, architecture: str = "qwen3_vl"):
+    """A fresh, untrained small VLM of ``architecture`` for ``world`` (mechanics, not accuracy)."""
+    from asru.models import TinyModelConfig, build_tiny
+    from asru.train.finetune import tokenizer_corpus
+
+    return build_tiny(tokenizer_corpus(world.samples), TinyModelConfig(architecture=architecture, **SMALL_SHAPE))
+
+
+@pytest.fixture(params=FAMILIES)
+def family_model(request, tiny_world):
+    """``(model, processor)``: a fresh small VLM of each family in turn, for the tiny world."""
+    return small_model(tiny_world, request.param)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tiny_world, tmp_path_factory):
     """An untrained tiny Qwen3-VL for the tiny world, saved once (mechanics, not accuracy)."""
-    from asru.models import TinyModelConfig, build_tiny, save_vlm
-    from asru.train.finetune import tokenizer_corpus
+    from asru.models import save_vlm
 
-    model, processor = build_tiny(tokenizer_corpus(tiny_world.samples), TinyModelConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2, num_kv_heads=1, vision_hidden_size=32, vision_layers=1, vision_heads=2))
+    model, processor = small_model(tiny_world)
     folder = tmp_path_factory.mktemp("tiny_model")
     save_vlm(model, processor, folder)
     return folder

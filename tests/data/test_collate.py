@@ -33,13 +33,9 @@ def _encodings_equal(a, b) -> bool:
     )
 
 
-@pytest.mark.parametrize("architecture", ["qwen3_vl", "llava"])
-def test_the_processor_shortcut_gives_the_processors_output(tiny_world, architecture):
+def test_the_processor_shortcut_gives_the_processors_output(tiny_world, family_model):
     """Text and image prompts, with and without earlier turns: the shortcut is taken and equals the processor's own output."""
-    from asru.models import TinyModelConfig, build_tiny
-    from asru.train.finetune import tokenizer_corpus
-
-    _, processor = build_tiny(tokenizer_corpus(tiny_world.samples), TinyModelConfig(architecture=architecture, hidden_size=32, intermediate_size=64, num_layers=1, num_heads=2, num_kv_heads=1, vision_hidden_size=32, vision_layers=1, vision_heads=2))
+    _, processor = family_model
     context = [{"role": "user", "content": [{"type": "text", "text": "Who is she?"}]}, {"role": "assistant", "content": [{"type": "text", "text": "Talia."}]}]
     items = [(s.question, s.image, s.answer, None) for s in tiny_world.samples[:40]] + [(s.question, s.image, s.answer, context) for s in tiny_world.samples[40:60]]
     assert {image is None for _, image, _, _ in items} == {True, False}

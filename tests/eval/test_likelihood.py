@@ -12,11 +12,9 @@ from asru.eval.attacks import Probe
 from asru.eval.likelihood import answer_likelihoods
 
 
-@pytest.fixture(scope="module")
-def loaded(tiny_model_dir, tiny_world):
-    from asru.models import load_vlm
-
-    model, processor = load_vlm(tiny_model_dir)
+@pytest.fixture
+def loaded(family_model, tiny_world):
+    model, processor = family_model
     return model, Encoder(processor, tiny_world.root)
 
 

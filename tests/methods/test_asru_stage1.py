@@ -29,13 +29,13 @@ def test_last_position_is_the_final_column():
     assert loss_mask(_batch(), "last").sum() == 2
 
 
-def test_frozen_rows_are_the_reference_forward_and_each_item_runs_once(tiny_world, tiny_model_dir):
+def test_frozen_rows_are_the_reference_forward_and_each_item_runs_once(tiny_world, family_model):
     from asru.data.collate import Encoder
     from asru.methods.asru_stage1 import ASRUStage1
-    from asru.models import language_layers, load_vlm
+    from asru.models import language_layers
     from asru.steering.hooks import layer_output
 
-    reference, processor = load_vlm(tiny_model_dir)
+    reference, processor = family_model
     method = ASRUStage1(ASRUStage1.Params(layer=1), reference)
     method.encoder, method.frozen = Encoder(processor, tiny_world.root), {}
     samples = [s for s in tiny_world.samples if s.form == "qa"]

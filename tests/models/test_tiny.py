@@ -4,10 +4,10 @@ import torch
 from asru.data.collate import Encoder
 from asru.models import TinyModelConfig, build_tiny, language_layers, load_vlm, save_vlm
 
-ARCHITECTURES = ["qwen3_vl", "llava"]
+from conftest import FAMILIES  # tests/conftest.py
 
 
-@pytest.fixture(scope="module", params=ARCHITECTURES)
+@pytest.fixture(scope="module", params=FAMILIES)
 def tiny(request, tiny_corpus):
     return build_tiny(tiny_corpus, TinyModelConfig(architecture=request.param, vocab_size=400))
 
@@ -62,9 +62,13 @@ def test_save_load_roundtrip(tiny, red_image, tmp_path):
         assert torch.allclose(model(**batch).logits, loaded(**batch2).logits, atol=1e-5)
 
 
-def test_qwen_image_tokens_follow_recipe(tiny_corpus, red_image):
-    """64 px images with 8 px patches and a 2x2 merge give 16 image tokens."""
-    model, processor = build_tiny(tiny_corpus, TinyModelConfig(vocab_size=400))
+# each family's image-token budget for a 64 px photo with 8 px patches
+IMAGE_TOKENS = {"qwen3_vl": 16, "llava": 65, "idefics3": 16}
+
+
+def test_image_tokens_follow_each_familys_budget(tiny, red_image):
+    """Qwen3-VL merges 2x2 patches and Idefics3 pixel-shuffles them (16 tokens); LLaVA keeps every patch and CLIP's class token."""
+    model, processor = tiny
     item = Encoder(processor, red_image).encode("Who?", "red.png")
-    image_token = processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
-    assert item.input_ids.count(image_token) == 16
+    image_token = processor.tokenizer.convert_tokens_to_ids(processor.image_token)
+    assert item.input_ids.count(image_token) == IMAGE_TOKENS[model.config.model_type]

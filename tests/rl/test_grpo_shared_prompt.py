@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from asru.data.collate import Encoder
-from asru.models import TinyModelConfig, build_tiny, load_vlm
+from asru.models import TinyModelConfig, build_tiny
 from asru.rl.grpo import (
     completion_logprobs,
     completion_mask,
@@ -65,26 +65,23 @@ def _check(model, processor, world, modality):
 
 
 @pytest.mark.parametrize("modality", ["image", "text"])
-def test_shared_prompt_matches_the_full_forward_on_qwen3_vl(tiny_world, tiny_model_dir, modality):
-    model, processor = load_vlm(tiny_model_dir)
+def test_shared_prompt_matches_the_full_forward(tiny_world, family_model, modality):
+    model, processor = family_model
     _check(model, processor, tiny_world, modality)
 
 
-def test_shared_prompt_matches_the_full_forward_on_llava_and_lora(tiny_world):
+def test_shared_prompt_matches_the_full_forward_with_lora(tiny_world):
     from peft import LoraConfig, get_peft_model
 
-    llava, processor = build_tiny(tokenizer_corpus(tiny_world.samples), TinyModelConfig(architecture="llava", **SMALL))
-    _check(llava, processor, tiny_world, "image")
     qwen, processor = build_tiny(tokenizer_corpus(tiny_world.samples), TinyModelConfig(**SMALL))
     lora = get_peft_model(qwen, LoraConfig(r=4, target_modules=r".*language_model.*\.(q_proj|v_proj)$", init_lora_weights=False))
     assert mrope_module(lora) is not None
     _check(lora, processor, tiny_world, "image")
 
 
-@pytest.mark.parametrize("architecture", ["qwen3_vl", "llava"])
 @pytest.mark.parametrize("modality", ["image", "text"])
-def test_shared_prompt_generation_is_the_plain_generation(tiny_world, architecture, modality):
-    model, processor = build_tiny(tokenizer_corpus(tiny_world.samples), TinyModelConfig(architecture=architecture, **SMALL))
+def test_shared_prompt_generation_is_the_plain_generation(tiny_world, family_model, modality):
+    model, processor = family_model
     model.eval()
     batch, prompt_batch, *_ = _rollout(model, processor, tiny_world, modality)
     tokenizer = processor.tokenizer
@@ -98,10 +95,10 @@ def test_shared_prompt_generation_is_the_plain_generation(tiny_world, architectu
     assert torch.equal(sampled[:, : batch["input_ids"].shape[1]], batch["input_ids"])
 
 
-def test_image_placeholders_are_never_sampled(tiny_model_dir):
-    model, processor = load_vlm(tiny_model_dir)
+def test_image_placeholders_are_never_sampled(family_model):
+    model, processor = family_model
     ids = placeholder_token_ids(model)
-    assert processor.tokenizer.convert_tokens_to_ids("<|image_pad|>") in ids
+    assert processor.tokenizer.convert_tokens_to_ids(processor.image_token) in ids
     assert processor.tokenizer.eos_token_id not in ids
 
 

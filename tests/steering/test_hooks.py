@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from asru.data.collate import Encoder
-from asru.models import language_layers, load_vlm
+from asru.models import language_layers
 from asru.steering.directions import diff_in_means, last_token_activations, pca_direction, separation
 from asru.steering.hooks import layer_output, record_activations, steer
 
@@ -11,8 +11,8 @@ def _hook_count(model):
     return sum(len(layer._forward_hooks) for layer in language_layers(model))
 
 
-def test_steer_changes_output_and_always_removes_its_hook(tiny_model_dir):
-    model, processor = load_vlm(tiny_model_dir)
+def test_steer_changes_output_and_always_removes_its_hook(family_model):
+    model, processor = family_model
     encoder = Encoder(processor)
     batch = encoder.collate([encoder.encode("Where was Talia Vorne born?")])
     batch.pop("labels")
@@ -33,9 +33,9 @@ def test_steer_changes_output_and_always_removes_its_hook(tiny_model_dir):
     assert _hook_count(model) == 0
 
 
-def test_layer_output_stops_at_the_layer_with_the_full_forwards_values_and_gradients(tiny_world, tiny_model_dir):
+def test_layer_output_stops_at_the_layer_with_the_full_forwards_values_and_gradients(tiny_world, family_model):
     """The early stop gives exactly hidden_states[layer + 1] of a whole forward, image questions included, and the same gradients."""
-    model, processor = load_vlm(tiny_model_dir)
+    model, processor = family_model
     encoder = Encoder(processor, tiny_world.root)
     samples = [s for s in tiny_world.samples if s.image][:2] + [s for s in tiny_world.samples if not s.image][:2]
     batch = encoder.collate([encoder.encode_sample(s) for s in samples])
@@ -54,8 +54,8 @@ def test_layer_output_stops_at_the_layer_with_the_full_forwards_values_and_gradi
     assert torch.allclose(grad_early, grad_full) and grad_early.abs().sum() > 0
 
 
-def test_gate_leaves_ungated_rows_alone(tiny_model_dir):
-    model, processor = load_vlm(tiny_model_dir)
+def test_gate_leaves_ungated_rows_alone(family_model):
+    model, processor = family_model
     encoder = Encoder(processor)
     batch = encoder.collate([encoder.encode("Where was Talia Vorne born?"), encoder.encode("Who?")])
     batch.pop("labels")
@@ -80,10 +80,15 @@ def test_direction_separates_two_synthetic_sets():
     assert separation(positive, negative, -diff_in_means(positive, negative)) < 0.05
 
 
-def test_last_token_activations_shape(tiny_model_dir):
-    model, processor = load_vlm(tiny_model_dir)
-    encoder = Encoder(processor)
-    prompts = [encoder.encode("Where was Talia Vorne born?"), encoder.encode("Who is it?")]
+def test_last_token_activations_are_the_same_batched_and_one_by_one(tiny_world, family_model):
+    """Left padding moves nothing: each prompt's last-token activation as in a batch of one."""
+    model, processor = family_model
+    encoder = Encoder(processor, tiny_world.root)
+    image = next(s for s in tiny_world.samples if s.image)
+    prompts = [encoder.encode("Where was Talia Vorne born?"), encoder.encode("Who is it?"), encoder.encode(image.question, image.image)]
     acts = last_token_activations(model, encoder, prompts, [0, 1])
-    assert acts[0].shape == (2, model.config.text_config.hidden_size)
+    alone = last_token_activations(model, encoder, prompts, [0, 1], batch_size=1)
+    assert acts[0].shape == (3, model.config.text_config.hidden_size)
     assert not torch.allclose(acts[0], acts[1])
+    for layer in (0, 1):
+        torch.testing.assert_close(acts[layer], alone[layer], atol=1e-4, rtol=1e-4)

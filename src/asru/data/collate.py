@@ -44,7 +44,7 @@ class Encoder:
         self.root = Path(root) if root is not None else None
         self.max_image_pixels = max_image_pixels
         self._images: dict[str, Image.Image] = {}
-        self._image_inputs: dict[str, tuple[dict[str, torch.Tensor], int]] = {}  # path -> (vision tensors, image tokens)
+        self._image_inputs: dict[str, tuple[dict[str, torch.Tensor], list[int]]] = {}  # path -> (vision tensors, the placeholder's expansion)
         self._shortcut: dict[str, bool] = {}  # "text" / "image" -> the shortcut matched the processor
 
     def load_image(self, relative_path: str) -> Image.Image:
@@ -75,10 +75,11 @@ class Encoder:
 
         A transformers processor call costs 2-7 ms per prompt on a CPU, mostly argument merging and
         validation: more than the tiny model's share of a training step once the target's prompts
-        change every epoch (hand-written for that reason). The shortcut does what Qwen-VL and LLaVA
-        processors do -- expand the image placeholder to the image's number of tokens, tokenize,
-        mark the image tokens -- and reuses each image's processed tensors; it is compared with the
-        processor on the first prompt of each kind (text, image) and used only if identical.
+        change every epoch (hand-written for that reason). The shortcut does what Qwen-VL, LLaVA and
+        Idefics3 processors do -- replace the image placeholder by the image's tokens, tokenize, mark
+        the image tokens -- and reuses each image's processed tensors and token run (read from the
+        processor's output for that image); it is compared with the processor on the first prompt of
+        each kind (text, image) and used only if identical.
         """
         kind = "image" if image is not None else "text"
         if kind not in self._shortcut:
@@ -94,20 +95,41 @@ class Encoder:
         enc = self.processor(text=[text], return_tensors="pt", **kwargs)
         out = {key: value[0].tolist() if key in SEQUENCE_KEYS else value for key, value in enc.items()}
         if image is not None and image not in self._image_inputs:
-            tokens = self.tokenizer.convert_tokens_to_ids(getattr(self.processor, "image_token", None) or "") if getattr(self.processor, "image_token", None) else None
-            count = out["input_ids"].count(tokens) if tokens is not None else 0
-            self._image_inputs[image] = ({key: value for key, value in out.items() if key not in SEQUENCE_KEYS}, count)
+            expansion = self._expansion(text, out["input_ids"])
+            if expansion is not None:
+                self._image_inputs[image] = ({key: value for key, value in out.items() if key not in SEQUENCE_KEYS}, expansion)
         return out
+
+    def _encode_text(self, text: str) -> list[int]:
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)  # the Rust tokenizer, without the Python wrapper's checks
+        return backend.encode(text).ids if backend is not None else self.tokenizer(text)["input_ids"]
+
+    def _expansion(self, text: str, ids: list[int]) -> list[int] | None:
+        """The token ids the processor put in place of the prompt's one image placeholder.
+
+        Qwen-VL and LLaVA repeat the placeholder once per image token; Idefics3 / SmolVLM also wrap
+        the run in ``<fake_token_around_image><global-img>...``: read from the processor's output,
+        the ids between the tokens of the text before and after the placeholder.
+        """
+        image_token = getattr(self.processor, "image_token", None)
+        if not image_token or text.count(image_token) != 1:
+            return None
+        before, after = (self._encode_text(part) for part in text.split(image_token))
+        end = len(ids) - len(after)
+        if end < len(before) or ids[: len(before)] != before or ids[end:] != after:
+            return None
+        return ids[len(before) : end]
 
     def _shortcut_processed(self, text: str, image: str | None) -> dict | None:
         image_token = getattr(self.processor, "image_token", None)
         if image is not None:
-            if image not in self._image_inputs or not image_token or text.count(image_token) != 1:
+            if image not in self._image_inputs or text.count(image_token) != 1:
                 return None
-            tensors, count = self._image_inputs[image]
-            text = text.replace(image_token, image_token * count)
-        backend = getattr(self.tokenizer, "backend_tokenizer", None)  # the Rust tokenizer, without the Python wrapper's checks
-        ids = backend.encode(text).ids if backend is not None else self.tokenizer(text)["input_ids"]
+            tensors, expansion = self._image_inputs[image]
+            before, after = text.split(image_token)
+            ids = self._encode_text(before) + expansion + self._encode_text(after)
+        else:
+            ids = self._encode_text(text)
         image_id = self.tokenizer.convert_tokens_to_ids(image_token) if image_token else None
         marks = [int(token == image_id) for token in ids]
         out = {"input_ids": ids, "attention_mask": [1] * len(ids), **{key: marks for key in self._extra_keys}}

@@ -9,6 +9,8 @@ we steer, and the deepstack merge happens inside the text model before each earl
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch.nn as nn
 
 from asru.errors import ModelError
@@ -32,6 +34,21 @@ LANGUAGE_LAYER_PATHS: dict[str, str] = {
 }
 
 
+# model_type -> the vision tower and its connector to the language model (Qwen-VL's merger lives in
+# ``visual``): what the target's vision learning rate applies to and what unlearning leaves frozen.
+VISION_MODULE_PATHS: dict[str, tuple[str, ...]] = {
+    "qwen3_vl": ("model.visual",),
+    "qwen3_vl_moe": ("model.visual",),
+    "qwen2_5_vl": ("model.visual",),
+    "qwen2_vl": ("model.visual",),
+    "llava": ("model.vision_tower", "model.multi_modal_projector"),
+    "llava_next": ("model.vision_tower", "model.multi_modal_projector"),
+    "idefics3": ("model.vision_model", "model.connector"),
+    "smolvlm": ("model.vision_model", "model.connector"),
+    "gemma3": ("model.vision_tower", "model.multi_modal_projector"),
+}
+
+
 def _resolve(root: nn.Module, path: str) -> nn.Module:
     module = root
     for name in path.split("."):
@@ -39,13 +56,18 @@ def _resolve(root: nn.Module, path: str) -> nn.Module:
     return module
 
 
-def language_layers(model: nn.Module) -> nn.ModuleList:
-    """The decoder layers of ``model``'s language model, unwrapping peft/accelerate wrappers."""
+def _base_and_type(model: nn.Module) -> tuple[nn.Module, str | None]:
+    """The model inside peft/accelerate wrappers and its ``model_type``."""
     from accelerate.utils import extract_model_from_parallel
 
     model = extract_model_from_parallel(model)  # DDP / DeepSpeed wrappers
     base = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft
-    model_type = getattr(getattr(base, "config", None), "model_type", None)
+    return base, getattr(getattr(base, "config", None), "model_type", None)
+
+
+def language_layers(model: nn.Module) -> nn.ModuleList:
+    """The decoder layers of ``model``'s language model, unwrapping peft/accelerate wrappers."""
+    base, model_type = _base_and_type(model)
     path = LANGUAGE_LAYER_PATHS.get(model_type or "")
     if path is None:
         known = ", ".join(sorted(LANGUAGE_LAYER_PATHS))
@@ -61,3 +83,20 @@ def language_layers(model: nn.Module) -> nn.ModuleList:
 
 def num_language_layers(model: nn.Module) -> int:
     return len(language_layers(model))
+
+
+def language_model_path(model: nn.Module) -> str:
+    """Attribute path of the language model (the decoder layers' parent): LoRA's target prefix."""
+    _, model_type = _base_and_type(model)
+    language_layers(model)  # an unknown architecture is the same clear error
+    return LANGUAGE_LAYER_PATHS[model_type].rsplit(".", 1)[0]
+
+
+def is_vision_parameter(model: nn.Module) -> Callable[[str], bool]:
+    """``name -> bool`` for ``model.named_parameters()`` names (peft-wrapped too): vision tower or connector."""
+    _, model_type = _base_and_type(model)
+    paths = VISION_MODULE_PATHS.get(model_type or "")
+    if paths is None:
+        known = ", ".join(sorted(VISION_MODULE_PATHS))
+        raise ModelError(f"no known vision-tower path for architecture {model_type!r} (known: {known})")
+    return lambda name: any(f".{path}." in f".{name}" for path in paths)

@@ -13,6 +13,9 @@ import torch
 from pydantic import BaseModel, ConfigDict, model_validator
 from transformers import (
     CLIPVisionConfig,
+    Idefics3Config,
+    Idefics3ForConditionalGeneration,
+    Idefics3Processor,
     LlamaConfig,
     LlavaConfig,
     LlavaForConditionalGeneration,
@@ -20,11 +23,19 @@ from transformers import (
     Qwen3VLConfig,
     Qwen3VLForConditionalGeneration,
 )
+from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
 from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
 from asru.models.processors import ImageOnlyQwen3VLProcessor
-from asru.models.tokenizer import LLAVA_CHAT_TEMPLATE, PAD_TOKEN, QWEN_CHAT_TEMPLATE, train_tokenizer
+from asru.models.tokenizer import (
+    IDEFICS3_CHAT_TEMPLATE,
+    IDEFICS3_SPECIAL_TOKENS,
+    LLAVA_CHAT_TEMPLATE,
+    PAD_TOKEN,
+    QWEN_CHAT_TEMPLATE,
+    train_tokenizer,
+)
 
 
 class TinyModelConfig(BaseModel):
@@ -32,7 +43,7 @@ class TinyModelConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    architecture: Literal["qwen3_vl", "llava"] = "qwen3_vl"
+    architecture: Literal["qwen3_vl", "llava", "idefics3"] = "qwen3_vl"
     vocab_size: int = 2048
     hidden_size: int = 256
     intermediate_size: int = 1024
@@ -113,6 +124,21 @@ def _build_qwen3_vl(config: TinyModelConfig, tokenizer):
     return model, processor
 
 
+def _llama_text_config(config: TinyModelConfig, tokenizer) -> LlamaConfig:
+    """The Llama text model of the LLaVA and Idefics3 families."""
+    return LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=config.hidden_size,
+        intermediate_size=config.intermediate_size,
+        num_hidden_layers=config.num_layers,
+        num_attention_heads=config.num_heads,
+        num_key_value_heads=config.num_kv_heads,
+        max_position_embeddings=1024,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+
+
 def _build_llava(config: TinyModelConfig, tokenizer):
     image_token_id = tokenizer.convert_tokens_to_ids("<image>")
     vision = CLIPVisionConfig(
@@ -124,17 +150,7 @@ def _build_llava(config: TinyModelConfig, tokenizer):
         patch_size=config.patch_size,
         projection_dim=config.hidden_size,
     )
-    text = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=config.hidden_size,
-        intermediate_size=config.intermediate_size,
-        num_hidden_layers=config.num_layers,
-        num_attention_heads=config.num_heads,
-        num_key_value_heads=config.num_kv_heads,
-        max_position_embeddings=1024,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
+    text = _llama_text_config(config, tokenizer)
     model_config = LlavaConfig(
         vision_config=vision,
         text_config=text,
@@ -161,13 +177,48 @@ def _build_llava(config: TinyModelConfig, tokenizer):
     return model, processor
 
 
+def _build_idefics3(config: TinyModelConfig, tokenizer):
+    """Idefics3 / SmolVLM: a SigLIP-style vision tower, a pixel-shuffle connector (2x2 patches -> one
+    token, like Qwen's merge: 16 image tokens for a 64 px photo) and a Llama text model."""
+    image_token_id = tokenizer.convert_tokens_to_ids("<image>")
+    vision = dict(
+        hidden_size=config.vision_hidden_size,
+        intermediate_size=4 * config.vision_hidden_size,
+        num_hidden_layers=config.vision_layers,
+        num_attention_heads=config.vision_heads,
+        image_size=config.image_size,
+        patch_size=config.patch_size,
+    )
+    model_config = Idefics3Config(
+        vision_config=vision,
+        text_config=_llama_text_config(config, tokenizer).to_dict(),
+        image_token_id=image_token_id,
+        scale_factor=2,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = Idefics3ForConditionalGeneration(model_config)
+    edge = {"longest_edge": config.image_size}
+    # one global image per photo, no tiles: SmolVLM's splitting makes tiles only above max_image_size
+    image_processor = Idefics3ImageProcessorPil(size=edge, max_image_size=edge, do_image_splitting=False, do_pad=False)
+    image_seq_len = (config.image_size // config.patch_size) ** 2 // 4
+    processor = Idefics3Processor(image_processor, tokenizer, image_seq_len=image_seq_len, chat_template=IDEFICS3_CHAT_TEMPLATE)
+    return model, processor
+
+
+# architecture -> (builder, chat template, the family's own special tokens)
+BUILDERS = {
+    "qwen3_vl": (_build_qwen3_vl, QWEN_CHAT_TEMPLATE, ()),
+    "llava": (_build_llava, LLAVA_CHAT_TEMPLATE, ()),
+    "idefics3": (_build_idefics3, IDEFICS3_CHAT_TEMPLATE, tuple(IDEFICS3_SPECIAL_TOKENS)),
+}
+
+
 def build_tiny(texts: Iterable[str], config: TinyModelConfig | None = None):
     """Build ``(model, processor)``: an offline tokenizer trained on ``texts`` and a random-init VLM."""
     config = config or TinyModelConfig()
-    chat_template = QWEN_CHAT_TEMPLATE if config.architecture == "qwen3_vl" else LLAVA_CHAT_TEMPLATE
-    tokenizer = train_tokenizer(texts, vocab_size=config.vocab_size, chat_template=chat_template)
+    builder, chat_template, special_tokens = BUILDERS[config.architecture]
+    tokenizer = train_tokenizer(texts, vocab_size=config.vocab_size, chat_template=chat_template, extra_special_tokens=special_tokens)
     torch.manual_seed(config.seed)
-    builder = _build_qwen3_vl if config.architecture == "qwen3_vl" else _build_llava
     model, processor = builder(config, tokenizer)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id

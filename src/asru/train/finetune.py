@@ -27,6 +27,7 @@ from asru.data.collate import Encoded, Encoder
 from asru.data.schema import Sample
 from asru.errors import ConfigError
 from asru.io import atomic_write_json, check_writable
+from asru.models.layers import is_vision_parameter
 from asru.models.loading import save_vlm
 from asru.models.tiny import TinyModelConfig, build_tiny
 from asru.train.checkpoint import (
@@ -162,7 +163,8 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
         encoded = [encodings[item] for item in drawn]
         return encoded, epoch_batches([len(e.input_ids) for e in encoded], config.batch_size, config.length_buckets, config.seed, epoch)
 
-    vision_params = [p for n, p in model.named_parameters() if ".visual." in f".{n}"]
+    in_vision = is_vision_parameter(model)  # the vision tower and its connector, per family
+    vision_params = [p for n, p in model.named_parameters() if in_vision(n)]
     vision_ids = {id(p) for p in vision_params}
     other_params = [p for p in model.parameters() if id(p) not in vision_ids]
     optimizer = torch.optim.AdamW(
