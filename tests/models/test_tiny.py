@@ -62,13 +62,16 @@ def test_save_load_roundtrip(tiny, red_image, tmp_path):
         assert torch.allclose(model(**batch).logits, loaded(**batch2).logits, atol=1e-5)
 
 
-# each family's image-token budget for a 64 px photo with 8 px patches
-IMAGE_TOKENS = {"qwen3_vl": 16, "llava": 65, "idefics3": 16}
-
-
-def test_image_tokens_follow_each_familys_budget(tiny, red_image):
-    """Qwen3-VL merges 2x2 patches and Idefics3 pixel-shuffles them (16 tokens); LLaVA keeps every patch and CLIP's class token."""
+def test_every_family_gives_a_photo_16_image_tokens(tiny, red_image):
+    """64 px, 8 px patches: Qwen3-VL merges 2x2 patches, Idefics3 pixel-shuffles them, LLaVA (no merge) takes 16 px patches and drops CLIP's class token."""
     model, processor = tiny
     item = Encoder(processor, red_image).encode("Who?", "red.png")
     image_token = processor.tokenizer.convert_tokens_to_ids(processor.image_token)
-    assert item.input_ids.count(image_token) == IMAGE_TOKENS[model.config.model_type]
+    assert item.input_ids.count(image_token) == 16
+
+
+def test_an_unknown_architecture_names_the_known_ones():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="'qwen3_vl', 'llava' or 'idefics3'"):
+        TinyModelConfig(architecture="gemma3")

@@ -85,3 +85,17 @@ def test_recipe_reaches_the_bars_on_a_small_world(tmp_path):
         assert metrics[split]["all"]["refusal_rate"] <= 0.05
         assert metrics[split]["judge"]["labels"]["correct" if split == "retain_other" else "leak"] >= 0.9
     assert metrics["refusal"]["all"]["refusal_rate"] >= 0.95
+
+
+def test_the_learning_rate_is_the_familys_unless_given():
+    """Qwen3-VL's recipe (and so its cached target's key) is what it was; LLaVA and Idefics3 train their Llama at 5e-4."""
+    from asru.train.finetune import FAMILY_LEARNING_RATES, target_cache_key
+
+    qwen = FinetuneConfig()
+    assert qwen.learning_rate == 2e-3 and qwen.model_dump() == FinetuneConfig(learning_rate=2e-3).model_dump()
+    assert target_cache_key("w", qwen) == target_cache_key("w", FinetuneConfig(model={"architecture": "qwen3_vl"}, learning_rate=2e-3))
+    for architecture in ("llava", "idefics3"):
+        recipe = FinetuneConfig(model={"architecture": architecture})
+        assert recipe.learning_rate == FAMILY_LEARNING_RATES[architecture] == 5e-4
+        assert FinetuneConfig.model_validate(recipe.model_dump(mode="json")) == recipe  # a saved recipe reads back the same
+        assert FinetuneConfig(model=TinyModelConfig(architecture=architecture), learning_rate=1e-3).learning_rate == 1e-3

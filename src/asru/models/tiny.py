@@ -1,8 +1,10 @@
 """Tiny VLMs built from configs: the stand-ins for Qwen3-VL-8B that a CPU trains in minutes.
 
-Same classes, processors and chat templates as the real models, only small. DESIGN §4's
-Qwen3-VL shape (text h256 x 4 layers, vision h128 x 2 layers) with 8 px patches, so a 64 px image
-gives 16 image tokens: with 4 tokens the face-to-person binding did not reach 90 % in 10 minutes.
+Same classes, processors and chat templates as the real models, only small. Three families:
+Qwen3-VL (the default), LLaVA (CLIP + MLP projector + Llama) and Idefics3 / SmolVLM (SigLIP-style
+tower + pixel-shuffle connector + Llama). DESIGN §4's shape (text h256 x 4 layers, vision h128 x 2
+layers) with 8 px patches, so a 64 px image gives 16 image tokens in every family: with 4 tokens the
+face-to-person binding did not reach 90 % in 10 minutes.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class TinyModelConfig(BaseModel):
     vision_layers: int = 2
     vision_heads: int = 4
     image_size: int = 64
-    patch_size: int = 8  # 64 px -> 8x8 patches -> 2x2 merge -> 16 image tokens (4 tokens bound faces too slowly)
+    patch_size: int = 8  # 64 px -> 8x8 patches -> 2x2 merge -> 16 image tokens (4 tokens bound faces too slowly); LLaVA: 16 px patches
     seed: int = 0
 
     @model_validator(mode="after")
@@ -140,14 +142,21 @@ def _llama_text_config(config: TinyModelConfig, tokenizer) -> LlamaConfig:
 
 
 def _build_llava(config: TinyModelConfig, tokenizer):
+    """LLaVA: a CLIP vision tower, a 2-layer MLP projector and a Llama text model.
+
+    LLaVA merges no patches, so its patches are twice as wide (16 px for the default 8): the same
+    16 image tokens for a 64 px photo as the other families, CLIP's class token dropped as LLaVA-1.5
+    does. With 8 px patches (65 tokens) a step took 1.6x Qwen3-VL's and learned less (README, "Models").
+    """
     image_token_id = tokenizer.convert_tokens_to_ids("<image>")
+    patch_size = 2 * config.patch_size
     vision = CLIPVisionConfig(
         hidden_size=config.vision_hidden_size,
         intermediate_size=4 * config.vision_hidden_size,
         num_hidden_layers=config.vision_layers,
         num_attention_heads=config.vision_heads,
         image_size=config.image_size,
-        patch_size=config.patch_size,
+        patch_size=patch_size,
         projection_dim=config.hidden_size,
     )
     text = _llama_text_config(config, tokenizer)
@@ -156,7 +165,7 @@ def _build_llava(config: TinyModelConfig, tokenizer):
         text_config=text,
         image_token_id=image_token_id,
         vision_feature_layer=-1,
-        vision_feature_select_strategy="full",
+        vision_feature_select_strategy="default",
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
@@ -169,10 +178,10 @@ def _build_llava(config: TinyModelConfig, tokenizer):
     processor = LlavaProcessor(
         image_processor=image_processor,
         tokenizer=tokenizer,
-        patch_size=config.patch_size,
-        vision_feature_select_strategy="full",
+        patch_size=patch_size,
+        vision_feature_select_strategy="default",
         chat_template=LLAVA_CHAT_TEMPLATE,
-        num_additional_image_tokens=1,  # CLIP's class token
+        num_additional_image_tokens=1,  # CLIP's class token (dropped by the "default" strategy)
     )
     return model, processor
 
