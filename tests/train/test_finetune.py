@@ -99,3 +99,18 @@ def test_the_learning_rate_is_the_familys_unless_given():
         assert recipe.learning_rate == FAMILY_LEARNING_RATES[architecture] == 5e-4
         assert FinetuneConfig.model_validate(recipe.model_dump(mode="json")) == recipe  # a saved recipe reads back the same
         assert FinetuneConfig(model=TinyModelConfig(architecture=architecture), learning_rate=1e-3).learning_rate == 1e-3
+
+
+@pytest.mark.parametrize("architecture", ["qwen3_vl", "llava", "idefics3"])
+def test_every_family_trains_and_its_loss_drops(tiny_world, tmp_path, monkeypatch, architecture):
+    """A few epochs of the recipe on the tiny world (72 steps, seconds), each family with its default learning rate."""
+    losses = []
+    real_log_row = finetune_module.log_row
+    monkeypatch.setattr(finetune_module, "log_row", lambda accelerator, row: losses.append(row["loss"]) or real_log_row(accelerator, row))
+    config = FinetuneConfig(model=SMALL.model_copy(update={"architecture": architecture}), epochs=4, warmup_steps=5, train_forms=["qa"])
+    summary = finetune(tiny_world.root, tmp_path, config)
+    assert len(losses) == summary["steps"] >= 20
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < first - 1.0, (first, last)  # nats: from chance (ln of the vocabulary, ~7.5) well down
+    model, _ = load_vlm(tmp_path)
+    assert model.config.model_type == architecture
