@@ -19,8 +19,11 @@ def _digests(model) -> dict[str, str]:
     return {name: _digest(p) for name, p in model.named_parameters()}
 
 
-def _run(tiny_world, tiny_model_dir, tmp_path, **overrides):
-    model, processor = load_vlm(tiny_model_dir)
+# where each family keeps its language model (the rest: vision tower and connector)
+LANGUAGE_MODEL = {"qwen3_vl": "model.language_model.", "llava": "model.language_model.", "idefics3": "model.text_model."}
+
+
+def _run_on(model, processor, tiny_world, tmp_path, **overrides):
     config = UnlearnConfig(**{"steps": 3, "batch_size": 4, "checkpoint_every": 2, **overrides})
     splits = make_splits(tiny_world, config.setting, forget_ratio=0.34)
     before = _digests(model)
@@ -28,33 +31,48 @@ def _run(tiny_world, tiny_model_dir, tmp_path, **overrides):
     return before, model, log
 
 
-def test_full_finetuning_moves_language_model_only(tiny_world, tiny_model_dir, tmp_path):
-    before, model, log = _run(tiny_world, tiny_model_dir, tmp_path, method="grad_diff", learning_rate=1e-2)
+def _run(tiny_world, tiny_model_dir, tmp_path, **overrides):
+    model, processor = load_vlm(tiny_model_dir)
+    return _run_on(model, processor, tiny_world, tmp_path, **overrides)
+
+
+def test_full_finetuning_moves_language_model_only(tiny_world, family_model, tmp_path):
+    model, processor = family_model
+    language = LANGUAGE_MODEL[model.config.model_type]
+    before, model, log = _run_on(model, processor, tiny_world, tmp_path, method="grad_diff", learning_rate=1e-2)
     after = _digests(model)
     changed = {n for n in before if before[n] != after[n]}
-    assert changed and all("language_model" in n or "lm_head" in n for n in changed)
-    assert not any(".visual." in f".{n}" for n in changed)
+    assert changed and all(n.startswith(language) or n.startswith("lm_head") for n in changed)
     assert len(log) == 3 and all("forget_nll" in row for row in log)
 
 
-def test_lora_leaves_base_weights_untouched(tiny_world, tiny_model_dir, tmp_path):
-    before, model, _ = _run(tiny_world, tiny_model_dir, tmp_path, method="grad_diff", lora_r=4, merge_lora=False, learning_rate=1e-2)
+def test_lora_leaves_base_weights_untouched(tiny_world, family_model, tmp_path):
+    model, processor = family_model
+    language = LANGUAGE_MODEL[model.config.model_type]
+    before, model, _ = _run_on(model, processor, tiny_world, tmp_path, method="grad_diff", lora_r=4, merge_lora=False, learning_rate=1e-2)
     base = model.get_base_model()
     after = {n: _digest(p) for n, p in base.named_parameters() if "lora_" not in n}
     renamed = {n.replace(".base_layer", ""): d for n, d in after.items()}
     assert renamed == before
-    lora = [p for n, p in base.named_parameters() if "lora_B" in n]
-    assert lora and any(p.abs().sum() > 0 for p in lora)  # lora_B starts at 0 and has moved
+    lora = {n: p for n, p in base.named_parameters() if "lora_B" in n}
+    assert lora and all(n.startswith(language) for n in lora)  # the language model's projections only
+    assert any(p.abs().sum() > 0 for p in lora.values())  # lora_B starts at 0 and has moved
 
 
-def test_stage1_trains_only_the_chosen_modules(tiny_world, tiny_model_dir, tmp_path):
-    before, model, _ = _run(tiny_world, tiny_model_dir, tmp_path / "a", method="asru_stage1", method_args={"layer": 1, "modules": ["mlp.down_proj"], "train_layers": [1]})
+def test_stage1_trains_only_the_chosen_modules(tiny_world, family_model, tmp_path):
+    """The chosen language-model modules only: never the vision tower's layers of the same name (CLIP's and SigLIP's v_proj)."""
+    model, processor = family_model
+    language = LANGUAGE_MODEL[model.config.model_type]
+    start = {n: p.detach().clone() for n, p in model.state_dict().items()}
+    before, model, _ = _run_on(model, processor, tiny_world, tmp_path / "a", method="asru_stage1", method_args={"layer": 1, "modules": ["mlp.down_proj"], "train_layers": [1]})
     after = _digests(model)
-    assert {n for n in before if before[n] != after[n]} == {"model.language_model.layers.1.mlp.down_proj.weight"}
+    assert {n for n in before if before[n] != after[n]} == {f"{language}layers.1.mlp.down_proj.weight"}
     # the default: MLP and attention value/output projections of every layer up to the redirected one
-    before, model, _ = _run(tiny_world, tiny_model_dir, tmp_path / "b", method="asru_stage1", method_args={"layer": 0})
+    model.load_state_dict(start)
+    model.requires_grad_(True)
+    before, model, _ = _run_on(model, processor, tiny_world, tmp_path / "b", method="asru_stage1", method_args={"layer": 0})
     after = _digests(model)
-    wanted = {f"model.language_model.layers.0.{m}.weight" for m in ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj", "self_attn.v_proj", "self_attn.o_proj")}
+    wanted = {f"{language}layers.0.{m}.weight" for m in ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj", "self_attn.v_proj", "self_attn.o_proj")}
     assert {n for n in before if before[n] != after[n]} == wanted
 
 

@@ -89,15 +89,16 @@ class ASRU(ASRUStage1):
     @staticmethod
     def refine(model, processor, world, splits, params, out_dir, console=None):
         """Stage 2 on ``model`` (the stage-1 model, also the frozen KL reference)."""
-        from asru.models.layers import num_language_layers
+        from asru.models.layers import is_vision_parameter, num_language_layers
 
         layer = params.layer if params.layer is not None else num_language_layers(model) // 2
         encoder = Encoder(processor, world.root)
         items, should_forget = stage2_items(model, encoder, splits, params, layer)
         reference = copy.deepcopy(model).eval()
         reference.requires_grad_(False)
+        in_vision = is_vision_parameter(model)
         for name, parameter in model.named_parameters():
-            parameter.requires_grad_(".visual." not in f".{name}")
+            parameter.requires_grad_(not in_vision(name))
         rewards = [("boundary", partial(boundary_reward, config=params.reward), 1.0)]
         if params.quality_weight > 0:
             rewards.append(("quality", quality_reward, params.quality_weight))

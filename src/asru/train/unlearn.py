@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+import re
 import shutil
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from asru.eval.settings import Setting
 from asru.io import atomic_write_json
 from asru.methods.base import Method, UnlearnBatch, forward_nll, get_method
 from asru.methods.losses import boundary_hinge
+from asru.models.layers import is_vision_parameter, language_model_path
 from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint, stop_on_signals
 from asru.train.distributed import check_divisible, make_accelerator, mean_over_processes, shard
 from asru.train.tracking import ReportTo, log_row, tracker_options, tracking
@@ -102,15 +104,15 @@ def _trainable_parameters(model, config: UnlearnConfig, method: Method):
     if config.lora_r > 0:
         from peft import LoraConfig, get_peft_model
 
-        # restrict LoRA to the language model unless the vision tower is trained too
-        pattern = r".*language_model.*\.(" + "|".join(config.lora_targets) + r")$"
-        if config.train_vision:
-            pattern = r".*\.(" + "|".join(config.lora_targets) + r")$"
+        # restrict LoRA to the language model (per family: Idefics3's is ``text_model``) unless the vision tower is trained too
+        targets = "|".join(config.lora_targets)
+        pattern = rf".*\.({targets})$" if config.train_vision else rf"(.*\.)?{re.escape(language_model_path(model))}\..*\.({targets})$"
         lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, target_modules=pattern, lora_dropout=0.0)
         model = get_peft_model(model, lora)
-    else:
+    elif not config.train_vision:
+        in_vision = is_vision_parameter(model)
         for name, parameter in model.named_parameters():
-            if not config.train_vision and ".visual." in f".{name}":
+            if in_vision(name):
                 parameter.requires_grad_(False)
     restrict = getattr(method, "trainable", None)
     if restrict is not None:
