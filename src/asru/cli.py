@@ -73,7 +73,7 @@ def finetune(
     report_to: Optional[str] = ReportToOption,
     config: Optional[Path] = ConfigOption,
 ) -> None:
-    """Fine-tune a tiny Qwen3-VL on the world (the target model); resumes from its checkpoint."""
+    """Fine-tune a tiny VLM on the world (the target model; Qwen3-VL, or the config's model.architecture: llava, idefics3); resumes from its checkpoint."""
     from asru.config import build_config
     from asru.eval.target import print_accuracy_table, target_accuracy
     from asru.models import load_vlm
