@@ -146,7 +146,7 @@ def _build_llava(config: TinyModelConfig, tokenizer):
 
     LLaVA merges no patches, so its patches are twice as wide (16 px for the default 8): the same
     16 image tokens for a 64 px photo as the other families, CLIP's class token dropped as LLaVA-1.5
-    does. With 8 px patches (65 tokens) a step took 1.6x Qwen3-VL's and learned less (README, "Models").
+    does. With 8 px patches (65 tokens) a step took 1.5x Qwen3-VL's and learned less (README, "Models").
     """
     image_token_id = tokenizer.convert_tokens_to_ids("<image>")
     patch_size = 2 * config.patch_size
@@ -207,7 +207,7 @@ def _build_idefics3(config: TinyModelConfig, tokenizer):
     )
     model = Idefics3ForConditionalGeneration(model_config)
     edge = {"longest_edge": config.image_size}
-    # one global image per photo, no tiles: SmolVLM's splitting makes tiles only above max_image_size
+    # one global image a photo, no tiles (SmolVLM tiles a larger image into max_image_size squares)
     image_processor = Idefics3ImageProcessorPil(size=edge, max_image_size=edge, do_image_splitting=False, do_pad=False)
     image_seq_len = (config.image_size // config.patch_size) ** 2 // 4
     processor = Idefics3Processor(image_processor, tokenizer, image_seq_len=image_seq_len, chat_template=IDEFICS3_CHAT_TEMPLATE)
