@@ -9,6 +9,8 @@ benchmarks/results/architectures.json and architectures.md.
 
     .venv/bin/python benchmarks/architectures.py [--subjects 8] [--seed 0] [--threads 1]
 
+About 35-40 minutes on one core for the three 8-person targets (1,710 steps each).
+
 Not yet here (issue 24, part 3): ASRU and the baselines per family and setting.
 """
 
@@ -38,9 +40,9 @@ RESULTS = Path(__file__).parent / "results"
 FAMILIES = ("qwen3_vl", "llava", "idefics3")
 
 
-def measure(family: str, world_dir: Path, seed: int, console: Console) -> dict:
+def measure(family: str, world_dir: Path, seed: int, console: Console, epochs: int | None = None) -> dict:
     """Fine-tune (or find cached) the family's target on the world and measure every accuracy row."""
-    recipe = FinetuneConfig(seed=seed, model=TinyModelConfig(architecture=family))
+    recipe = FinetuneConfig(seed=seed, model=TinyModelConfig(architecture=family), **({"epochs": epochs} if epochs else {}))
     world = load_world(world_dir)
     was_cached = (target_folder(world.manifest["content_hash"], recipe) / "finetune.json").is_file()
     target_dir = cached_target(world_dir, recipe, console)
@@ -70,6 +72,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads for every fine-tune (the same for all, so times compare)")
     parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs (a quick check of the script, not the benchmark)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default="architectures")
     args = parser.parse_args()
@@ -80,7 +83,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     console = Console(stderr=True)
     world_dir = cached_world(args.seed, args.subjects)
-    by_family = {family: measure(family, world_dir, args.seed, console) for family in families}
+    by_family = {family: measure(family, world_dir, args.seed, console, args.epochs) for family in families}
     base = by_family.get("qwen3_vl")
     for record in by_family.values():
         record["time_vs_qwen3_vl"] = round(record["finetune_wall_seconds"] / base["finetune_wall_seconds"], 2) if base else None
@@ -90,6 +93,7 @@ def main() -> None:
         "versions": versions(),
         "subjects": args.subjects,
         "seed": args.seed,
+        "epochs": args.epochs or FinetuneConfig().epochs,
         "world": str(world_dir),
         "bars": BARS,
         "families": by_family,
@@ -109,7 +113,7 @@ def main() -> None:
     table = markdown_table(["row", "what it asks", *families, "bar"], rows)
     atomic_write_text(
         args.out / f"{args.name}.md",
-        f"# The target recipe per model family ({result['date']}, {args.subjects} people, seed {args.seed}, "
+        f"# The target recipe per model family ({result['date']}, {args.subjects} people, seed {args.seed}, {result['epochs']} epochs, "
         f"{os.cpu_count()} CPU cores, {args.threads} torch thread(s), fine-tunes one after another)\n\n"
         "Times are wall seconds on a shared machine: compare them within this file only. "
         f"Fine-tuned in this run: {', '.join(f for f in families if by_family[f]['fine_tuned_now']) or 'none (all cached)'}.\n\n{table}\n",

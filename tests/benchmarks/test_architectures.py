@@ -20,7 +20,7 @@ def test_the_table_has_a_column_per_family_and_time_ratios(tmp_path, monkeypatch
     module = benchmark_script("architectures")
     records = {"qwen3_vl": _record(100.0, 1.0), "llava": _record(130.0, 0.875), "idefics3": _record(160.0, 0.5)}
     monkeypatch.setattr(module, "cached_world", lambda seed, subjects: tmp_path)
-    monkeypatch.setattr(module, "measure", lambda family, world_dir, seed, console: dict(records[family]))
+    monkeypatch.setattr(module, "measure", lambda family, world_dir, seed, console, epochs: dict(records[family]))
     monkeypatch.setattr(sys, "argv", ["architectures.py", "--out", str(tmp_path)])
     module.main()
     result = json.loads((tmp_path / "architectures.json").read_text())
