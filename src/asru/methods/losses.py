@@ -52,7 +52,24 @@ def batch_nll(per_sample_nll: torch.Tensor, lengths: torch.Tensor, reduction: NL
     if reduction == "samples":
         return per_sample_nll.mean()
     weights = lengths.to(per_sample_nll.dtype)
-    return (per_sample_nll * weights).sum() / weights.sum().clamp(min=1)
+    return (per_sample_nll * weights).sum() / _tokens_per_process(weights.sum()).clamp(min=1)
+
+
+def _tokens_per_process(count: torch.Tensor) -> torch.Tensor:
+    """The batch's answer tokens over every data-parallel process, divided by their number.
+
+    Data-parallel training averages each process's gradient; dividing a process's summed NLL by this
+    (not by its own token count) makes that average the gradient of the whole batch's token mean,
+    so two processes follow one process's trajectory (tests/train/test_distributed.py). One process:
+    its own count.
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return count
+    total = count.detach().clone()
+    dist.all_reduce(total)
+    return total / dist.get_world_size()
 
 
 def gradient_ascent(forget_nll: torch.Tensor) -> torch.Tensor:
