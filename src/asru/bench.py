@@ -567,7 +567,7 @@ def add_scores(per_seed: dict[int, dict], target_per_seed: dict[int, dict]) -> N
     for seed, values in per_seed.items():
         scored = run_score(values, target_per_seed.get(seed))
         for key, _ in SCORE_COLUMNS:
-            values[key] = None if scored is None else scored.get(key.removeprefix("score_") if key != "score" else "score")
+            values[key] = None if scored is None else scored.get(key.removeprefix("score_"))
 
 
 def _load_results(folder: Path) -> dict | None:

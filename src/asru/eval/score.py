@@ -91,10 +91,9 @@ def run_score(values: Mapping[str, Any], target: Mapping[str, Any] | None) -> di
 
     None when the run lacks the forget leakage or every retain split (nothing to score).
     """
-    leaks = [values.get("forget_leakage")] + [v for k, v in values.items() if k.startswith("attack.") and k.split(".", 1)[1] not in MODEL_ATTACKS]
-    leaks = [v for v in leaks if v is not None]
     if values.get("forget_leakage") is None:
         return None
+    leaks = [values["forget_leakage"]] + [v for k, v in values.items() if k.startswith("attack.") and k.split(".", 1)[1] not in MODEL_ATTACKS and v is not None]
     utility = _relative_utility({s: values.get(s) for s in RETAIN_SPLITS}, {s: (target or {}).get(s) for s in RETAIN_SPLITS})
     if utility is None:
         return None
@@ -165,12 +164,7 @@ def load_run_items(folder: Path) -> RunItems:
 
 def items_score(items: RunItems, target_retain: Mapping[str, float | None]) -> dict[str, Any]:
     """The score from per-item outcomes; equals :func:`run_score` on the same run (a test checks it)."""
-    leak = max(statistics.fmean(v.values()) for v in items.leaks.values() if v)
-    utility = _relative_utility({s: statistics.fmean(v.values()) for s, v in items.retain.items() if v}, target_retain)
-    closeness = None
-    if items.truth_ratios and items.truth_ratios_oracle:
-        closeness = 1 - ks_statistic(np.array(items.truth_ratios), np.array(items.truth_ratios_oracle))
-    return score_parts(_clip(1 - leak), closeness, utility if utility is not None else 0.0)
+    return _scores(_pair(items, items, target_retain), None)[0]
 
 
 @dataclass
@@ -195,8 +189,8 @@ def _pair(a: RunItems, b: RunItems, target_retain: Mapping[str, float | None]) -
     return _Paired([p for p in leaks if len(p[0])], [r for r in retain if len(r[0])], ratios)
 
 
-def _scores(pair: _Paired, rng: np.random.Generator | None) -> tuple[float, float]:
-    """Both runs' scores on one draw of items (``rng`` None: the items as they are)."""
+def _scores(pair: _Paired, rng: np.random.Generator | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both runs' scores and parts on one draw of items (``rng`` None: the items as they are)."""
     def draw(n: int) -> np.ndarray:
         return np.arange(n) if rng is None else rng.integers(0, n, n)
 
@@ -214,9 +208,9 @@ def _scores(pair: _Paired, rng: np.random.Generator | None) -> tuple[float, floa
         index = draw(len(pair.ratios[0]))
         ra, rb, ro = (r[index] for r in pair.ratios)
         close_a, close_b = 1 - ks_statistic(ra, ro), 1 - ks_statistic(rb, ro)
-    score_a = score_parts(_clip(1 - leak_a), close_a, statistics.fmean(utility_a) if utility_a else 0.0)["score"]
-    score_b = score_parts(_clip(1 - leak_b), close_b, statistics.fmean(utility_b) if utility_b else 0.0)["score"]
-    return score_a, score_b
+    parts_a = score_parts(_clip(1 - leak_a), close_a, statistics.fmean(utility_a) if utility_a else 0.0)
+    parts_b = score_parts(_clip(1 - leak_b), close_b, statistics.fmean(utility_b) if utility_b else 0.0)
+    return parts_a, parts_b
 
 
 def paired_bootstrap(
@@ -233,13 +227,13 @@ def paired_bootstrap(
     if not seeds:
         raise ValueError("the two methods share no finished seed")
     pairs = [_pair(runs_a[s], runs_b[s], target_retain.get(s, {})) for s in seeds]
-    observed = [_scores(p, None) for p in pairs]
+    observed = [(a["score"], b["score"]) for a, b in (_scores(p, None) for p in pairs)]
     difference = statistics.fmean(a - b for a, b in observed)
     rng = np.random.default_rng(seed)
     draws = np.empty(resamples)
     for r in range(resamples):
         chosen = rng.integers(0, len(pairs), len(pairs))
-        draws[r] = statistics.fmean(a - b for a, b in (_scores(pairs[i], rng) for i in chosen))
+        draws[r] = statistics.fmean(a["score"] - b["score"] for a, b in (_scores(pairs[i], rng) for i in chosen))
     below, above = (int((draws <= 0).sum()) + 1) / (resamples + 1), (int((draws >= 0).sum()) + 1) / (resamples + 1)
     low, high = np.quantile(draws, [0.025, 0.975])
     return {

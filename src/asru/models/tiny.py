@@ -141,6 +141,18 @@ def _llama_text_config(config: TinyModelConfig, tokenizer) -> LlamaConfig:
     )
 
 
+def _vision_tower(config: TinyModelConfig, patch_size: int) -> dict:
+    """The ViT fields LLaVA's CLIP tower and Idefics3's SigLIP-style tower share."""
+    return dict(
+        hidden_size=config.vision_hidden_size,
+        intermediate_size=4 * config.vision_hidden_size,
+        num_hidden_layers=config.vision_layers,
+        num_attention_heads=config.vision_heads,
+        image_size=config.image_size,
+        patch_size=patch_size,
+    )
+
+
 def _build_llava(config: TinyModelConfig, tokenizer):
     """LLaVA: a CLIP vision tower, a 2-layer MLP projector and a Llama text model.
 
@@ -150,15 +162,7 @@ def _build_llava(config: TinyModelConfig, tokenizer):
     """
     image_token_id = tokenizer.convert_tokens_to_ids("<image>")
     patch_size = 2 * config.patch_size
-    vision = CLIPVisionConfig(
-        hidden_size=config.vision_hidden_size,
-        intermediate_size=4 * config.vision_hidden_size,
-        num_hidden_layers=config.vision_layers,
-        num_attention_heads=config.vision_heads,
-        image_size=config.image_size,
-        patch_size=patch_size,
-        projection_dim=config.hidden_size,
-    )
+    vision = CLIPVisionConfig(**_vision_tower(config, patch_size), projection_dim=config.hidden_size)
     text = _llama_text_config(config, tokenizer)
     model_config = LlavaConfig(
         vision_config=vision,
@@ -190,14 +194,7 @@ def _build_idefics3(config: TinyModelConfig, tokenizer):
     """Idefics3 / SmolVLM: a SigLIP-style vision tower, a pixel-shuffle connector (2x2 patches -> one
     token, like Qwen's merge: 16 image tokens for a 64 px photo) and a Llama text model."""
     image_token_id = tokenizer.convert_tokens_to_ids("<image>")
-    vision = dict(
-        hidden_size=config.vision_hidden_size,
-        intermediate_size=4 * config.vision_hidden_size,
-        num_hidden_layers=config.vision_layers,
-        num_attention_heads=config.vision_heads,
-        image_size=config.image_size,
-        patch_size=config.patch_size,
-    )
+    vision = _vision_tower(config, config.patch_size)
     model_config = Idefics3Config(
         vision_config=vision,
         text_config=_llama_text_config(config, tokenizer).to_dict(),
