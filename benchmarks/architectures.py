@@ -1,17 +1,25 @@
-"""Benchmark: the target recipe on each tiny VLM family (issue 24): accuracy per row, fine-tuning time.
+"""Benchmark: the target recipe, ASRU and the strongest baselines on each tiny VLM family (issue 24).
 
-Fine-tunes the tiny Qwen3-VL, LLaVA and Idefics3 / SmolVLM on the same embedded world with the
-default recipe (each family's default learning rate, asru.train.finetune.FAMILY_LEARNING_RATES),
-one after another with the same torch thread count, into the cache that asru reads (a target
-already cached is measured again; its fine-tuning time is the one recorded when it was built, and
-``fine_tuned_now`` says so), and measures every row of asru.eval.target. Writes
-benchmarks/results/architectures.json and architectures.md.
+Part 1, the target: fine-tunes the tiny Qwen3-VL, LLaVA and Idefics3 / SmolVLM on the same embedded
+world with the default recipe (each family's default learning rate,
+asru.train.finetune.FAMILY_LEARNING_RATES), one after another with the same torch thread count, into
+the cache that asru reads (a target already cached is measured again; its fine-tuning time is the
+one recorded when it was built, and ``fine_tuned_now`` says so), and measures every row of
+asru.eval.target.
 
-    .venv/bin/python benchmarks/architectures.py [--subjects 8] [--seed 0] [--threads 1]
+Part 2, unlearning: ``asru bench --architectures`` on those targets (every setting, ``--methods``,
+``--bench-seeds``, every attack; each method at its methods-file config in every family, nothing
+re-tuned per family) into benchmarks/results/architectures/<family>/ (full tradeoff tables) and
+architectures/architectures.json/.md (side by side). Without ``--oracle`` no retrained oracle is
+fine-tuned (nine more fine-tunes): the unlearning score is then the harmonic mean of efficacy and
+utility, and the tables say so.
 
-About 35-40 minutes on one core for the three 8-person targets (1,710 steps each).
+Writes benchmarks/results/architectures.json and architectures.md (both parts).
 
-Not yet here (issue 24, part 3): ASRU and the baselines per family and setting.
+    .venv/bin/python benchmarks/architectures.py [--subjects 8] [--seed 0] [--threads 1] [--workers 2]
+
+About 35-40 minutes on one core for the three 8-person targets (1,710 steps each), then about
+40 minutes for the unlearning runs on two.
 """
 
 from __future__ import annotations
@@ -27,7 +35,10 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
+from asru.bench import BenchConfig
+from asru.bench_architectures import architectures_markdown, run_architectures
 from asru.cache import cached_target, cached_world, target_folder
+from asru.config import ARCHITECTURES
 from asru.eval.target import BARS, ROWS, target_accuracy
 from asru.io import atomic_write_json, atomic_write_text
 from asru.models import TinyModelConfig, load_vlm
@@ -37,12 +48,13 @@ from asru.train.finetune import FinetuneConfig
 from asru.world import load_world
 
 RESULTS = Path(__file__).parent / "results"
-FAMILIES = ("qwen3_vl", "llava", "idefics3")
+FAMILIES = ARCHITECTURES
+STRONGEST = "asru,grad_diff_lr3e-4,npo_lr3e-4,idk"  # ASRU and the baselines that moved the 40-person target most (tradeoff.md, sequential.md)
 
 
-def measure(family: str, world_dir: Path, seed: int, console: Console, epochs: int | None = None) -> dict:
-    """Fine-tune (or find cached) the family's target on the world and measure every accuracy row."""
-    recipe = FinetuneConfig(seed=seed, model=TinyModelConfig(architecture=family), **({"epochs": epochs} if epochs else {}))
+def measure(family: str, world_dir: Path, console: Console, epochs: int | None = None) -> dict:
+    """Fine-tune (or find cached) the family's target on the world (the recipe asru bench builds) and measure every accuracy row."""
+    recipe = FinetuneConfig(model=TinyModelConfig(architecture=family), **({"epochs": epochs} if epochs else {}))
     world = load_world(world_dir)
     was_cached = (target_folder(world.manifest["content_hash"], recipe) / "finetune.json").is_file()
     target_dir = cached_target(world_dir, recipe, console)
@@ -73,6 +85,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads for every fine-tune (the same for all, so times compare)")
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs (a quick check of the script, not the benchmark)")
+    parser.add_argument("--methods", default=STRONGEST, help="entries of configs/bench/methods.yaml for the unlearning part ('' skips it)")
+    parser.add_argument("--bench-seeds", default="0", help="test seeds of the unlearning part")
+    parser.add_argument("--workers", type=int, default=2, help="unlearning runs at a time")
+    parser.add_argument("--oracle", action="store_true", help="also fine-tune the retrained oracle of every family, setting and seed")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default="architectures")
     args = parser.parse_args()
@@ -83,7 +99,15 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     console = Console(stderr=True)
     world_dir = cached_world(args.seed, args.subjects)
-    by_family = {family: measure(family, world_dir, args.seed, console, args.epochs) for family in families}
+    by_family = {family: measure(family, world_dir, console, args.epochs) for family in families}
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unlearning = None
+    if methods and args.epochs is None:  # the benchmark's own targets only: asru bench builds the default recipe
+        bench = BenchConfig(
+            out=str(args.out / args.name), architectures=families, methods=methods, seeds=[int(s) for s in args.bench_seeds.split(",")],
+            subjects=args.subjects, world_seed=args.seed, oracle_row=args.oracle, use_tuned=False, workers=args.workers,
+        )
+        unlearning = run_architectures(bench, console)
     base = by_family.get("qwen3_vl")
     for record in by_family.values():
         record["time_vs_qwen3_vl"] = round(record["finetune_wall_seconds"] / base["finetune_wall_seconds"], 2) if base else None
@@ -97,6 +121,12 @@ def main() -> None:
         "world": str(world_dir),
         "bars": BARS,
         "families": by_family,
+        # part 2 (asru bench --architectures): every family's rows per setting; the full tables under unlearning_out
+        "unlearning_out": str(args.out / args.name) if unlearning else None,
+        "unlearning": {family: data["settings"] for family, data in unlearning["families"].items()} if unlearning else None,
+        "unlearning_best": unlearning["best"] if unlearning else None,
+        "unlearning_seeds": unlearning["seeds"] if unlearning else None,
+        "oracle_row": args.oracle,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(args.out / f"{args.name}.json", result)
@@ -116,7 +146,13 @@ def main() -> None:
         f"# The target recipe per model family ({result['date']}, {args.subjects} people, seed {args.seed}, {result['epochs']} epochs, "
         f"{os.cpu_count()} CPU cores, {args.threads} torch thread(s), fine-tunes one after another)\n\n"
         "Times are wall seconds on a shared machine: compare them within this file only. "
-        f"Fine-tuned in this run: {', '.join(f for f in families if by_family[f]['fine_tuned_now']) or 'none (all cached)'}.\n\n{table}\n",
+        f"Fine-tuned in this run: {', '.join(f for f in families if by_family[f]['fine_tuned_now']) or 'none (all cached)'}.\n\n{table}\n"
+        + (
+            "\n## Unlearning on each family\n\n"
+            + ("" if args.oracle else "No oracle row (`--oracle` not given): the unlearning score is the harmonic mean of efficacy and utility, without closeness to the oracle.\n\n")
+            + architectures_markdown(unlearning).split("\n", 1)[1]  # without its title
+            if unlearning else ""
+        ),
     )
     print(table)
 

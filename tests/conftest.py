@@ -17,6 +17,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
+from asru.config import ARCHITECTURES
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # The suite's worlds, targets, oracles and cached target answers go to a cache of its own, removed at
 # the end: a test never reads what a developer's real runs cached, nor leaves files in ~/.cache/asru.
@@ -136,7 +138,7 @@ def tiny_world(tmp_path_factory):
     return load_world(folder)
 
 
-FAMILIES = ("qwen3_vl", "llava", "idefics3")  # every tiny VLM family: each equivalence test runs on all of them
+FAMILIES = ARCHITECTURES  # every tiny VLM family: each equivalence test runs on all of them
 SMALL_SHAPE = dict(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2, num_kv_heads=1, vision_hidden_size=32, vision_layers=1, vision_heads=2)
 
 

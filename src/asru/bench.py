@@ -34,7 +34,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from asru.config import StrictConfig, describe_validation_error, load_yaml_file
+from asru.config import Architecture, StrictConfig, describe_validation_error, load_yaml_file
 from asru.errors import AsruError, ConfigError, DataError, Interrupted
 from asru.eval.settings import Setting, default_requests
 from asru.io import atomic_write_json, atomic_write_text, check_writable
@@ -79,6 +79,10 @@ class BenchConfig(StrictConfig):
     workers: int = Field(1, ge=1, description="runs at a time, each in its own process with cores/workers torch threads (2 on 2 CPU cores: about twice the throughput); 1: one after another in this process")
     sequential: int | None = Field(
         None, ge=1, description="instead of the trade-off tables: this many Personalized requests (other people each) applied one after another per method and seed, reported after each step (sequential.json/.md/.png; asru.bench_sequential)",
+    )
+    architectures: list[Architecture] = Field(
+        default_factory=lambda: ["qwen3_vl"], min_length=1,
+        description="tiny VLM families the target model is built from (qwen3_vl, llava, idefics3; asru.models.tiny, each at its own default learning rate); several: the whole benchmark once per family into out/<family>/, then out/architectures.json/.md side by side",
     )
 
     def resolved_out(self) -> Path:
@@ -212,28 +216,30 @@ def select_methods(entries: list[MethodEntry], names: list[str] | None, path: st
     return [e for e in entries if e.name in wanted]
 
 
-def quick_recipe():
-    """The tiny target model of ``--quick`` (the test fixtures' tiny Qwen3-VL, one epoch)."""
+def quick_recipe(architecture: str = "qwen3_vl"):
+    """The tiny target model of ``--quick`` (the test fixtures' small VLM of that family, one epoch)."""
     from asru.models.tiny import TinyModelConfig
     from asru.train.finetune import FinetuneConfig
 
     return FinetuneConfig(
-        model=TinyModelConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2, num_kv_heads=1, vision_hidden_size=32, vision_layers=1, vision_heads=2),
+        model=TinyModelConfig(architecture=architecture, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2, num_kv_heads=1, vision_hidden_size=32, vision_layers=1, vision_heads=2),
         epochs=1, warmup_steps=0,
     )
 
 
 def prepare_inputs(config: BenchConfig, console=None) -> tuple[Path, Path, Any]:
-    """The cached world and target model (built once per machine, as ``asru demo`` does)."""
+    """The cached world and the target model of the first of ``config.architectures`` (built once per machine, as ``asru demo`` does)."""
     from asru.cache import cached_target, cached_world
+    from asru.models.tiny import TinyModelConfig
     from asru.train.finetune import FinetuneConfig
 
+    architecture = config.architectures[0]
     if config.quick:
         world_dir = cached_world(config.world_seed, config.resolved_subjects(), console, utility_questions=12, unknown_people=4)
-        recipe = quick_recipe()
+        recipe = quick_recipe(architecture)
     else:
         world_dir = cached_world(config.world_seed, config.resolved_subjects(), console)
-        recipe = FinetuneConfig()
+        recipe = FinetuneConfig(model=TinyModelConfig(architecture=architecture))
     return world_dir, cached_target(world_dir, recipe, console), recipe
 
 
@@ -896,7 +902,7 @@ def run_bench(config: BenchConfig, console=None) -> dict:
     ``config.tune``: the grids on the validation seeds (:mod:`asru.bench_tuning`). The tables apply
     ``tuned.yaml`` where it exists.
     """
-    from asru import bench_sequential, bench_tuning
+    from asru import bench_architectures, bench_sequential, bench_tuning
     from asru.pipeline import resolve_attacks
     from asru.world import load_world
 
@@ -910,6 +916,9 @@ def run_bench(config: BenchConfig, console=None) -> dict:
     shared = sorted(set(config.resolved_seeds()) & set(config.resolved_validation_seeds()))
     if shared:
         raise ConfigError(f"options --seeds and --validation-seeds: seed {shared[0]} is in both; a seed that chooses hyper-parameters is never reported")
+    architectures = list(dict.fromkeys(config.architectures))
+    if len(architectures) > 1:
+        return bench_architectures.run_architectures(config.model_copy(update={"architectures": architectures}), console)
     if config.sequential:
         entries = bench_sequential.sequential_entries(config, entries)
     out = config.resolved_out()

@@ -481,6 +481,9 @@ def bench(
         None, "--sequential", metavar="K",
         help="Instead: K Personalized requests (other people each) applied one after another per method and seed, reported after each step: leakage on every earlier request, retain, utility (OUT/sequential.json/.md/.png; test-time methods left out). \\[config: sequential]",
     ),
+    architectures: Optional[str] = typer.Option(
+        None, help="Comma-separated tiny VLM families the target is built from: qwen3_vl, llava, idefics3 (default qwen3_vl); several: the whole benchmark per family into OUT/<family>/, then OUT/architectures.json/.md side by side. \\[config: architectures]",
+    ),
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """Every method x setting x seed on one world and target model; trade-off tables and plots. Resumable."""
@@ -498,10 +501,13 @@ def bench(
             "settings": items(settings), "seeds": items(seeds), "subjects": subjects, "tune": tune, "validation_seeds": items(validation_seeds),
             "tuned_file": str(tuned_file) if tuned_file else None, "use_tuned": use_tuned, "forget_ratio": forget_ratio, "attacks": items(attacks),
             "target_row": target_row, "oracle_row": oracle_row, "quick": quick, "report_only": report_only, "workers": workers, "sequential": sequential,
+            "architectures": items(architectures),
         },
     )
     summary = run_bench(bench_config, console)
-    if bench_config.tune:
+    if "families" in summary:
+        _print_architectures(summary)
+    elif bench_config.tune:
         _print_tuning(summary)
     elif bench_config.sequential:
         _print_sequential(summary)
@@ -567,6 +573,28 @@ def _print_bench(summary: dict) -> None:
     console.print(f"[green]{summary['runs_finished']}/{summary['runs_planned']} runs finished[/green]; tables: {out / 'tradeoff.md'}, {out / 'tradeoff.json'}", soft_wrap=True)
     if summary["config"]["methods"] or len(summary["settings"]) < 3:
         console.print("[yellow]the tables cover only the methods and settings asked; `asru bench --report-only` without --methods/--settings rebuilds them over all[/yellow]", soft_wrap=True)
+
+
+def _print_architectures(summary: dict) -> None:
+    from rich.table import Table
+
+    from asru.bench import _fmt
+    from asru.bench_architectures import FAMILY_COLUMNS
+
+    asked = len(summary["seeds"])
+    columns = [column for column in FAMILY_COLUMNS if column[0] in ("score", "forget_leakage", "retain_same_subject", "retain_other", "utility", "naturalness")]
+    table = Table(title=f"per family (mean ± 95 % CI over seeds; (n/{asked}) = partial)")
+    for title in ("family", "setting", "method", "seeds", *(title for _, title, _ in columns)):
+        table.add_column(title, justify="left" if title in ("family", "setting", "method") else "right", no_wrap=title == "method")
+    for family, data in summary["families"].items():
+        for setting, rows in data["settings"].items():
+            for row, cell in rows.items():
+                table.add_row(family, setting, row, f"{len(cell['seeds'])}/{asked}", *[_fmt(cell.get(key), kind, asked) for key, _, kind in columns])
+    console.print(table)
+    out = Path(summary["config"]["out"])
+    finished = sum(data["runs_finished"] for data in summary["families"].values())
+    planned = sum(data["runs_planned"] for data in summary["families"].values())
+    console.print(f"[green]{finished}/{planned} runs finished[/green]; side by side: {out / 'architectures.md'}; each family's tables: {out}/<family>/tradeoff.md", soft_wrap=True)
 
 
 data_app = typer.Typer(no_args_is_help=True, help="Released benchmarks (PPU-Bench, MLLMU-Bench) as world folders.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -12,6 +12,10 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from asru.errors import AsruError, ConfigError, DataError
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+# the tiny VLM families asru builds (asru.models.tiny); here, not there, so configs name them without importing transformers
+Architecture = Literal["qwen3_vl", "llava", "idefics3"]
+ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
 
 
 class StrictConfig(BaseModel):

@@ -1,4 +1,4 @@
-"""benchmarks/architectures.py: one column per family, times as ratios to Qwen3-VL's, unknown families refused."""
+"""benchmarks/architectures.py: one column per family, times as ratios to Qwen3-VL's, the unlearning rows per family, unknown families refused."""
 
 import json
 import sys
@@ -20,14 +20,34 @@ def test_the_table_has_a_column_per_family_and_time_ratios(tmp_path, monkeypatch
     module = benchmark_script("architectures")
     records = {"qwen3_vl": _record(100.0, 1.0), "llava": _record(130.0, 0.875), "idefics3": _record(160.0, 0.5)}
     monkeypatch.setattr(module, "cached_world", lambda seed, subjects: tmp_path)
-    monkeypatch.setattr(module, "measure", lambda family, world_dir, seed, console, epochs: dict(records[family]))
+    monkeypatch.setattr(module, "measure", lambda family, world_dir, console, epochs: dict(records[family]))
+    asked = []
+    monkeypatch.setattr(module, "run_architectures", lambda config, console: asked.append(config) or _unlearning(list(records)))
     monkeypatch.setattr(sys, "argv", ["architectures.py", "--out", str(tmp_path)])
     module.main()
+    (config,) = asked  # the unlearning part: the strongest methods, every family, test seed 0, at their methods-file configs
+    assert config.architectures == list(records) and config.methods == ["asru", "grad_diff_lr3e-4", "npo_lr3e-4", "idk"]
+    assert config.seeds == [0] and config.subjects == 8 and not config.use_tuned and not config.oracle_row
+    assert config.resolved_out() == tmp_path / "architectures"
     result = json.loads((tmp_path / "architectures.json").read_text())
     assert {f: r["time_vs_qwen3_vl"] for f, r in result["families"].items()} == {"qwen3_vl": 1.0, "llava": 1.3, "idefics3": 1.6}
     table = (tmp_path / "architectures.md").read_text()
     assert "| text_qa | text question, trained wording | 100.0% | 87.5% | 50.0% | ≥ 95% |" in table
     assert "| time vs Qwen3-VL |  | 1.0x | 1.3x | 1.6x | ≤ 1.5x |" in table
+    # the unlearning rows of each family, in the JSON and under the target table
+    assert result["unlearning"]["llava"]["complete"]["asru"]["score"]["mean"] == 0.5 and result["unlearning_best"] == {"complete": {f: "asru" for f in records}}
+    assert "## Unlearning on each family" in table and "No oracle row" in table and "## llava" in table
+    assert "| complete | asru | 1/1 | 0.50 |" in table
+
+
+def _unlearning(families: list[str]) -> dict:
+    """What run_architectures returns, for one setting and method per family."""
+    cell = {"seeds": [0], "score": {"mean": 0.5, "ci95": None, "n": 1}}
+    return {
+        "date": "d", "seeds": [0], "config": {"quick": False}, "world": {"subjects": 8, "seed": 0},
+        "best": {"complete": {f: "asru" for f in families}},
+        "families": {f: {"out": f"out/{f}", "target_model": {"path": f"t/{f}", "finetune": {}}, "settings": {"complete": {"asru": cell}}} for f in families},
+    }
 
 
 def test_an_unknown_family_is_refused(monkeypatch, capsys):

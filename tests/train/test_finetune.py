@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from asru.config import ARCHITECTURES
 from asru.eval.target import BARS, target_accuracy
 from asru.models import TinyModelConfig, load_vlm
 from asru.train import finetune as finetune_module
@@ -101,7 +102,7 @@ def test_the_learning_rate_is_the_familys_unless_given():
         assert FinetuneConfig(model=TinyModelConfig(architecture=architecture), learning_rate=1e-3).learning_rate == 1e-3
 
 
-@pytest.mark.parametrize("architecture", ["qwen3_vl", "llava", "idefics3"])
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_every_family_trains_and_its_loss_drops(tiny_world, tmp_path, monkeypatch, architecture):
     """A few epochs of the recipe on the tiny world (72 steps, seconds), each family with its default learning rate."""
     losses = []

@@ -9,7 +9,7 @@ face-to-person binding did not reach 90 % in 10 minutes.
 
 from __future__ import annotations
 
-from typing import Iterable, Literal
+from typing import Iterable
 
 import torch
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -29,6 +29,7 @@ from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3I
 from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
+from asru.config import Architecture
 from asru.models.processors import ImageOnlyQwen3VLProcessor
 from asru.models.tokenizer import (
     IDEFICS3_CHAT_TEMPLATE,
@@ -45,7 +46,7 @@ class TinyModelConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    architecture: Literal["qwen3_vl", "llava", "idefics3"] = "qwen3_vl"
+    architecture: Architecture = "qwen3_vl"
     vocab_size: int = 2048
     hidden_size: int = 256
     intermediate_size: int = 1024
