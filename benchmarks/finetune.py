@@ -8,6 +8,7 @@ was never trained on: held-out wordings, option sets, photos and prompt wrappers
 benchmarks/results/finetune.json and finetune.md (or finetune_<N>.json/md for another world size).
 
     .venv/bin/python benchmarks/finetune.py [--subjects 40] [--seed 0]
+    .venv/bin/python benchmarks/finetune.py --learning-rate 5e-4 --name finetune_lr5e-4   # a candidate recipe, side by side
 """
 
 from __future__ import annotations
@@ -40,11 +41,14 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    parser.add_argument("--learning-rate", type=float, default=None, help="override the recipe's language-model learning rate (a candidate recipe: give it a --name)")
+    parser.add_argument("--image-repeats", type=int, default=None, help="override the recipe's image questions per epoch (a candidate recipe: give it a --name)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default=None, help="file name (default: finetune for 40 people, finetune_<N> otherwise)")
     args = parser.parse_args()
     name = args.name or ("finetune" if args.subjects == 40 else f"finetune_{args.subjects}")
-    recipe = FinetuneConfig(seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}))
+    overrides = {"epochs": args.epochs, "learning_rate": args.learning_rate, "image_repeats": args.image_repeats}
+    recipe = FinetuneConfig(seed=args.seed, **{key: value for key, value in overrides.items() if value is not None})
     world_dir = cached_world(args.seed, args.subjects)
     was_cached = (target_folder(load_world(world_dir).manifest["content_hash"], recipe) / "finetune.json").is_file()
     target_dir = cached_target(world_dir, recipe, Console(stderr=True))
