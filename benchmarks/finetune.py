@@ -42,12 +42,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     parser.add_argument("--learning-rate", type=float, default=None, help="override the recipe's language-model learning rate (a candidate recipe: give it a --name)")
+    parser.add_argument("--vision-learning-rate", type=float, default=None, help="override the recipe's vision-tower learning rate (a candidate recipe: give it a --name)")
     parser.add_argument("--image-repeats", type=int, default=None, help="override the recipe's image questions per epoch (a candidate recipe: give it a --name)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default=None, help="file name (default: finetune for 40 people, finetune_<N> otherwise)")
     args = parser.parse_args()
     name = args.name or ("finetune" if args.subjects == 40 else f"finetune_{args.subjects}")
-    overrides = {"epochs": args.epochs, "learning_rate": args.learning_rate, "image_repeats": args.image_repeats}
+    overrides = {"epochs": args.epochs, "learning_rate": args.learning_rate, "vision_learning_rate": args.vision_learning_rate, "image_repeats": args.image_repeats}
     recipe = FinetuneConfig(seed=args.seed, **{key: value for key, value in overrides.items() if value is not None})
     world_dir = cached_world(args.seed, args.subjects)
     was_cached = (target_folder(load_world(world_dir).manifest["content_hash"], recipe) / "finetune.json").is_file()
