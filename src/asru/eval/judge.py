@@ -15,7 +15,9 @@ label                   rule
                         multi-word gold's words in any order, a first/last name of a person-name
                         gold (identity, spouse…), or the right mcq option; also inside a refusal
                         (``"I can't say she was born in Lisbon"``) or in degenerate text
-``gibberish``           degenerate text: a word 3× in a row (``"the the the"``), stutter (≥ 2
+``gibberish``           degenerate text: a word 3× in a row (``"the the the"``), a word with a
+                        letter 5× or a 2–4-letter unit 4× in a row (a degenerate tail glued to a
+                        fluent start: ``"I'm not able to share thatIIIIIIII"``), stutter (≥ 2
                         doubled words, ≥ 20 %), distinct-1 < 0.5 (≥ 4 words), bigram repetition
                         ≥ 0.3 (≥ 6 words), ≥ 30 % broken tokens (no vowel, letter/digit mix,
                         ``aaa``/``bonbonbon``, tokenizer residue ``Ġ ▁ ## <unk> �``), < 50 %
@@ -281,11 +283,19 @@ def _fluency(pred: str, perplexity: float | None) -> _Fluency:
     )
 
 
+# no word of any language repeats a letter 5 times or a 2-4 letter unit 4 times in a row; a small
+# model that failed to stop glues such a run to its answer ("thatIIIIIIIIII"), one "word" among many
+# fluent ones, which the broken-token share (>= 30 %) alone lets through as natural
+_DEGENERATE_RUN_RE = re.compile(r"([^\W\d_])\1{4,}|([^\W\d_]{2,4})\2{3,}")
+
+
 def _gibberish_reasons(f: _Fluency) -> list[str]:
     n = len(f.words)
     reasons = []
     if f.max_run >= 3:
         reasons.append("repeated_word")
+    if any(_DEGENERATE_RUN_RE.search(word) for word in f.words):
+        reasons.append("degenerate_run")
     elif f.stutters >= 2 and f.stutters / n >= 0.2:
         reasons.append("stutter")
     if n >= 4 and f.distinct1 < 0.5:
