@@ -150,7 +150,7 @@ def main() -> None:
         + (
             "\n## Unlearning on each family\n\n"
             + ("" if args.oracle else "No oracle row (`--oracle` not given): the unlearning score is the harmonic mean of efficacy and utility, without closeness to the oracle.\n\n")
-            + architectures_markdown(unlearning).split("\n", 1)[1]  # without its title
+            + architectures_markdown(unlearning, args.out).split("\n", 1)[1]  # without its title
             if unlearning else ""
         ),
     )

@@ -115,7 +115,10 @@ def write_architectures(config, summaries: dict[str, dict]) -> dict:
     return result
 
 
-def architectures_markdown(result: dict) -> str:
+def architectures_markdown(result: dict, folder: Path | None = None) -> str:
+    """The side-by-side tables; each family's full table linked relative to ``folder`` (default: where architectures.md is written)."""
+    import os
+
     from asru.bench import _fmt
     from asru.report.writer import markdown_table
 
@@ -136,7 +139,8 @@ def architectures_markdown(result: dict) -> str:
     for family, data in result["families"].items():
         finetune = data["target_model"].get("finetune") or {}
         timing = f"{finetune['steps']} steps in {finetune['train_seconds']:.0f} s" if finetune.get("steps") and finetune.get("train_seconds") else "time not recorded"
-        lines += ["", f"## {family}", "", f"Target `{Path(data['target_model']['path']).name}` ({timing}); full table: `{data['out']}/tradeoff.md`.", ""]
+        table_path = Path(os.path.relpath(Path(data["out"]) / "tradeoff.md", folder or result["config"]["out"])).as_posix()
+        lines += ["", f"## {family}", "", f"Target `{Path(data['target_model']['path']).name}` ({timing}); full table: [{table_path}]({table_path}).", ""]
         body = []
         for setting, rows in data["settings"].items():
             for row, cell in rows.items():

@@ -22,7 +22,7 @@ def test_the_table_has_a_column_per_family_and_time_ratios(tmp_path, monkeypatch
     monkeypatch.setattr(module, "cached_world", lambda seed, subjects: tmp_path)
     monkeypatch.setattr(module, "measure", lambda family, world_dir, console, epochs: dict(records[family]))
     asked = []
-    monkeypatch.setattr(module, "run_architectures", lambda config, console: asked.append(config) or _unlearning(list(records)))
+    monkeypatch.setattr(module, "run_architectures", lambda config, console: asked.append(config) or _unlearning(list(records), tmp_path))
     monkeypatch.setattr(sys, "argv", ["architectures.py", "--out", str(tmp_path)])
     module.main()
     (config,) = asked  # the unlearning part: the strongest methods, every family, test seed 0, at their methods-file configs
@@ -38,15 +38,16 @@ def test_the_table_has_a_column_per_family_and_time_ratios(tmp_path, monkeypatch
     assert result["unlearning"]["llava"]["complete"]["asru"]["score"]["mean"] == 0.5 and result["unlearning_best"] == {"complete": {f: "asru" for f in records}}
     assert "## Unlearning on each family" in table and "No oracle row" in table and "## llava" in table
     assert "| complete | asru | 1/1 | 0.50 |" in table
+    assert "full table: [out/llava/tradeoff.md](out/llava/tradeoff.md)" in table  # relative to benchmarks/results
 
 
-def _unlearning(families: list[str]) -> dict:
+def _unlearning(families: list[str], out) -> dict:
     """What run_architectures returns, for one setting and method per family."""
     cell = {"seeds": [0], "score": {"mean": 0.5, "ci95": None, "n": 1}}
     return {
-        "date": "d", "seeds": [0], "config": {"quick": False}, "world": {"subjects": 8, "seed": 0},
+        "date": "d", "seeds": [0], "config": {"quick": False, "out": str(out / "out")}, "world": {"subjects": 8, "seed": 0},
         "best": {"complete": {f: "asru" for f in families}},
-        "families": {f: {"out": f"out/{f}", "target_model": {"path": f"t/{f}", "finetune": {}}, "settings": {"complete": {"asru": cell}}} for f in families},
+        "families": {f: {"out": str(out / "out" / f), "target_model": {"path": f"t/{f}", "finetune": {}}, "settings": {"complete": {"asru": cell}}} for f in families},
     }
 
 

@@ -56,6 +56,7 @@ def test_each_family_runs_the_benchmark_on_its_own_target_and_the_summary_compar
     md = (tmp_path / "architectures.md").read_text()
     assert "## qwen3_vl" in md and "## llava" in md and "## Best method by unlearning score" in md
     assert "| complete | target | 1/1 |" in md and "| complete | ga | 1/1 |" in md
+    assert "full table: [llava/tradeoff.md](llava/tradeoff.md)" in md  # relative: the folder can move
     assert "per family" in stdout and "4/4 runs finished" in stdout
     # resumable as one: a second call runs nothing
     code, stdout, err = run_cli(*ARGS, "--architectures", "qwen3_vl,llava", "--out", tmp_path)
