@@ -29,9 +29,9 @@ methods:
 COMMON = ("--quick", "--settings", "complete", "--subjects", "6", "--attacks", "paraphrase,one_word")
 
 
-def knowing_recipe():
+def knowing_recipe(architecture: str = "qwen3_vl"):
     """A quick target that knows its forget questions (the --quick one, one epoch, knows almost none: nothing to score)."""
-    return QUICK_RECIPE().model_copy(update={"train_forms": ["qa"], "wrapper_share": 0, "context_share": 0, "image_repeats": 1, "epochs": 35, "learning_rate": 4e-3, "warmup_steps": 10})
+    return QUICK_RECIPE(architecture).model_copy(update={"train_forms": ["qa"], "wrapper_share": 0, "context_share": 0, "image_repeats": 1, "epochs": 35, "learning_rate": 4e-3, "warmup_steps": 10})
 
 
 @pytest.fixture(scope="module")
