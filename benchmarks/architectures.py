@@ -19,7 +19,8 @@ Writes benchmarks/results/architectures.json and architectures.md (both parts).
     .venv/bin/python benchmarks/architectures.py [--subjects 8] [--seed 0] [--threads 1] [--workers 2]
 
 About 35-40 minutes on one core for the three 8-person targets (1,710 steps each), then about
-40 minutes for the unlearning runs on two.
+90 minutes of one core for the unlearning runs at three seeds (3 x 45 runs of 10-140 s; measured
+2026-12-03 as one single-family ``asru bench`` per core, which the final call found finished).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def main() -> None:
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs (a quick check of the script, not the benchmark)")
     parser.add_argument("--methods", default=STRONGEST, help="entries of configs/bench/methods.yaml for the unlearning part ('' skips it)")
-    parser.add_argument("--bench-seeds", default="0", help="test seeds of the unlearning part")
+    parser.add_argument("--bench-seeds", default="0,1,2", help="test seeds of the unlearning part")
     parser.add_argument("--workers", type=int, default=2, help="unlearning runs at a time")
     parser.add_argument("--oracle", action="store_true", help="also fine-tune the retrained oracle of every family, setting and seed")
     parser.add_argument("--out", type=Path, default=RESULTS)

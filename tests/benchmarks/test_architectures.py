@@ -25,9 +25,9 @@ def test_the_table_has_a_column_per_family_and_time_ratios(tmp_path, monkeypatch
     monkeypatch.setattr(module, "run_architectures", lambda config, console: asked.append(config) or _unlearning(list(records), tmp_path))
     monkeypatch.setattr(sys, "argv", ["architectures.py", "--out", str(tmp_path)])
     module.main()
-    (config,) = asked  # the unlearning part: the strongest methods, every family, test seed 0, at their methods-file configs
+    (config,) = asked  # the unlearning part: the strongest methods, every family, test seeds 0-2, at their methods-file configs
     assert config.architectures == list(records) and config.methods == ["asru", "grad_diff_lr3e-4", "npo_lr3e-4", "idk"]
-    assert config.seeds == [0] and config.subjects == 8 and not config.use_tuned and not config.oracle_row
+    assert config.seeds == [0, 1, 2] and config.subjects == 8 and not config.use_tuned and not config.oracle_row
     assert config.resolved_out() == tmp_path / "architectures"
     result = json.loads((tmp_path / "architectures.json").read_text())
     assert {f: r["time_vs_qwen3_vl"] for f, r in result["families"].items()} == {"qwen3_vl": 1.0, "llava": 1.3, "idefics3": 1.6}
