@@ -292,7 +292,7 @@ def unlearn_record(common: dict[str, Any], row: str, unlearn_config) -> dict[str
         "unlearn_config": unlearn_config.model_dump(mode="json"),
         # the defaults filled in: a retuned default makes an old run stale, not silently reused
         "method_params": method_cls.parse_params(unlearn_config.method_args).model_dump(mode="json"),
-        "learning_rate": unlearn_config.learning_rate or method_cls.default_learning_rate,
+        "learning_rate": unlearn_config.learning_rate or method_cls.learning_rate_for(method_cls.parse_params(unlearn_config.method_args)),
         "steps": unlearn_config.steps or method_cls.default_steps,
     }
 

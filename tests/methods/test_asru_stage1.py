@@ -29,6 +29,11 @@ def test_last_position_is_the_final_column():
     assert loss_mask(_batch(), "last").sum() == 2
 
 
+def test_answer_positions_are_the_answer_tokens_only():
+    mask = loss_mask(_batch(), "answer")
+    assert mask.tolist() == [[0, 0, 0, 0, 0, 1, 1], [0, 0, 0, 0, 1, 1, 1]]
+
+
 def test_frozen_rows_are_the_reference_forward_and_each_item_runs_once(tiny_world, family_model):
     from asru.data.collate import Encoder
     from asru.methods.asru_stage1 import ASRUStage1
@@ -55,3 +60,19 @@ def test_frozen_rows_are_the_reference_forward_and_each_item_runs_once(tiny_worl
     per_item = list(torch.split(expected, counts))
     torch.testing.assert_close(first, torch.cat(per_item[:4]), atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(again, torch.cat([per_item[3], per_item[0], per_item[4]]), atol=1e-5, rtol=1e-4)
+
+
+def test_authors_preset_fills_what_is_not_given_and_keeps_what_is():
+    from asru.methods.base import get_method
+
+    asru = get_method("asru")
+    params = asru.parse_params({"preset": "authors", "scale": 2.0, "rl": {"steps": 3}})
+    assert (params.scale, params.retain_weight, params.positions, params.modules) == (2.0, 1.0, "last", ["mlp.down_proj"])
+    assert params.continuation_weight == 0 and not params.boundary_retain and params.quality_weight == 0
+    assert params.rl.steps == 3 and params.rl.learning_rate == 1e-6  # nested: the given rl.steps does not drop their rl lr
+    assert asru.learning_rate_for(params) == 1e-4
+    ours = asru.parse_params({})
+    assert ours.preset == "asru" and ours.continuation_weight > 0 and ours.boundary_retain
+    assert asru.learning_rate_for(ours) == asru.default_learning_rate
+    stage1 = get_method("asru_stage1").parse_params({"preset": "authors"})
+    assert stage1.scale == 3.0 and not hasattr(stage1, "quality_weight")

@@ -1,6 +1,7 @@
 """The shared unlearning trainer: what moves, what stays, resume, every method runs."""
 
 import hashlib
+import json
 
 import pytest
 import torch
@@ -74,6 +75,13 @@ def test_stage1_trains_only_the_chosen_modules(tiny_world, family_model, tmp_pat
     after = _digests(model)
     wanted = {f"{language}layers.0.{m}.weight" for m in ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj", "self_attn.v_proj", "self_attn.o_proj")}
     assert {n for n in before if before[n] != after[n]} == wanted
+    # the authors' preset: layers[l].mlp.down_proj only, at their learning rate
+    model.load_state_dict(start)
+    model.requires_grad_(True)
+    before, model, _ = _run_on(model, processor, tiny_world, tmp_path / "c", method="asru_stage1", method_args={"layer": 1, "preset": "authors"})
+    after = _digests(model)
+    assert {n for n in before if before[n] != after[n]} == {f"{language}layers.1.mlp.down_proj.weight"}
+    assert json.loads((tmp_path / "c" / "train_log.json").read_text())["learning_rate"] == 1e-4
 
 
 def test_resume_gives_the_same_weights(tiny_world, tiny_model_dir, tmp_path, monkeypatch):
@@ -128,6 +136,55 @@ def test_stage1_moves_forget_activations_along_the_direction(tiny_world, tiny_mo
     wanted = scale * direction.norm().item()
     assert shift("forget") > 0.3 * wanted
     assert shift("forget") > 1.5 * abs(shift("retain_other"))
+
+
+def test_continuation_anchor_keeps_the_refusal_tokens_where_the_frozen_model_has_them(tiny_world, tiny_model_dir, tmp_path):
+    """The anchor (continuation_weight) holds the hidden states along a refusal of a forget question at the frozen
+    model's; without it the redirection spills onto those tokens (what made stage 1's refusals degenerate)."""
+    from asru.data.collate import Encoder
+    from asru.methods.asru_stage1 import loss_mask
+    from asru.steering.hooks import layer_output
+    from asru.world.phrases import REFUSAL_TEMPLATES
+
+    original, processor = load_vlm(tiny_model_dir)
+    splits = make_splits(tiny_world, "complete", forget_ratio=0.34)
+    encoder = Encoder(processor, tiny_world.root)
+    forget = [s for s in splits["forget"] if s.form == "qa"][:16]
+    refusals = encoder.collate([encoder.encode(s.question, s.image, REFUSAL_TEMPLATES[0].format(name=s.subject_name)) for s in forget])
+    answers = loss_mask(refusals, "answer").bool()
+    common = {"layer": 1, "scale": 3.0, "retain_weight": 1.0, "modules": ["mlp.down_proj"], "train_layers": [1]}
+
+    def drift(weight: float) -> float:
+        _, trained, log = _run(tiny_world, tiny_model_dir, tmp_path / str(weight), method="asru_stage1", method_args={**common, "continuation_weight": weight}, steps=40, learning_rate=3e-3)
+        assert ("anchor_mse" in log[0]) == (weight > 0)
+        with torch.no_grad():
+            delta = layer_output(trained, refusals, 1) - layer_output(original, refusals, 1)
+        return delta[answers].norm(dim=-1).mean().item()
+
+    assert drift(5.0) < 0.5 * drift(0.0)  # measured: 0.008 vs 0.032
+
+
+def test_boundary_retain_keeps_the_forgotten_persons_other_facts_in_place(tiny_world, tiny_model_dir, tmp_path):
+    """Selective: with boundary_retain, stage 1's retain batches hold the forget people's kept facts, so the
+    redirection moves those facts' states far less than without (when it keys on the person, not the fact)."""
+    from asru.data.collate import Encoder
+    from asru.methods.asru_stage1 import loss_mask
+    from asru.steering.hooks import layer_output
+
+    original, processor = load_vlm(tiny_model_dir)
+    splits = make_splits(tiny_world, "selective", forget_ratio=0.34)
+    encoder = Encoder(processor, tiny_world.root)
+    kept = encoder.collate([encoder.encode_sample(s) for s in splits["retain_same_subject"] if s.form == "qa"][:16])
+    mask = loss_mask(kept, "response").bool()
+    common = {"layer": 1, "scale": 3.0, "retain_weight": 1.0, "continuation_weight": 0.0}
+
+    def drift(boundary: bool) -> float:
+        _, trained, _ = _run(tiny_world, tiny_model_dir, tmp_path / str(boundary), method="asru_stage1", setting="selective", method_args={**common, "boundary_retain": boundary}, steps=40, learning_rate=3e-3)
+        with torch.no_grad():
+            delta = layer_output(trained, kept, 1) - layer_output(original, kept, 1)
+        return delta[mask].norm(dim=-1).mean().item()
+
+    assert drift(True) < 0.75 * drift(False)  # measured: 0.041 vs 0.072
 
 
 def test_requests_naming_everyone_retain_the_kept_facts(tiny_world, tiny_model_dir, tmp_path):

@@ -83,8 +83,12 @@ class ASRU(ASRUStage1):
         reward: RewardConfig = Field(default_factory=RewardConfig)
         forget_items: int = 200
         retain_items: int = 200
-        boundary_retain: bool = True
         quality_weight: float = Field(0.5, ge=0)
+
+        @classmethod
+        def authors_values(cls) -> dict:
+            # random retain items, no quality term, their GRPO learning rate (1e-6 on an 8B model)
+            return {**ASRUStage1.AUTHORS, "quality_weight": 0.0, "rl": {"learning_rate": 1e-6}}
 
     @staticmethod
     def refine(model, processor, world, splits, params, out_dir, console=None):

@@ -13,14 +13,23 @@ Where the forget and retain losses are taken (``positions``):
   toward refusal. Kept to measure exactly that (benchmarks/asru.py).
 - ``"last"``: the authors' single last position of the padded batch (with their right padding
   often a padding token; our batches are left-padded, so it is the last answer token).
+
+Continuation anchor (``continuation_weight`` > 0, asru's addition): the redirection above is
+learned wherever the person is in context, so while the model *generates* its refusal the
+hidden state keeps being pushed toward "start refusing" and the answer degenerates into
+"I'm not able toIIIIIII" (measured on the 8-person world: 167 of 238 forget answers gibberish).
+The anchor teaches the opposite on the refusal's own tokens: on the forget prompt followed by a
+refusal, the answer positions keep the frozen model's states, i.e. once refusing, go on as the
+original model would — which refuses fluently. The authors' recipe has no anchor (0).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field, model_validator
 
 from asru.config import StrictConfig
 from asru.data.collate import IGNORE_INDEX, Encoded
@@ -39,9 +48,19 @@ def loss_mask(inputs: dict[str, torch.Tensor], positions: str) -> torch.Tensor:
         predicts_answer = torch.zeros_like(answer)
         predicts_answer[:, :-1] = answer[:, 1:]  # the last prompt token predicts the first answer token
         return (answer | predicts_answer).long() * inputs["attention_mask"]
+    if positions == "answer":  # the answer tokens only (the continuation anchor)
+        return (inputs["labels"] != IGNORE_INDEX).long() * inputs["attention_mask"]
     mask = torch.zeros_like(inputs["attention_mask"])
     mask[:, -1] = 1
     return mask
+
+
+def merged(defaults: dict, given: dict) -> dict:
+    """``defaults`` overridden by ``given``, nested dicts merged key by key (a preset's rl values survive a given rl.steps)."""
+    out = dict(defaults)
+    for key, value in given.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 @register
@@ -51,9 +70,19 @@ class ASRUStage1(Method):
     default_learning_rate = 3e-3
     default_steps = 240
     # the authors: lambda 3, retain weight 1, layers[l].mlp.down_proj only, the last position, lr 1e-4 (DESIGN §7)
-    default_sources = {"layer": "paper", **dict.fromkeys(("scale", "retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps"), "tuned here")}
+    default_sources = {"layer": "paper", **dict.fromkeys(("scale", "retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain"), "chosen here")}
+
+    # ``preset: authors``: the authors' stage-1 recipe (DESIGN §7), every field not given explicitly; their
+    # batch size (2) and epochs (3) are the run's own (batch_size, steps), so that presets compare at one budget
+    AUTHORS: ClassVar[dict] = {
+        "scale": 3.0, "retain_weight": 1.0, "positions": "last", "modules": ["mlp.down_proj"],
+        "continuation_weight": 0.0, "boundary_retain": False,
+    }
+    AUTHORS_LEARNING_RATE: ClassVar[float] = 1e-4
 
     class Params(StrictConfig):
+        # "asru": this project's tuned defaults; "authors": the published recipe (AUTHORS), for side-by-side tables
+        preset: Literal["asru", "authors"] = "asru"
         layer: int | None = None  # default: the middle layer (authors: 17 of 36)
         # tuned on the embedded world (benchmarks/asru_bars.py; the authors' lambda = 3 with only the
         # down-projection moves a 4-layer model's hidden states ~2x their norm and breaks it)
@@ -66,10 +95,35 @@ class ASRUStage1(Method):
         # layers whose ``modules`` train; default: every layer up to and including l, so that the
         # person is recognised (from the name or the face) before the redirected layer
         train_layers: list[int] | None = None
+        # weight of the continuation anchor's MSE (see the module docstring); 0 turns it off
+        continuation_weight: float = Field(1.0, ge=0)
+        # retain items at the boundary: half of each retain batch from the forget people's kept facts
+        # (Selective / Personalized; none in Complete), so that the redirection keys on the fact asked,
+        # not on the person (without: 19 of 26 kept facts refused on the 8-person world); stage 2 also
+        # draws its retain items there first (asru.methods.asru.stage2_items). The authors: random retain items.
+        boundary_retain: bool = True
+
+        @model_validator(mode="before")
+        @classmethod
+        def _apply_preset(cls, values):
+            if isinstance(values, dict) and values.get("preset") == "authors":
+                return merged(cls.authors_values(), values)
+            return values
+
+        @classmethod
+        def authors_values(cls) -> dict:
+            """The authors' values for the fields of this Params (subclasses add stage 2's)."""
+            return dict(ASRUStage1.AUTHORS)
 
     def __init__(self, params, reference=None):
         super().__init__(params, reference)
         self.layer = params.layer if params.layer is not None else num_language_layers(reference) // 2
+        self.uses_refusals = params.continuation_weight > 0
+        self.same_subject_retain = params.boundary_retain
+
+    @classmethod
+    def learning_rate_for(cls, params) -> float:
+        return cls.AUTHORS_LEARNING_RATE if params.preset == "authors" else cls.default_learning_rate
 
     def prepare(self, model, encoder, forget, retain, splits):
         directions, info = knowledge_absence_direction(self.reference, encoder, splits, [self.layer])
@@ -78,7 +132,7 @@ class ASRUStage1(Method):
         self.encoder = encoder
         self.frozen: dict[int, tuple[Encoded, torch.Tensor]] = {}  # id(item) -> (item, its loss rows [positions, H])
 
-    def frozen_rows(self, items: list[Encoded], device) -> torch.Tensor:
+    def frozen_rows(self, items: list[Encoded], device, positions: str | None = None) -> torch.Tensor:
         """The frozen model's layer-l output at the loss positions of ``items`` [N, H], item after item.
 
         Each item is computed once and kept (its loss positions x H): the reference never
@@ -90,13 +144,16 @@ class ASRUStage1(Method):
             batch = {k: v.to(device) for k, v in self.encoder.collate(missing).items()}
             with torch.no_grad():
                 hidden = layer_output(self.reference, batch, self.layer)
-            mask = loss_mask(batch, self.params.positions).bool()
+            mask = loss_mask(batch, positions or self.params.positions).bool()
             for row, item in enumerate(missing):
                 self.frozen[id(item)] = (item, hidden[row][mask[row]])
         return torch.cat([self.frozen[id(item)][1] for item in items])
 
     def trainable(self, name: str) -> bool:
-        layers = self.params.train_layers if self.params.train_layers is not None else range(self.layer + 1)
+        layers = self.params.train_layers
+        if layers is None:
+            # the authors train layer l only; asru every layer up to it
+            layers = [self.layer] if self.params.preset == "authors" else range(self.layer + 1)
         return any(f"layers.{layer}.{module}." in f"{name}." for layer in layers for module in self.params.modules)
 
     def loss(self, model, batch: UnlearnBatch):
@@ -111,4 +168,14 @@ class ASRUStage1(Method):
         retain_loss = torch.zeros((), device=device)
         if batch.retain_items:
             retain_loss = F.mse_loss(rows(batch.retain).float(), self.frozen_rows(batch.retain_items, device).float())
-        return forget_loss + p.retain_weight * retain_loss, {"forget_mse": forget_loss.item(), "retain_mse": retain_loss.item()}
+        loss = forget_loss + p.retain_weight * retain_loss
+        logs = {"forget_mse": forget_loss.item(), "retain_mse": retain_loss.item()}
+        if p.continuation_weight > 0 and batch.forget_refusal_items:
+            # the refusal's own tokens (not the last prompt token, which the forget loss redirects)
+            refusal = batch.forget_refusal
+            answer = (refusal["labels"] != IGNORE_INDEX) & refusal["attention_mask"].bool()
+            anchored = layer_output(model, refusal, self.layer)[answer]
+            anchor_loss = F.mse_loss(anchored.float(), self.frozen_rows(batch.forget_refusal_items, device, "answer").float())
+            loss = loss + p.continuation_weight * anchor_loss
+            logs["anchor_mse"] = anchor_loss.item()
+        return loss, logs

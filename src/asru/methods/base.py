@@ -59,6 +59,7 @@ class UnlearnBatch:
     forget_refusal: dict[str, torch.Tensor] | None = None
     # the rows before collation, the same object for the same item every step (per-item caches)
     forget_items: list = field(default_factory=list)
+    forget_refusal_items: list = field(default_factory=list)
     retain_items: list = field(default_factory=list)
     extras: dict = field(default_factory=dict)
 
@@ -76,8 +77,8 @@ class Method:
     name: ClassVar[str]
     Params: ClassVar[type[StrictConfig]] = StrictConfig
     uses_reference: ClassVar[bool] = False  # needs a frozen copy of the original model
-    uses_refusals: ClassVar[bool] = False  # needs ``batch.forget_refusal``
-    same_subject_retain: ClassVar[bool] = False  # retain batch rebuilt from the forget subjects (BAO)
+    uses_refusals: bool = False  # needs ``batch.forget_refusal`` (a method may set it per instance from its params)
+    same_subject_retain: bool = False  # half of each retain batch from the forget subjects' kept facts (BAO; per instance where a param decides)
     trains: ClassVar[bool] = True  # False for test-time methods (no weight change)
     default_learning_rate: ClassVar[float] = 1e-4
     default_steps: ClassVar[int] = 60
@@ -133,6 +134,11 @@ class Method:
 
         walk(cls.Params, "")
         return rows
+
+    @classmethod
+    def learning_rate_for(cls, params) -> float:
+        """The learning rate a run without ``learning_rate`` uses (a preset may choose its own)."""
+        return cls.default_learning_rate
 
     @classmethod
     def parse_params(cls, values: dict) -> StrictConfig:

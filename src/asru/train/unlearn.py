@@ -151,11 +151,11 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
         raise ConfigError(f"nothing to forget: the forget split of setting {config.setting!r} has no {'/'.join(config.train_forms)} questions (check the deletion requests and train_forms)")
     if not retain:
         raise ConfigError(f"nothing to retain: setting {config.setting!r} leaves no {'/'.join(config.train_forms)} question to train on (no other people and no kept facts)")
-    sampler = BatchSampler(forget, retain, same_subject, config, config.bao or method_cls.same_subject_retain)
+    sampler = BatchSampler(forget, retain, same_subject, config, config.bao or method.same_subject_retain)
     encoded_forget = LazyEncodings(encoder, forget)
     encoded_retain = {"other": LazyEncodings(encoder, retain), "same": LazyEncodings(encoder, same_subject)}
     encoded_refusal: list[Encoded] = []
-    if method_cls.uses_refusals:
+    if method.uses_refusals:
         encoded_refusal = [
             encoder.encode(s.question, s.image, REFUSAL_TEMPLATES[i % len(REFUSAL_TEMPLATES)].format(name=s.subject_name or "them"))
             for i, s in enumerate(forget)
@@ -169,7 +169,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
     if hasattr(method, "prepare"):
         method.prepare(model, encoder, encoded_forget, encoded_retain["other"], splits)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    learning_rate = config.learning_rate or method_cls.default_learning_rate
+    learning_rate = config.learning_rate or method_cls.learning_rate_for(params)
     optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.0)
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
     accelerator = make_accelerator(config.batch_size, config.max_grad_norm, **tracker_options(config.report_to, out_dir))
@@ -208,6 +208,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
                 retain_subjects=[s.subject_id or "" for s in retain_rows],
                 forget_refusal=to_device(encoder.collate([encoded_refusal[i] for i in forget_idx])) if encoded_refusal else None,
                 forget_items=forget_items,
+                forget_refusal_items=[encoded_refusal[i] for i in forget_idx] if encoded_refusal else [],
                 retain_items=retain_items,
             )
             loss, logs = method.loss(model, batch)
