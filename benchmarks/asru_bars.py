@@ -1,22 +1,28 @@
-"""Benchmark: ASRU's acceptance bars on the embedded world (issue 6), and where stage 1 takes its loss.
+"""Benchmark: ASRU against its goals (issue 21), with its ablations, on the reported world and on unseen ones.
 
 (Not named asru.py: a script in benchmarks/ called asru.py would shadow the asru package.)
 
-Runs, through `asru bench` (resumable, one folder per run under benchmarks/results/asru_runs/):
-ASRU with its default config and the three stage-1 loss positions alone, in the Complete (10 % of
-the people) and Selective settings, plus the target model for reference. Then checks each bar and
-writes benchmarks/results/asru.json and asru.md.
+Runs, through `asru bench` (resumable; one folder per world under benchmarks/results/asru_runs/):
 
-Bars (Complete): forget leakage <= 5 % and refusal >= 90 % on image and on text questions;
-retain-other accuracy >= 95 % of the target's; naturalness of forget answers >= 4 / 5; whole ASRU
-run <= 10 minutes. Selective: the forgotten people's other facts keep >= 90 % of the target's accuracy.
-Each bar is checked on all question forms and on the qa form alone (the form the target model
-was trained on: it answers cloze and multiple-choice forms far less often, so "all forms" numbers
-mix real forgetting with questions the target never knew).
+- **reported**: the benchmark's 40-person world (seed 0). Rows (configs/bench/asru.yaml): ASRU at its
+  defaults, ASRU without the continuation anchor, ASRU without boundary retain items, the authors'
+  recipe (`preset: authors`), and the target model.
+- **unseen**: worlds of other seeds and sizes (20 people seed 1, 12 people seed 2) that nothing was ever
+  chosen on: ASRU at its defaults and the target, as a new user would run it.
 
-    .venv/bin/python benchmarks/asru_bars.py            # ~20 minutes on 2 CPU cores
-    .venv/bin/python benchmarks/asru_bars.py --workers 2  # ~10 minutes: two runs side by side
-    .venv/bin/python benchmarks/asru_bars.py --quick    # seconds-scale smoke on a tiny world (numbers meaningless)
+Every setting (Complete, Selective, Personalized), test seeds 0-2, every attack. The anchor and the
+boundary retain items were chosen on one-off runs on the 8-person world of seed 0 (a development
+world, not run here). No oracle row (one oracle per setting and seed is a 40-minute fine-tune of the
+40-person target on 2 cores), so the goals measured against the oracle are listed, not judged.
+
+Writes benchmarks/results/asru.json and asru.md: each goal per world and setting (mean over seeds, and
+the worst seed where the goal says "every seed"), the ablation table, and a paired bootstrap (seeds,
+then items) of ASRU's unlearning score against each ablation row.
+
+    .venv/bin/python benchmarks/asru_bars.py --workers 2          # ~2.5 hours on 2 CPU cores
+    .venv/bin/python benchmarks/asru_bars.py --worlds reported    # one world only
+    .venv/bin/python benchmarks/asru_bars.py --report-only        # tables from the finished runs
+    .venv/bin/python benchmarks/asru_bars.py --quick              # seconds-scale smoke on a tiny world (numbers meaningless)
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -35,78 +42,120 @@ from asru.report.writer import markdown_table
 
 RESULTS = Path(__file__).parent / "results"
 METHODS_FILE = Path(__file__).parent.parent / "configs" / "bench" / "asru.yaml"
-ROWS = ["target", "asru", "stage1_response", "stage1_tokens", "stage1_last"]
+SETTINGS = ("complete", "selective", "personalized")
+ABLATIONS = ("asru_no_anchor", "asru_no_boundary", "asru_authors")
+PROMPT_ATTACKS = ("paraphrase", "jailbreak", "role_play", "multi_turn", "random_prefix", "one_word", "cross_image", "cross_modal", "prefill")
 
 
-def _get(results: dict | None, split: str, group: str, metric: str) -> float | None:
-    try:
-        value = results["metrics"][split][group][metric]
-    except (KeyError, TypeError):
-        return None
-    return float(value) if value is not None else None
+@dataclass(frozen=True)
+class World:
+    name: str
+    subjects: int
+    seed: int
+    rows: tuple[str, ...]
+    role: str  # "reported" or "unseen"
 
 
-def _form_metric(results: dict | None, split: str, modality: str, form: str, metric: str) -> float | None:
-    """A metric over one modality, either all forms or the qa form alone (from the per-form table)."""
-    return _get(results, split, modality if form == "all" else f"{modality}_{form}", metric)
+WORLDS = (
+    World("reported", 40, 0, ("asru", *ABLATIONS), "reported"),
+    World("unseen_20_seed1", 20, 1, ("asru",), "unseen"),
+    World("unseen_12_seed2", 12, 2, ("asru",), "unseen"),
+)
 
 
-def _load(out: Path, setting: str, row: str) -> dict | None:
-    path = out / "runs" / setting / row / "seed0" / "results.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+def _metric(cell: dict | None, key: str) -> dict | None:
+    return (cell or {}).get("metrics", {}).get(key)
 
 
-def _wall(out: Path, setting: str, row: str) -> float | None:
-    path = out / "runs" / setting / row / "seed0" / "bench_time.json"
-    if not path.is_file():
-        return None
-    return float(sum(json.loads(path.read_text()).get("attempts", [])))
+def _mean(cell: dict | None, key: str) -> float | None:
+    return (_metric(cell, key) or {}).get("mean")
 
 
-def bars(out: Path) -> list[dict]:
-    """Every acceptance bar, measured, with pass/fail."""
-    target_c, asru_c = _load(out, "complete", "target"), _load(out, "complete", "asru")
-    target_s, asru_s = _load(out, "selective", "target"), _load(out, "selective", "asru")
-    rows = []
-
-    def add(name, form, value, goal, passed):
-        rows.append({"bar": name, "forms": form, "value": value, "goal": goal, "pass": None if value is None else bool(passed)})
-
-    for form in ("qa", "all"):
-        for modality in ("image", "text"):
-            leak = _form_metric(asru_c, "forget", modality, form, "leakage")
-            refusal = _form_metric(asru_c, "forget", modality, form, "refusal_rate")
-            add(f"complete: forget leakage ({modality})", form, leak, "<= 0.05", leak is not None and leak <= 0.05)
-            add(f"complete: forget refusal ({modality})", form, refusal, ">= 0.90", refusal is not None and refusal >= 0.90)
-        group = "all" if form == "all" else "qa"
-        kept, before = _get(asru_c, "retain_other", group, "exact_match"), _get(target_c, "retain_other", group, "exact_match")
-        ratio = kept / before if kept is not None and before else None
-        add("complete: retain other / target", form, ratio, ">= 0.95", ratio is not None and ratio >= 0.95)
-        kept, before = _get(asru_s, "retain_same_subject", group, "exact_match"), _get(target_s, "retain_same_subject", group, "exact_match")
-        ratio = kept / before if kept is not None and before else None
-        add("selective: same person's other facts / target", form, ratio, ">= 0.90", ratio is not None and ratio >= 0.90)
-    naturalness = _get(asru_c, "forget", "judge", "naturalness")
-    add("complete: naturalness of forget answers", "all", naturalness, ">= 4.0", naturalness is not None and naturalness >= 4.0)
-    wall = _wall(out, "complete", "asru")
-    add("complete: whole ASRU run (train + eval), seconds", "-", wall, "<= 600", wall is not None and wall <= 600)
-    return rows
+def _values(cell: dict | None, key: str) -> list[float]:
+    return [v for v in (_metric(cell, key) or {}).get("values", []) if v is not None]
 
 
-def comparison(out: Path) -> list[list]:
-    """Stage-1 positions (and full ASRU) side by side, Complete setting."""
-    table = []
-    for row in ROWS:
-        r = _load(out, "complete", row)
-        if r is None:
+def contextual_share(runs: Path, setting: str, row: str, seeds: list[int]) -> float | None:
+    """Share of forget answers the judge calls contextual refusals (authors' scale 5; rigid ones are 3), mean over seeds."""
+    shares = []
+    for seed in seeds:
+        path = runs / setting / row / f"seed{seed}" / "results.json"
+        if path.is_file():
+            labels = json.loads(path.read_text())["metrics"].get("forget", {}).get("judge", {}).get("labels", {})
+            if labels:
+                shares.append(labels.get("refusal_contextual", 0.0))
+    return sum(shares) / len(shares) if shares else None
+
+
+def goals(table: dict, runs: Path, setting: str, row: str = "asru") -> list[dict]:
+    """Issue 21's goals for one row in one setting of one world's tradeoff table: measured value, goal, pass."""
+    cell = table.get("settings", {}).get(setting, {}).get(row)
+    seeds = sorted(int(s) for s in (cell or {}).get("seeds", []))
+    out = []
+
+    def add(name, value, goal, passed, note=""):
+        out.append({"goal": name, "value": value, "target": goal, "pass": None if value is None or passed is None else bool(passed), "note": note})
+
+    leak = _values(cell, "forget_leakage")
+    add("forget leakage, every form (known; worst seed)", max(leak) if leak else None, "<= 0.02", leak and max(leak) <= 0.02)
+    attacks = {a: _mean(cell, f"attack.{a}") for a in PROMPT_ATTACKS}
+    measured = {a: v for a, v in attacks.items() if v is not None}
+    worst = max(measured, key=measured.get) if measured else None
+    add("worst prompt attack (mean over seeds)", measured.get(worst) if worst else None, "<= 0.05", worst and measured[worst] <= 0.05, f"worst: {worst}" if worst else "")
+    add("relearning leakage", _mean(cell, "attack.relearn"), "within 0.05 of the oracle's", None, "no oracle in this run")
+    refusal = _values(cell, "forget_refusal")
+    add("forget refusal, all forms (known; worst seed)", min(refusal) if refusal else None, ">= 0.95", refusal and min(refusal) >= 0.95)
+    share = contextual_share(runs, setting, row, seeds)
+    add("contextual refusals among forget answers", share, ">= 0.80", share is not None and share >= 0.80)
+    if setting != "complete":
+        kept = _mean(cell, "retain_same_subject")
+        add("same person's kept facts (known, vs target)", kept, ">= 0.95", kept is not None and kept >= 0.95)
+    for key, name in (("retain_other", "other people (known, vs target)"), ("utility", "general utility (known, vs target)")):
+        value = _mean(cell, key)
+        add(name, value, ">= 0.97", value is not None and value >= 0.97)
+    add("unlearning score (no oracle: efficacy x utility)", _mean(cell, "score"), "above the best tuned baseline", None, "issue 20's tables")
+    wall = _mean(cell, "wall_seconds")
+    add("one run, train + eval (s)", wall, "<= 180", wall is not None and wall <= 180, "two runs side by side on 2 cores")
+    return out
+
+
+ABLATION_COLUMNS = (
+    ("score", "score ↑"), ("forget_leakage", "forget leak ↓"), ("forget_refusal", "refusal ↑"), ("retain_same_subject", "kept facts ↑"),
+    ("retain_other", "other people ↑"), ("utility", "utility ↑"), ("naturalness", "naturalness ↑"), ("contextual_refusal", "contextual (0–5) ↑"),
+    ("wall_seconds", "wall s"),
+)
+
+
+def ablation_rows(table: dict, setting: str, rows: tuple[str, ...]) -> list[list]:
+    """One line per row: mean over seeds of each ablation column, plus the worst prompt attack."""
+    lines = []
+    for row in ("target", *rows):
+        cell = table.get("settings", {}).get(setting, {}).get(row)
+        if cell is None:
             continue
-        judge = r["metrics"]["forget"].get("judge", {})
-        table.append([
-            row,
-            _get(r, "forget", "qa", "leakage"), _get(r, "forget", "image", "refusal_rate"), _get(r, "forget", "text", "refusal_rate"),
-            _get(r, "retain_other", "qa", "exact_match"), _get(r, "utility", "all", "exact_match"), judge.get("naturalness"),
-            judge.get("labels", {}).get("refusal_contextual"), _wall(out, "complete", row),
-        ])
-    return table
+        attacks = [v for a in PROMPT_ATTACKS if (v := _mean(cell, f"attack.{a}")) is not None]
+        lines.append([row, len(cell.get("seeds", [])), *[_mean(cell, key) for key, _ in ABLATION_COLUMNS], max(attacks) if attacks else None])
+    return lines
+
+
+def ablation_tests(table: dict, runs: Path, setting: str, rows: tuple[str, ...], resamples: int = 2000) -> list[dict]:
+    """ASRU's unlearning score minus each ablation's: paired bootstrap over seeds, then items (asru.eval.score)."""
+    from asru.eval.score import RETAIN_SPLITS, load_run_items, paired_bootstrap
+
+    cells = table.get("settings", {}).get(setting, {})
+    asru, target = cells.get("asru"), cells.get("target")
+    tests = []
+    for row in rows:
+        other = cells.get(row)
+        if row == "asru" or not (asru and target and other):
+            continue
+        seeds = sorted(set(asru["seeds"]) & set(other["seeds"]) & set(target["seeds"]))
+        if not seeds:
+            continue
+        target_retain = {s: {k: target["per_seed"][str(s)].get(k) for k in RETAIN_SPLITS} for s in seeds}  # JSON keys
+        items = lambda name: {s: load_run_items(runs / setting / name / f"seed{s}") for s in seeds}  # noqa: E731
+        tests.append({"setting": setting, "row": row, **paired_bootstrap(items("asru"), items(row), target_retain, resamples=resamples)})
+    return tests
 
 
 def fmt(value) -> str:
@@ -115,39 +164,89 @@ def fmt(value) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def world_record(world: World, runs: Path) -> dict:
+    """Goals, ablations and tests of one world, from its tradeoff.json and run folders."""
+    path = runs / "tradeoff.json"
+    table = json.loads(path.read_text()) if path.is_file() else {}
+    return {
+        "world": {"name": world.name, "subjects": world.subjects, "seed": world.seed, "role": world.role, "target_model": table.get("target_model")},
+        "goals": {s: goals(table, runs / "runs", s) for s in SETTINGS},
+        "ablations": {s: [dict(zip(["row", "seeds", *[k for k, _ in ABLATION_COLUMNS], "worst_attack"], line)) for line in ablation_rows(table, s, world.rows)] for s in SETTINGS},
+        "tests": [t for s in SETTINGS for t in ablation_tests(table, runs / "runs", s, world.rows)],
+    }
+
+
+def markdown(record: dict) -> str:
+    lines = [
+        "# ASRU against its goals (issue 21), with ablations", "",
+        f"{record['date']}; {record['machine'].get('platform')}, {record['machine'].get('cpu_count')} CPUs; torch {record['versions'].get('torch')}; "
+        f"test seeds {record['seeds']}; every attack; runs two at a time (`--workers {record['workers']}`)"
+        + ("; **quick mode: tiny world and target, numbers meaningless**" if record["quick"] else ""), "",
+        "The continuation anchor and boundary retain items were chosen on one-off runs on the 8-person world of seed 0 "
+        "(development); none of the worlds below was used to choose anything. No oracle row: goals against the oracle are listed, not judged.", "",
+    ]
+    for world in record["worlds"]:
+        w = world["world"]
+        lines += [f"## {w['name']}: {w['subjects']} people, world seed {w['seed']} ({w['role']})", ""]
+        for setting in SETTINGS:
+            lines += [f"### {setting}: goals (ASRU at its defaults)", ""]
+            lines.append(markdown_table(["goal", "measured", "target", "pass", "note"], [
+                [g["goal"], fmt(g["value"]), g["target"], {True: "yes", False: "**no**", None: "–"}[g["pass"]], g["note"]] for g in world["goals"][setting]
+            ]))
+            rows = world["ablations"][setting]
+            if len(rows) > 1:
+                lines += ["", f"### {setting}: rows (mean over seeds)", ""]
+                header = ["row", "seeds", *[label for _, label in ABLATION_COLUMNS], "worst prompt attack ↓"]
+                lines.append(markdown_table(header, [[fmt(v) for v in r.values()] for r in rows]))
+            lines.append("")
+        tests = world["tests"]
+        if tests:
+            lines += ["### ASRU minus each ablation: unlearning score, paired bootstrap (seeds, then items)", ""]
+            lines.append(markdown_table(["setting", "row", "difference", "95 % interval", "p"], [
+                [t["setting"], t["row"], f"{t['difference']:+.3f}", f"[{t['ci95'][0]:+.3f}, {t['ci95'][1]:+.3f}]", f"{t['p_value']:.3g}"] for t in tests
+            ]))
+            lines.append("")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny world and target, few steps (a smoke test)")
     parser.add_argument("--out", type=Path, default=None, help="where asru.json/.md and the runs go (default benchmarks/results)")
     parser.add_argument("--workers", type=int, default=1, help="runs at a time, each in its own process (asru bench --workers)")
+    parser.add_argument("--worlds", default=",".join(w.name for w in WORLDS), help="comma-separated world names (default: all)")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated test seeds")
+    parser.add_argument("--report-only", action="store_true", help="run nothing; tables from the finished runs")
     args = parser.parse_args()
+    known = {w.name: w for w in WORLDS}
+    asked = [name for name in args.worlds.split(",") if name]
+    unknown = [name for name in asked if name not in known]
+    if unknown:
+        parser.error(f"--worlds: unknown world {unknown[0]!r}; choose from {', '.join(known)}")
+    seeds = [int(s) for s in args.seeds.split(",")]
     results_dir = args.out or (RESULTS / "quick" if args.quick else RESULTS)
-    runs_dir = results_dir / "asru_runs"
     console = Console()
     started = time.perf_counter()
-    config = BenchConfig(out=str(runs_dir), methods_file=str(METHODS_FILE), settings=["complete", "selective"], seeds=[0], attacks=[], quick=args.quick, workers=args.workers)
-    summary = run_bench(config, console)
-    measured = bars(runs_dir)
-    table = comparison(runs_dir)
+    worlds = []
+    for world in (known[name] for name in asked):
+        runs = results_dir / "asru_runs" / world.name
+        config = BenchConfig(
+            out=str(runs), methods_file=str(METHODS_FILE), methods=list(world.rows), seeds=[0] if args.quick else seeds,
+            subjects=None if args.quick else world.subjects, world_seed=world.seed, oracle_row=False, use_tuned=False,
+            quick=args.quick, workers=args.workers, report_only=args.report_only,
+        )
+        console.rule(f"{world.name}: {world.subjects} people, world seed {world.seed}")
+        run_bench(config, console)
+        worlds.append(world_record(world, runs))
     record = {
-        "benchmark": "asru", "date": summary.get("date"), "machine": machine_info(), "versions": versions(),
-        "quick": args.quick, "bars": measured, "stage1_positions": [dict(zip(COLUMNS, row)) for row in table],
-        "seconds": round(time.perf_counter() - started, 1),
+        "benchmark": "asru", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_info(), "versions": versions(),
+        "quick": args.quick, "seeds": seeds, "workers": args.workers, "worlds": worlds, "seconds": round(time.perf_counter() - started, 1),
     }
     atomic_write_json(results_dir / "asru.json", record)
-    lines = [
-        "# ASRU acceptance bars (embedded world, seed 0)", "",
-        f"{record['date']}; {record['machine'].get('platform')}, {record['machine'].get('cpu_count')} CPUs; torch {record['versions'].get('torch')}"
-        + ("; **quick mode: tiny world and target, numbers meaningless**" if args.quick else ""), "",
-        markdown_table(["bar", "forms", "measured", "goal", "pass"], [[b["bar"], b["forms"], fmt(b["value"]), b["goal"], {True: "yes", False: "**no**", None: "–"}[b["pass"]]] for b in measured]),
-        "", "## Stage-1 loss positions (Complete, 10 % of the people)", "",
-        markdown_table(COLUMNS, [[fmt(v) for v in row] for row in table]), "",
-    ]
-    atomic_write_text(results_dir / "asru.md", "\n".join(lines))
-    console.print("\n".join(lines))
+    text = markdown(record)
+    atomic_write_text(results_dir / "asru.md", text)
+    console.print(text)
 
-
-COLUMNS = ["row", "forget qa leak", "refusal image", "refusal text", "retain other qa", "utility", "naturalness", "contextual refusal", "wall s"]
 
 if __name__ == "__main__":
     main()
