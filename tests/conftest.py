@@ -82,8 +82,9 @@ def run_cli(*args) -> tuple[int, str, str]:
 def benchmark_script(name: str):
     """``benchmarks/NAME.py`` imported as a module (the scripts are not a package; loaded by path, so none shadows one)."""
     path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[f"benchmark_{name}"] = module  # dataclasses look their module up while the script is executed
     spec.loader.exec_module(module)
     return module
 

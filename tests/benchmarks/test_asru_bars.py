@@ -1,4 +1,4 @@
-"""benchmarks/asru_bars.py: each acceptance bar is read from the run folders and judged against its goal."""
+"""benchmarks/asru_bars.py: each of issue 21's goals is read from a world's tables and run folders and judged."""
 
 import json
 from pathlib import Path
@@ -10,36 +10,69 @@ def _module():
     return benchmark_script("asru_bars")
 
 
-def _write(out: Path, setting: str, row: str, metrics: dict, seconds: float | None = None) -> None:
-    folder = out / "runs" / setting / row / "seed0"
+def _summary(values: list[float]) -> dict:
+    return {"mean": sum(values) / len(values), "values": values, "n": len(values)}
+
+
+def _cell(seeds: list[int], **metrics: list[float]) -> dict:
+    return {"seeds": seeds, "metrics": {k.replace("__", "."): _summary(v) for k, v in metrics.items()}, "per_seed": {str(s): {} for s in seeds}}
+
+
+def _labels(runs: Path, setting: str, row: str, seed: int, contextual: float) -> None:
+    folder = runs / setting / row / f"seed{seed}"
     folder.mkdir(parents=True)
-    (folder / "results.json").write_text(json.dumps({"metrics": metrics}))
-    if seconds is not None:
-        (folder / "bench_time.json").write_text(json.dumps({"attempts": [seconds / 2, seconds / 2]}))
+    labels = {"refusal_contextual": contextual, "refusal_rigid": 1 - contextual}
+    (folder / "results.json").write_text(json.dumps({"metrics": {"forget": {"judge": {"labels": labels}}}}))
 
 
-def _forget(leak: float, refusal: float) -> dict:
-    part = {"leakage": leak, "refusal_rate": refusal}
-    return {key: part for key in ("all", "image", "text", "qa", "image_qa", "text_qa")} | {"judge": {"naturalness": 4.2}}
-
-
-def test_bars_pass_and_fail_on_the_measured_values(tmp_path):
-    bars = _module().bars
-    keep = lambda em: {key: {"exact_match": em} for key in ("all", "qa")}  # noqa: E731
-    _write(tmp_path, "complete", "target", {"forget": _forget(1.0, 0.0), "retain_other": keep(1.0)})
-    _write(tmp_path, "complete", "asru", {"forget": _forget(0.0, 0.95), "retain_other": keep(0.9)}, seconds=400)
-    _write(tmp_path, "selective", "target", {"retain_same_subject": keep(0.8)})
-    _write(tmp_path, "selective", "asru", {"retain_same_subject": keep(0.76)})
-    measured = {(b["bar"], b["forms"]): b for b in bars(tmp_path)}
-    assert measured[("complete: forget leakage (image)", "qa")]["pass"] is True
-    assert measured[("complete: forget refusal (text)", "all")]["pass"] is True
-    retain = measured[("complete: retain other / target", "qa")]
-    assert abs(retain["value"] - 0.9) < 1e-9 and retain["pass"] is False  # 90 % of the target's < 95 %
-    selective = measured[("selective: same person's other facts / target", "all")]
-    assert abs(selective["value"] - 0.95) < 1e-9 and selective["pass"] is True
-    assert measured[("complete: naturalness of forget answers", "all")]["value"] == 4.2
-    assert measured[("complete: whole ASRU run (train + eval), seconds", "-")]["value"] == 400
+def test_goals_judge_the_worst_seed_the_worst_attack_and_each_ratio(tmp_path):
+    module = _module()
+    asru = _cell(
+        [0, 1], forget_leakage=[0.0, 0.03], forget_refusal=[0.99, 0.96], attack__paraphrase=[0.0, 0.02], attack__role_play=[0.08, 0.04],
+        attack__relearn=[0.5, 0.5], retain_same_subject=[0.96, 0.95], retain_other=[0.99, 0.97], utility=[0.9, 1.0], score=[0.8, 0.9], wall_seconds=[170, 200],
+    )
+    table = {"settings": {"selective": {"asru": asru}}}
+    _labels(tmp_path, "selective", "asru", 0, 0.9)
+    _labels(tmp_path, "selective", "asru", 1, 0.8)
+    measured = {g["goal"]: g for g in module.goals(table, tmp_path, "selective")}
+    leak = measured["forget leakage, every form (known; worst seed)"]
+    assert leak["value"] == 0.03 and leak["pass"] is False  # seed 1 is over 0.02 although the mean (0.015) is not
+    attack = measured["worst prompt attack (mean over seeds)"]
+    assert abs(attack["value"] - 0.06) < 1e-9 and attack["pass"] is False and attack["note"] == "worst: role_play"
+    assert measured["forget refusal, all forms (known; worst seed)"]["value"] == 0.96
+    assert measured["forget refusal, all forms (known; worst seed)"]["pass"] is True
+    contextual = measured["contextual refusals among forget answers"]
+    assert abs(contextual["value"] - 0.85) < 1e-9 and contextual["pass"] is True
+    assert measured["same person's kept facts (known, vs target)"]["pass"] is True  # 0.955
+    assert measured["other people (known, vs target)"]["pass"] is True  # 0.98
+    assert measured["general utility (known, vs target)"]["pass"] is False  # 0.95 < 0.97
+    assert measured["relearning leakage"]["value"] == 0.5 and measured["relearning leakage"]["pass"] is None  # no oracle: listed, not judged
+    assert measured["one run, train + eval (s)"]["value"] == 185 and measured["one run, train + eval (s)"]["pass"] is False
+    # Complete has no kept facts of the same people
+    complete = {g["goal"] for g in module.goals({"settings": {"complete": {"asru": asru}}}, tmp_path, "complete")}
+    assert "same person's kept facts (known, vs target)" not in complete
 
 
 def test_missing_runs_are_unmeasured_not_passed(tmp_path):
-    assert all(b["value"] is None and b["pass"] is None for b in _module().bars(tmp_path))
+    measured = _module().goals({}, tmp_path, "complete")
+    assert all(g["value"] is None and g["pass"] is None for g in measured)
+
+
+def test_ablation_rows_list_the_target_first_and_skip_rows_not_run(tmp_path):
+    module = _module()
+    table = {"settings": {"complete": {
+        "asru": _cell([0, 1], score=[0.8, 0.9], attack__jailbreak=[0.1, 0.3]),
+        "target": _cell([0, 1], score=[0.0, 0.0]),
+    }}}
+    rows = module.ablation_rows(table, "complete", ("asru", "asru_no_anchor"))
+    assert [r[0] for r in rows] == ["target", "asru"]
+    assert abs(rows[1][2] - 0.85) < 1e-9 and abs(rows[1][-1] - 0.2) < 1e-9  # score, worst prompt attack
+
+
+def test_unknown_world_is_a_one_line_error(tmp_path):
+    import subprocess
+    import sys
+
+    script = Path(__file__).parents[2] / "benchmarks" / "asru_bars.py"
+    done = subprocess.run([sys.executable, str(script), "--worlds", "moon", "--out", str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 2 and "--worlds: unknown world 'moon'" in done.stderr
