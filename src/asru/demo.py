@@ -57,7 +57,7 @@ ORACLE_COLUMNS = ("forget_quality", "privleak", "answer_rank1", "probe_recovery"
 TABLE_TITLES = {
     "forget_leakage": "forget\nleak ↓", "forget_refusal": "forget\nrefuse ↑", "retain_same_subject": "retain\nsame ↑", "retain_other": "retain\nother ↑",
     "utility": "utility\n↑", "naturalness": "natural\n(1–5) ↑", "wall_seconds": "wall\ns",
-    "forget_quality": "forget quality\n(KS p) ↑", "privleak": "PrivLeak\n→ 0", "answer_rank1": "true answer\nranked 1st ↓", "probe_recovery": "probe recovery\n(best layer) ↓",
+    "forget_quality": "forget\nquality ↑", "privleak": "PrivLeak\n→ 0", "answer_rank1": "truth\n1st ↓", "probe_recovery": "probe\nrecovery ↓",
 }
 METHOD_TITLES = {"asru": "ASRU", "grad_diff": "GradDiff", "npo": "NPO", "oracle": "oracle (never saw)"}
 # the order of the demo's runs in parallel workers: the target rows first (short; their answers are the
@@ -227,6 +227,7 @@ def training_steps(method: str, unlearn_config) -> dict[str, dict[str, int]]:
 def summarise(config: DemoConfig, runs: list, world, requests: dict[str, DeletionRequest], seconds: float) -> dict:
     """demo.json: per setting the request, each row's table values (bench.run_values) and the example answers."""
     from asru.bench import ORACLE_ROW, TARGET_ROW, attempts, run_values
+    from asru.eval.audit import judge_results
 
     by_setting: dict[str, dict] = {}
     for run in runs:
@@ -241,6 +242,9 @@ def summarise(config: DemoConfig, runs: list, world, requests: dict[str, Deletio
         }
         if run.row not in (TARGET_ROW, ORACLE_ROW):
             entry["rows"][run.row]["steps"] = training_steps(run.row, run.config)
+            # the verdict `asru audit` opens with, from what the run measured (default thresholds; README "Audit")
+            audit = judge_results(results)
+            entry["rows"][run.row]["audit"] = {"verdict": audit["verdict"], "failed": audit["failed"]}
     for setting, entry in by_setting.items():
         answers = {row: _answers(Path(r["folder"])) for row, r in entry["rows"].items()}
         for caption, split, sample_id in pick_examples(setting, answers.get("target", {})):
@@ -254,6 +258,13 @@ def summarise(config: DemoConfig, runs: list, world, requests: dict[str, Deletio
         "config": config.model_dump(mode="json"), "seconds": round(seconds, 1), "world": str(world.root), "settings": by_setting,
         "rows": [TARGET_ROW, *([ORACLE_ROW] if config.oracle else []), *config.methods],
     }
+
+
+def audit_cell(audit: dict | None) -> str:
+    """The audit column: pass / FAIL (rich markup), blank for the target and oracle rows."""
+    if not audit:
+        return ""
+    return "[green]pass[/green]" if audit["verdict"] == "pass" else "[bold red]FAIL[/bold red]"
 
 
 def print_summary(console, summary: dict) -> None:
@@ -287,10 +298,15 @@ def print_summary(console, summary: dict) -> None:
         gone.add_column("method", no_wrap=True, min_width=len("target (before)"))
         for key in ORACLE_COLUMNS:
             gone.add_column(TABLE_TITLES[key], justify="right", no_wrap=True, min_width=max(map(len, TABLE_TITLES[key].splitlines())))
+        gone.add_column("audit", justify="right", no_wrap=True)
         for row in summary["rows"]:
             values = entry["rows"][row]["values"]
             name = "target (before)" if row == "target" else METHOD_TITLES.get(row, row)
-            gone.add_row(name, *[_fmt(mean_std([values.get(key)]), kinds[key], 1) for key in ORACLE_COLUMNS], end_section=row == references[-1])
+            cells = [_fmt(mean_std([values.get(key)]), kinds[key], 1) for key in ORACLE_COLUMNS]
+            gone.add_row(name, *cells, audit_cell(entry["rows"][row].get("audit")), end_section=row == references[-1])
+        failing = [f"{METHOD_TITLES.get(row, row)}: {', '.join(r['audit']['failed'])}" for row, r in entry["rows"].items() if r.get("audit", {}).get("failed")]
+        if failing:  # the audit's rules on what the run measured: the direct questions and the checks against the oracle
+            gone.caption, gone.caption_justify = "audit failed on " + "; ".join(failing), "left"
         console.print(gone)
     console.print(
         "rates are over the questions the target answered correctly in that form (leakage: the answer contains the fact; "
@@ -302,7 +318,9 @@ def print_summary(console, summary: dict) -> None:
         "from it, 1 for the oracle), PrivLeak MUSE's (forget vs never-seen people's membership-inference AUC relative to the "
         "oracle's: 0 = like it, −1 = every forget question recognised), the true answer ranked first among five other people's "
         "values (given, not generated: a refusal cannot hide it) and a linear probe naming the fact from the model's hidden "
-        "states are the oracle's near chance; a method that only hides the facts keeps the target's.",
+        "states are the oracle's near chance; a method that only hides the facts keeps the target's. Audit: `asru audit`'s "
+        "rules at their default thresholds on what the run measured (the direct forget questions and the checks against the "
+        "oracle); `asru audit RUN` asks again under every attack.",
         style="dim", soft_wrap=False,
     )
     for row in summary["rows"]:

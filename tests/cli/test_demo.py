@@ -87,6 +87,10 @@ def test_demo_table_and_examples_come_from_its_runs(cli, tiny_world, tiny_target
             assert results["metrics"]["retain_other"]["all"]["n"] == 12 and results["attacks"] == {}
             assert (run / "report.html").is_file()
             if row not in ("target", "oracle"):
+                # the audit's verdict on what the run measured (asru.eval.audit.judge_results)
+                from asru.eval.audit import judge_results
+
+                assert entry["rows"][row]["audit"] == {key: judge_results(results)[key] for key in ("verdict", "failed")}
                 config = yaml.safe_load((run / "config.yaml").read_text())
                 assert config["method"] == row and config["steps"] == 2 and config["requests_file"] == str(demo / setting / "request.yaml")
         # the examples are the runs' own answers, to the same questions before and after
@@ -164,12 +168,14 @@ def test_the_table_with_the_oracle_row_fits_80_columns():
     from asru.demo import ORACLE_COLUMNS, TABLE_COLUMNS, print_summary
 
     values = {**dict.fromkeys((*TABLE_COLUMNS, *ORACLE_COLUMNS), 0.95), "naturalness": 4.25, "forget_quality": 2.9e-08, "privleak": -0.71, "wall_seconds": 123.0}
-    rows = {row: {"values": values} for row in ROWS}
+    verdicts = {"asru": {"verdict": "pass", "failed": []}, "npo": {"verdict": "fail", "failed": ["direct", "relearn"]}}
+    rows = {row: {"values": values, **({"audit": verdicts.get(row, verdicts["asru"])} if row not in ("target", "oracle") else {})} for row in ROWS}
     summary = {"config": {"out": "runs/demo"}, "rows": ROWS, "settings": {"complete": {"request": {"subject": "A", "facts": "all"}, "rows": rows, "examples": []}}}
     console = Console(file=StringIO(), width=80)
     print_summary(console, summary)
     table = console.file.getvalue().split("rates are over")[0]
     assert "oracle (never saw)" in table and "2.9e-08" in table and "-0.71" in table and "gone or hidden" in table
+    assert "audit" in table and "pass" in table and "FAIL" in table and "audit failed on NPO: direct, relearn" in table.replace("\n", " ")
     assert max(map(len, table.splitlines())) <= 80
 
 
