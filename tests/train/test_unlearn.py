@@ -198,3 +198,26 @@ def test_requests_naming_everyone_retain_the_kept_facts(tiny_world, tiny_model_d
     model, processor = load_vlm(tiny_model_dir)
     _, log = unlearn(model, processor, tiny_world, splits, UnlearnConfig(method="grad_diff", setting="personalized", steps=2, batch_size=4), tmp_path)
     assert len(log) == 2 and all(row["loss"] == row["loss"] for row in log)
+
+
+def test_training_variants_are_the_trained_wordings_and_photos_never_the_held_out_ones(tiny_world):
+    from asru.train.unlearn import _training_samples
+
+    samples = [s for s in tiny_world.samples if s.form == "qa" and s.kind == "fact" and s.split == "train"]
+    assert any(s.train_questions for s in samples) and any(s.image and s.train_images for s in samples)  # not vacuous
+    plain = _training_samples(samples, ["qa"])
+    expanded = _training_samples(samples, ["qa"], variants=True)
+    assert plain == samples and len(expanded) == len(samples) + sum(len(s.train_questions) for s in samples)
+    assert len({s.id for s in expanded}) == len(expanded)
+    by_origin: dict[str, list] = {}
+    for s in expanded:
+        by_origin.setdefault(s.id.split("~")[0], []).append(s)
+    for original in samples:
+        copies = by_origin[original.id]
+        assert [c.question for c in copies] == [original.question, *original.train_questions]
+        assert {c.answer for c in copies} == {original.answer}
+        assert not {c.question for c in copies} & set(original.paraphrases)  # held-out wordings stay for evaluation
+        if original.image:
+            assert {c.image for c in copies} <= {original.image, *original.train_images}
+            assert not {c.image for c in copies} & set(original.image_variants)  # held-out photos too
+            assert len({c.image for c in copies}) == min(len(copies), 1 + len(original.train_images))

@@ -59,6 +59,10 @@ class UnlearnConfig(StrictConfig):
     merge_lora: bool = True
     train_vision: bool = False
     train_forms: list[str] = Field(default_factory=lambda: ["qa"])
+    train_variants: bool = Field(
+        False, description="also train on each question's other training wordings and photos (the material the target learned "
+        "the fact from: Sample.train_questions / train_images), never the held-out ones evaluation asks",
+    )
     retain_limit: int | None = Field(None, ge=1, description="use at most this many retain items")
     bao: bool = Field(False, description="add the BAO same-subject hinge to any loss-based method")
     bao_weight: float = Field(1.0, description="lambda of the BAO hinge (PPU-Bench's README runs BAO with 1.0)")
@@ -72,9 +76,22 @@ class UnlearnConfig(StrictConfig):
     report_to: ReportTo = Field("none", description="experiment tracker for the training curves (ASRU's GRPO stage too, unless method_args.rl.report_to says otherwise)")
 
 
-def _training_samples(samples: list[Sample], forms: list[str]) -> list[Sample]:
-    """Train-split questions of the trained forms (released benchmarks' held-out test items are only evaluated)."""
-    return [s for s in samples if s.form in forms and s.split == "train"]
+def _training_samples(samples: list[Sample], forms: list[str], variants: bool = False) -> list[Sample]:
+    """Train-split questions of the trained forms (released benchmarks' held-out test items are only evaluated);
+    with ``variants``, each also in its other training wordings (``train_questions``), image questions
+    each with the next training photo, so that unlearning covers what the target was taught and not one wording."""
+    chosen = [s for s in samples if s.form in forms and s.split == "train"]
+    if not variants:
+        return chosen
+    out = []
+    for sample in chosen:
+        out.append(sample)
+        photos = [sample.image, *sample.train_images] if sample.image else [None]
+        for k, question in enumerate(sample.train_questions, start=1):
+            if sample.form == "mcq" and sample.options:
+                continue  # an mcq's stem is written into its question with the options; its variants are other stems with other option sets
+            out.append(sample.model_copy(update={"id": f"{sample.id}~{k}", "question": question, "image": photos[k % len(photos)]}))
+    return out
 
 
 class BatchSampler:
@@ -138,9 +155,9 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
         raise ConfigError(f"method {config.method!r} does not train; use its own fit()")
 
     encoder = Encoder(processor, world.root)
-    forget = _training_samples(splits["forget"], config.train_forms)
-    retain = _training_samples(splits["retain_other"] + splits.get("retain_general", []), config.train_forms)
-    same_subject = _training_samples(splits.get("retain_same_subject", []), config.train_forms)
+    forget = _training_samples(splits["forget"], config.train_forms, config.train_variants)
+    retain = _training_samples(splits["retain_other"] + splits.get("retain_general", []), config.train_forms, config.train_variants)
+    same_subject = _training_samples(splits.get("retain_same_subject", []), config.train_forms, config.train_variants)
     if not retain:
         # every person is named by a request (PPU-Bench's own Selective / Personalized splits): the
         # kept facts of the same people are then the only retain material, as in PPU-Bench's baselines
