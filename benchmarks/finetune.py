@@ -39,7 +39,7 @@ RESULTS = Path(__file__).parent / "results"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=40)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the world's seed (the recipe keeps its own, as asru bench does)")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     parser.add_argument("--learning-rate", type=float, default=None, help="override the recipe's language-model learning rate (a candidate recipe: give it a --name)")
     parser.add_argument("--vision-learning-rate", type=float, default=None, help="override the recipe's vision-tower learning rate (a candidate recipe: give it a --name)")
@@ -49,7 +49,9 @@ def main() -> None:
     args = parser.parse_args()
     name = args.name or ("finetune" if args.subjects == 40 else f"finetune_{args.subjects}")
     overrides = {"epochs": args.epochs, "learning_rate": args.learning_rate, "vision_learning_rate": args.vision_learning_rate, "image_repeats": args.image_repeats}
-    recipe = FinetuneConfig(seed=args.seed, **{key: value for key, value in overrides.items() if value is not None})
+    # the recipe's own seed stays the default (0), as in asru bench / asru demo, so that the target built
+    # here for another world is the one those commands take from the cache (--seed is the world's)
+    recipe = FinetuneConfig(**{key: value for key, value in overrides.items() if value is not None})
     world_dir = cached_world(args.seed, args.subjects)
     was_cached = (target_folder(load_world(world_dir).manifest["content_hash"], recipe) / "finetune.json").is_file()
     target_dir = cached_target(world_dir, recipe, Console(stderr=True))
