@@ -21,6 +21,7 @@ then items) of ASRU's unlearning score against each ablation row.
 
     .venv/bin/python benchmarks/asru_bars.py --workers 2          # ~2.5 hours on 2 CPU cores
     .venv/bin/python benchmarks/asru_bars.py --worlds reported    # one world only
+    .venv/bin/python benchmarks/asru_bars.py --rows asru,asru_no_anchor   # some rows only
     .venv/bin/python benchmarks/asru_bars.py --report-only        # tables from the finished runs
     .venv/bin/python benchmarks/asru_bars.py --quick              # seconds-scale smoke on a tiny world (numbers meaningless)
 """
@@ -43,7 +44,7 @@ from asru.report.writer import markdown_table
 RESULTS = Path(__file__).parent / "results"
 METHODS_FILE = Path(__file__).parent.parent / "configs" / "bench" / "asru.yaml"
 SETTINGS = ("complete", "selective", "personalized")
-ABLATIONS = ("asru_no_anchor", "asru_no_boundary", "asru_authors")
+ABLATIONS = ("asru_no_anchor", "asru_scale1.5", "asru_no_boundary", "asru_authors")
 PROMPT_ATTACKS = ("paraphrase", "jailbreak", "role_play", "multi_turn", "random_prefix", "one_word", "cross_image", "cross_modal", "prefill")
 
 
@@ -216,6 +217,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="runs at a time, each in its own process (asru bench --workers)")
     parser.add_argument("--worlds", default=",".join(w.name for w in WORLDS), help="comma-separated world names (default: all)")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated test seeds")
+    parser.add_argument("--rows", default=None, help="comma-separated rows to run (default: each world's; the tables show every finished one)")
     parser.add_argument("--report-only", action="store_true", help="run nothing; tables from the finished runs")
     args = parser.parse_args()
     known = {w.name: w for w in WORLDS}
@@ -224,6 +226,10 @@ def main() -> None:
     if unknown:
         parser.error(f"--worlds: unknown world {unknown[0]!r}; choose from {', '.join(known)}")
     seeds = [int(s) for s in args.seeds.split(",")]
+    only = [row for row in (args.rows or "").split(",") if row]
+    unknown_rows = [row for row in only if row not in ("asru", *ABLATIONS)]
+    if unknown_rows:
+        parser.error(f"--rows: unknown row {unknown_rows[0]!r}; choose from asru, {', '.join(ABLATIONS)}")
     results_dir = args.out or (RESULTS / "quick" if args.quick else RESULTS)
     console = Console()
     started = time.perf_counter()
@@ -231,7 +237,7 @@ def main() -> None:
     for world in (known[name] for name in asked):
         runs = results_dir / "asru_runs" / world.name
         config = BenchConfig(
-            out=str(runs), methods_file=str(METHODS_FILE), methods=list(world.rows), seeds=[0] if args.quick else seeds,
+            out=str(runs), methods_file=str(METHODS_FILE), methods=[r for r in world.rows if not only or r in only], seeds=[0] if args.quick else seeds,
             subjects=None if args.quick else world.subjects, world_seed=world.seed, oracle_row=False, use_tuned=False,
             quick=args.quick, workers=args.workers, report_only=args.report_only,
         )

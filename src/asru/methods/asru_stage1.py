@@ -70,7 +70,7 @@ class ASRUStage1(Method):
     default_learning_rate = 3e-3
     default_steps = 240
     # the authors: lambda 3, retain weight 1, layers[l].mlp.down_proj only, the last position, lr 1e-4 (DESIGN §7)
-    default_sources = {"layer": "paper", **dict.fromkeys(("scale", "retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain"), "chosen here")}
+    default_sources = {**dict.fromkeys(("layer", "scale"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain"), "chosen here")}
 
     # ``preset: authors``: the authors' stage-1 recipe (DESIGN §7), every field not given explicitly; their
     # batch size (2) and epochs (3) are the run's own (batch_size, steps), so that presets compare at one budget
@@ -84,9 +84,10 @@ class ASRUStage1(Method):
         # "asru": this project's tuned defaults; "authors": the published recipe (AUTHORS), for side-by-side tables
         preset: Literal["asru", "authors"] = "asru"
         layer: int | None = None  # default: the middle layer (authors: 17 of 36)
-        # tuned on the embedded world (benchmarks/asru_bars.py; the authors' lambda = 3 with only the
-        # down-projection moves a 4-layer model's hidden states ~2x their norm and breaks it)
-        scale: float = 1.5  # lambda
+        # lambda: the authors' 3. Without the continuation anchor it made the tiny model's refusals
+        # degenerate (so 1.5 was the default until 2026-12-03); with it, lambda 3 leaked 0.008 of the
+        # forget questions instead of 0.174 at 1.5 (40-person world, Complete, validation seed 100)
+        scale: float = 3.0
         retain_weight: float = 5.0
         positions: Literal["response", "tokens", "last"] = "response"
         # the authors train only the down-projection of layer l: too little capacity to tell forget
