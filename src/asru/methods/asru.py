@@ -24,6 +24,7 @@ from asru.methods.base import register
 from asru.rl.grpo import GRPOConfig, grpo
 from asru.rl.rewards import RewardConfig, boundary_reward, quality_reward
 from asru.steering.directions import last_token_activations
+from asru.world.phrases import TRAINING_WRAPPERS
 
 
 def nearest_subjects(model, encoder: Encoder, forget, candidates, layer: int, count: int) -> list[str]:
@@ -65,7 +66,19 @@ def stage2_items(model, encoder, splits, params, layer: int):
     else:
         pool = qa("retain_same_subject") + qa("retain_other")
         retain += rng.sample(pool, min(want, len(pool)))
-    return forget + retain, [True] * len(forget) + [False] * len(retain)
+    items = forget + retain
+    if params.prompt_variants > 0:
+        items = [training_variant(s, rng) if rng.random() < params.prompt_variants else s for s in items]
+    return items, [True] * len(forget) + [False] * len(retain)
+
+
+def training_variant(sample, rng: random.Random):
+    """``sample`` asked the way the target was taught it but not in its plain wording: another training
+    wording (``train_questions``), another training photo, inside a training wrapper — never the held-out
+    paraphrases, photos and attack wrappers the evaluation asks, so the benchmark still measures generalisation."""
+    question = rng.choice(sample.train_questions) if sample.train_questions else sample.question
+    image = rng.choice([sample.image, *sample.train_images]) if sample.image else None
+    return sample.model_copy(update={"question": rng.choice(TRAINING_WRAPPERS).format(q=question), "image": image})
 
 
 @register
@@ -84,6 +97,9 @@ class ASRU(ASRUStage1):
         forget_items: int = 200
         retain_items: int = 200
         quality_weight: float = Field(0.5, ge=0)
+        # share of the stage-2 prompts asked through a training variant (training_variant): RL against the
+        # rewordings, photos and framings the attacks vary, from material the target was trained on only
+        prompt_variants: float = Field(0.0, ge=0, le=1)
 
         @classmethod
         def authors_values(cls) -> dict:
