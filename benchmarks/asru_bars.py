@@ -181,7 +181,7 @@ def markdown(record: dict) -> str:
     lines = [
         "# ASRU against its goals (issue 21), with ablations", "",
         f"{record['date']}; {record['machine'].get('platform')}, {record['machine'].get('cpu_count')} CPUs; torch {record['versions'].get('torch')}; "
-        f"test seeds {record['seeds']}; every attack; runs two at a time (`--workers {record['workers']}`)"
+        f"test seeds asked {record['seeds']} (the `seeds` column: how many finished); every attack"
         + ("; **quick mode: tiny world and target, numbers meaningless**" if record["quick"] else ""), "",
         "The continuation anchor and boundary retain items were chosen on one-off runs on the 8-person world of seed 0 "
         "(development); none of the worlds below was used to choose anything. No oracle row: goals against the oracle are listed, not judged.", "",
@@ -246,7 +246,7 @@ def main() -> None:
         worlds.append(world_record(world, runs))
     record = {
         "benchmark": "asru", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_info(), "versions": versions(),
-        "quick": args.quick, "seeds": seeds, "workers": args.workers, "worlds": worlds, "seconds": round(time.perf_counter() - started, 1),
+        "quick": args.quick, "seeds": seeds, "worlds": worlds, "seconds": round(time.perf_counter() - started, 1),
     }
     atomic_write_json(results_dir / "asru.json", record)
     text = markdown(record)
