@@ -50,7 +50,7 @@ def test_asru_marks_its_tuned_and_published_defaults(cli):
     code, out, _ = cli("unlearn", "--method", "asru", "--help-method")
     assert code == 0
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
-    expected = {"learning_rate": "tuned here", "scale": "tuned here", "rl.learning_rate": "tuned here", "rl.temperature": "paper", "rl.group_size": "paper",
+    expected = {"learning_rate": "tuned here", "scale": "paper", "continuation_weight": "chosen here", "rl.learning_rate": "tuned here", "rl.temperature": "paper", "rl.group_size": "paper",
                 "forget_items": "paper", "boundary_retain": "chosen here", "rl.steps": "chosen here", "reward.refusals": "paper",
                 "reward.straight_apostrophe_refusals": "paper"}
     for name, source in expected.items():
