@@ -34,7 +34,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from asru.config import Architecture, StrictConfig, describe_validation_error, load_yaml_file
+from asru.config import Architecture, StrictConfig, describe_validation_error, load_yaml_file, merge
 from asru.errors import AsruError, ConfigError, DataError, Interrupted
 from asru.eval.settings import Setting, default_requests
 from asru.io import atomic_write_json, atomic_write_text, check_writable
@@ -127,14 +127,6 @@ class PlannedRun:
     config: Any = None  # UnlearnConfig, or EvalConfig for the target row
     model: Path | None = None  # the model the run starts from (default: the target); a sequential step: the previous step's
     chain: list | None = None  # ChainEntry list a target row is evaluated on (the sequential benchmark's requests)
-
-
-def merge(base: dict, extra: dict) -> dict:
-    """``extra`` on top of ``base``; nested mappings (method_args, rl) are merged key by key."""
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
 
 
 def load_methods(path: str | Path | None, quick: bool = False) -> list[MethodEntry]:

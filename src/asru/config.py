@@ -24,6 +24,14 @@ class StrictConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
 
+def merge(base: dict, extra: dict) -> dict:
+    """``extra`` on top of ``base``; nested mappings (method_args, rl) are merged key by key."""
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def _printable(text: str) -> str:
     """``text`` with control characters escaped (a YAML key may hold a newline; errors stay one line)."""
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")

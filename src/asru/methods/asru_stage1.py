@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field, model_validator
 
-from asru.config import StrictConfig
+from asru.config import StrictConfig, merge
 from asru.data.collate import IGNORE_INDEX, Encoded
 from asru.methods.base import Method, UnlearnBatch, register
 from asru.models.layers import num_language_layers
@@ -53,14 +53,6 @@ def loss_mask(inputs: dict[str, torch.Tensor], positions: str) -> torch.Tensor:
     mask = torch.zeros_like(inputs["attention_mask"])
     mask[:, -1] = 1
     return mask
-
-
-def merged(defaults: dict, given: dict) -> dict:
-    """``defaults`` overridden by ``given``, nested dicts merged key by key (a preset's rl values survive a given rl.steps)."""
-    out = dict(defaults)
-    for key, value in given.items():
-        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
 
 
 @register
@@ -108,7 +100,7 @@ class ASRUStage1(Method):
         @classmethod
         def _apply_preset(cls, values):
             if isinstance(values, dict) and values.get("preset") == "authors":
-                return merged(cls.authors_values(), values)
+                return merge(cls.authors_values(), values)  # nested: a given rl.steps keeps the preset's rl lr
             return values
 
         @classmethod
@@ -174,8 +166,7 @@ class ASRUStage1(Method):
         if p.continuation_weight > 0 and batch.forget_refusal_items:
             # the refusal's own tokens (not the last prompt token, which the forget loss redirects)
             refusal = batch.forget_refusal
-            answer = (refusal["labels"] != IGNORE_INDEX) & refusal["attention_mask"].bool()
-            anchored = layer_output(model, refusal, self.layer)[answer]
+            anchored = layer_output(model, refusal, self.layer)[loss_mask(refusal, "answer").bool()]
             anchor_loss = F.mse_loss(anchored.float(), self.frozen_rows(batch.forget_refusal_items, device, "answer").float())
             loss = loss + p.continuation_weight * anchor_loss
             logs["anchor_mse"] = anchor_loss.item()
