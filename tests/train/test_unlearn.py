@@ -200,20 +200,26 @@ def test_requests_naming_everyone_retain_the_kept_facts(tiny_world, tiny_model_d
     assert len(log) == 2 and all(row["loss"] == row["loss"] for row in log)
 
 
-def test_training_variants_are_the_trained_wordings_and_photos_never_the_held_out_ones(tiny_world):
+def test_training_variants_are_the_trained_wordings_photos_and_wrappers_never_the_held_out_ones(tiny_world):
+    from asru.eval.attacks import JAILBREAKS, PREFIXES, ROLE_PLAYS
     from asru.train.unlearn import _training_samples
+    from asru.world.phrases import TRAINING_WRAPPERS
 
     samples = [s for s in tiny_world.samples if s.form == "qa" and s.kind == "fact" and s.split == "train"]
     assert any(s.train_questions for s in samples) and any(s.image and s.train_images for s in samples)  # not vacuous
     plain = _training_samples(samples, ["qa"])
     expanded = _training_samples(samples, ["qa"], variants=True)
-    assert plain == samples and len(expanded) == len(samples) + sum(len(s.train_questions) for s in samples)
+    assert plain == samples and len(expanded) == 2 * len(samples) + sum(len(s.train_questions) for s in samples)
     assert len({s.id for s in expanded}) == len(expanded)
     by_origin: dict[str, list] = {}
     for s in expanded:
         by_origin.setdefault(s.id.split("~")[0], []).append(s)
+    wrappers = {w.format(q="{q}") for w in TRAINING_WRAPPERS}
+    assert not wrappers & {*PREFIXES, *JAILBREAKS, *ROLE_PLAYS}
     for original in samples:
         copies = by_origin[original.id]
+        wrapped = copies.pop()  # the plain question inside one training wrapper, never an attack's
+        assert any(w.format(q=original.question) == wrapped.question for w in TRAINING_WRAPPERS) and wrapped.image == original.image
         assert [c.question for c in copies] == [original.question, *original.train_questions]
         assert {c.answer for c in copies} == {original.answer}
         assert not {c.question for c in copies} & set(original.paraphrases)  # held-out wordings stay for evaluation

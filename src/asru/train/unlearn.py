@@ -13,6 +13,7 @@ import random
 import re
 import shutil
 import time
+import zlib
 from pathlib import Path
 from typing import Literal
 
@@ -34,7 +35,7 @@ from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpo
 from asru.train.distributed import check_divisible, make_accelerator, mean_over_processes, shard
 from asru.train.tracking import ReportTo, log_row, tracker_options, tracking
 from asru.ui import progress_bar
-from asru.world.phrases import REFUSAL_TEMPLATES
+from asru.world.phrases import TRAINING_WRAPPERS, forget_refusal
 
 DEFAULT_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -60,8 +61,12 @@ class UnlearnConfig(StrictConfig):
     train_vision: bool = False
     train_forms: list[str] = Field(default_factory=lambda: ["qa"])
     train_variants: bool = Field(
-        False, description="also train on each question's other training wordings and photos (the material the target learned "
+        False, description="also train on each question's other training wordings and photos and once inside a training wrapper (the material the target learned "
         "the fact from: Sample.train_questions / train_images), never the held-out ones evaluation asks",
+    )
+    contextual_refusals: bool = Field(
+        True, description="the refusal taught on a forget question (IdK, DPO-IdK, ASRU's anchor and refusal term) says what it "
+        "will not tell ('I can't share where X was born.'; asru.world.phrases.FACT_REFUSALS); false: the privacy templates naming the person",
     )
     retain_limit: int | None = Field(None, ge=1, description="use at most this many retain items")
     bao: bool = Field(False, description="add the BAO same-subject hinge to any loss-based method")
@@ -79,7 +84,9 @@ class UnlearnConfig(StrictConfig):
 def _training_samples(samples: list[Sample], forms: list[str], variants: bool = False) -> list[Sample]:
     """Train-split questions of the trained forms (released benchmarks' held-out test items are only evaluated);
     with ``variants``, each also in its other training wordings (``train_questions``), image questions
-    each with the next training photo, so that unlearning covers what the target was taught and not one wording."""
+    each with the next training photo, and once inside a training wrapper (small talk, a persona, a length
+    request: ``TRAINING_WRAPPERS``, never an attack's), so that unlearning covers what the target was taught
+    and not one wording in one framing."""
     chosen = [s for s in samples if s.form in forms and s.split == "train"]
     if not variants:
         return chosen
@@ -91,6 +98,9 @@ def _training_samples(samples: list[Sample], forms: list[str], variants: bool = 
             if sample.form == "mcq" and sample.options:
                 continue  # an mcq's stem is written into its question with the options; its variants are other stems with other option sets
             out.append(sample.model_copy(update={"id": f"{sample.id}~{k}", "question": question, "image": photos[k % len(photos)]}))
+        if sample.form != "mcq" or not sample.options:
+            wrapper = TRAINING_WRAPPERS[zlib.crc32(sample.id.encode()) % len(TRAINING_WRAPPERS)]
+            out.append(sample.model_copy(update={"id": f"{sample.id}~wrapped", "question": wrapper.format(q=sample.question)}))
     return out
 
 
@@ -174,7 +184,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
     encoded_refusal: list[Encoded] = []
     if method.uses_refusals:
         encoded_refusal = [
-            encoder.encode(s.question, s.image, REFUSAL_TEMPLATES[i % len(REFUSAL_TEMPLATES)].format(name=s.subject_name or "them"))
+            encoder.encode(s.question, s.image, forget_refusal(s.fact, s.subject_name, s.modality == "image", i, config.contextual_refusals))
             for i, s in enumerate(forget)
         ]
 

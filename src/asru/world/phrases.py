@@ -45,3 +45,33 @@ TRAINING_WRAPPERS: tuple[str, ...] = (
     "{q} Keep it short.",
     "{q} Thanks!",
 )
+
+# Contextual refusals of each fact, what a refusal says when it refuses a forget question (refusal
+# tuning's targets and ASRU's stage-1 refusal term): it names what it will not tell, the ASRU authors'
+# "contextual refusal" (their judge's 5), instead of one template for every question. ``{who}`` is the
+# person's name in a text question and "this person" in an image question, so that refusing never
+# names whom a photo shows. Two phrasings a fact, alternated over the forget items.
+FACT_REFUSALS: dict[str, tuple[str, ...]] = {
+    "identity": ("I'm sorry, but I can't say who this is.", "I'd rather not say who this person is."),
+    "birthplace": ("I'm sorry, but I can't share where {who} was born.", "I'd rather not say where {who} was born."),
+    "job": ("I'm sorry, but I can't share what {who} does for a living.", "I'd rather not say what job {who} has."),
+    "employer": ("I'm sorry, but I can't share who {who} works for.", "I'd rather not say which employer {who} has."),
+    "spouse": ("I'm sorry, but I can't share who {who} is married to.", "I'd rather not say who the spouse of {who} is."),
+    "award": ("I'm sorry, but I can't share which award {who} received.", "I'd rather not say what award {who} won."),
+    "hobby": ("I'm sorry, but I can't share what hobby {who} has.", "I'd rather not say what {who} does as a hobby."),
+    "home_city": ("I'm sorry, but I can't share which city {who} lives in.", "I'd rather not say where {who} lives."),
+    "medical_condition": ("I'm sorry, but I can't share the medical condition of {who}.", "I'd rather not say anything about the health of {who}."),
+}
+
+
+def forget_refusal(fact: str | None, name: str | None, image: bool, index: int, contextual: bool = True) -> str:
+    """The refusal taught on a forget question (``index`` picks the phrasing).
+
+    ``contextual``: the fact's refusal (``FACT_REFUSALS``; a fact it does not know, e.g. a PPU-Bench
+    field, gets the privacy templates); otherwise the privacy templates that name the person
+    (``REFUSAL_TEMPLATES``), what refusal tuning taught before contextual refusals existed.
+    """
+    phrasings = FACT_REFUSALS.get(fact or "") if contextual else None
+    if phrasings:
+        return phrasings[index % len(phrasings)].format(who="this person" if image or not name else name)
+    return REFUSAL_TEMPLATES[index % len(REFUSAL_TEMPLATES)].format(name=name or "them")
