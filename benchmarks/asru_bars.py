@@ -6,7 +6,7 @@ Runs, through `asru bench` (resumable; one folder per world under benchmarks/res
 
 - **reported**: the benchmark's 40-person world (seed 0). Rows (configs/bench/asru.yaml): ASRU at its
   defaults, ASRU without the continuation anchor, at lambda 1.5, without boundary retain items, with the
-  privacy templates as the anchor's refusal (`contextual_refusals: false`), with training variants
+  facts' contextual refusals as the anchor's refusal (`contextual_refusals: true`), with training variants
   (`train_variants: true`), the authors' recipe (`preset: authors`), and the target model.
 - **unseen**: worlds of other seeds and sizes (20 people seed 1, 12 people seed 2) that nothing was ever
   chosen on: ASRU at its defaults and the target, as a new user would run it.
@@ -45,7 +45,7 @@ from asru.report.writer import markdown_table
 RESULTS = Path(__file__).parent / "results"
 METHODS_FILE = Path(__file__).parent.parent / "configs" / "bench" / "asru.yaml"
 SETTINGS = ("complete", "selective", "personalized")
-ABLATIONS = ("asru_no_anchor", "asru_scale1.5", "asru_no_boundary", "asru_template_refusals", "asru_variants", "asru_authors")
+ABLATIONS = ("asru_no_anchor", "asru_scale1.5", "asru_no_boundary", "asru_contextual_refusals", "asru_variants", "asru_authors")
 PROMPT_ATTACKS = ("paraphrase", "jailbreak", "role_play", "multi_turn", "random_prefix", "one_word", "cross_image", "cross_modal", "prefill")
 
 

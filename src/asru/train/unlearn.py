@@ -65,8 +65,8 @@ class UnlearnConfig(StrictConfig):
         "the fact from: Sample.train_questions / train_images), never the held-out ones evaluation asks",
     )
     contextual_refusals: bool = Field(
-        True, description="the refusal taught on a forget question (IdK, DPO-IdK, ASRU's anchor and refusal term) says what it "
-        "will not tell ('I can't share where X was born.'; asru.world.phrases.FACT_REFUSALS); false: the privacy templates naming the person",
+        False, description="the refusal taught on a forget question (IdK, DPO-IdK, ASRU's anchor) says what it will not tell "
+        "('I can't share where X was born.'; asru.world.phrases.FACT_REFUSALS) instead of the privacy templates naming the person",
     )
     retain_limit: int | None = Field(None, ge=1, description="use at most this many retain items")
     bao: bool = Field(False, description="add the BAO same-subject hinge to any loss-based method")
