@@ -164,6 +164,21 @@ def test_continuation_anchor_keeps_the_refusal_tokens_where_the_frozen_model_has
     assert drift(5.0) < 0.5 * drift(0.0)  # measured: 0.008 vs 0.032
 
 
+@pytest.mark.parametrize("contextual", [False, True])
+def test_refusal_tuning_is_taught_the_refusal_contextual_refusals_asks_for(tiny_world, tiny_model_dir, tmp_path, monkeypatch, contextual):
+    """contextual_refusals decides the refusal IdK learns: the fact's contextual refusal, or the privacy templates."""
+    import asru.train.unlearn as unlearn_module
+    from asru.world.phrases import FACT_REFUSALS, REFUSAL_TEMPLATES
+
+    taught: list[str] = []
+    real = unlearn_module.forget_refusal
+    monkeypatch.setattr(unlearn_module, "forget_refusal", lambda *a, **k: taught.append(real(*a, **k)) or taught[-1])
+    _run(tiny_world, tiny_model_dir, tmp_path, method="idk", contextual_refusals=contextual, steps=1)
+    contextual_texts = {p.format(who=w) for ps in FACT_REFUSALS.values() for p in ps for w in ("this person", *[x["name"] for x in tiny_world.subjects])}
+    template_texts = {t.format(name=x["name"]) for t in REFUSAL_TEMPLATES for x in tiny_world.subjects}
+    assert taught and set(taught) <= (contextual_texts if contextual else template_texts)
+
+
 def test_boundary_retain_keeps_the_forgotten_persons_other_facts_in_place(tiny_world, tiny_model_dir, tmp_path):
     """Selective: with boundary_retain, stage 1's retain batches hold the forget people's kept facts, so the
     redirection moves those facts' states far less than without (when it keys on the person, not the fact)."""

@@ -11,7 +11,7 @@ def test_every_world_fact_has_contextual_refusals_the_judge_calls_contextual():
     for fact, phrasings in FACT_REFUSALS.items():
         for index in range(len(phrasings)):
             for image in (False, True):
-                text = forget_refusal(fact, "Talia Vorne", image, index)
+                text = forget_refusal(fact, "Talia Vorne", image, index, contextual=True)
                 who = "this person" if image else "Talia Vorne"
                 question = QUESTIONS[fact][0].format(who=who, whose=f"{who}'s")  # as the world asks it
                 verdict = judge(question, "Lisbon", text, should_forget=True, subject_name="Talia Vorne", fact=fact)
@@ -19,13 +19,13 @@ def test_every_world_fact_has_contextual_refusals_the_judge_calls_contextual():
 
 
 def test_an_image_question_s_refusal_never_names_the_person_and_a_text_one_does():
-    assert "Talia Vorne" not in forget_refusal("birthplace", "Talia Vorne", True, 0)
-    assert "this person" in forget_refusal("birthplace", "Talia Vorne", True, 0)
-    assert "Talia Vorne" in forget_refusal("birthplace", "Talia Vorne", False, 1)
-    assert forget_refusal("birthplace", "Talia Vorne", False, 0) != forget_refusal("birthplace", "Talia Vorne", False, 1)
+    assert "Talia Vorne" not in forget_refusal("birthplace", "Talia Vorne", True, 0, contextual=True)
+    assert "this person" in forget_refusal("birthplace", "Talia Vorne", True, 0, contextual=True)
+    assert "Talia Vorne" in forget_refusal("birthplace", "Talia Vorne", False, 1, contextual=True)
+    assert forget_refusal("birthplace", "Talia Vorne", False, 0, contextual=True) != forget_refusal("birthplace", "Talia Vorne", False, 1, contextual=True)
 
 
-def test_unknown_facts_and_the_templates_option_fall_back_to_the_privacy_templates():
-    assert forget_refusal("favourite_colour", "Talia Vorne", False, 0) == REFUSAL_TEMPLATES[0].format(name="Talia Vorne")
-    assert forget_refusal("birthplace", "Talia Vorne", False, 2, contextual=False) == REFUSAL_TEMPLATES[2].format(name="Talia Vorne")
-    assert forget_refusal("award", None, False, 0, contextual=False) == REFUSAL_TEMPLATES[0].format(name="them")
+def test_unknown_facts_and_the_default_get_the_privacy_templates():
+    assert forget_refusal("favourite_colour", "Talia Vorne", False, 0, contextual=True) == REFUSAL_TEMPLATES[0].format(name="Talia Vorne")
+    assert forget_refusal("birthplace", "Talia Vorne", False, 2) == REFUSAL_TEMPLATES[2].format(name="Talia Vorne")
+    assert forget_refusal("award", None, False, 0) == REFUSAL_TEMPLATES[0].format(name="them")

@@ -47,7 +47,7 @@ TRAINING_WRAPPERS: tuple[str, ...] = (
 )
 
 # Contextual refusals of each fact, what a refusal says when it refuses a forget question (refusal
-# tuning's targets and ASRU's stage-1 refusal term): it names what it will not tell, the ASRU authors'
+# tuning's targets and ASRU's anchor text with UnlearnConfig.contextual_refusals): it names what it will not tell, the ASRU authors'
 # "contextual refusal" (their judge's 5), instead of one template for every question. ``{who}`` is the
 # person's name in a text question and "this person" in an image question, so that refusing never
 # names whom a photo shows. Two phrasings a fact, alternated over the forget items.
@@ -64,7 +64,7 @@ FACT_REFUSALS: dict[str, tuple[str, ...]] = {
 }
 
 
-def forget_refusal(fact: str | None, name: str | None, image: bool, index: int, contextual: bool = True) -> str:
+def forget_refusal(fact: str | None, name: str | None, image: bool, index: int, contextual: bool = False) -> str:
     """The refusal taught on a forget question (``index`` picks the phrasing).
 
     ``contextual``: the fact's refusal (``FACT_REFUSALS``; a fact it does not know, e.g. a PPU-Bench
