@@ -93,14 +93,13 @@ def _training_samples(samples: list[Sample], forms: list[str], variants: bool = 
     out = []
     for sample in chosen:
         out.append(sample)
+        if sample.form == "mcq" and sample.options:
+            continue  # an mcq's stem is written into its question with the options; its variants are other stems with other option sets
         photos = [sample.image, *sample.train_images] if sample.image else [None]
         for k, question in enumerate(sample.train_questions, start=1):
-            if sample.form == "mcq" and sample.options:
-                continue  # an mcq's stem is written into its question with the options; its variants are other stems with other option sets
             out.append(sample.model_copy(update={"id": f"{sample.id}~{k}", "question": question, "image": photos[k % len(photos)]}))
-        if sample.form != "mcq" or not sample.options:
-            wrapper = TRAINING_WRAPPERS[zlib.crc32(sample.id.encode()) % len(TRAINING_WRAPPERS)]
-            out.append(sample.model_copy(update={"id": f"{sample.id}~wrapped", "question": wrapper.format(q=sample.question)}))
+        wrapper = TRAINING_WRAPPERS[zlib.crc32(sample.id.encode()) % len(TRAINING_WRAPPERS)]
+        out.append(sample.model_copy(update={"id": f"{sample.id}~wrapped", "question": wrapper.format(q=sample.question)}))
     return out
 
 

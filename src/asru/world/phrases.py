@@ -47,8 +47,9 @@ TRAINING_WRAPPERS: tuple[str, ...] = (
 )
 
 # Contextual refusals of each fact, what a refusal says when it refuses a forget question (refusal
-# tuning's targets and ASRU's anchor text with UnlearnConfig.contextual_refusals): it names what it will not tell, the ASRU authors'
-# "contextual refusal" (their judge's 5), instead of one template for every question. ``{who}`` is the
+# tuning's targets and ASRU's anchor text with UnlearnConfig.contextual_refusals): it names what it
+# will not tell, the ASRU authors' "contextual refusal" (their judge's 5), instead of one template
+# for every question. ``{who}`` is the
 # person's name in a text question and "this person" in an image question, so that refusing never
 # names whom a photo shows. Two phrasings a fact, alternated over the forget items.
 FACT_REFUSALS: dict[str, tuple[str, ...]] = {
