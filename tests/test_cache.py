@@ -56,3 +56,39 @@ def test_target_and_oracle_fine_tuned_side_by_side(tiny_world, tmp_path, monkeyp
     stamps = [(folder / "model.safetensors").stat().st_mtime_ns for folder in first]
     assert build_in_parallel(tiny_world.root, [recipe, oracle]) == first  # a second call finds both built
     assert [(folder / "model.safetensors").stat().st_mtime_ns for folder in first] == stamps  # nothing trained again
+
+
+def test_two_processes_asking_for_one_entry_build_it_once(tmp_path, monkeypatch):
+    """Two benches started side by side on a fresh machine: the second waits for the first's build
+    (it used to crash renaming the .partial folder the first had already moved into place)."""
+    import threading
+    import time
+
+    import asru.world as world_module
+    from asru.cache import cached_world
+
+    monkeypatch.setenv("ASRU_CACHE", str(tmp_path / "cache"))
+    real_build, builds = world_module.build_world, []
+
+    def slow_build(config, folder):
+        builds.append(folder)
+        time.sleep(0.5)  # long enough for the other caller to arrive while this one builds
+        return real_build(config, folder)
+
+    monkeypatch.setattr(world_module, "build_world", slow_build)
+    console = Console(record=True, width=200, force_terminal=False)
+    folders, errors = [], []
+
+    def ask():
+        try:
+            folders.append(cached_world(0, 3, console, utility_questions=6, unknown_people=2))
+        except Exception as error:  # noqa: BLE001 -- reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(builds) == 1 and folders[0] == folders[1] and (folders[0] / "world.json").is_file()
+    assert "waiting for another process building" in console.export_text()

@@ -2,7 +2,8 @@
 
 Entries are keyed by a content hash of everything that determines them, built in a
 ``.partial`` folder (which keeps its checkpoints, so an interrupted build resumes) and renamed
-into place when complete.
+into place when complete. A build holds a lock file next to its entry, so that two processes
+asking for the same entry at once (two benches side by side) build it once: the second waits.
 """
 
 from __future__ import annotations
@@ -10,7 +11,27 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+
+@contextmanager
+def building(folder: Path, done: str, console=None):
+    """Hold ``folder``'s build lock; yields True when the entry still has to be built (its ``done`` file absent)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder.with_name(folder.name + ".lock")))
+    try:
+        lock.acquire(blocking=False)
+    except Timeout:
+        if console:
+            console.print(f"waiting for another process building {folder}")
+        lock.acquire()
+    try:
+        yield not (folder / done).is_file()
+    finally:
+        lock.release()
 
 
 def cache_root() -> Path:
@@ -27,11 +48,13 @@ def cached_world(seed: int, subjects: int, console=None, **fields) -> Path:
     key = hashlib.sha256(f"{GENERATOR_VERSION}:{config.model_dump_json()}".encode()).hexdigest()[:16]
     folder = cache_root() / "worlds" / key
     if not (folder / "world.json").is_file():
-        if console:
-            console.print(f"building world ({subjects} people, seed {seed}) in {folder}")
-        partial = folder.with_name(folder.name + ".partial")
-        build_world(config, partial)
-        partial.rename(folder)
+        with building(folder, "world.json", console) as needed:
+            if needed:
+                if console:
+                    console.print(f"building world ({subjects} people, seed {seed}) in {folder}")
+                partial = folder.with_name(folder.name + ".partial")
+                build_world(config, partial)
+                partial.rename(folder)
     return folder
 
 
@@ -51,11 +74,13 @@ def cached_target(world_dir: Path, recipe=None, console=None) -> Path:
     world = load_world(world_dir)
     folder = target_folder(world.manifest["content_hash"], recipe)
     if not (folder / "finetune.json").is_file():
-        if console:
-            console.print(f"fine-tuning the target model into {folder} (once per machine)")
-        partial = folder.with_name(folder.name + ".partial")
-        finetune(world_dir, partial, recipe, console=console)
-        partial.rename(folder)
+        with building(folder, "finetune.json", console) as needed:
+            if needed:
+                if console:
+                    console.print(f"fine-tuning the target model into {folder} (once per machine)")
+                partial = folder.with_name(folder.name + ".partial")
+                finetune(world_dir, partial, recipe, console=console)
+                partial.rename(folder)
     return folder
 
 

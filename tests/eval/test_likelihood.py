@@ -38,7 +38,9 @@ def test_token_logprobs_and_standardised_scores_are_computed_by_hand_too(loaded,
             p = logprobs[t].exp()
             mu = (p * logprobs[t]).sum()
             sigma = ((p * logprobs[t] ** 2).sum() - mu**2).sqrt()
-            assert value == pytest.approx(((logprobs[t, k] - mu) / sigma).item(), abs=1e-3)
+            # relative: sigma (E[x^2] - mu^2 in float32) is small for an untrained model and amplifies the
+            # rounding differences of a padded batch vs one unpadded row, which differ between CPUs' kernels
+            assert value == pytest.approx(((logprobs[t, k] - mu) / sigma).item(), rel=2e-3, abs=1e-3)
         assert got.mean_nll == pytest.approx(-sum(got.token_logprobs) / len(got.token_logprobs))
         assert got.answer == answer
 

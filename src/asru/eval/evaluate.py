@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Collection, Iterable
 
 from asru.data.collate import IGNORE_INDEX, Encoded, Encoder
 from asru.data.schema import Sample
@@ -60,9 +60,15 @@ def answer_perplexities(model, encoder: Encoder, probes: list[Probe], answers: l
     return [math.exp(likelihood.mean_nll) for likelihood in answer_likelihoods(model, encoder, probes, answers, batch_size)]
 
 
+def forgotten_identities(splits: dict[str, list[Sample]]) -> set[str]:
+    """The people whose identity (the who-is question) a forget split holds: Complete forgets who they are."""
+    return {s.subject_id for name in FORGET_SPLITS for s in splits.get(name, []) if s.kind == "identity"}
+
+
 def score(
     probes: list[Probe], answers: list[str], should_forget: bool, distractors: dict[str, list[str]], judged: bool = True, perplexities: list[float] | None = None,
     judge: Callable[[list[dict]], list] = judge_many, known: list[bool] | None = None, before: list[str] | None = None,
+    forgotten_identities: Collection[str] = (),
 ):
     """Metrics overall and per modality, the judge summary, and the per-answer records.
 
@@ -70,6 +76,8 @@ def score(
     ``known``: per probe, whether the target model answered it correctly (each record's
     ``target_correct``; the metrics' ``*_known`` figures are over these records).
     ``before``: per probe, the target's answer (each record's ``target_answer``, a report's "before").
+    ``forgotten_identities``: subject ids whose identity is forgotten (each record's ``identity_forgotten``,
+    for the judge: naming such a person unasked is a leak).
     """
     records = []
     for index, (probe, answer) in enumerate(zip(probes, answers)):
@@ -89,6 +97,7 @@ def score(
                 "options": s.options,
                 "pred": answer,
                 "should_forget": should_forget,
+                "identity_forgotten": should_forget and s.subject_id in forgotten_identities,
                 "distractors": [v for v in distractors.get(s.fact, []) if v != s.answer][:20],
                 "perplexity": perplexities[index] if perplexities else None,
                 "target_correct": known[index] if known is not None else None,
@@ -157,7 +166,10 @@ def evaluate(
         if knowledge is not None:  # the attacked probes have their own bits; relearn and steering_removed ask the plain ones
             known = knowledge.lookup(probes, answers if runner is knowledge.model and wrap is nullcontext else None)
             before = knowledge.answers(probes)
-        result, records = score(probes, answers, should_forget, distractors, perplexities=perplexities, judge=judge, known=known, before=before)
+        result, records = score(
+            probes, answers, should_forget, distractors, perplexities=perplexities, judge=judge, known=known, before=before,
+            forgotten_identities=forgotten_identities(splits),
+        )
         for record in records:
             record["split"] = name
         all_records.extend(records)
@@ -197,7 +209,10 @@ def target_scores(
         before = knowledge.answers(probes)
         forget = name in FORGET_SPLITS
         perplexities = answer_perplexities(perplexity_model, encoder, probes, before, batch_size) if forget and perplexity_model is not None else None
-        scores[name] = score(probes, before, forget, distractors, judged=forget, perplexities=perplexities, judge=judge, known=known)[0]
+        scores[name] = score(
+            probes, before, forget, distractors, judged=forget, perplexities=perplexities, judge=judge, known=known,
+            forgotten_identities=forgotten_identities(splits),
+        )[0]
     return scores
 
 
