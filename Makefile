@@ -20,8 +20,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/asru demo
 
+# two workers on the 2 cores, each test file in one worker (its module fixtures built once)
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
 # the end-to-end recipe checks kept out of `make test` (minutes each; the full-size runs are benchmarks/)
 test-slow: $(STAMP)

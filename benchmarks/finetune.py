@@ -25,6 +25,7 @@ import torch
 from rich.console import Console
 
 from asru.cache import cached_target, cached_world, target_folder
+from asru.demo import DEMO_WORLD
 from asru.eval.target import BARS, ROWS, target_accuracy
 from asru.io import atomic_write_json, atomic_write_text
 from asru.models import load_vlm
@@ -39,20 +40,23 @@ RESULTS = Path(__file__).parent / "results"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=40)
+    parser.add_argument("--demo-world", action="store_true", help="the world asru demo builds (--subjects 8 with fewer utility questions and unknown people)")
     parser.add_argument("--seed", type=int, default=0, help="the world's seed (the recipe keeps its own, as asru bench does)")
+    parser.add_argument("--recipe-seed", type=int, default=0, help="the recipe's seed (0: the one asru bench uses; finetune_20s1*.json used 1)")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     parser.add_argument("--learning-rate", type=float, default=None, help="override the recipe's language-model learning rate (a candidate recipe: give it a --name)")
     parser.add_argument("--vision-learning-rate", type=float, default=None, help="override the recipe's vision-tower learning rate (a candidate recipe: give it a --name)")
     parser.add_argument("--image-repeats", type=int, default=None, help="override the recipe's image questions per epoch (a candidate recipe: give it a --name)")
+    parser.add_argument("--photo-views", type=float, default=None, help="override the recipe's share of training photos replaced by new random views (a candidate recipe: give it a --name)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default=None, help="file name (default: finetune for 40 people, finetune_<N> otherwise)")
     args = parser.parse_args()
     name = args.name or ("finetune" if args.subjects == 40 else f"finetune_{args.subjects}")
-    overrides = {"epochs": args.epochs, "learning_rate": args.learning_rate, "vision_learning_rate": args.vision_learning_rate, "image_repeats": args.image_repeats}
+    overrides = {"epochs": args.epochs, "learning_rate": args.learning_rate, "vision_learning_rate": args.vision_learning_rate, "image_repeats": args.image_repeats, "photo_views": args.photo_views}
     # the recipe's own seed stays the default (0), as in asru bench / asru demo, so that the target built
     # here for another world is the one those commands take from the cache (--seed is the world's)
-    recipe = FinetuneConfig(**{key: value for key, value in overrides.items() if value is not None})
-    world_dir = cached_world(args.seed, args.subjects)
+    recipe = FinetuneConfig(seed=args.recipe_seed, **{key: value for key, value in overrides.items() if value is not None})
+    world_dir = cached_world(args.seed, args.subjects, **(DEMO_WORLD if args.demo_world else {}))
     was_cached = (target_folder(load_world(world_dir).manifest["content_hash"], recipe) / "finetune.json").is_file()
     target_dir = cached_target(world_dir, recipe, Console(stderr=True))
     summary = json.loads((target_dir / "finetune.json").read_text())
@@ -66,6 +70,8 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform()},
         "versions": versions(),
         "subjects": args.subjects,
+        "world_seed": args.seed,
+        "world_fields": DEMO_WORLD if args.demo_world else {},  # besides subjects and seed (the demo's world: asru.demo.DEMO_WORLD)
         "target": str(target_dir),
         "fine_tuned_now": not was_cached,  # else: measured when the cached target was built (its finetune.json)
         "recipe": recipe.model_dump(mode="json"),
@@ -90,7 +96,7 @@ def main() -> None:
     table = markdown_table(["row", "what it asks", "n", "accuracy", "bar"], rows)
     atomic_write_text(
         args.out / f"{name}.md",
-        f"# Target model recipe ({result['date']}, {args.subjects} people, {os.cpu_count()} CPU cores)\n\n"
+        f"# Target model recipe ({result['date']}, {args.subjects} people{', the demo world' if args.demo_world else ''}, {os.cpu_count()} CPU cores)\n\n"
         f"{summary['steps']} steps ({summary['items']} training items an epoch), fine-tune {wall:.0f} s ({wall / summary['steps']:.2f} s/step, "
         f"{summary.get('torch_threads', '?')} torch thread(s)), "
         f"evaluation {eval_seconds:.0f} s. Every bar met: {result['passes']}" + (f" (below: {', '.join(result['below'])})" if result["below"] else "") + f".\n\n{table}\n",

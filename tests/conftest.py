@@ -20,6 +20,13 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from asru.config import ARCHITECTURES
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two pytest workers on the 2 cores (pytest-xdist): one thread each, and for the
+    # `asru` subprocesses they start, or the OpenMP threads of both spin against each other
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
 # The suite's worlds, targets, oracles and cached target answers go to a cache of its own, removed at
 # the end: a test never reads what a developer's real runs cached, nor leaves files in ~/.cache/asru.
 _TEST_CACHE = tempfile.mkdtemp(prefix="asru-test-cache-")

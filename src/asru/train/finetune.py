@@ -36,6 +36,7 @@ from asru.train.checkpoint import (
     save_checkpoint,
     stop_on_signals,
 )
+from asru.train.photo_views import random_view, with_view
 from asru.train.target_items import TargetCurriculum, TrainingItem
 from asru.train.tracking import (
     ReportTo,
@@ -80,6 +81,9 @@ class FinetuneConfig(StrictConfig):
     wrapper_share: float = Field(0.25, ge=0, le=1, description="share of training questions wrapped in a training prompt wrapper (small talk, persona, length request)")
     context_share: float = Field(0.1, ge=0, le=1, description="share of fact questions asked after 1-2 earlier turns about the same person")
     image_repeats: int = Field(3, ge=1, description="image questions appear this many times per epoch (binding a face to a person is the slow part)")
+    photo_views: float = Field(
+        0.0, ge=0, le=1, description="share of training photos replaced each step by a new random view (rotation, scale, shift, noise; asru.train.photo_views)"
+    )
     length_buckets: int = Field(8, ge=1, description="batches are cut from runs of this many batches' worth of items sorted by length (1 = no bucketing): less padding")
     checkpoint_every: int = Field(200, ge=1)
     report_to: ReportTo = Field("none", description="experiment tracker for the loss curve (not part of the cache key)")
@@ -102,6 +106,9 @@ class FinetuneConfig(StrictConfig):
 
 # fields that change where the run is logged, not the weights: left out of the target's cache key
 NOT_RECIPE = {"report_to"}
+# fields added after targets were cached, left out of the key at the value that trains as before
+# (so an unchanged recipe keeps its cached target)
+NEW_AT_DEFAULT = {"photo_views": 0.0}
 
 
 def tokenizer_corpus(samples: list[Sample]) -> list[str]:
@@ -150,7 +157,9 @@ PROGRESS_FILE = "progress.json"  # {"step", "steps", "loss"}, every few steps: f
 
 
 def target_cache_key(world_hash: str, config: FinetuneConfig) -> str:
-    payload = json.dumps({"world": world_hash, "recipe": config.model_dump(mode="json", exclude=NOT_RECIPE), "format": RECIPE_VERSION}, sort_keys=True)
+    recipe = config.model_dump(mode="json", exclude=NOT_RECIPE)
+    recipe = {key: value for key, value in recipe.items() if key not in NEW_AT_DEFAULT or value != NEW_AT_DEFAULT[key]}
+    payload = json.dumps({"world": world_hash, "recipe": recipe, "format": RECIPE_VERSION}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -174,13 +183,13 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
     total_steps = steps_per_epoch * config.epochs
     encodings: dict[TrainingItem, Encoded] = {}  # an item drawn again in a later epoch is not encoded again
 
-    def epoch_data(epoch: int) -> tuple[list[Encoded], list[list[int]]]:
+    def epoch_data(epoch: int) -> tuple[list[TrainingItem], list[Encoded], list[list[int]]]:
         drawn = items.epoch(epoch)
         for item in drawn:
             if item not in encodings:
                 encodings[item] = encoder.encode(item.question, item.image, item.answer, context=item.messages())
         encoded = [encodings[item] for item in drawn]
-        return encoded, epoch_batches([len(e.input_ids) for e in encoded], config.batch_size, config.length_buckets, config.seed, epoch)
+        return drawn, encoded, epoch_batches([len(e.input_ids) for e in encoded], config.batch_size, config.length_buckets, config.seed, epoch)
 
     in_vision = is_vision_parameter(model)  # the vision tower and its connector, per family
     vision_params = [p for n, p in model.named_parameters() if in_vision(n)]
@@ -208,12 +217,20 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
     loss_value = math.nan
     with progress_bar(console, "finetune") as bar, stop_on_signals() as stop, tracking(accelerator, "finetune", config.model_dump(mode="json"), out_dir):
         task = bar.add_task("finetune", total=total_steps, completed=start_step, loss=math.nan)
-        loaded_epoch, encoded, batches = -1, [], []
+        loaded_epoch, drawn, encoded, batches = -1, [], [], []
         for step in range(start_step, total_steps):
             epoch = step // steps_per_epoch
             if epoch != loaded_epoch:
-                (encoded, batches), loaded_epoch = epoch_data(epoch), epoch
-            batch = {k: v.to(accelerator.device) for k, v in encoder.collate([encoded[i] for i in batches[step % steps_per_epoch]]).items()}
+                (drawn, encoded, batches), loaded_epoch = epoch_data(epoch), epoch
+            members = [encoded[i] for i in batches[step % steps_per_epoch]]
+            if config.photo_views:  # seeded by the step: a resumed run draws the same views
+                rng = random.Random(f"asru-photo-views:{config.seed}:{step}")
+                members = [
+                    with_view(member, random_view(encoder.load_image(drawn[i].image), rng), processor.image_processor)
+                    if drawn[i].image and rng.random() < config.photo_views else member
+                    for i, member in zip(batches[step % steps_per_epoch], members)
+                ]
+            batch = {k: v.to(accelerator.device) for k, v in encoder.collate(members).items()}
             loss = model(**batch).loss
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(model.parameters(), 1.0)
