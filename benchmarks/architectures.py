@@ -2,7 +2,7 @@
 
 Part 1, the target: fine-tunes the tiny Qwen3-VL, LLaVA and Idefics3 / SmolVLM on the same embedded
 world with the default recipe (each family's default learning rate,
-asru.train.finetune.FAMILY_LEARNING_RATES), one after another with the same torch thread count, into
+asru.train.finetune.FAMILY_RECIPES), one after another with the same torch thread count, into
 the cache that asru reads (a target already cached is measured again; its fine-tuning time is the
 one recorded when it was built, and ``fine_tuned_now`` says so), and measures every row of
 asru.eval.target.

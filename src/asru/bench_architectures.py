@@ -1,7 +1,7 @@
 """``asru bench --architectures qwen3_vl,llava,idefics3``: the whole benchmark once per VLM family, side by side.
 
 Each family gets its own target model (the same recipe at that family's default learning rate,
-:data:`asru.train.finetune.FAMILY_LEARNING_RATES`), its own oracles and its own run folder
+:data:`asru.train.finetune.FAMILY_RECIPES`), its own oracles and its own run folder
 ``out/<family>/`` with a full tradeoff.json/.md; every method runs at the same config in every
 family (nothing is re-tuned per family: ASRU's layer and positions come from its own sweep).
 ``out/architectures.json/.md`` then put the families' rows next to each other and name, per setting,

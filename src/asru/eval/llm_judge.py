@@ -217,6 +217,7 @@ class LLMJudge:
         distractors: Sequence[str] = (),
         perplexity: float | None = None,
         options: Sequence[str] = (),
+        identity_forgotten: bool = False,
     ) -> Judgement:
         """Judge one answer; same signature and result type as :func:`asru.eval.judge.judge`."""
         prompt = self.build_prompt(
@@ -239,6 +240,7 @@ class LLMJudge:
                 distractors=distractors,
                 perplexity=perplexity,
                 options=options,
+                identity_forgotten=identity_forgotten,
             )
             label, source = rules.label, "label_from_rules"
         return Judgement(
@@ -268,6 +270,7 @@ class LLMJudge:
                 distractors=_record_get(record, "distractors") or (),
                 perplexity=_record_get(record, "perplexity"),
                 options=_record_get(record, "options") or (),
+                identity_forgotten=bool(_record_get(record, "identity_forgotten", False)),
             )
 
         if workers <= 1:
