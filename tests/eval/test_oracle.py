@@ -73,9 +73,9 @@ def knowing(tmp_path_factory):
         recipe = FinetuneConfig(
             model=TinyModelConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2, num_kv_heads=1, vision_hidden_size=32, vision_layers=1, vision_heads=2),
             train_forms=["qa"], wrapper_share=0, context_share=0, image_repeats=1, epochs=35, learning_rate=4e-3, warmup_steps=10,
-            # the tower's lr and photo views this module's expectations were set with (Qwen3-VL's defaults before
-            # 2026-12-03): with the new ones this 6-person oracle found the forget person's facts far less familiar
-            # than never-seen people's (loss AUC 0.08) -- the recipe's effect on a tiny world, not the oracle's logic
+            # the tower's lr this module's expectations were set with (Qwen3-VL's default before 2026-12-03): with
+            # the tower at 1e-3 and photo views 0.5 (a candidate recipe) this 6-person oracle found the forget person's
+            # facts far less familiar than never-seen people's (loss AUC 0.08) -- the recipe's effect on a tiny world
             vision_learning_rate=3e-3, photo_views=0.0,
         )
         target = cached_target(base / "world", recipe)

@@ -55,8 +55,8 @@ def test_a_view_replaces_the_vision_tensors_with_the_processors_for_it(family_mo
 
 
 def test_recipes_without_views_keep_their_cached_target():
-    """The field was added after targets were cached: at 0 (LLaVA's and Idefics3's recipes) it is left out of
-    the key, so their committed targets keep their keys; above 0 (Qwen3-VL's 0.5) it is in it."""
+    """The field was added after targets were cached: at 0 (every family's default) it is left out of the key,
+    so LLaVA's and Idefics3's committed targets keep their keys; above 0 (a candidate recipe) it is in it."""
     import hashlib
     import json
 
@@ -69,4 +69,4 @@ def test_recipes_without_views_keep_their_cached_target():
         expected = hashlib.sha256(json.dumps({"world": "w", "recipe": before, "format": RECIPE_VERSION}, sort_keys=True).encode()).hexdigest()[:16]
         assert target_cache_key("w", recipe) == expected
     keys = {target_cache_key("w", FinetuneConfig(photo_views=share)) for share in (0.0, 0.25, 0.5)}
-    assert len(keys) == 3 and target_cache_key("w", FinetuneConfig()) == target_cache_key("w", FinetuneConfig(photo_views=0.5))
+    assert len(keys) == 3 and target_cache_key("w", FinetuneConfig()) == target_cache_key("w", FinetuneConfig(photo_views=0.0))
