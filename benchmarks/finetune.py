@@ -9,6 +9,8 @@ benchmarks/results/finetune.json and finetune.md (or finetune_<N>.json/md for an
 
     .venv/bin/python benchmarks/finetune.py [--subjects 40] [--seed 0]
     .venv/bin/python benchmarks/finetune.py --learning-rate 5e-4 --name finetune_lr5e-4   # a candidate recipe, side by side
+    .venv/bin/python benchmarks/finetune.py --demo-world --subjects 8 --photo-views 0.5 --name finetune_demo_views0.5   # on a validation world
+    .venv/bin/python benchmarks/finetune.py --subjects 20 --seed 1 --recipe-seed 1 --name finetune_20s1                 # the other one
 """
 
 from __future__ import annotations
