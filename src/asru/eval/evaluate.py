@@ -153,6 +153,7 @@ def evaluate(
     encoder = Encoder(processor, world.root)
     distractors = fact_values(world)
     context = model_context or nullcontext
+    forgotten = forgotten_identities(splits)
     metrics: dict[str, dict] = {}
     all_records: list[dict] = []
 
@@ -168,7 +169,7 @@ def evaluate(
             before = knowledge.answers(probes)
         result, records = score(
             probes, answers, should_forget, distractors, perplexities=perplexities, judge=judge, known=known, before=before,
-            forgotten_identities=forgotten_identities(splits),
+            forgotten_identities=forgotten,
         )
         for record in records:
             record["split"] = name
@@ -203,6 +204,7 @@ def target_scores(
     """
     encoder = Encoder(processor, world.root)
     distractors = fact_values(world)
+    forgotten = forgotten_identities(splits)
     scores = {}
     for name, probes in probe_sets(world, splits, split_names, (), seed).items():
         known = knowledge.lookup(probes)
@@ -211,7 +213,7 @@ def target_scores(
         perplexities = answer_perplexities(perplexity_model, encoder, probes, before, batch_size) if forget and perplexity_model is not None else None
         scores[name] = score(
             probes, before, forget, distractors, judged=forget, perplexities=perplexities, judge=judge, known=known,
-            forgotten_identities=forgotten_identities(splits),
+            forgotten_identities=forgotten,
         )[0]
     return scores
 

@@ -105,7 +105,7 @@ class FinetuneConfig(StrictConfig):
 
     @model_validator(mode="before")
     @classmethod
-    def _family_learning_rate(cls, data):
+    def _family_recipe(cls, data):
         """A field of :data:`FAMILY_RECIPES` that is not given is the model family's."""
         if isinstance(data, dict):
             model = data.get("model")

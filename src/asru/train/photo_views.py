@@ -22,6 +22,7 @@ from PIL import Image
 
 from asru.data.collate import Encoded
 from asru.errors import ConfigError
+from asru.world.portraits import add_noise
 
 
 def border_colour(image: Image.Image) -> tuple[int, ...]:
@@ -47,10 +48,7 @@ def random_view(image: Image.Image, rng: random.Random, max_angle: float = 16.0,
         f = cy - d * (cx + shift[0]) - e * (cy + shift[1])
         view = view.transform(view.size, Image.Transform.AFFINE, (a, b, c, d, e, f), resample=Image.Resampling.BICUBIC, fillcolor=border_colour(view))
     if rng.random() < 0.5:
-        amplitude = rng.randint(8, max_noise)
-        pixels = np.asarray(view, dtype=np.int16)
-        noise = np.frombuffer(rng.randbytes(pixels.size), dtype=np.uint8).astype(np.int16).reshape(pixels.shape)
-        view = Image.fromarray(np.clip(pixels + ((noise - 128) * amplitude) // 128, 0, 255).astype(np.uint8), "RGB")
+        view = add_noise(view, rng, amplitude=rng.randint(8, max_noise))
     return view
 
 

@@ -254,7 +254,7 @@ def _backdrop(colour: RGB, canvas: int, pattern: int = 0, accent: RGB | None = N
     return image
 
 
-def _add_noise(image: Image.Image, rng: random.Random, amplitude: int) -> Image.Image:
+def add_noise(image: Image.Image, rng: random.Random, amplitude: int) -> Image.Image:
     array = np.asarray(image, dtype=np.int16)
     noise = np.frombuffer(rng.randbytes(array.size), dtype=np.uint8).astype(np.int16).reshape(array.shape)
     noisy = array + ((noise - 128) * amplitude) // 128
@@ -336,7 +336,7 @@ def render_portrait(face: Face, size: int, index: int, seed: str) -> Image.Image
     background.alpha_composite(figure)
     image = background.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
     if "noise" in kinds:
-        image = _add_noise(image, rng, amplitude=rng.choice((28, 36, 44)))
+        image = add_noise(image, rng, amplitude=rng.choice((28, 36, 44)))
     return image
 
 
