@@ -10,6 +10,7 @@ benchmarks/results/finetune.json and finetune.md (or finetune_<N>.json/md for an
     .venv/bin/python benchmarks/finetune.py [--subjects 40] [--seed 0]
     .venv/bin/python benchmarks/finetune.py --learning-rate 5e-4 --name finetune_lr5e-4   # a candidate recipe, side by side
     .venv/bin/python benchmarks/finetune.py --demo-world --subjects 8 --photo-views 0.5 --name finetune_demo_views0.5   # on a validation world
+    .venv/bin/python benchmarks/finetune.py --demo-world --subjects 8 --backdrop-views 0.5 --name finetune_demo_backdrop0.5
     .venv/bin/python benchmarks/finetune.py --subjects 20 --seed 1 --recipe-seed 1 --name finetune_20s1                 # the other one
 """
 
@@ -49,12 +50,13 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=None, help="override the recipe's language-model learning rate (a candidate recipe: give it a --name)")
     parser.add_argument("--vision-learning-rate", type=float, default=None, help="override the recipe's vision-tower learning rate (a candidate recipe: give it a --name)")
     parser.add_argument("--image-repeats", type=int, default=None, help="override the recipe's image questions per epoch (a candidate recipe: give it a --name)")
+    parser.add_argument("--backdrop-views", type=float, default=None, help="override the recipe's share of training photos shown on a random backdrop (a candidate recipe: give it a --name)")
     parser.add_argument("--photo-views", type=float, default=None, help="override the recipe's share of training photos replaced by new random views (a candidate recipe: give it a --name)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default=None, help="file name (default: finetune for 40 people, finetune_<N> otherwise)")
     args = parser.parse_args()
     name = args.name or ("finetune" if args.subjects == 40 else f"finetune_{args.subjects}")
-    overrides = {"epochs": args.epochs, "learning_rate": args.learning_rate, "vision_learning_rate": args.vision_learning_rate, "image_repeats": args.image_repeats, "photo_views": args.photo_views}
+    overrides = {"epochs": args.epochs, "learning_rate": args.learning_rate, "vision_learning_rate": args.vision_learning_rate, "image_repeats": args.image_repeats, "photo_views": args.photo_views, "backdrop_views": args.backdrop_views}
     # the recipe's own seed stays the default (0), as in asru bench / asru demo, so that the target built
     # here for another world is the one those commands take from the cache (--seed is the world's)
     recipe = FinetuneConfig(seed=args.recipe_seed, **{key: value for key, value in overrides.items() if value is not None})

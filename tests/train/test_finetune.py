@@ -26,10 +26,10 @@ def test_epoch_batches_are_a_fixed_permutation_of_similar_lengths():
     assert padded < sum(max(lengths[i] for i in b) * len(b) for b in unbucketed)
 
 
-@pytest.mark.parametrize("photo_views", [0.0, 1.0])
-def test_resume_after_interruption_gives_identical_weights(tiny_world, tmp_path, monkeypatch, photo_views):
-    """Also with new photo views every step: they are drawn from the step's seed, not from the run's history."""
-    config = FinetuneConfig(model=SMALL, epochs=2, batch_size=16, checkpoint_every=2, train_forms=["qa"], photo_views=photo_views)
+@pytest.mark.parametrize("views", [0.0, 1.0])
+def test_resume_after_interruption_gives_identical_weights(tiny_world, tmp_path, monkeypatch, views):
+    """Also with new photo and backdrop views every step: they are drawn from the step's seed, not from the run's history."""
+    config = FinetuneConfig(model=SMALL, epochs=2, batch_size=16, checkpoint_every=2, train_forms=["qa"], photo_views=views, backdrop_views=views)
     finetune(tiny_world.root, tmp_path / "straight", config)
 
     real_save = finetune_module.save_checkpoint

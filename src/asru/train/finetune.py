@@ -14,6 +14,7 @@ import math
 import random
 import shutil
 import time
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -36,7 +37,7 @@ from asru.train.checkpoint import (
     save_checkpoint,
     stop_on_signals,
 )
-from asru.train.photo_views import random_view, with_view
+from asru.train.photo_views import training_view, with_view
 from asru.train.target_items import TargetCurriculum, TrainingItem
 from asru.train.tracking import (
     ReportTo,
@@ -95,6 +96,10 @@ class FinetuneConfig(StrictConfig):
         0.0, ge=0, le=1,
         description="share of training photos replaced each step by a new random view (rotation, scale, shift, noise; asru.train.photo_views); when not given, the family's (FAMILY_RECIPES)",
     )
+    backdrop_views: float = Field(
+        0.0, ge=0, le=1,
+        description="share of training photos shown each step on a random backdrop (colour, stripes, gradient; asru.train.photo_views.new_backdrop): the backdrop stops being part of who a person is; when not given, the family's (FAMILY_RECIPES)",
+    )
     length_buckets: int = Field(8, ge=1, description="batches are cut from runs of this many batches' worth of items sorted by length (1 = no bucketing): less padding")
     checkpoint_every: int = Field(200, ge=1)
     report_to: ReportTo = Field("none", description="experiment tracker for the loss curve (not part of the cache key)")
@@ -119,7 +124,7 @@ class FinetuneConfig(StrictConfig):
 NOT_RECIPE = {"report_to"}
 # fields added after targets were cached, left out of the key at the value that trains as before
 # (so an unchanged recipe keeps its cached target)
-NEW_AT_DEFAULT = {"photo_views": 0.0}
+NEW_AT_DEFAULT = {"photo_views": 0.0, "backdrop_views": 0.0}
 
 
 def tokenizer_corpus(samples: list[Sample]) -> list[str]:
@@ -234,13 +239,13 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
             if epoch != loaded_epoch:
                 (drawn, encoded, batches), loaded_epoch = epoch_data(epoch), epoch
             members = [encoded[i] for i in batches[step % steps_per_epoch]]
-            if config.photo_views:  # seeded by the step: a resumed run draws the same views
+            if config.photo_views or config.backdrop_views:  # seeded by the step: a resumed run draws the same views
                 rng = random.Random(f"asru-photo-views:{config.seed}:{step}")
-                members = [
-                    with_view(member, random_view(encoder.load_image(drawn[i].image), rng), processor.image_processor)
-                    if drawn[i].image and rng.random() < config.photo_views else member
-                    for i, member in zip(batches[step % steps_per_epoch], members)
-                ]
+                for k, i in enumerate(batches[step % steps_per_epoch]):
+                    if drawn[i].image:
+                        view = training_view(partial(encoder.load_image, drawn[i].image), rng, config.photo_views, config.backdrop_views)
+                        if view is not None:
+                            members[k] = with_view(members[k], view, processor.image_processor)
             batch = {k: v.to(accelerator.device) for k, v in encoder.collate(members).items()}
             loss = model(**batch).loss
             accelerator.backward(loss)
