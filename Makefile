@@ -20,9 +20,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/asru demo
 
-# two workers on the 2 cores, each test file in one worker (its module fixtures built once)
+# two workers on the 2 cores, each test file in one worker (its module fixtures built once); the 20
+# slowest tests listed at the end, to keep the suite within its 15 minutes
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=20 tests
 
 # the end-to-end recipe checks kept out of `make test` (minutes each; the full-size runs are benchmarks/)
 test-slow: $(STAMP)
