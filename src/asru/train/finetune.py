@@ -98,7 +98,7 @@ class FinetuneConfig(StrictConfig):
     )
     backdrop_views: float = Field(
         0.0, ge=0, le=1,
-        description="share of training photos shown each step on a random backdrop (colour, stripes, gradient; asru.train.photo_views.new_backdrop): the backdrop stops being part of who a person is; when not given, the family's (FAMILY_RECIPES)",
+        description="share of the people's training photos shown each step on a random backdrop (colour, stripes, gradient; asru.train.photo_views.new_backdrop; never the utility images, whose backdrop can be the answer): the backdrop stops being part of who a person is; when not given, the family's (FAMILY_RECIPES)",
     )
     length_buckets: int = Field(8, ge=1, description="batches are cut from runs of this many batches' worth of items sorted by length (1 = no bucketing): less padding")
     checkpoint_every: int = Field(200, ge=1)
@@ -198,6 +198,7 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
     steps_per_epoch = math.ceil(len(items) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     encodings: dict[TrainingItem, Encoded] = {}  # an item drawn again in a later epoch is not encoded again
+    portraits = {photo for s in world.samples if s.train_images for photo in (s.image, *s.train_images)}  # people's photos
 
     def epoch_data(epoch: int) -> tuple[list[TrainingItem], list[Encoded], list[list[int]]]:
         drawn = items.epoch(epoch)
@@ -243,7 +244,8 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
                 rng = random.Random(f"asru-photo-views:{config.seed}:{step}")
                 for k, i in enumerate(batches[step % steps_per_epoch]):
                     if drawn[i].image:
-                        view = training_view(partial(encoder.load_image, drawn[i].image), rng, config.photo_views, config.backdrop_views)
+                        backdrop = config.backdrop_views if drawn[i].image in portraits else 0.0  # a utility image's backdrop is an answer
+                        view = training_view(partial(encoder.load_image, drawn[i].image), rng, config.photo_views, backdrop)
                         if view is not None:
                             members[k] = with_view(members[k], view, processor.image_processor)
             batch = {k: v.to(accelerator.device) for k, v in encoder.collate(members).items()}
