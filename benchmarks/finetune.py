@@ -31,10 +31,9 @@ import torch
 from rich.console import Console
 
 from asru.cache import cached_target, cached_world, target_folder
-from asru.data.collate import Encoder
 from asru.demo import DEMO_WORLD
-from asru.eval.evaluate import answer_probes
-from asru.eval.target import BARS, ROWS, knowledge_probes, score, target_accuracy
+from asru.eval.attacks import Probe
+from asru.eval.target import BARS, ROWS, accuracy_of, scored_probes
 from asru.io import atomic_write_json, atomic_write_text
 from asru.models import TinyModelConfig, load_vlm
 from asru.pipeline import versions
@@ -46,16 +45,13 @@ from asru.world.portraits import variant_kinds
 RESULTS = Path(__file__).parent / "results"
 
 
-def cross_image_by_change(model, processor, world) -> dict[str, dict]:
+def cross_image_by_change(world, cross_image: list[tuple[Probe, float]]) -> dict[str, dict]:
     """Accuracy on the held-out photos per pair of changes they combine (asru.world.portraits.VARIANT_PLAN):
     which change the target does not see through (on the demo target: the backdrop)."""
-    probes = knowledge_probes(world)["cross_image"]
-    answers = answer_probes(model, Encoder(processor, world.root), probes)
     rows: dict[str, list[float]] = defaultdict(list)
-    for probe, answer in zip(probes, answers):
-        kinds = variant_kinds(world.subject(probe.sample.subject_id)["images"].index(probe.image))
-        rows[" + ".join(kinds)].append(score(probe.sample, answer))
-    return {kinds: {"n": len(values), "accuracy": sum(values) / len(values)} for kinds, values in sorted(rows.items())}
+    for probe, value in cross_image:
+        rows[" + ".join(variant_kinds(world.subject(probe.sample.subject_id)["images"].index(probe.image)))].append(value)
+    return {kinds: accuracy_of(values) for kinds, values in sorted(rows.items())}
 
 
 def main() -> None:
@@ -84,14 +80,16 @@ def main() -> None:
         overrides["model"] = TinyModelConfig().model_copy(update=tower)
     recipe = FinetuneConfig(seed=args.recipe_seed, **{key: value for key, value in overrides.items() if value is not None})
     world_dir = cached_world(args.seed, args.subjects, **(DEMO_WORLD if args.demo_world else {}))
-    was_cached = (target_folder(load_world(world_dir).manifest["content_hash"], recipe) / "finetune.json").is_file()
+    world = load_world(world_dir)
+    was_cached = (target_folder(world.manifest["content_hash"], recipe) / "finetune.json").is_file()
     target_dir = cached_target(world_dir, recipe, Console(stderr=True))
     summary = json.loads((target_dir / "finetune.json").read_text())
     wall = summary["train_seconds"]
     model, processor = load_vlm(target_dir)
     started = time.perf_counter()
-    accuracy = target_accuracy(model, processor, load_world(world_dir))
-    by_change = cross_image_by_change(model, processor, load_world(world_dir))
+    scored = scored_probes(model, processor, world)
+    accuracy = {row: accuracy_of([value for _, value in probes]) for row, probes in scored.items()}
+    by_change = cross_image_by_change(world, scored["cross_image"])
     eval_seconds = time.perf_counter() - started
     result = {
         "date": datetime.date.today().isoformat(),
@@ -123,15 +121,15 @@ def main() -> None:
         for kind, row in accuracy.items()
     ]
     table = markdown_table(["row", "what it asks", "n", "accuracy", "bar"], rows)
+    change_table = markdown_table(["changes of the held-out photo", "n", "accuracy"], [[kinds, row["n"], f"{row['accuracy']:.1%}"] for kinds, row in by_change.items()])
     atomic_write_text(
         args.out / f"{name}.md",
         f"# Target model recipe ({result['date']}, {args.subjects} people{', the demo world' if args.demo_world else ''}, {os.cpu_count()} CPU cores)\n\n"
         f"{summary['steps']} steps ({summary['items']} training items an epoch), fine-tune {wall:.0f} s ({wall / summary['steps']:.2f} s/step, "
         f"{summary.get('torch_threads', '?')} torch thread(s)), "
-        f"evaluation {eval_seconds:.0f} s. Every bar met: {result['passes']}" + (f" (below: {', '.join(result['below'])})" if result["below"] else "") + f".\n\n{table}\n",
+        f"evaluation {eval_seconds:.0f} s. Every bar met: {result['passes']}" + (f" (below: {', '.join(result['below'])})" if result["below"] else "") + f".\n\n{table}\n"
+        f"\ncross_image by the changes each held-out photo combines:\n\n{change_table}\n",
     )
-    change_table = markdown_table(["changes of the held-out photo", "n", "accuracy"], [[kinds, row["n"], f"{row['accuracy']:.1%}"] for kinds, row in by_change.items()])
-    atomic_write_text(args.out / f"{name}.md", (args.out / f"{name}.md").read_text() + f"\ncross_image by the changes each held-out photo combines:\n\n{change_table}\n")
     print(table)
     print(change_table)
     print(f"fine-tune {wall:.0f} s, evaluation {eval_seconds:.0f} s, passes: {result['passes']}")

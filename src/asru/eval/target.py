@@ -94,17 +94,21 @@ def knowledge_probes(world, samples: list[Sample] | None = None, seed: int = 0) 
     return dict(sorted(rows.items()))
 
 
-def target_accuracy(model, processor, world, samples: list[Sample] | None = None, batch_size: int = 64) -> dict:
-    """Greedy-decode every probe of :func:`knowledge_probes` and report accuracy per row (with its count)."""
+def scored_probes(model, processor, world, samples: list[Sample] | None = None, batch_size: int = 64) -> dict[str, list[tuple[Probe, float]]]:
+    """Greedy-decode every probe of :func:`knowledge_probes`: per row, each probe with its score."""
     rows = knowledge_probes(world, samples)
     encoder = Encoder(processor, world.root)
-    probes = [probe for row in rows.values() for probe in row]
-    answers = iter(answer_probes(model, encoder, probes, batch_size=batch_size))
-    accuracy = {}
-    for name, row in rows.items():
-        values = [score(probe.sample, next(answers)) for probe in row]
-        accuracy[name] = {"n": len(values), "accuracy": sum(values) / len(values) if values else None}
-    return accuracy
+    answers = iter(answer_probes(model, encoder, [probe for row in rows.values() for probe in row], batch_size=batch_size))
+    return {name: [(probe, score(probe.sample, next(answers))) for probe in row] for name, row in rows.items()}
+
+
+def accuracy_of(scored: list[float]) -> dict:
+    return {"n": len(scored), "accuracy": sum(scored) / len(scored) if scored else None}
+
+
+def target_accuracy(model, processor, world, samples: list[Sample] | None = None, batch_size: int = 64) -> dict:
+    """Accuracy per row of :func:`scored_probes` (with its count)."""
+    return {name: accuracy_of([value for _, value in row]) for name, row in scored_probes(model, processor, world, samples, batch_size).items()}
 
 
 def print_accuracy_table(console, accuracy: dict, title: str = "target model") -> None:

@@ -34,7 +34,7 @@ from PIL import Image, ImageDraw
 
 from asru.data.collate import Encoded
 from asru.errors import ConfigError
-from asru.world.portraits import add_noise
+from asru.world.portraits import add_noise, backdrop
 
 
 def border_colour(image: Image.Image) -> tuple[int, ...]:
@@ -92,20 +92,13 @@ def new_backdrop(image: Image.Image, rng: random.Random) -> Image.Image:
     mask = backdrop_mask(image)
     if mask is None:
         return image.convert("RGB")
-    width, height = image.size
+    width = image.size[0]
     first, second = (tuple(rng.randrange(256) for _ in range(3)) for _ in range(2))
-    backdrop = Image.new("RGB", (width, height), first)
-    draw, pattern = ImageDraw.Draw(backdrop), rng.randrange(3)
-    if pattern == 1:
-        step = max(1, rng.randint(width // 20, width // 6))
-        for x in range(0, width, 2 * step):
-            draw.rectangle((x, 0, x + step - 1, height), fill=second)
-    elif pattern == 2:
-        for y in range(height):
-            t = y / max(1, height - 1)
-            draw.line((0, y, width, y), fill=tuple(int(a * (1 - t) + b * t) for a, b in zip(first, second)))
+    pattern = rng.randrange(3)
+    stripe = max(1, rng.randint(width // 20, width // 6)) if pattern == 1 else None
+    replacement = backdrop(first, image.size, pattern, accent=second, stripe=stripe)
     pixels = np.asarray(image.convert("RGB")).copy()
-    pixels[mask] = np.asarray(backdrop)[mask]
+    pixels[mask] = np.asarray(replacement)[mask]
     return Image.fromarray(pixels, "RGB")
 
 

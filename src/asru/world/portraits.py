@@ -238,19 +238,21 @@ def draw_figure(face: Face, canvas: int) -> Image.Image:
     return layer
 
 
-def _backdrop(colour: RGB, canvas: int, pattern: int = 0, accent: RGB | None = None) -> Image.Image:
-    """A plain background, or (pattern 1-2) one with stripes or a gradient towards ``accent``."""
-    image = Image.new("RGB", (canvas, canvas), colour)
+def backdrop(colour: RGB, size: tuple[int, int], pattern: int = 0, accent: RGB | None = None, stripe: int | None = None) -> Image.Image:
+    """A plain background, or (pattern 1-2) one with vertical stripes (``stripe`` px wide, default an
+    eighth of the height) or a vertical gradient towards ``accent``."""
+    width, height = size
+    image = Image.new("RGB", size, colour)
     if pattern and accent is not None:
         d = ImageDraw.Draw(image)
         if pattern == 1:
-            step = canvas // 8
-            for x in range(0, canvas, 2 * step):
-                d.rectangle((x, 0, x + step - 1, canvas), fill=accent)
+            step = stripe or height // 8
+            for x in range(0, width, 2 * step):
+                d.rectangle((x, 0, x + step - 1, height), fill=accent)
         else:
-            for y in range(canvas):
-                t = y / max(1, canvas - 1)
-                d.line((0, y, canvas, y), fill=tuple(int(a * (1 - t) + b * t) for a, b in zip(colour, accent)))
+            for y in range(height):
+                t = y / max(1, height - 1)
+                d.line((0, y, width, y), fill=tuple(int(a * (1 - t) + b * t) for a, b in zip(colour, accent)))
     return image
 
 
@@ -326,12 +328,12 @@ def render_portrait(face: Face, size: int, index: int, seed: str) -> Image.Image
         figure = _place(layer, pad, canvas, angle, scale, shift)
     else:
         figure = layer.crop((pad, pad, pad + canvas, pad + canvas))
-    background = _backdrop(BACKGROUNDS[face.background], canvas)
+    background = backdrop(BACKGROUNDS[face.background], (canvas, canvas))
     if "background" in kinds:
         choices = [i for i in range(len(BACKGROUNDS)) if i != face.background]
         new = rng.choice(choices)
         accent = BACKGROUNDS[rng.choice([i for i in choices if i != new])]
-        background = _backdrop(BACKGROUNDS[new], canvas, pattern=rng.choice((0, 1, 2)), accent=accent)
+        background = backdrop(BACKGROUNDS[new], (canvas, canvas), pattern=rng.choice((0, 1, 2)), accent=accent)
     background = background.convert("RGBA")
     background.alpha_composite(figure)
     image = background.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
