@@ -10,9 +10,9 @@ benchmarks/results/finetune.json and finetune.md (or finetune_<N>.json/md for an
 
     .venv/bin/python benchmarks/finetune.py [--subjects 40] [--seed 0]
     .venv/bin/python benchmarks/finetune.py --learning-rate 5e-4 --name finetune_lr5e-4   # a candidate recipe, side by side
-    .venv/bin/python benchmarks/finetune.py --demo-world --subjects 8 --photo-views 0.5 --name finetune_demo_views0.5   # on a validation world
-    .venv/bin/python benchmarks/finetune.py --demo-world --subjects 8 --backdrop-views 0.5 --name finetune_demo_backdrop0.5
-    .venv/bin/python benchmarks/finetune.py --demo-world --subjects 8 --vision-layers 4 --name finetune_demo_vlayers4   # a candidate tower
+    .venv/bin/python benchmarks/finetune.py --demo-world --photo-views 0.5 --name finetune_demo_views0.5   # on a validation world
+    .venv/bin/python benchmarks/finetune.py --demo-world --backdrop-views 0.5 --name finetune_demo_backdrop0.5
+    .venv/bin/python benchmarks/finetune.py --demo-world --vision-layers 4 --name finetune_demo_vlayers4   # a candidate tower
     .venv/bin/python benchmarks/finetune.py --subjects 20 --seed 1 --recipe-seed 1 --name finetune_20s1                 # the other one
 """
 
@@ -31,7 +31,7 @@ import torch
 from rich.console import Console
 
 from asru.cache import cached_target, cached_world, target_folder
-from asru.demo import DEMO_WORLD
+from asru.demo import DEMO_WORLD, DemoConfig
 from asru.eval.attacks import Probe
 from asru.eval.target import BARS, ROWS, accuracy_of, scored_probes
 from asru.io import atomic_write_json, atomic_write_text
@@ -56,8 +56,8 @@ def cross_image_by_change(world, cross_image: list[tuple[Probe, float]]) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subjects", type=int, default=40)
-    parser.add_argument("--demo-world", action="store_true", help="the world asru demo builds (--subjects 8 with fewer utility questions and unknown people)")
+    parser.add_argument("--subjects", type=int, default=None, help="people in the world (default 40; with --demo-world, the demo's)")
+    parser.add_argument("--demo-world", action="store_true", help="the world asru demo builds (its people, fewer utility questions and unknown people)")
     parser.add_argument("--seed", type=int, default=0, help="the world's seed (the recipe keeps its own, as asru bench does)")
     parser.add_argument("--recipe-seed", type=int, default=0, help="the recipe's seed (0: the one asru bench uses; finetune_20s1*.json used 1)")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
@@ -71,6 +71,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default=None, help="file name (default: finetune for 40 people, finetune_<N> otherwise)")
     args = parser.parse_args()
+    if args.subjects is None:
+        args.subjects = DemoConfig().subjects if args.demo_world else 40
     name = args.name or ("finetune" if args.subjects == 40 else f"finetune_{args.subjects}")
     overrides = {"epochs": args.epochs, "learning_rate": args.learning_rate, "vision_learning_rate": args.vision_learning_rate, "image_repeats": args.image_repeats, "photo_views": args.photo_views, "backdrop_views": args.backdrop_views}
     # the recipe's own seed stays the default (0), as in asru bench / asru demo, so that the target built
