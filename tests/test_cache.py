@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from rich.console import Console
 
@@ -92,3 +93,36 @@ def test_two_processes_asking_for_one_entry_build_it_once(tmp_path, monkeypatch)
         thread.join()
     assert not errors and len(builds) == 1 and folders[0] == folders[1] and (folders[0] / "world.json").is_file()
     assert "waiting for another process building" in console.export_text()
+
+
+def _fake_fine_tune(world_dir, recipe, threads):
+    """_fine_tune_in_worker's stand-in, in the forked worker: records its span and its threads (module level: pickled by name)."""
+    import os
+    import time
+
+    from asru.world import load_world
+
+    started = time.time()
+    time.sleep(0.4)
+    folder = target_folder(load_world(world_dir).manifest["content_hash"], recipe)
+    folder.mkdir(parents=True)
+    (folder / "finetune.json").write_text(json.dumps({"final_loss": 0.1}))
+    (Path(os.environ["FAKE_FINE_TUNE_LOG"]) / folder.name).write_text(json.dumps([started, time.time(), threads]))
+    return str(folder)
+
+
+def test_at_most_workers_fine_tunes_run_at_once(tiny_world, tmp_path, monkeypatch):
+    """``workers`` caps the processes (the bench's oracles: 6 fine-tunes on 2 cores run 2 at a time)."""
+    import asru.cache as cache_module
+
+    monkeypatch.setenv("ASRU_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("FAKE_FINE_TUNE_LOG", str(tmp_path))
+    monkeypatch.setattr(cache_module, "_fine_tune_in_worker", _fake_fine_tune)
+    monkeypatch.setattr(cache_module.os, "cpu_count", lambda: 4)
+    recipe = FinetuneConfig(model=TINY, epochs=1)
+    recipes = [oracle_recipe(recipe, {"s000": {fact}}) for fact in range(3)]
+    folders = build_in_parallel(tiny_world.root, recipes, workers=2)
+    spans = [json.loads((tmp_path / folder.name).read_text()) for folder in folders]
+    assert len(spans) == 3 and {threads for _, _, threads in spans} == {2}  # 4 cores / 2 workers
+    most_at_once = max(sum(start <= moment < end for start, end, _ in spans) for moment, _, _ in spans)
+    assert most_at_once == 2  # two side by side, the third after one of them

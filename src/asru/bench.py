@@ -382,18 +382,32 @@ def execute(run: PlannedRun, world_dir: Path, target_dir: Path, console=None) ->
             pass  # never hide the error that stopped the run behind one about its timing file
 
 
-def prepare_oracles(runs: list[PlannedRun], states: list[str], world_dir: Path, target_dir: Path, console=None) -> None:
+def prepare_oracles(runs: list[PlannedRun], states: list[str], world_dir: Path, target_dir: Path, console=None, workers: int = 1) -> None:
     """Fine-tune (once per machine, cached) the oracle of every (setting, seed) that has an unfinished run, before any run.
 
     Every row's gone-or-hidden measures compare with its setting's and seed's oracle, which an
     evaluation only looks up (never trains): built first, here, whatever process then runs each row.
+    With ``workers`` > 1 the oracles not yet built are fine-tuned side by side, ``workers`` at a time
+    (:func:`asru.cache.build_in_parallel`): independent fine-tunes, like the runs.
     """
-    from asru.pipeline import oracle
+    from asru.cache import build_in_parallel, cached_oracle, oracle_recipe
+    from asru.eval.oracle import forget_set, target_recipe
+    from asru.pipeline import evaluation_splits, oracle
+    from asru.world import load_world
 
     unfinished = {(run.setting, run.seed) for run, state in zip(runs, states) if state != "done"}
-    for run in runs:
-        if run.row == ORACLE_ROW and (run.setting, run.seed) in unfinished:
-            oracle(target_dir, world_dir, run.config, console=console, chain=run.chain)
+    todo = [run for run in runs if run.row == ORACLE_ROW and (run.setting, run.seed) in unfinished]
+    if workers > 1 and len(todo) > 1:
+        world = load_world(world_dir)
+        recipe = target_recipe(target_dir, world)
+        excluded = [forget_set(world, evaluation_splits(world, run.config, run.chain)[0]) for run in todo]
+        # one per forget set (two settings can share one): a fine-tune never runs twice side by side
+        missing = list({oracle_recipe(recipe, facts).model_dump_json(): oracle_recipe(recipe, facts) for facts in excluded if cached_oracle(world_dir, recipe, facts, build=False) is None}.values())
+        if console and len(missing) > 1:
+            console.print(f"fine-tuning {len(missing)} oracles (the target's recipe without each forget set), {min(workers, len(missing))} at a time")
+        build_in_parallel(world_dir, missing, console, workers)
+    for run in todo:
+        oracle(target_dir, world_dir, run.config, console=console, chain=run.chain)
 
 
 def available_cores() -> int:
@@ -927,7 +941,7 @@ def run_bench(config: BenchConfig, console=None) -> dict:
     if not config.report_only:
         todo = [(run, state) for run, state in zip(runs, states) if state != "done"]
         print_plan(console, len(runs), todo, out / "runs")
-        prepare_oracles(runs, states, world_dir, target_dir, console)
+        prepare_oracles(runs, states, world_dir, target_dir, console, config.workers)
         # in plan order, seed-major: the first seed of every cell finishes first
         execute_todo(todo, len(runs), world_dir, target_dir, config.workers, console, order="every cell's first seed first")
     return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries, tuned)

@@ -183,7 +183,7 @@ def run_tuning(config: BenchConfig, entries: list[MethodEntry], attacks: list[st
     if not config.report_only:
         todo = [(run, state) for run, state in zip(runs, states) if state != "done"]
         print_plan(console, len(runs), todo, config.resolved_out() / "runs" / VALIDATION_DIR)
-        prepare_oracles(runs, states, world_dir, target_dir, console)
+        prepare_oracles(runs, states, world_dir, target_dir, console, config.workers)
         execute_todo(todo, len(runs), world_dir, target_dir, config.workers, console, order="every grid point's first validation seed first")
     table = aggregate(config.model_copy(update={"seeds": config.resolved_validation_seeds()}), runs)
     chosen = choose(table, entries)

@@ -144,12 +144,13 @@ def covering_oracle(world_hash: str, recipe, excluded) -> Path | None:
     return best[1] if best else None
 
 
-def build_in_parallel(world_dir: Path, recipes: list, console=None) -> list[Path]:
+def build_in_parallel(world_dir: Path, recipes: list, console=None, workers: int | None = None) -> list[Path]:
     """Fine-tune (once, cached) the models of ``recipes`` on ``world_dir`` side by side, one process each.
 
     The target and an oracle are independent fine-tunes: on 2 cores, two one-thread processes
-    finish both in well under twice one's time. A rich bar follows the steps of each, read from
-    the progress files the fine-tunes write.
+    finish both in well under twice one's time. ``workers``: at most this many at a time (default:
+    all at once), each with ``cores // workers`` torch threads. A rich bar follows the steps of
+    each, read from the progress files the fine-tunes write.
     """
     import multiprocessing
     import time
@@ -163,11 +164,12 @@ def build_in_parallel(world_dir: Path, recipes: list, console=None) -> list[Path
     todo = [(recipe, folder) for recipe, folder in zip(recipes, folders) if not (folder / "finetune.json").is_file()]
     if len(todo) <= 1:
         return [cached_target(world_dir, recipe, console) for recipe in recipes]
-    threads = max(1, (os.cpu_count() or 1) // len(todo))
+    processes = min(workers or len(todo), len(todo))
+    threads = max(1, (os.cpu_count() or 1) // processes)
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     from asru.ui import progress_bar
 
-    with ProcessPoolExecutor(len(todo), mp_context=context) as pool, progress_bar(console, "fine-tuning") as bar:
+    with ProcessPoolExecutor(processes, mp_context=context) as pool, progress_bar(console, "fine-tuning") as bar:
         jobs = [pool.submit(_fine_tune_in_worker, world_dir, recipe, threads) for recipe, _ in todo]
         totals = [target_steps(world, recipe) for recipe, _ in todo]
         tasks = [bar.add_task(f"fine-tune {folder.name}", total=total, loss=float("nan")) for (_, folder), total in zip(todo, totals)]

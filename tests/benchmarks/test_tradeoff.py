@@ -348,3 +348,54 @@ def test_one_thread_workers_fork_on_linux_and_others_spawn(monkeypatch):
     assert bench.start_method(1) == "fork" and bench.start_method(2) == "spawn"
     monkeypatch.setattr(bench.sys, "platform", "darwin")
     assert bench.start_method(1) == "spawn"
+
+
+def test_oracles_are_fine_tuned_side_by_side_once_per_forget_set(tiny_world, tmp_path, monkeypatch):
+    """With workers > 1 the oracles not yet built (one per forget set that no built oracle covers) go
+    to build_in_parallel together, before each run's oracle is looked up; with one worker, one by one."""
+    import json
+
+    import asru.cache as cache_module
+    import asru.pipeline as pipeline_module
+    from asru.bench import PlannedRun, prepare_oracles
+    from asru.cache import oracle_recipe, target_folder
+    from asru.eval.oracle import ORACLE_ROW, forget_set
+    from asru.pipeline import EvalConfig, evaluation_splits
+    from asru.train.finetune import FinetuneConfig
+
+    monkeypatch.setenv("ASRU_CACHE", str(tmp_path / "cache"))
+    world_hash = tiny_world.manifest["content_hash"]
+    recipe = FinetuneConfig(epochs=1)
+
+    def fake_built(r):
+        folder = target_folder(world_hash, r)
+        folder.mkdir(parents=True)
+        (folder / "finetune.json").write_text(json.dumps({"world_hash": world_hash, "recipe": r.model_dump(mode="json")}))
+        return folder
+
+    target_dir = fake_built(recipe)
+    configs = {(s, n): EvalConfig(setting=s, seed=n) for s in ("complete", "selective") for n in (0, 1)}
+    runs = [PlannedRun(s, row, n, tmp_path / s / row / str(n), {}, config) for (s, n), config in configs.items() for row in ("target", ORACLE_ROW)]
+    states = ["todo"] * len(runs)
+    excluded = {key: forget_set(tiny_world, evaluation_splits(tiny_world, config)[0]) for key, config in configs.items()}
+    fake_built(oracle_recipe(recipe, excluded["complete", 0]))  # built already: not fine-tuned again
+    asked, looked_up = [], []
+
+    def fake_build_in_parallel(world_dir, recipes, console=None, workers=None):
+        asked.append((list(recipes), workers))
+        return [fake_built(r) for r in recipes]
+
+    monkeypatch.setattr(cache_module, "build_in_parallel", fake_build_in_parallel)
+    monkeypatch.setattr(pipeline_module, "oracle", lambda target, world, config, console=None, chain=None: looked_up.append((config.setting, config.seed)))
+    states[1] = "done"  # complete seed 0's oracle row is finished, but its target row is not: still prepared
+    prepare_oracles(runs, states, tiny_world.root, target_dir, None, workers=2)
+    built = {(subject, fact) for subject, facts in excluded["complete", 0].items() for fact in facts}
+    covered = {key for key, facts in excluded.items() if {(s, f) for s, ids in facts.items() for f in ids} <= built}  # that oracle stands for them
+    wanted = {oracle_recipe(recipe, excluded[key]).model_dump_json() for key in configs if key not in covered}
+    assert len(wanted) >= 2
+    assert len(asked) == 1 and asked[0][1] == 2
+    assert {r.model_dump_json() for r in asked[0][0]} == wanted and len(asked[0][0]) == len(wanted)
+    assert looked_up == list(configs)  # every (setting, seed) with an unfinished run, in plan order
+    asked.clear(), looked_up.clear()
+    prepare_oracles(runs, ["done"] * 2 + ["todo"] * 6, tiny_world.root, target_dir, None, workers=1)
+    assert asked == [] and looked_up == list(configs)[1:]  # one worker: the lookups build them one by one
