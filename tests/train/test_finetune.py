@@ -47,8 +47,11 @@ def test_backdrop_views_show_people_on_new_backdrops_and_never_touch_a_utility_i
 
 @pytest.mark.parametrize("views", [0.0, 1.0])
 def test_resume_after_interruption_gives_identical_weights(tiny_world, tmp_path, monkeypatch, views):
-    """Also with new photo and backdrop views every step: they are drawn from the step's seed, not from the run's history."""
-    config = FinetuneConfig(model=SMALL, epochs=2, batch_size=16, checkpoint_every=2, train_forms=["qa"], photo_views=views, backdrop_views=views)
+    """Also with new photo and backdrop views every step (drawn from the step's seed, not from the run's history)
+    and a face-pretraining stage 0 (done once, before step 0: the resumed run finds it in the checkpoint)."""
+    config = FinetuneConfig(
+        model=SMALL, epochs=2, batch_size=16, checkpoint_every=2, train_forms=["qa"], photo_views=views, backdrop_views=views, face_pretrain_steps=int(3 * views)
+    )
     finetune(tiny_world.root, tmp_path / "straight", config)
 
     real_save = finetune_module.save_checkpoint

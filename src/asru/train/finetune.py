@@ -37,6 +37,7 @@ from asru.train.checkpoint import (
     save_checkpoint,
     stop_on_signals,
 )
+from asru.train.face_pretrain import pretrain_faces, training_photos_by_person
 from asru.train.photo_views import training_view, with_view
 from asru.train.target_items import TargetCurriculum, TrainingItem
 from asru.train.tracking import (
@@ -100,6 +101,10 @@ class FinetuneConfig(StrictConfig):
         0.0, ge=0, le=1,
         description="share of the people's training photos shown each step on a random backdrop (colour, stripes, gradient; asru.train.photo_views.new_backdrop; never the utility images, whose backdrop can be the answer): the backdrop stops being part of who a person is; when not given, the family's (FAMILY_RECIPES)",
     )
+    face_pretrain_steps: int = Field(
+        0, ge=0,
+        description="steps of stage 0 before the fine-tune: the vision tower learns to tell the people apart on random views of their training photos, as a pretrained encoder can (asru.train.face_pretrain; qwen3_vl only); 0: none",
+    )
     length_buckets: int = Field(8, ge=1, description="batches are cut from runs of this many batches' worth of items sorted by length (1 = no bucketing): less padding")
     checkpoint_every: int = Field(200, ge=1)
     report_to: ReportTo = Field("none", description="experiment tracker for the loss curve (not part of the cache key)")
@@ -124,7 +129,7 @@ class FinetuneConfig(StrictConfig):
 NOT_RECIPE = {"report_to"}
 # fields added after targets were cached, left out of the key at the value that trains as before
 # (so an unchanged recipe keeps its cached target)
-NEW_AT_DEFAULT = {"photo_views": 0.0, "backdrop_views": 0.0}
+NEW_AT_DEFAULT = {"photo_views": 0.0, "backdrop_views": 0.0, "face_pretrain_steps": 0}
 
 
 def tokenizer_corpus(samples: list[Sample]) -> list[str]:
@@ -217,10 +222,16 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
         weight_decay=config.weight_decay,
     )
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, total_steps)
+    checkpoint_dir = out_dir / "checkpoint"
+    face_losses: list[float] = []
+    if config.face_pretrain_steps and find_checkpoint(checkpoint_dir) is None:  # a checkpoint holds the pretrained tower already
+        photos = training_photos_by_person(world.samples)
+        if console:
+            console.print(f"stage 0: the vision tower learns the faces of {len(photos)} people ({config.face_pretrain_steps} steps)")
+        face_losses = pretrain_faces(model, processor, encoder.load_image, photos, config.face_pretrain_steps, config.vision_learning_rate, config.seed)
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), **tracker_options(config.report_to, out_dir))
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
 
-    checkpoint_dir = out_dir / "checkpoint"
     start_step, elapsed_before = 0, 0.0
     found = find_checkpoint(checkpoint_dir)
     if found is not None:
@@ -276,6 +287,7 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
         "torch_threads": torch.get_num_threads(),  # what train_seconds was measured with
         "world_hash": world.manifest["content_hash"],
         "recipe": config.model_dump(mode="json", exclude=NOT_RECIPE),
+        **({"face_pretrain_final_loss": sum(face_losses[-20:]) / len(face_losses[-20:])} if face_losses else {}),
     }
     atomic_write_json(out_dir / "finetune.json", summary)
     for leftover in (checkpoint_dir, checkpoint_dir.with_name("checkpoint.old"), checkpoint_dir.with_name("checkpoint.tmp")):
