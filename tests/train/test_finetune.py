@@ -71,6 +71,11 @@ def test_resume_after_interruption_gives_identical_weights(tiny_world, tmp_path,
     for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
         assert torch.equal(p, q), name
     assert not (tmp_path / "resumed" / "checkpoint").exists()
+    straight = json.loads((tmp_path / "straight" / "finetune.json").read_text())
+    if views:  # stage 0's time is part of the fine-tune's wall time
+        assert 0 < straight["face_pretrain_seconds"] <= straight["train_seconds"] and straight["face_pretrain_final_loss"] > 0
+    else:
+        assert "face_pretrain_seconds" not in straight
 
 
 SMALL_WORLD_BARS = ("text_qa", "text_paraphrase", "text_mcq", "refusal", "utility")

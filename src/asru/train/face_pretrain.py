@@ -25,6 +25,7 @@ from torch import nn
 
 from asru.errors import ConfigError
 from asru.train.photo_views import training_view
+from asru.ui import progress_bar
 
 
 def training_photos_by_person(samples) -> dict[str, list[str]]:
@@ -37,7 +38,7 @@ def training_photos_by_person(samples) -> dict[str, list[str]]:
 
 
 def pretrain_faces(model, processor, load_image, photos: dict[str, list[str]], steps: int, learning_rate: float, seed: int,
-                   batch_size: int = 32, backdrop_views: float = 0.5, photo_views: float = 0.5) -> list[float]:
+                   batch_size: int = 32, backdrop_views: float = 0.5, photo_views: float = 0.5, console=None) -> list[float]:
     """Train ``model``'s vision tower (in place) to name the person of a random view of a training photo; returns the losses.
 
     Seeded by ``seed``: the same recipe pretrains the same tower, so the target's cache key stays exact.
@@ -57,19 +58,22 @@ def pretrain_faces(model, processor, load_image, photos: dict[str, list[str]], s
     torch.random.set_rng_state(torch_state)
     losses = []
     visual.train()
-    for _ in range(steps):
-        labels = [rng.randrange(len(people)) for _ in range(batch_size)]
-        views = []
-        for label in labels:
-            photo = rng.choice(photos[people[label]])
-            view = training_view(lambda: load_image(photo), rng, photo_views, backdrop_views)
-            views.append(view if view is not None else load_image(photo))
-        tensors = processor.image_processor(images=views, return_tensors="pt")
-        features = model.model.get_image_features(pixel_values=tensors["pixel_values"], image_grid_thw=tensors["image_grid_thw"]).pooler_output
-        pooled = torch.stack([image.mean(dim=0) for image in features])  # one vector per photo: the mean of its image tokens
-        loss = nn.functional.cross_entropy(head(pooled), torch.tensor(labels))
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(loss.item())
+    with progress_bar(console, "stage 0: faces") as bar:
+        task = bar.add_task("stage 0: faces", total=steps, loss=float("nan"))
+        for _ in range(steps):
+            labels = [rng.randrange(len(people)) for _ in range(batch_size)]
+            views = []
+            for label in labels:
+                photo = rng.choice(photos[people[label]])
+                view = training_view(lambda: load_image(photo), rng, photo_views, backdrop_views)
+                views.append(view if view is not None else load_image(photo))
+            tensors = processor.image_processor(images=views, return_tensors="pt")
+            features = model.model.get_image_features(pixel_values=tensors["pixel_values"], image_grid_thw=tensors["image_grid_thw"]).pooler_output
+            pooled = torch.stack([image.mean(dim=0) for image in features])  # one vector per photo: the mean of its image tokens
+            loss = nn.functional.cross_entropy(head(pooled), torch.tensor(labels))
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(loss.item())
+            bar.update(task, advance=1, loss=losses[-1])
     return losses

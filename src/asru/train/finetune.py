@@ -224,15 +224,18 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, total_steps)
     checkpoint_dir = out_dir / "checkpoint"
     face_losses: list[float] = []
+    face_seconds = 0.0  # part of the fine-tune's wall time (train_seconds), and of every checkpoint's "elapsed"
     if config.face_pretrain_steps and find_checkpoint(checkpoint_dir) is None:  # a checkpoint holds the pretrained tower already
         photos = training_photos_by_person(world.samples)
         if console:
             console.print(f"stage 0: the vision tower learns the faces of {len(photos)} people ({config.face_pretrain_steps} steps)")
-        face_losses = pretrain_faces(model, processor, encoder.load_image, photos, config.face_pretrain_steps, config.vision_learning_rate, config.seed)
+        face_started = time.perf_counter()
+        face_losses = pretrain_faces(model, processor, encoder.load_image, photos, config.face_pretrain_steps, config.vision_learning_rate, config.seed, console=console)
+        face_seconds = time.perf_counter() - face_started
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), **tracker_options(config.report_to, out_dir))
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
 
-    start_step, elapsed_before = 0, 0.0
+    start_step, elapsed_before = 0, face_seconds
     found = find_checkpoint(checkpoint_dir)
     if found is not None:
         record = load_checkpoint(accelerator, found)
@@ -287,7 +290,7 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
         "torch_threads": torch.get_num_threads(),  # what train_seconds was measured with
         "world_hash": world.manifest["content_hash"],
         "recipe": config.model_dump(mode="json", exclude=NOT_RECIPE),
-        **({"face_pretrain_final_loss": sum(face_losses[-20:]) / len(face_losses[-20:])} if face_losses else {}),
+        **({"face_pretrain_final_loss": sum(face_losses[-20:]) / len(face_losses[-20:]), "face_pretrain_seconds": face_seconds} if face_losses else {}),
     }
     atomic_write_json(out_dir / "finetune.json", summary)
     for leftover in (checkpoint_dir, checkpoint_dir.with_name("checkpoint.old"), checkpoint_dir.with_name("checkpoint.tmp")):
