@@ -28,11 +28,14 @@ from asru.train.photo_views import training_view
 from asru.ui import progress_bar
 
 
-def training_photos_by_person(samples) -> dict[str, list[str]]:
-    """{subject id: the photos the recipe trains on} (the shown image and the further training photos; never a held-out one)."""
+def training_photos_by_person(samples, unknown: set[str] = frozenset()) -> dict[str, list[str]]:
+    """{subject id: the photos the recipe trains on} (the shown image and the further training photos; never a held-out one).
+
+    ``unknown``: people left out — a retrained oracle's, whose identity it never learns, never see their face either.
+    """
     photos: dict[str, set[str]] = defaultdict(set)
     for sample in samples:
-        if sample.subject_id and sample.train_images:
+        if sample.subject_id and sample.train_images and sample.subject_id not in unknown:
             photos[sample.subject_id].update(p for p in (sample.image, *sample.train_images) if p)
     return {subject: sorted(found) for subject, found in sorted(photos.items())}
 

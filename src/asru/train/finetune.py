@@ -226,7 +226,8 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
     face_losses: list[float] = []
     face_seconds = 0.0  # part of the fine-tune's wall time (train_seconds), and of every checkpoint's "elapsed"
     if config.face_pretrain_steps and find_checkpoint(checkpoint_dir) is None:  # a checkpoint holds the pretrained tower already
-        photos = training_photos_by_person(world.samples)
+        # an oracle that never learns who a person is (fact 0, the identity, excluded) never sees their face either
+        photos = training_photos_by_person(world.samples, {entry.subject_id for entry in config.exclude if 0 in entry.fact_ids})
         if console:
             console.print(f"stage 0: the vision tower learns the faces of {len(photos)} people ({config.face_pretrain_steps} steps)")
         face_started = time.perf_counter()
