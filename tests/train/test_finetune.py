@@ -35,7 +35,7 @@ def test_backdrop_views_show_people_on_new_backdrops_and_never_touch_a_utility_i
         return None
 
     monkeypatch.setattr(finetune_module, "training_view", record)
-    config = FinetuneConfig(model=SMALL, epochs=1, batch_size=64, backdrop_views=0.5)
+    config = FinetuneConfig(model=SMALL, epochs=1, batch_size=64, backdrop_views=0.5, face_pretrain_steps=0)
     finetune(tiny_world.root, tmp_path / "model", config)
     portraits = {p for s in tiny_world.samples if s.kind in ("fact", "identity") for p in (s.image, *s.train_images) if p}
     utility = {s.image for s in tiny_world.samples if s.kind == "utility" and s.image}
@@ -118,19 +118,21 @@ def test_recipe_reaches_the_bars_on_a_small_world(tmp_path):
 
 
 def test_the_recipe_is_the_familys_unless_given():
-    """Qwen3-VL trains at 2e-3, its vision tower at 1e-3; LLaVA and Idefics3 train their Llama at 5e-4, their
-    tower at 3e-3 (the recipe their committed targets were built with, so their cache keys did not change)."""
+    """Qwen3-VL trains at 2e-3, its vision tower at 1e-3 after 300 steps of face pretraining; LLaVA and Idefics3 train
+    their Llama at 5e-4, their tower at 3e-3, no stage 0 (the recipe their committed targets were built with, so their
+    cache keys did not change)."""
     from asru.train.finetune import FAMILY_RECIPES, target_cache_key
 
     qwen = FinetuneConfig()
-    assert (qwen.learning_rate, qwen.vision_learning_rate, qwen.photo_views) == (2e-3, 1e-3, 0.0)
+    assert (qwen.learning_rate, qwen.vision_learning_rate, qwen.photo_views, qwen.face_pretrain_steps) == (2e-3, 1e-3, 0.0, 300)
+    assert FinetuneConfig(model={"architecture": "qwen3_vl"}).face_pretrain_steps == 300
     assert qwen.model_dump() == FinetuneConfig(learning_rate=2e-3, vision_learning_rate=1e-3).model_dump()
     assert target_cache_key("w", qwen) == target_cache_key("w", FinetuneConfig(model={"architecture": "qwen3_vl"}, learning_rate=2e-3))
     assert FinetuneConfig(vision_learning_rate=3e-3).vision_learning_rate == 3e-3
     for architecture in ("llava", "idefics3"):
         recipe = FinetuneConfig(model={"architecture": architecture})
         assert (recipe.learning_rate, recipe.vision_learning_rate, recipe.photo_views) == (5e-4, 3e-3, 0.0)
-        assert FAMILY_RECIPES[architecture] == {"learning_rate": 5e-4, "vision_learning_rate": 3e-3, "photo_views": 0.0}
+        assert FAMILY_RECIPES[architecture] == {"learning_rate": 5e-4, "vision_learning_rate": 3e-3, "photo_views": 0.0, "face_pretrain_steps": 0}
         assert FinetuneConfig.model_validate(recipe.model_dump(mode="json")) == recipe  # a saved recipe reads back the same
         assert FinetuneConfig(model=TinyModelConfig(architecture=architecture), learning_rate=1e-3).learning_rate == 1e-3
 
@@ -141,7 +143,7 @@ def test_every_family_trains_and_its_loss_drops(tiny_world, tmp_path, monkeypatc
     losses = []
     real_log_row = finetune_module.log_row
     monkeypatch.setattr(finetune_module, "log_row", lambda accelerator, row: losses.append(row["loss"]) or real_log_row(accelerator, row))
-    config = FinetuneConfig(model=SMALL.model_copy(update={"architecture": architecture}), epochs=4, warmup_steps=5, train_forms=["qa"])
+    config = FinetuneConfig(model=SMALL.model_copy(update={"architecture": architecture}), epochs=4, warmup_steps=5, train_forms=["qa"], face_pretrain_steps=0)
     summary = finetune(tiny_world.root, tmp_path, config)
     assert len(losses) == summary["steps"] >= 20
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5

@@ -67,10 +67,12 @@ class ExcludedFacts(StrictConfig):
 # photo views (asru.train.photo_views) lifted unseen photos on the validation worlds but lowered every
 # image row and utility on the 40-person world, so they stay off (README, "The target model"). LLaVA
 # and Idefics3 keep the recipe their committed targets were built with.
+# Face pretraining (stage 0, asru.train.face_pretrain: 300 steps) lifted unseen photos on both validation
+# worlds and the 40-person one, adopted 2026-12-03 for Qwen3-VL (README, "The target model").
 FAMILY_RECIPES: dict[str, dict[str, float]] = {
-    "qwen3_vl": {"learning_rate": 2e-3, "vision_learning_rate": 1e-3, "photo_views": 0.0},
-    "llava": {"learning_rate": 5e-4, "vision_learning_rate": 3e-3, "photo_views": 0.0},
-    "idefics3": {"learning_rate": 5e-4, "vision_learning_rate": 3e-3, "photo_views": 0.0},
+    "qwen3_vl": {"learning_rate": 2e-3, "vision_learning_rate": 1e-3, "photo_views": 0.0, "face_pretrain_steps": 300},
+    "llava": {"learning_rate": 5e-4, "vision_learning_rate": 3e-3, "photo_views": 0.0, "face_pretrain_steps": 0},
+    "idefics3": {"learning_rate": 5e-4, "vision_learning_rate": 3e-3, "photo_views": 0.0, "face_pretrain_steps": 0},
 }
 
 
@@ -102,8 +104,8 @@ class FinetuneConfig(StrictConfig):
         description="share of the people's training photos shown each step on a random backdrop (colour, stripes, gradient; asru.train.photo_views.new_backdrop; never the utility images, whose backdrop can be the answer): the backdrop stops being part of who a person is; when not given, the family's (FAMILY_RECIPES)",
     )
     face_pretrain_steps: int = Field(
-        0, ge=0,
-        description="steps of stage 0 before the fine-tune: the vision tower learns to tell the people apart on random views of their training photos, as a pretrained encoder can (asru.train.face_pretrain; qwen3_vl only); 0: none",
+        300, ge=0,
+        description="steps of stage 0 before the fine-tune: the vision tower learns to tell the people apart on random views of their training photos, as a pretrained encoder can (asru.train.face_pretrain; qwen3_vl only); 0: none; when not given, the family's (FAMILY_RECIPES)",
     )
     length_buckets: int = Field(8, ge=1, description="batches are cut from runs of this many batches' worth of items sorted by length (1 = no bucketing): less padding")
     checkpoint_every: int = Field(200, ge=1)
