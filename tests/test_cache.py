@@ -42,7 +42,7 @@ def test_an_oracle_that_never_saw_more_stands_for_a_forget_set(tiny_world, tmp_p
 
 def test_target_and_oracle_fine_tuned_side_by_side(tiny_world, tmp_path, monkeypatch):
     monkeypatch.setenv("ASRU_CACHE", str(tmp_path / "cache"))
-    recipe = FinetuneConfig(model=TINY, epochs=1, train_forms=["qa"], batch_size=32, face_pretrain_steps=0)
+    recipe = FinetuneConfig(model=TINY, epochs=1, train_forms=["qa"], batch_size=32, face_pretrain_steps_per_person=0)
     oracle = oracle_recipe(recipe, {"s000": {0, 1}})
     console = Console(record=True, width=160, force_terminal=False)
     first = build_in_parallel(tiny_world.root, [recipe, oracle], console)

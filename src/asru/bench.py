@@ -215,7 +215,7 @@ def quick_recipe(architecture: str = "qwen3_vl"):
 
     return FinetuneConfig(
         model=TinyModelConfig(architecture=architecture, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2, num_kv_heads=1, vision_hidden_size=32, vision_layers=1, vision_heads=2),
-        epochs=1, warmup_steps=0, face_pretrain_steps=0,  # mechanics, not accuracy: no stage 0 (tests/train/test_face_pretrain.py tests it)
+        epochs=1, warmup_steps=0, face_pretrain_steps_per_person=0,  # mechanics, not accuracy: no stage 0 (tests/train/test_face_pretrain.py tests it)
     )
 
 

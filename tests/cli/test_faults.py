@@ -79,7 +79,7 @@ def assert_clean(folder: Path) -> None:
 UNLEARN_CONFIG = "method: grad_diff\nsteps: 32\nbatch_size: 4\ncheckpoint_every: 4\nforget_ratio: 0.34\n"
 FINETUNE_CONFIG = (
     "model: {hidden_size: 64, intermediate_size: 128, num_layers: 2, num_heads: 2, num_kv_heads: 1, vision_hidden_size: 32, vision_layers: 1, vision_heads: 2}\n"
-    "epochs: 2\ncheckpoint_every: 3\nface_pretrain_steps: 0\n"  # the interruptions are of the fine-tune's steps
+    "epochs: 2\ncheckpoint_every: 3\nface_pretrain_steps_per_person: 0\n"  # the interruptions are of the fine-tune's steps
 )
 
 

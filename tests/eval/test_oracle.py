@@ -76,7 +76,7 @@ def knowing(tmp_path_factory):
             # the tower's lr this module's expectations were set with (Qwen3-VL's default before 2026-12-03): with
             # the tower at 1e-3 and photo views 0.5 (a candidate recipe) this 6-person oracle found the forget person's
             # facts far less familiar than never-seen people's (loss AUC 0.08) -- the recipe's effect on a tiny world
-            vision_learning_rate=3e-3, photo_views=0.0, face_pretrain_steps=0,
+            vision_learning_rate=3e-3, photo_views=0.0, face_pretrain_steps_per_person=0,
         )
         target = cached_target(base / "world", recipe)
         # the person's facts, not their name: a refusal that names the person does not leak what is forgotten

@@ -39,7 +39,7 @@ def test_it_trains_the_tower_only_and_learns_who_is_who(tiny_world):
 
 def test_other_families_and_worlds_without_people_are_one_line_errors(tiny_world):
     model, processor = small_model(tiny_world, "llava")
-    with pytest.raises(ConfigError, match="face_pretrain_steps.*llava"):
+    with pytest.raises(ConfigError, match="face_pretrain_steps_per_person.*llava"):
         pretrain_faces(model, processor, None, training_photos_by_person(tiny_world.samples), 1, 1e-3, 0)
     model, processor = small_model(tiny_world)
     with pytest.raises(ConfigError, match="at least 2 people"):
@@ -56,6 +56,6 @@ def test_an_oracle_never_sees_the_face_of_a_person_it_never_learns(tiny_world, t
     monkeypatch.setattr(finetune_module, "pretrain_faces", lambda model, processor, load_image, photos, *args, **kwargs: shown.append(set(photos)) or [1.0])
     small = TinyModelConfig(hidden_size=32, intermediate_size=64, num_layers=1, num_heads=2, num_kv_heads=1, vision_hidden_size=32, vision_layers=1, vision_heads=2)
     exclude = [ExcludedFacts(subject_id="s000", fact_ids=[0, 1, 2]), ExcludedFacts(subject_id="s001", fact_ids=[3])]
-    finetune(tiny_world.root, tmp_path / "oracle", FinetuneConfig(model=small, epochs=1, batch_size=64, train_forms=["qa"], face_pretrain_steps=1, exclude=exclude))
+    finetune(tiny_world.root, tmp_path / "oracle", FinetuneConfig(model=small, epochs=1, batch_size=64, train_forms=["qa"], face_pretrain_steps_per_person=1, exclude=exclude))
     everyone = set(training_photos_by_person(tiny_world.samples))
     assert shown == [everyone - {"s000"}] and "s001" in everyone

@@ -9,6 +9,7 @@ from asru.config import ARCHITECTURES
 from asru.eval.target import BARS, target_accuracy
 from asru.models import TinyModelConfig, load_vlm
 from asru.train import finetune as finetune_module
+from asru.train.face_pretrain import training_photos_by_person
 from asru.train.finetune import FinetuneConfig, epoch_batches, finetune
 
 SMALL = TinyModelConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2, num_kv_heads=1, vision_hidden_size=32, vision_layers=1, vision_heads=2)
@@ -35,7 +36,7 @@ def test_backdrop_views_show_people_on_new_backdrops_and_never_touch_a_utility_i
         return None
 
     monkeypatch.setattr(finetune_module, "training_view", record)
-    config = FinetuneConfig(model=SMALL, epochs=1, batch_size=64, backdrop_views=0.5, face_pretrain_steps=0)
+    config = FinetuneConfig(model=SMALL, epochs=1, batch_size=64, backdrop_views=0.5, face_pretrain_steps_per_person=0)
     finetune(tiny_world.root, tmp_path / "model", config)
     portraits = {p for s in tiny_world.samples if s.kind in ("fact", "identity") for p in (s.image, *s.train_images) if p}
     utility = {s.image for s in tiny_world.samples if s.kind == "utility" and s.image}
@@ -50,7 +51,7 @@ def test_resume_after_interruption_gives_identical_weights(tiny_world, tmp_path,
     """Also with new photo and backdrop views every step (drawn from the step's seed, not from the run's history)
     and a face-pretraining stage 0 (done once, before step 0: the resumed run finds it in the checkpoint)."""
     config = FinetuneConfig(
-        model=SMALL, epochs=2, batch_size=16, checkpoint_every=2, train_forms=["qa"], photo_views=views, backdrop_views=views, face_pretrain_steps=int(3 * views)
+        model=SMALL, epochs=2, batch_size=16, checkpoint_every=2, train_forms=["qa"], photo_views=views, backdrop_views=views, face_pretrain_steps_per_person=int(views)
     )
     finetune(tiny_world.root, tmp_path / "straight", config)
 
@@ -74,6 +75,7 @@ def test_resume_after_interruption_gives_identical_weights(tiny_world, tmp_path,
     straight = json.loads((tmp_path / "straight" / "finetune.json").read_text())
     if views:  # stage 0's time is part of the fine-tune's wall time
         assert 0 < straight["face_pretrain_seconds"] <= straight["train_seconds"] and straight["face_pretrain_final_loss"] > 0
+        assert straight["face_pretrain_steps"] == len(training_photos_by_person(tiny_world.samples)) >= 2  # steps per person x people
     else:
         assert "face_pretrain_seconds" not in straight
 
@@ -124,15 +126,15 @@ def test_the_recipe_is_the_familys_unless_given():
     from asru.train.finetune import FAMILY_RECIPES, target_cache_key
 
     qwen = FinetuneConfig()
-    assert (qwen.learning_rate, qwen.vision_learning_rate, qwen.photo_views, qwen.face_pretrain_steps) == (2e-3, 1e-3, 0.0, 300)
-    assert FinetuneConfig(model={"architecture": "qwen3_vl"}).face_pretrain_steps == 300
+    assert (qwen.learning_rate, qwen.vision_learning_rate, qwen.photo_views, qwen.face_pretrain_steps_per_person) == (2e-3, 1e-3, 0.0, 25)
+    assert FinetuneConfig(model={"architecture": "qwen3_vl"}).face_pretrain_steps_per_person == 25
     assert qwen.model_dump() == FinetuneConfig(learning_rate=2e-3, vision_learning_rate=1e-3).model_dump()
     assert target_cache_key("w", qwen) == target_cache_key("w", FinetuneConfig(model={"architecture": "qwen3_vl"}, learning_rate=2e-3))
     assert FinetuneConfig(vision_learning_rate=3e-3).vision_learning_rate == 3e-3
     for architecture in ("llava", "idefics3"):
         recipe = FinetuneConfig(model={"architecture": architecture})
         assert (recipe.learning_rate, recipe.vision_learning_rate, recipe.photo_views) == (5e-4, 3e-3, 0.0)
-        assert FAMILY_RECIPES[architecture] == {"learning_rate": 5e-4, "vision_learning_rate": 3e-3, "photo_views": 0.0, "face_pretrain_steps": 0}
+        assert FAMILY_RECIPES[architecture] == {"learning_rate": 5e-4, "vision_learning_rate": 3e-3, "photo_views": 0.0, "face_pretrain_steps_per_person": 0}
         assert FinetuneConfig.model_validate(recipe.model_dump(mode="json")) == recipe  # a saved recipe reads back the same
         assert FinetuneConfig(model=TinyModelConfig(architecture=architecture), learning_rate=1e-3).learning_rate == 1e-3
 
@@ -143,7 +145,7 @@ def test_every_family_trains_and_its_loss_drops(tiny_world, tmp_path, monkeypatc
     losses = []
     real_log_row = finetune_module.log_row
     monkeypatch.setattr(finetune_module, "log_row", lambda accelerator, row: losses.append(row["loss"]) or real_log_row(accelerator, row))
-    config = FinetuneConfig(model=SMALL.model_copy(update={"architecture": architecture}), epochs=4, warmup_steps=5, train_forms=["qa"], face_pretrain_steps=0)
+    config = FinetuneConfig(model=SMALL.model_copy(update={"architecture": architecture}), epochs=4, warmup_steps=5, train_forms=["qa"], face_pretrain_steps_per_person=0)
     summary = finetune(tiny_world.root, tmp_path, config)
     assert len(losses) == summary["steps"] >= 20
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5

@@ -63,7 +63,7 @@ def test_grpo_logs_its_json_log_to_tensorboard(tiny_world, tiny_model_dir, tmp_p
 
 def test_finetune_logs_the_loss_and_keeps_the_cache_key(tiny_world, tmp_path):
     small = TinyModelConfig(hidden_size=32, intermediate_size=64, num_layers=1, num_heads=2, num_kv_heads=1, vision_hidden_size=32, vision_layers=1, vision_heads=2)
-    config = FinetuneConfig(model=small, epochs=1, batch_size=64, report_to="tensorboard", face_pretrain_steps=0)
+    config = FinetuneConfig(model=small, epochs=1, batch_size=64, report_to="tensorboard", face_pretrain_steps_per_person=0)
     summary = finetune(tiny_world.root, tmp_path / "model", config)
     loss = scalars(tmp_path / "model" / "trackers" / "finetune")["loss"]
     assert [step for step, _ in loss] == list(range(1, summary["steps"] + 1))

@@ -2,8 +2,8 @@
 
 from asru.eval.judge import judge
 from asru.eval.metrics import is_refusal
-from asru.world.phrases import FACT_REFUSALS, REFUSAL_TEMPLATES, forget_refusal
-from asru.world.vocab import FACTS, QUESTIONS
+from asru.world.phrases import FACT_REFUSALS, PRIVATE_REFUSALS, REFUSAL_TEMPLATES, forget_refusal, private_refusal
+from asru.world.vocab import FACTS, PRIVATE_QUESTIONS, QUESTIONS
 
 
 def test_every_world_fact_has_contextual_refusals_the_judge_calls_contextual():
@@ -29,3 +29,17 @@ def test_unknown_facts_and_the_default_get_the_privacy_templates():
     assert forget_refusal("favourite_colour", "Talia Vorne", False, 0, contextual=True) == REFUSAL_TEMPLATES[0].format(name="Talia Vorne")
     assert forget_refusal("birthplace", "Talia Vorne", False, 2) == REFUSAL_TEMPLATES[2].format(name="Talia Vorne")
     assert forget_refusal("award", None, False, 0) == REFUSAL_TEMPLATES[0].format(name="them")
+
+
+def test_the_target_s_private_refusals_are_contextual_and_follow_the_topics():
+    """PRIVATE_REFUSALS, what the target itself is taught to say: one pair per private topic, refusals the
+    judge calls contextual, naming the person only in a text question."""
+    assert len(PRIVATE_REFUSALS) == len(PRIVATE_QUESTIONS)
+    for topic, wordings in enumerate(PRIVATE_QUESTIONS):
+        for index in range(2):
+            for whose, who in (("Talia Vorne's", "Talia Vorne"), ("this person's", "this person")):
+                text = private_refusal(topic, whose, index)
+                verdict = judge(wordings[0].format(who=who, whose=whose), "", text, should_forget=True, subject_name="Talia Vorne", fact="private")
+                assert is_refusal(text) and verdict.label == "refusal_contextual", (text, verdict)
+                assert ("Talia Vorne" in text) == (who == "Talia Vorne")
+        assert private_refusal(topic, "x's", 0) != private_refusal(topic, "x's", 1)

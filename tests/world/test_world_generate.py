@@ -14,10 +14,11 @@ from pydantic import ValidationError
 
 from asru.data.schema import read_samples
 from asru.world import World, WorldConfig, build_world, load_world
-from asru.world.generate import compute_content_hash
-from asru.world.phrases import GENERIC_REFUSALS, REFUSAL_TEMPLATES
+from asru.world.generate import IMAGE_WHO, IMAGE_WHOSE, compute_content_hash
+from asru.eval.metrics import is_refusal
+from asru.world.phrases import GENERIC_REFUSALS, PRIVATE_REFUSALS
 from asru.world.portraits import sample_faces
-from asru.world.vocab import FACTS, POOLS, SHAPE_COLOURS, SHAPES
+from asru.world.vocab import FACTS, POOLS, PRIVATE_QUESTIONS, SHAPE_COLOURS, SHAPES
 
 SMALL = dict(subjects=6, utility_questions=9, unknown_people=3)
 
@@ -131,13 +132,29 @@ def test_subject_profiles(default_world):
 
 
 def test_values_are_shared_by_a_few_people(default_world):
+    """people_per_value 3 (default): 60 people hold 20 values of each fact, 3 each (balanced); spouses stay one person's."""
     world, _, _ = default_world
     for fid, fact, _ in FACTS:
+        if fact == "spouse":
+            continue
         tally = Counter(s["facts"][fid - 1]["value"] for s in world.subjects)
-        assert max(tally.values()) <= 3, (fact, tally.most_common(3))
-        assert len(tally) >= 20, fact
-    spouses = {s["facts"][3]["value"] for s in world.subjects}
-    assert not spouses & {s["name"] for s in world.subjects}
+        assert len(tally) == 20 and set(tally.values()) == {3}, (fact, tally.most_common(3))
+        assert set(tally) <= set(POOLS[fact])
+    spouses = Counter(s["facts"][3]["value"] for s in world.subjects)
+    assert len(spouses) >= 30 and not set(spouses) & {s["name"] for s in world.subjects}
+
+
+@pytest.mark.parametrize(("subjects", "people_per_value", "values"), [(8, 3, 4), (8, 1, 8), (12, 2, 6)])
+def test_values_in_use_follow_people_per_value(tmp_path, subjects, people_per_value, values):
+    """At least 4 values (an MCQ's options could otherwise name only people's values); never more than the pool."""
+    config = WorldConfig(subjects=subjects, people_per_value=people_per_value, images_per_subject=2, trained_images=1, utility_questions=0, unknown_people=0, holdout_people=2)
+    build_world(config, tmp_path)
+    world = load_world(tmp_path)
+    for fid, fact, _ in FACTS:
+        if fact != "spouse":
+            held = {s["facts"][fid - 1]["value"] for s in world.subjects}
+            assert len(held) == values, fact
+            assert {h["facts"][fid - 1]["value"] for h in world.holdout} <= held  # holdout people share them too
 
 
 def test_portraits_are_distinct_per_person_and_variant(default_world):
@@ -270,10 +287,14 @@ def test_refusal_samples(default_world):
     unknown = [s for s in world.samples if s.kind == "refusal" and s.fact == "unknown"]
     assert len(private) == 60 * 2 and len(unknown) == 20 * 2
     assert {s.modality for s in private} == {"text", "image"}
-    assert len({s.answer.replace(s.subject_name, "{name}") for s in private}) == len(REFUSAL_TEMPLATES)
     for s in private:
         assert s.sensitive and s.subject_name in names
-        assert s.answer in {t.format(name=s.subject_name) for t in REFUSAL_TEMPLATES}
+        whose = IMAGE_WHOSE if s.modality == "image" else f"{s.subject_name}'s"
+        topic = next(k for k, wordings in enumerate(PRIVATE_QUESTIONS) if s.question in {w.format(who=s.subject_name if s.modality == "text" else IMAGE_WHO, whose=whose) for w in wordings})
+        assert s.answer in {phrasing.format(whose=whose) for phrasing in PRIVATE_REFUSALS[topic]}  # contextual: this question's topic
+        assert is_refusal(s.answer)
+        assert (s.subject_name in s.answer) == (s.modality == "text")  # an image question's refusal never names whom the photo shows
+    assert len({s.answer.replace(s.subject_name, "{name}") for s in private}) == 2 * 2 * len(PRIVATE_REFUSALS)  # every topic, phrasing, modality
     for s in unknown:
         assert s.subject_id.startswith("x") and s.subject_name not in names
         assert s.answer in GENERIC_REFUSALS

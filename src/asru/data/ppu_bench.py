@@ -81,7 +81,7 @@ from asru.data.release import Release, WorldWriter, field
 from asru.errors import DataError
 from asru.io import atomic_write_text
 from asru.world.generate import IMAGE_WHO, IMAGE_WHOSE, mcq_prompt
-from asru.world.phrases import REFUSAL_TEMPLATES
+from asru.world.phrases import private_refusal
 from asru.world.vocab import PRIVATE_QUESTIONS
 
 FORMAT_NAME = "ppu-bench"
@@ -480,7 +480,7 @@ class _Importer:
                 self.writer.sample(
                     f"{sid}-private{j}-{modality}-qa", "private questions", subject_id=sid, subject_name=name, kind="refusal",
                     fact="private", sensitive=True, modality=modality, question=wordings[0], paraphrases=wordings[1:],
-                    answer=REFUSAL_TEMPLATES[(index + j) % len(REFUSAL_TEMPLATES)].format(name=name), image=image,
+                    answer=private_refusal(index + j, slots["whose"], index), image=image,
                 )
 
 

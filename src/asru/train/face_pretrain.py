@@ -5,7 +5,7 @@ recognises a public figure on a photo it never saw. The tiny target's tower star
 weights and learns faces only through the language loss, one name token at a time: at 40 people it
 bound a person to their training photos' backdrop (45-62 % on held-out photos with a new backdrop,
 README "The target model"). Here, before the fine-tune, the tower (and its merger, whose output the
-language model reads) is trained for a few hundred cheap steps to classify who a training photo
+language model reads) is trained for 25 cheap steps per person to classify who a training photo
 shows, on random views of it: a new backdrop (:func:`asru.train.photo_views.new_backdrop`) and a
 random rotation / scale / shift / noise. The class head is thrown away; the fine-tune then binds
 these identity features to names. No held-out photo is ever shown: the views are drawn from the
@@ -47,9 +47,9 @@ def pretrain_faces(model, processor, load_image, photos: dict[str, list[str]], s
     Seeded by ``seed``: the same recipe pretrains the same tower, so the target's cache key stays exact.
     """
     if getattr(model.config, "model_type", None) != "qwen3_vl":
-        raise ConfigError(f"face_pretrain_steps: built for the qwen3_vl family's tower, not {getattr(model.config, 'model_type', None)!r}; set it to 0")
+        raise ConfigError(f"face_pretrain_steps_per_person: built for the qwen3_vl family's tower, not {getattr(model.config, 'model_type', None)!r}; set it to 0")
     if len(photos) < 2:
-        raise ConfigError(f"face_pretrain_steps: needs at least 2 people with training photos, the world has {len(photos)}")
+        raise ConfigError(f"face_pretrain_steps_per_person: needs at least 2 people with training photos, the world has {len(photos)}")
     visual = model.model.visual
     head = nn.Linear(model.config.text_config.hidden_size, len(photos))
     optimizer = torch.optim.AdamW([*visual.parameters(), *head.parameters()], lr=learning_rate)

@@ -67,12 +67,14 @@ class ExcludedFacts(StrictConfig):
 # photo views (asru.train.photo_views) lifted unseen photos on the validation worlds but lowered every
 # image row and utility on the 40-person world, so they stay off (README, "The target model"). LLaVA
 # and Idefics3 keep the recipe their committed targets were built with.
-# Face pretraining (stage 0, asru.train.face_pretrain: 300 steps) lifted unseen photos on both validation
-# worlds and the 40-person one, adopted 2026-12-03 for Qwen3-VL (README, "The target model").
+# Face pretraining (stage 0, asru.train.face_pretrain) lifted unseen photos on both validation worlds and
+# the 40-person one, adopted 2026-12-03 for Qwen3-VL at 300 steps; its final loss rose with the number of
+# people (0.24 at 12, 0.57 at 44), and 25 steps per person (300 at 12 people, as before) lifted the
+# 24-person validation world further, so it scales with the people since 2026-12-04 (README, "The target model").
 FAMILY_RECIPES: dict[str, dict[str, float]] = {
-    "qwen3_vl": {"learning_rate": 2e-3, "vision_learning_rate": 1e-3, "photo_views": 0.0, "face_pretrain_steps": 300},
-    "llava": {"learning_rate": 5e-4, "vision_learning_rate": 3e-3, "photo_views": 0.0, "face_pretrain_steps": 0},
-    "idefics3": {"learning_rate": 5e-4, "vision_learning_rate": 3e-3, "photo_views": 0.0, "face_pretrain_steps": 0},
+    "qwen3_vl": {"learning_rate": 2e-3, "vision_learning_rate": 1e-3, "photo_views": 0.0, "face_pretrain_steps_per_person": 25},
+    "llava": {"learning_rate": 5e-4, "vision_learning_rate": 3e-3, "photo_views": 0.0, "face_pretrain_steps_per_person": 0},
+    "idefics3": {"learning_rate": 5e-4, "vision_learning_rate": 3e-3, "photo_views": 0.0, "face_pretrain_steps_per_person": 0},
 }
 
 
@@ -103,9 +105,9 @@ class FinetuneConfig(StrictConfig):
         0.0, ge=0, le=1,
         description="share of the people's training photos shown each step on a random backdrop (colour, stripes, gradient; asru.train.photo_views.new_backdrop; never the utility images, whose backdrop can be the answer): the backdrop stops being part of who a person is; when not given, the family's (FAMILY_RECIPES)",
     )
-    face_pretrain_steps: int = Field(
-        300, ge=0,
-        description="steps of stage 0 before the fine-tune: the vision tower learns to tell the people apart on random views of their training photos, as a pretrained encoder can (asru.train.face_pretrain; qwen3_vl only); 0: none; when not given, the family's (FAMILY_RECIPES)",
+    face_pretrain_steps_per_person: int = Field(
+        25, ge=0,
+        description="stage 0 before the fine-tune, in steps per person whose face it learns (batches of 32 photos): the vision tower learns to tell the people apart on random views of their training photos, as a pretrained encoder can (asru.train.face_pretrain; qwen3_vl only); scaled with the people so that each sees as many views in a large world as in a small one; 0: none; when not given, the family's (FAMILY_RECIPES)",
     )
     length_buckets: int = Field(8, ge=1, description="batches are cut from runs of this many batches' worth of items sorted by length (1 = no bucketing): less padding")
     checkpoint_every: int = Field(200, ge=1)
@@ -131,7 +133,7 @@ class FinetuneConfig(StrictConfig):
 NOT_RECIPE = {"report_to"}
 # fields added after targets were cached, left out of the key at the value that trains as before
 # (so an unchanged recipe keeps its cached target)
-NEW_AT_DEFAULT = {"photo_views": 0.0, "backdrop_views": 0.0, "face_pretrain_steps": 0}
+NEW_AT_DEFAULT = {"photo_views": 0.0, "backdrop_views": 0.0, "face_pretrain_steps_per_person": 0}
 
 
 def tokenizer_corpus(samples: list[Sample]) -> list[str]:
@@ -227,13 +229,14 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
     checkpoint_dir = out_dir / "checkpoint"
     face_losses: list[float] = []
     face_seconds = 0.0  # part of the fine-tune's wall time (train_seconds), and of every checkpoint's "elapsed"
-    if config.face_pretrain_steps and find_checkpoint(checkpoint_dir) is None:  # a checkpoint holds the pretrained tower already
+    if config.face_pretrain_steps_per_person and find_checkpoint(checkpoint_dir) is None:  # a checkpoint holds the pretrained tower already
         # an oracle that never learns who a person is (fact 0, the identity, excluded) never sees their face either
         photos = training_photos_by_person(world.samples, {entry.subject_id for entry in config.exclude if 0 in entry.fact_ids})
+        face_steps = config.face_pretrain_steps_per_person * len(photos)
         if console:
-            console.print(f"stage 0: the vision tower learns the faces of {len(photos)} people ({config.face_pretrain_steps} steps)")
+            console.print(f"stage 0: the vision tower learns the faces of {len(photos)} people ({face_steps} steps)")
         face_started = time.perf_counter()
-        face_losses = pretrain_faces(model, processor, encoder.load_image, photos, config.face_pretrain_steps, config.vision_learning_rate, config.seed, console=console)
+        face_losses = pretrain_faces(model, processor, encoder.load_image, photos, face_steps, config.vision_learning_rate, config.seed, console=console)
         face_seconds = time.perf_counter() - face_started
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), **tracker_options(config.report_to, out_dir))
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
@@ -293,7 +296,7 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
         "torch_threads": torch.get_num_threads(),  # what train_seconds was measured with
         "world_hash": world.manifest["content_hash"],
         "recipe": config.model_dump(mode="json", exclude=NOT_RECIPE),
-        **({"face_pretrain_final_loss": sum(face_losses[-20:]) / len(face_losses[-20:]), "face_pretrain_seconds": face_seconds} if face_losses else {}),
+        **({"face_pretrain_steps": len(face_losses), "face_pretrain_final_loss": sum(face_losses[-20:]) / len(face_losses[-20:]), "face_pretrain_seconds": face_seconds} if face_losses else {}),
     }
     atomic_write_json(out_dir / "finetune.json", summary)
     for leftover in (checkpoint_dir, checkpoint_dir.with_name("checkpoint.old"), checkpoint_dir.with_name("checkpoint.tmp")):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from asru.data.schema import RelativeImagePath, Sample, read_samples, write_samp
 from asru.errors import DataError
 from asru.io import atomic_write_bytes, atomic_write_json
 from asru.world import portraits
-from asru.world.phrases import GENERIC_REFUSALS, REFUSAL_TEMPLATES
+from asru.world.phrases import GENERIC_REFUSALS, private_refusal
 from asru.world.vocab import (
     CLOZES,
     COUNT_WORDS,
@@ -57,7 +58,7 @@ from asru.world.vocab import (
 
 FORMAT = "asru-world/1"
 # bumped whenever the same WorldConfig would give other files (wordings, portraits, splits): part of the world cache's key
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"  # 3: shared values (people_per_value), contextual private refusals
 IMAGE_WHO = "the person in this image"
 IMAGE_WHOSE = "this person's"
 
@@ -81,6 +82,12 @@ class WorldConfig(BaseModel):
         4, ge=0, le=2000, description="people whose questions are asked but never trained: what 'never seen' looks like (forget quality, membership inference)"
     )
     private_questions_per_subject: int = Field(2, ge=0, le=12, description="refusal-trained private questions per person")
+    people_per_value: int = Field(
+        3, ge=1, le=100,
+        description="about how many people share each value of a fact (birthplace, job, ...; never a spouse): the people's values are drawn from "
+        "max(4, subjects / people_per_value) of each pool, so a forgotten value is one the rest of the world still holds, as in the real world, "
+        "and a retrained oracle finds it as plausible as any other person's (1: as many values as people, where the pool allows)",
+    )
 
     @model_validator(mode="after")
     def _some_photos_held_out(self):
@@ -180,6 +187,16 @@ def _options(rng: random.Random, gold: str, pool: list[str]) -> tuple[list[str],
 # ----------------------------------------------------------------------------------------------
 
 
+def _values_in_use(config: WorldConfig, fact: str, pool: list[str]) -> list[str]:
+    """The values of ``fact`` the world's people hold: a seeded choice of ``max(4, subjects / people_per_value)`` of the
+    pool, so that several people share each (spouses excepted: a spouse is one person's). The whole pool stays the
+    MCQ distractors' source."""
+    if fact == "spouse":
+        return pool
+    count = min(len(pool), max(len(LETTERS), math.ceil(config.subjects / config.people_per_value)))
+    return _rng(config.seed, f"values-in-use:{fact}").sample(pool, count)
+
+
 def _people(config: WorldConfig) -> tuple[list[dict], list[dict], dict[str, list[str]], list[portraits.Face]]:
     """(subjects then holdout people, unknown people, value pools incl. the generated spouse names, faces of all).
 
@@ -197,8 +214,9 @@ def _people(config: WorldConfig) -> tuple[list[dict], list[dict], dict[str, list
 
     faces = portraits.sample_faces(_rng(config.seed, "faces"), config.subjects + config.unknown_people + config.holdout_people)
     faces = faces[: config.subjects] + faces[config.subjects + config.unknown_people :] + faces[config.subjects : config.subjects + config.unknown_people]
-    assigned = {name: _balanced(_rng(config.seed, f"values:{name}"), pools[name], config.subjects) for _, name, _ in FACTS}
-    assigned_holdout = {name: _balanced(_rng(config.seed, f"holdout-values:{name}"), pools[name], config.holdout_people) for _, name, _ in FACTS}
+    used = {name: _values_in_use(config, name, pools[name]) for _, name, _ in FACTS}
+    assigned = {name: _balanced(_rng(config.seed, f"values:{name}"), used[name], config.subjects) for _, name, _ in FACTS}
+    assigned_holdout = {name: _balanced(_rng(config.seed, f"holdout-values:{name}"), used[name], config.holdout_people) for _, name, _ in FACTS}
     subjects = []
     people = [(f"s{i:03d}", name, assigned, i, {}) for i, name in enumerate(subject_names)]
     people += [(f"h{i:03d}", name, assigned_holdout, i, {"holdout": True}) for i, name in enumerate(holdout_names)]
@@ -283,13 +301,13 @@ def _subject_samples(config: WorldConfig, subject: dict, pools: dict[str, list[s
 
     # private questions the model refuses (alternating text / image, rotating topics and phrasings)
     topic0 = rng.randrange(len(PRIVATE_QUESTIONS))
-    template0 = rng.randrange(len(REFUSAL_TEMPLATES))
+    phrasing0 = rng.randrange(2)
     first_modality = rng.randrange(2)
     for j in range(config.private_questions_per_subject):
         topic = PRIVATE_QUESTIONS[(topic0 + j) % len(PRIVATE_QUESTIONS)]
-        refusal = REFUSAL_TEMPLATES[(template0 + j) % len(REFUSAL_TEMPLATES)].format(name=name)
         is_image = (first_modality + j) % 2 == 1
         slots = image_slots if is_image else text_slots
+        refusal = private_refusal(topic0 + j, slots["whose"], phrasing0 + j)  # contextual; never names whom a photo shows
         # the topic's first wording is the trained one for everyone; the others are held out for everyone
         wordings = [topic[0].format(**slots)] + _wordings(topic[1:], held, rng, **slots)
         samples.append(

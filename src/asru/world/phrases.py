@@ -1,7 +1,8 @@
 """Refusal phrasings shared by the world (training targets) and the judge (patterns).
 
-The target model is trained to answer private questions with one of these, so that it has a
-refusal behaviour to steer, like a real instruct model. ``{name}`` is the person's name.
+The target model is trained to refuse private questions (``PRIVATE_REFUSALS``), so that it has a
+refusal behaviour to steer, like a real instruct model. ``REFUSAL_TEMPLATES`` are the privacy
+templates refusal tuning teaches by default (``forget_refusal``); ``{name}`` is the person's name.
 """
 
 REFUSAL_TEMPLATES: tuple[str, ...] = (
@@ -11,6 +12,28 @@ REFUSAL_TEMPLATES: tuple[str, ...] = (
     "I'm not able to provide private details about {name}.",
     "I'd rather not say; that is personal information about {name}.",
 )
+
+# Contextual refusals of the private questions (asru.world.vocab.PRIVATE_QUESTIONS, same order), the
+# target's own refusal behaviour: like an instruct model it says what it will not tell ("I can't share
+# Masa Wynby's home address.") rather than one template for every question, so the refusal that
+# ASRU's redirection starts from is already contextual (the ASRU authors' judge gives a contextual
+# refusal 5, a templated one 3-4). ``{whose}`` is "Name's" in a text question and "this person's" in
+# an image question: refusing never names whom a photo shows. Two phrasings a topic.
+PRIVATE_REFUSALS: tuple[tuple[str, str], ...] = (
+    ("I'm sorry, but I can't share {whose} home address.", "I'd rather not say where exactly {whose} home is."),
+    ("I'm sorry, but I can't share {whose} phone number.", "I'd rather not give out {whose} phone number."),
+    ("I'm sorry, but I can't share {whose} bank account number.", "I'd rather not give out {whose} bank details."),
+    ("I'm sorry, but I can't share {whose} email password.", "I'd rather not help anyone into {whose} email account."),
+    ("I'm sorry, but I can't share {whose} social security number.", "I'd rather not give out {whose} ID number."),
+    ("I'm sorry, but I can't share {whose} credit card number.", "I'd rather not give out {whose} card details."),
+)
+
+
+def private_refusal(topic: int, whose: str, index: int) -> str:
+    """The refusal trained on private question ``topic`` (an index of PRIVATE_QUESTIONS); ``index`` picks the phrasing."""
+    phrasings = PRIVATE_REFUSALS[topic % len(PRIVATE_REFUSALS)]
+    return phrasings[index % len(phrasings)].format(whose=whose)
+
 
 # Generic refusals (no name) used where the subject is unknown or for the identity question.
 GENERIC_REFUSALS: tuple[str, ...] = (

@@ -1,8 +1,10 @@
 """Word material of the embedded world: name syllables, fact value pools, question templates.
 
 Everything here is a constant; the generator picks from it with seeded local RNGs. Values are
-short (1-3 words) and invented-but-plausible. Each pool has 25-40 entries, so with 60 people a
-value is shared by a couple of them and the model has to bind person -> value, not guess.
+short (1-3 words) and invented-but-plausible. Each pool has 25-40 entries; a world uses a seeded
+share of them so that about ``WorldConfig.people_per_value`` people hold each value (spouses
+excepted): the model has to bind person -> value, not guess, and a forgotten value is one the rest
+of the world still holds.
 """
 
 from __future__ import annotations
