@@ -52,11 +52,15 @@ def test_a_model_that_still_knows_fails_the_audit(leaky_run, tmp_path, cli):
     html = (run / "report.html").read_text()
     assert "<h2>Audit: FAIL</h2>" in html and "<td>direct</td>" in html
     # the same leakage under thresholds the user allows passes; per-check thresholds override the default
-    code, out, _ = cli("audit", run, "--max-leakage", "1", "--threshold", "relearn=0.9")
+    code, out, _ = cli("audit", run, "--max-leakage", "1")
     assert code == 0 and "PASS" in out
     audit = json.loads((run / "audit.json").read_text())
-    assert audit["verdict"] == "pass" and audit["checks"]["relearn"]["threshold"] == 0.9 and audit["checks"]["direct"]["threshold"] == 1.0
+    assert audit["verdict"] == "pass" and audit["checks"]["relearn"]["threshold"] == 1.0
     assert "## Audit: PASS" in (run / "report.md").read_text()
+    code, out, _ = cli("audit", run, "--max-leakage", "1", "--threshold", "direct=0.01")
+    audit = json.loads((run / "audit.json").read_text())
+    assert code == 1 and audit["failed"] == ["direct"]
+    assert audit["checks"]["direct"]["threshold"] == 0.01 and audit["checks"]["relearn"]["threshold"] == 1.0
 
 
 def test_steering_run_is_audited_with_its_hooks_and_without(tiny_world, tiny_model_dir, tmp_path, cli):
