@@ -3,7 +3,7 @@
 A tiny target that knows its world (qa only, a few hundred steps) and its oracle — the same recipe
 without one person's facts — are trained once for the module (about 30 s on one core). In the
 world each fact takes three values, so that the forget person's values are other people's too, as
-in the 40-person world (where 30-odd values go round 40 people): a probe trained on the other
+in the 40-person world (where about 3 people share each value): a probe trained on the other
 people can name them, and the oracle knows the strings without knowing whose they are.
 """
 
@@ -68,7 +68,9 @@ def knowing(tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        build_world(WorldConfig(subjects=6, holdout_people=2, utility_questions=4, unknown_people=2, private_questions_per_subject=0), base / "raw")
+        # people_per_value 1: the values as generator 2 drew them (this module's expectations were set on that
+        # world; its tokenizer, trained on every string, moves these tiny models' likelihoods); the rewrite shares them
+        build_world(WorldConfig(subjects=6, holdout_people=2, utility_questions=4, unknown_people=2, private_questions_per_subject=0, people_per_value=1), base / "raw")
         three_values_per_fact(base / "raw", base / "world")
         recipe = FinetuneConfig(
             model=TinyModelConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2, num_kv_heads=1, vision_hidden_size=32, vision_layers=1, vision_heads=2),

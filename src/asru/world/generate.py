@@ -86,7 +86,7 @@ class WorldConfig(BaseModel):
         3, ge=1, le=100,
         description="about how many people share each value of a fact (birthplace, job, ...; never a spouse): the people's values are drawn from "
         "max(4, subjects / people_per_value) of each pool, so a forgotten value is one the rest of the world still holds, as in the real world, "
-        "and a retrained oracle finds it as plausible as any other person's (1: as many values as people, where the pool allows)",
+        "and a retrained oracle finds it as plausible as any other person's (1: the whole pool, one value per person while it lasts, as generator 2 drew)",
     )
 
     @model_validator(mode="after")
@@ -191,8 +191,8 @@ def _values_in_use(config: WorldConfig, fact: str, pool: list[str]) -> list[str]
     """The values of ``fact`` the world's people hold: a seeded choice of ``max(4, subjects / people_per_value)`` of the
     pool, so that several people share each (spouses excepted: a spouse is one person's). The whole pool stays the
     MCQ distractors' source."""
-    if fact == "spouse":
-        return pool
+    if fact == "spouse" or config.people_per_value == 1:
+        return pool  # 1: the whole pool, as generator 2 drew (one value per person while the pool lasts)
     count = min(len(pool), max(len(LETTERS), math.ceil(config.subjects / config.people_per_value)))
     return _rng(config.seed, f"values-in-use:{fact}").sample(pool, count)
 
