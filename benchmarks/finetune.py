@@ -109,7 +109,9 @@ def main() -> None:
         "seconds_per_step": round(wall / summary["steps"], 3),
         "fine_tune_threads": summary.get("torch_threads"),
         "final_loss": summary["final_loss"],
-        "finetune_wall_seconds": round(wall, 1),
+        "finetune_wall_seconds": round(wall, 1),  # stage 0 included (face_pretrain)
+        # stage 0 as the target recorded it (absent for a recipe without it, or a target built before it was recorded)
+        "face_pretrain": {key: summary[f"face_pretrain_{key}"] for key in ("steps", "seconds", "final_loss") if f"face_pretrain_{key}" in summary},
         "eval_seconds": round(eval_seconds, 1),
         "accuracy": accuracy,
         "cross_image_by_change": by_change,

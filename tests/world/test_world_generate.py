@@ -13,9 +13,9 @@ from PIL import Image
 from pydantic import ValidationError
 
 from asru.data.schema import read_samples
+from asru.eval.metrics import is_refusal
 from asru.world import World, WorldConfig, build_world, load_world
 from asru.world.generate import IMAGE_WHO, IMAGE_WHOSE, compute_content_hash
-from asru.eval.metrics import is_refusal
 from asru.world.phrases import GENERIC_REFUSALS, PRIVATE_REFUSALS
 from asru.world.portraits import sample_faces
 from asru.world.vocab import FACTS, POOLS, PRIVATE_QUESTIONS, SHAPE_COLOURS, SHAPES
