@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--image-repeats", type=int, default=None, help="override the recipe's image questions per epoch (a candidate recipe: give it a --name)")
     parser.add_argument("--backdrop-views", type=float, default=None, help="override the recipe's share of training photos shown on a random backdrop (a candidate recipe: give it a --name)")
     parser.add_argument("--photo-views", type=float, default=None, help="override the recipe's share of training photos replaced by new random views (a candidate recipe: give it a --name)")
+    parser.add_argument("--face-pretrain-learning-rate", type=float, default=None, help="override stage 0's learning rate (default: the tower's, --vision-learning-rate; a candidate recipe: give it a --name)")
     parser.add_argument("--face-pretrain-steps-per-person", type=int, default=None, help="override the recipe's stage-0 steps per person (the tower learns the faces first; a candidate recipe: give it a --name)")
     parser.add_argument("--vision-layers", type=int, default=None, help="override the tiny model's vision-tower depth (a candidate model: give it a --name)")
     parser.add_argument("--vision-hidden-size", type=int, default=None, help="override the tiny model's vision-tower width (a candidate model: give it a --name)")
@@ -75,7 +76,7 @@ def main() -> None:
     if args.subjects is None:
         args.subjects = DemoConfig().subjects if args.demo_world else 40
     name = args.name or ("finetune" if args.subjects == 40 else f"finetune_{args.subjects}")
-    overrides = {"epochs": args.epochs, "learning_rate": args.learning_rate, "vision_learning_rate": args.vision_learning_rate, "image_repeats": args.image_repeats, "photo_views": args.photo_views, "backdrop_views": args.backdrop_views, "face_pretrain_steps_per_person": args.face_pretrain_steps_per_person}
+    overrides = {"epochs": args.epochs, "learning_rate": args.learning_rate, "vision_learning_rate": args.vision_learning_rate, "image_repeats": args.image_repeats, "photo_views": args.photo_views, "backdrop_views": args.backdrop_views, "face_pretrain_steps_per_person": args.face_pretrain_steps_per_person, "face_pretrain_learning_rate": args.face_pretrain_learning_rate}
     # the recipe's own seed stays the default (0), as in asru bench / asru demo, so that the target built
     # here for another world is the one those commands take from the cache (--seed is the world's)
     tower = {key: value for key, value in {"vision_layers": args.vision_layers, "vision_hidden_size": args.vision_hidden_size}.items() if value is not None}

@@ -66,12 +66,14 @@ def test_recipes_without_views_keep_their_cached_target():
     for architecture in ("llava", "idefics3"):
         recipe = FinetuneConfig(model={"architecture": architecture})
         assert recipe.photo_views == 0.0 and "photo_views" in recipe.model_dump()  # still saved with the recipe
-        before = recipe.model_dump(mode="json", exclude={"report_to", "photo_views", "backdrop_views", "face_pretrain_steps_per_person"})  # the recipe as it was dumped before
+        before = recipe.model_dump(mode="json", exclude={"report_to", "photo_views", "backdrop_views", "face_pretrain_steps_per_person", "face_pretrain_learning_rate"})  # the recipe as it was dumped before
         expected = hashlib.sha256(json.dumps({"world": "w", "recipe": before, "format": RECIPE_VERSION}, sort_keys=True).encode()).hexdigest()[:16]
         assert target_cache_key("w", recipe) == expected
     keys = {target_cache_key("w", FinetuneConfig(photo_views=share)) for share in (0.0, 0.25, 0.5)}
     assert len(keys) == 3 and target_cache_key("w", FinetuneConfig()) == target_cache_key("w", FinetuneConfig(photo_views=0.0))
     assert target_cache_key("w", FinetuneConfig(face_pretrain_steps_per_person=0)) not in keys  # stage 0 (Qwen3-VL's 25 steps per person) is part of the key
+    assert target_cache_key("w", FinetuneConfig(face_pretrain_learning_rate=None)) == target_cache_key("w", FinetuneConfig())  # None: as before
+    assert target_cache_key("w", FinetuneConfig(face_pretrain_learning_rate=1e-3)) not in keys
 
 
 def test_a_new_backdrop_replaces_the_plain_backdrop_and_keeps_every_pixel_of_the_person():

@@ -109,6 +109,10 @@ class FinetuneConfig(StrictConfig):
         25, ge=0,
         description="stage 0 before the fine-tune, in steps per person whose face it learns (batches of 32 photos): the vision tower learns to tell the people apart on random views of their training photos, as a pretrained encoder can (asru.train.face_pretrain; qwen3_vl only); scaled with the people so that each sees as many views in a large world as in a small one; 0: none; when not given, the family's (FAMILY_RECIPES)",
     )
+    face_pretrain_learning_rate: float | None = Field(
+        None, gt=0,
+        description="stage 0's learning rate (tower and class head); None: vision_learning_rate. Separate so that the fine-tune can move the face features stage 0 learned less than stage 0 itself does",
+    )
     length_buckets: int = Field(8, ge=1, description="batches are cut from runs of this many batches' worth of items sorted by length (1 = no bucketing): less padding")
     checkpoint_every: int = Field(200, ge=1)
     report_to: ReportTo = Field("none", description="experiment tracker for the loss curve (not part of the cache key)")
@@ -133,7 +137,7 @@ class FinetuneConfig(StrictConfig):
 NOT_RECIPE = {"report_to"}
 # fields added after targets were cached, left out of the key at the value that trains as before
 # (so an unchanged recipe keeps its cached target)
-NEW_AT_DEFAULT = {"photo_views": 0.0, "backdrop_views": 0.0, "face_pretrain_steps_per_person": 0}
+NEW_AT_DEFAULT = {"photo_views": 0.0, "backdrop_views": 0.0, "face_pretrain_steps_per_person": 0, "face_pretrain_learning_rate": None}
 
 
 def tokenizer_corpus(samples: list[Sample]) -> list[str]:
@@ -236,7 +240,7 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
         if console:
             console.print(f"stage 0: the vision tower learns the faces of {len(photos)} people ({face_steps} steps)")
         face_started = time.perf_counter()
-        face_losses = pretrain_faces(model, processor, encoder.load_image, photos, face_steps, config.vision_learning_rate, config.seed, console=console)
+        face_losses = pretrain_faces(model, processor, encoder.load_image, photos, face_steps, config.face_pretrain_learning_rate or config.vision_learning_rate, config.seed, console=console)
         face_seconds = time.perf_counter() - face_started
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), **tracker_options(config.report_to, out_dir))
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
