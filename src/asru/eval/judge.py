@@ -208,7 +208,8 @@ _SHARED_TOPIC_WORDS = frozenset(
 )
 # Words by which a question points at its person, not at a fact: "this person's", "the man in the photo".
 _SUBJECT_REFERENCES = frozenset("person people individual man woman someone image photo picture pictured shown face faces".split())
-_ALL_TOPIC_WORDS = frozenset(w for words in FACT_TOPICS.values() for w in words) | frozenset(_PRIVATE_TOPIC_WORDS)
+# The words that show a refusal is about some topic, whichever (derived once, not per answer).
+_TOPIC_SIGNS = (frozenset(w for words in FACT_TOPICS.values() for w in words) | frozenset(_PRIVATE_TOPIC_WORDS)) - _SHARED_TOPIC_WORDS - _REFUSAL_VOCAB
 # Two or more capitalised words in a row: how a refusal names a person ("about Eya Morros", "Eya Morros's").
 _NAME_RE = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+")
 _PERSON_WORDS = frozenset({"he", "she", "his", "her", "hers", "him", "they", "their", "them"})
@@ -430,7 +431,7 @@ def _wrong_topic(pred_tokens: Sequence[str], own_topic: set[str]) -> bool:
     # a shared word matches only itself: "home" is a home city's topic, not a hometown's
     if any(p in own_topic if p in _SHARED_TOPIC_WORDS else any(_stem_match(p, t) for t in own_topic) for p in content):
         return False
-    return any(p in _ALL_TOPIC_WORDS and p not in _SHARED_TOPIC_WORDS and p not in _REFUSAL_VOCAB for p in content)
+    return any(p in _TOPIC_SIGNS for p in content)
 
 
 def _names_other_person(pred: str, known_tokens: set[str]) -> bool:
