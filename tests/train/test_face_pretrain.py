@@ -62,7 +62,8 @@ def test_an_oracle_never_sees_the_face_of_a_person_it_never_learns(tiny_world, t
 
 
 def test_stage_0_trains_at_its_own_learning_rate_or_the_towers(tiny_world, tmp_path, monkeypatch):
-    """``face_pretrain_learning_rate`` sets stage 0's rate apart from the tower's in the fine-tune; None keeps the tower's."""
+    """``face_pretrain_learning_rate`` sets stage 0's rate apart from the tower's in the fine-tune; None keeps the tower's;
+    not given, the family's."""
     from asru.models import TinyModelConfig
     from asru.train import finetune as finetune_module
     from asru.train.finetune import FinetuneConfig, finetune
@@ -72,5 +73,6 @@ def test_stage_0_trains_at_its_own_learning_rate_or_the_towers(tiny_world, tmp_p
     small = TinyModelConfig(hidden_size=32, intermediate_size=64, num_layers=1, num_heads=2, num_kv_heads=1, vision_hidden_size=32, vision_layers=1, vision_heads=2)
     common = dict(model=small, epochs=1, batch_size=64, train_forms=["qa"], face_pretrain_steps_per_person=1, vision_learning_rate=2e-4)
     finetune(tiny_world.root, tmp_path / "own", FinetuneConfig(**common, face_pretrain_learning_rate=5e-3))
-    finetune(tiny_world.root, tmp_path / "tower", FinetuneConfig(**common))
-    assert rates == [5e-3, 2e-4]
+    finetune(tiny_world.root, tmp_path / "tower", FinetuneConfig(**common, face_pretrain_learning_rate=None))
+    finetune(tiny_world.root, tmp_path / "family", FinetuneConfig(**common))
+    assert rates == [5e-3, 2e-4, 1e-3]  # the last: Qwen3-VL's stage-0 rate
