@@ -424,7 +424,7 @@ def sweep(
 @app.command()
 def demo(
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for the runs, the comparison and demo.json (default runs/demo). \\[config: out]"),
-    subjects: Optional[int] = typer.Option(None, help="People in the embedded world (default 20; asru bench: 40). \\[config: subjects]"),
+    subjects: Optional[int] = typer.Option(None, help="People in the embedded world (default 8; asru bench: 40). \\[config: subjects]"),
     seed: Optional[int] = typer.Option(None, help="World seed; also picks who is forgotten and seeds training (default 0). \\[config: seed]"),
     methods: Optional[str] = typer.Option(None, help="Comma-separated methods (default asru,grad_diff,npo). \\[config: methods]"),
     steps: Optional[int] = typer.Option(None, help="Trainer steps of every method (default: each method's own). \\[config: steps]"),

@@ -1,5 +1,6 @@
 """Where stage 1 takes its activation loss: masks respected, padding never counted."""
 
+import pytest
 import torch
 
 from asru.data.collate import IGNORE_INDEX
@@ -76,3 +77,55 @@ def test_authors_preset_fills_what_is_not_given_and_keeps_what_is():
     assert asru.learning_rate_for(ours) == asru.default_learning_rate
     stage1 = get_method("asru_stage1").parse_params({"preset": "authors"})
     assert stage1.scale == 3.0 and not hasattr(stage1, "quality_weight")
+
+
+def test_refusal_text_weight_adds_the_refusals_cross_entropy_and_training_with_it_lowers_it(tiny_world, family_model):
+    """``refusal_text_weight`` adds w x the refusal's mean NLL to stage 1's loss (0: the loss as before), and a few
+    steps with it make the forget prompts' refusal more likely than the same steps without it."""
+    import copy
+
+    from asru.data.collate import Encoder
+    from asru.methods.asru_stage1 import ASRUStage1
+    from asru.methods.base import UnlearnBatch, forward_nll
+    from asru.world.phrases import forget_refusal
+
+    reference, processor = family_model
+    encoder = Encoder(processor, tiny_world.root)
+    qa = [s for s in tiny_world.samples if s.form == "qa" and s.kind == "fact"]
+    forget, retain = [s for s in qa if s.subject_id == qa[0].subject_id][:4], [s for s in qa if s.subject_id != qa[0].subject_id][:4]
+    forget_items = [encoder.encode_sample(s) for s in forget]
+    refusal_items = [encoder.encode(s.question, s.image, forget_refusal(s.fact, s.subject_name, s.modality == "image", i, True)) for i, s in enumerate(forget)]
+    retain_items = [encoder.encode_sample(s) for s in retain]
+    batch = UnlearnBatch(
+        forget=encoder.collate(forget_items), retain=encoder.collate(retain_items), forget_subjects=[s.subject_id for s in forget],
+        retain_subjects=[s.subject_id for s in retain], forget_refusal=encoder.collate(refusal_items),
+        forget_items=forget_items, forget_refusal_items=refusal_items, retain_items=retain_items,
+    )
+
+    def method(weight):
+        m = ASRUStage1(ASRUStage1.Params(layer=1, refusal_text_weight=weight, continuation_weight=0.0), reference)
+        m.encoder, m.frozen, m.direction = encoder, {}, torch.ones(reference.config.get_text_config().hidden_size) * 0.1
+        return m
+
+    assert not method(0.0).uses_refusals and method(2.0).uses_refusals
+    with torch.no_grad():
+        without, _ = method(0.0).loss(reference, batch)
+        with_text, logs = method(2.0).loss(reference, batch)
+        nll = forward_nll(reference, batch.forget_refusal)[0].mean()
+    torch.testing.assert_close(with_text - without, 2.0 * nll, atol=1e-4, rtol=1e-4)
+    assert logs["refusal_nll"] == pytest.approx(nll.item(), rel=1e-4)
+
+    after = {}
+    for weight in (0.0, 2.0):
+        model, m = copy.deepcopy(reference), method(weight)
+        trained = [p for name, p in model.named_parameters() if m.trainable(name)]
+        assert trained
+        optimizer = torch.optim.AdamW(trained, lr=3e-3)
+        for _ in range(8):
+            loss, _ = m.loss(model, batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            after[weight] = forward_nll(model, batch.forget_refusal)[0].mean().item()
+    assert after[2.0] < after[0.0] - 0.1, after

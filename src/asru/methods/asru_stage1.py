@@ -33,7 +33,7 @@ from pydantic import Field, model_validator
 
 from asru.config import StrictConfig, merge
 from asru.data.collate import IGNORE_INDEX, Encoded
-from asru.methods.base import Method, UnlearnBatch, register
+from asru.methods.base import Method, UnlearnBatch, forward_nll, register
 from asru.models.layers import num_language_layers
 from asru.steering.hooks import layer_output
 from asru.steering.refusal import knowledge_absence_direction
@@ -68,7 +68,7 @@ class ASRUStage1(Method):
     # batch size (2) and epochs (3) are the run's own (batch_size, steps), so that presets compare at one budget
     AUTHORS: ClassVar[dict] = {
         "scale": 3.0, "retain_weight": 1.0, "positions": "last", "modules": ["mlp.down_proj"],
-        "continuation_weight": 0.0, "boundary_retain": False,
+        "continuation_weight": 0.0, "boundary_retain": False, "refusal_text_weight": 0.0,
     }
     AUTHORS_LEARNING_RATE: ClassVar[float] = 1e-4
 
@@ -95,6 +95,10 @@ class ASRUStage1(Method):
         # not on the person (without: 19 of 26 kept facts refused on the 8-person world); stage 2 also
         # draws its retain items there first (asru.methods.asru.stage2_items). The authors: random retain items.
         boundary_retain: bool = True
+        # weight of the refusal's cross-entropy on the forget prompts (the text UnlearnConfig.contextual_refusals
+        # picks): redirection alone makes the tiny target refuse in its own trained private refusals, whatever
+        # the question ("... this person's card details." to a birthplace question); 0 (the authors'): none
+        refusal_text_weight: float = Field(0.0, ge=0)
 
         @model_validator(mode="before")
         @classmethod
@@ -111,7 +115,7 @@ class ASRUStage1(Method):
     def __init__(self, params, reference=None):
         super().__init__(params, reference)
         self.layer = params.layer if params.layer is not None else num_language_layers(reference) // 2
-        self.uses_refusals = params.continuation_weight > 0
+        self.uses_refusals = params.continuation_weight > 0 or params.refusal_text_weight > 0
         self.same_subject_retain = params.boundary_retain
 
     @classmethod
@@ -170,4 +174,8 @@ class ASRUStage1(Method):
             anchor_loss = F.mse_loss(anchored.float(), self.frozen_rows(batch.forget_refusal_items, device, "answer").float())
             loss = loss + p.continuation_weight * anchor_loss
             logs["anchor_mse"] = anchor_loss.item()
+        if p.refusal_text_weight > 0 and batch.forget_refusal_items:
+            refusal_loss = forward_nll(model, batch.forget_refusal)[0].mean()  # IdK's loss on ASRU's refusal text
+            loss = loss + p.refusal_text_weight * refusal_loss
+            logs["refusal_nll"] = refusal_loss.item()
         return loss, logs
