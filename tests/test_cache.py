@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from rich.console import Console
 
 from asru.cache import build_in_parallel, cached_oracle, covering_oracle, oracle_recipe, target_folder
@@ -108,7 +110,37 @@ def _fake_fine_tune(world_dir, recipe, threads):
     folder.mkdir(parents=True)
     (folder / "finetune.json").write_text(json.dumps({"final_loss": 0.1}))
     (Path(os.environ["FAKE_FINE_TUNE_LOG"]) / folder.name).write_text(json.dumps([started, time.time(), threads]))
-    return str(folder)
+    return "done", None, None
+
+
+def _fake_interrupted_fine_tune(world_dir, recipe, threads):
+    """The first recipe is stopped by a signal at once (checkpointed, as a real one); the others would take 5 s."""
+    import time
+
+    if recipe.exclude[0].fact_ids == [0]:
+        return "interrupted", "terminated by SIGTERM", 15
+    time.sleep(5)
+    return _fake_fine_tune(world_dir, recipe, threads)
+
+
+def test_a_signal_in_one_fine_tune_stops_them_all_at_once(tiny_world, tmp_path, monkeypatch):
+    """An interrupted oracle stops the pool: the queued fine-tunes never run and the running ones are terminated
+    (before, a worker went on to the next queued fine-tune and the parent waited for all of them)."""
+    import time
+
+    import asru.cache as cache_module
+    from asru.errors import Interrupted
+
+    monkeypatch.setenv("ASRU_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("FAKE_FINE_TUNE_LOG", str(tmp_path))
+    monkeypatch.setattr(cache_module, "_fine_tune_in_worker", _fake_interrupted_fine_tune)
+    recipe = FinetuneConfig(model=TINY, epochs=1)
+    recipes = [oracle_recipe(recipe, {"s000": {fact}}) for fact in range(4)]
+    started = time.time()
+    with pytest.raises(Interrupted) as stop:
+        build_in_parallel(tiny_world.root, recipes, workers=2)
+    assert stop.value.signum == 15 and time.time() - started < 4.5
+    assert not list((tmp_path / "cache").rglob("finetune.json"))  # none of the others finished
 
 
 def test_at_most_workers_fine_tunes_run_at_once(tiny_world, tmp_path, monkeypatch):

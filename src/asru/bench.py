@@ -465,6 +465,8 @@ def execute_parallel(todo: list[PlannedRun], world_dir: Path, target_dir: Path, 
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    from asru.cache import stop_pool
+
     threads = max(1, available_cores() // workers)
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(start_method(threads)))
     pending = {executor.submit(_worker_run, run, world_dir, target_dir, threads): run for run in todo}
@@ -490,12 +492,7 @@ def execute_parallel(todo: list[PlannedRun], world_dir: Path, target_dir: Path, 
                     if console:
                         console.print(f"[green]done[/green] {name(run)} in {seconds:.0f} s (CPU {cpu:.0f} s)", soft_wrap=True)
     except BaseException as error:
-        # Ctrl-C reached the workers too (same process group): they checkpoint and stop by themselves
-        if not isinstance(error, KeyboardInterrupt):
-            for process in list((getattr(executor, "_processes", None) or {}).values()):  # our own workers only
-                if process.is_alive():
-                    process.terminate()
-        executor.shutdown(wait=True, cancel_futures=True)
+        stop_pool(executor, error)
         raise
     executor.shutdown(wait=True)
     return cpu_seconds

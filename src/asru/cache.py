@@ -169,21 +169,51 @@ def build_in_parallel(world_dir: Path, recipes: list, console=None, workers: int
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     from asru.ui import progress_bar
 
-    with ProcessPoolExecutor(processes, mp_context=context) as pool, progress_bar(console, "fine-tuning") as bar:
-        jobs = [pool.submit(_fine_tune_in_worker, world_dir, recipe, threads) for recipe, _ in todo]
-        totals = [target_steps(world, recipe) for recipe, _ in todo]
-        tasks = [bar.add_task(f"fine-tune {folder.name}", total=total, loss=float("nan")) for (_, folder), total in zip(todo, totals)]
-        while True:
-            for job, task, total, (_, folder) in zip(jobs, tasks, totals, todo):
-                # a finished fine-tune has removed its progress file: its bar is full, at its final loss
-                step, loss = (total, _final_loss(folder)) if job.done() else _progress(folder.with_name(folder.name + ".partial"))
-                bar.update(task, completed=step, loss=loss)
-            if all(job.done() for job in jobs):
-                break
-            time.sleep(1.0)
-        for job in jobs:
-            job.result()  # an error in a worker is raised here
+    pool = ProcessPoolExecutor(processes, mp_context=context)
+    try:
+        with progress_bar(console, "fine-tuning") as bar:
+            jobs = [pool.submit(_fine_tune_in_worker, world_dir, recipe, threads) for recipe, _ in todo]
+            totals = [target_steps(world, recipe) for recipe, _ in todo]
+            tasks = [bar.add_task(f"fine-tune {folder.name}", total=total, loss=float("nan")) for (_, folder), total in zip(todo, totals)]
+            while True:
+                for job, task, total, (_, folder) in zip(jobs, tasks, totals, todo):
+                    # a finished fine-tune has removed its progress file: its bar is full, at its final loss
+                    step, loss = (total, _final_loss(folder)) if job.done() else _progress(folder.with_name(folder.name + ".partial"))
+                    bar.update(task, completed=step, loss=loss)
+                for job in jobs:
+                    if job.done():
+                        _raise_if_stopped(job.result())  # an error or a signal in one worker stops them all, now
+                if all(job.done() for job in jobs):
+                    break
+                time.sleep(1.0)
+    except BaseException as error:
+        stop_pool(pool, error)
+        raise
+    pool.shutdown(wait=True)
     return folders
+
+
+def stop_pool(pool, error: BaseException) -> None:
+    """Stop a pool of fine-tuning or run workers after ``error`` in the parent, without starting what is queued.
+
+    A pool's worker whose job was interrupted would otherwise take the next job, and leaving the pool
+    waits for every queued one (hours of fine-tunes after a SIGTERM). Ctrl-C reached the workers too
+    (same process group): they checkpoint and stop by themselves; otherwise they get SIGTERM, which
+    finishes the step in progress and checkpoints it.
+    """
+    if not isinstance(error, KeyboardInterrupt):
+        for process in list((getattr(pool, "_processes", None) or {}).values()):  # our own workers only
+            if process.is_alive():
+                process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _raise_if_stopped(outcome: tuple[str, str | None, int | None]) -> None:
+    state, message, signum = outcome
+    if state == "interrupted":
+        from asru.errors import Interrupted
+
+        raise Interrupted(message or "interrupted", signum)
 
 
 def _progress(partial: Path) -> tuple[int, float]:
@@ -204,8 +234,15 @@ def _final_loss(folder: Path) -> float:
         return float("nan")
 
 
-def _fine_tune_in_worker(world_dir: Path, recipe, threads: int) -> str:
+def _fine_tune_in_worker(world_dir: Path, recipe, threads: int) -> tuple[str, str | None, int | None]:
+    """('done' | 'interrupted', message, signal): Interrupted is returned, not raised (it does not survive pickling)."""
     import torch
 
+    from asru.errors import Interrupted
+
     torch.set_num_threads(threads)
-    return str(cached_target(world_dir, recipe))
+    try:
+        cached_target(world_dir, recipe)
+    except Interrupted as stop:
+        return "interrupted", str(stop), stop.signum
+    return "done", None, None
