@@ -51,6 +51,7 @@ def pretrain_faces(model, processor, load_image, photos: dict[str, list[str]], s
     if len(photos) < 2:
         raise ConfigError(f"face_pretrain_steps_per_person: needs at least 2 people with training photos, the world has {len(photos)}")
     visual = model.model.visual
+    device = next(visual.parameters()).device  # on the accelerator when the caller put the model there
     head = nn.Linear(model.config.text_config.hidden_size, len(photos))
     optimizer = torch.optim.AdamW([*visual.parameters(), *head.parameters()], lr=learning_rate)
     people = list(photos)
@@ -59,6 +60,7 @@ def pretrain_faces(model, processor, load_image, photos: dict[str, list[str]], s
     torch.manual_seed(seed)  # the head's initialisation; the caller's torch stream is restored below
     head.reset_parameters()
     torch.random.set_rng_state(torch_state)
+    head.to(device)
     losses = []
     visual.train()
     with progress_bar(console, "stage 0: faces") as bar:
@@ -70,10 +72,10 @@ def pretrain_faces(model, processor, load_image, photos: dict[str, list[str]], s
                 photo = rng.choice(photos[people[label]])
                 view = training_view(lambda: load_image(photo), rng, photo_views, backdrop_views)
                 views.append(view if view is not None else load_image(photo))
-            tensors = processor.image_processor(images=views, return_tensors="pt")
+            tensors = processor.image_processor(images=views, return_tensors="pt").to(device)
             features = model.model.get_image_features(pixel_values=tensors["pixel_values"], image_grid_thw=tensors["image_grid_thw"]).pooler_output
             pooled = torch.stack([image.mean(dim=0) for image in features])  # one vector per photo: the mean of its image tokens
-            loss = nn.functional.cross_entropy(head(pooled), torch.tensor(labels))
+            loss = nn.functional.cross_entropy(head(pooled), torch.tensor(labels, device=device))
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)

@@ -236,6 +236,8 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
     checkpoint_dir = out_dir / "checkpoint"
     face_losses: list[float] = []
     face_seconds = 0.0  # part of the fine-tune's wall time (train_seconds), and of every checkpoint's "elapsed"
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), **tracker_options(config.report_to, out_dir))
+    model.to(accelerator.device)  # stage 0 runs where the fine-tune will (the optimizer's parameters move in place)
     if config.face_pretrain_steps_per_person and find_checkpoint(checkpoint_dir) is None:  # a checkpoint holds the pretrained tower already
         # an oracle that never learns who a person is (fact 0, the identity, excluded) never sees their face either
         photos = training_photos_by_person(world.samples, {entry.subject_id for entry in config.exclude if 0 in entry.fact_ids})
@@ -245,7 +247,6 @@ def finetune(world_dir: str | Path, out_dir: str | Path, config: FinetuneConfig 
         face_started = time.perf_counter()
         face_losses = pretrain_faces(model, processor, encoder.load_image, photos, face_steps, config.face_pretrain_learning_rate or config.vision_learning_rate, config.seed, console=console)
         face_seconds = time.perf_counter() - face_started
-    accelerator = Accelerator(cpu=not torch.cuda.is_available(), **tracker_options(config.report_to, out_dir))
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
 
     start_step, elapsed_before = 0, face_seconds

@@ -58,7 +58,7 @@ from asru.world.vocab import (
 
 FORMAT = "asru-world/1"
 # bumped whenever the same WorldConfig would give other files (wordings, portraits, splits): part of the world cache's key
-GENERATOR_VERSION = "3"  # 3: shared values (people_per_value), contextual private refusals
+GENERATOR_VERSION = "4"  # 3: shared values (people_per_value), contextual private refusals; 4: a trained "The <word> of X is" cloze per fact
 IMAGE_WHO = "the person in this image"
 IMAGE_WHOSE = "this person's"
 
