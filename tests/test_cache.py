@@ -10,6 +10,7 @@ import pytest
 from rich.console import Console
 
 from asru.cache import build_in_parallel, cached_oracle, covering_oracle, oracle_recipe, target_folder
+from asru.errors import WorkerOutcome
 from asru.models import TinyModelConfig, load_vlm
 from asru.train.finetune import FinetuneConfig
 
@@ -110,7 +111,7 @@ def _fake_fine_tune(world_dir, recipe, threads):
     folder.mkdir(parents=True)
     (folder / "finetune.json").write_text(json.dumps({"final_loss": 0.1}))
     (Path(os.environ["FAKE_FINE_TUNE_LOG"]) / folder.name).write_text(json.dumps([started, time.time(), threads]))
-    return "done", None, None
+    return WorkerOutcome(False)
 
 
 def _fake_interrupted_fine_tune(world_dir, recipe, threads):
@@ -118,7 +119,7 @@ def _fake_interrupted_fine_tune(world_dir, recipe, threads):
     import time
 
     if recipe.exclude[0].fact_ids == [0]:
-        return "interrupted", "terminated by SIGTERM", 15
+        return WorkerOutcome(True, "terminated by SIGTERM", 15)
     time.sleep(5)
     return _fake_fine_tune(world_dir, recipe, threads)
 

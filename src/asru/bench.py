@@ -35,7 +35,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from asru.config import Architecture, StrictConfig, describe_validation_error, load_yaml_file, merge
-from asru.errors import AsruError, ConfigError, DataError, Interrupted
+from asru.errors import AsruError, ConfigError, DataError, WorkerOutcome, call_in_worker
 from asru.eval.settings import Setting, default_requests
 from asru.io import atomic_write_json, atomic_write_text, check_writable
 from asru.report.results import load_results
@@ -421,23 +421,14 @@ def run_name(run: PlannedRun) -> str:
     return f"{run.setting}/{run.row}/seed{run.seed}"
 
 
-def _worker_run(run: PlannedRun, world_dir: Path, target_dir: Path, threads: int) -> tuple[str, float, float, str | None, int | None]:
-    """One run in a worker process: ('done' | 'interrupted', wall seconds, CPU seconds, message, signal).
-
-    Interrupted (SIGTERM from the parent, SIGINT from the terminal) is returned, not raised: it does
-    not survive pickling back to the parent process.
-    """
+def _worker_run(run: PlannedRun, world_dir: Path, target_dir: Path, threads: int) -> WorkerOutcome:
+    """One run in a worker process, timed; a stop (SIGTERM from the parent, SIGINT from the terminal) comes back as data."""
     import torch
     from transformers.utils import logging as hf_logging
 
     torch.set_num_threads(threads)
     hf_logging.disable_progress_bar()
-    started, cpu = time.perf_counter(), time.process_time()
-    try:
-        execute(run, world_dir, target_dir, None)
-    except Interrupted as stop:
-        return "interrupted", time.perf_counter() - started, time.process_time() - cpu, str(stop), stop.signum
-    return "done", time.perf_counter() - started, time.process_time() - cpu, None, None
+    return call_in_worker(execute, run, world_dir, target_dir, None)
 
 
 def start_method(threads: int) -> str:
@@ -484,13 +475,12 @@ def execute_parallel(todo: list[PlannedRun], world_dir: Path, target_dir: Path, 
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     run = pending.pop(future)
-                    state, seconds, cpu, message, signum = future.result()
-                    if state == "interrupted":
-                        raise Interrupted(f"{name(run)}: {message}", signum)
-                    cpu_seconds[name(run)] = round(cpu, 1)
+                    outcome = future.result()
+                    outcome.raise_if_interrupted(f"{name(run)}: ")
+                    cpu_seconds[name(run)] = round(outcome.cpu_seconds, 1)
                     progress.advance(task)
                     if console:
-                        console.print(f"[green]done[/green] {name(run)} in {seconds:.0f} s (CPU {cpu:.0f} s)", soft_wrap=True)
+                        console.print(f"[green]done[/green] {name(run)} in {outcome.wall_seconds:.0f} s (CPU {outcome.cpu_seconds:.0f} s)", soft_wrap=True)
     except BaseException as error:
         stop_pool(executor, error)
         raise

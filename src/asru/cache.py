@@ -182,7 +182,7 @@ def build_in_parallel(world_dir: Path, recipes: list, console=None, workers: int
                     bar.update(task, completed=step, loss=loss)
                 for job in jobs:
                     if job.done():
-                        _raise_if_stopped(job.result())  # an error or a signal in one worker stops them all, now
+                        job.result().raise_if_interrupted()  # an error or a signal in one worker stops them all, now
                 if all(job.done() for job in jobs):
                     break
                 time.sleep(1.0)
@@ -208,14 +208,6 @@ def stop_pool(pool, error: BaseException) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _raise_if_stopped(outcome: tuple[str, str | None, int | None]) -> None:
-    state, message, signum = outcome
-    if state == "interrupted":
-        from asru.errors import Interrupted
-
-        raise Interrupted(message or "interrupted", signum)
-
-
 def _progress(partial: Path) -> tuple[int, float]:
     """(step, loss) a fine-tune in ``partial`` has reached (its progress file; 0 and nan before the first)."""
     from asru.train.finetune import PROGRESS_FILE
@@ -234,15 +226,11 @@ def _final_loss(folder: Path) -> float:
         return float("nan")
 
 
-def _fine_tune_in_worker(world_dir: Path, recipe, threads: int) -> tuple[str, str | None, int | None]:
-    """('done' | 'interrupted', message, signal): Interrupted is returned, not raised (it does not survive pickling)."""
+def _fine_tune_in_worker(world_dir: Path, recipe, threads: int):
+    """One fine-tune in a pool worker (a WorkerOutcome: a stop comes back as data, see asru.errors)."""
     import torch
 
-    from asru.errors import Interrupted
+    from asru.errors import call_in_worker
 
     torch.set_num_threads(threads)
-    try:
-        cached_target(world_dir, recipe)
-    except Interrupted as stop:
-        return "interrupted", str(stop), stop.signum
-    return "done", None, None
+    return call_in_worker(cached_target, world_dir, recipe)

@@ -1,5 +1,10 @@
 """The project's error types: the CLI turns them into a one-line message and exit code 2."""
 
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, NamedTuple
+
 
 class AsruError(Exception):
     """Base class for every user-facing error (bad input, bad config, missing file)."""
@@ -26,3 +31,31 @@ class Interrupted(BaseException):
     def __init__(self, message: str, signum: int):
         super().__init__(message)
         self.signum = signum
+
+
+class WorkerOutcome(NamedTuple):
+    """What a pool worker (a side-by-side fine-tune or bench run) sends back to its parent.
+
+    Interrupted does not survive pickling, so a stop travels as data and the parent raises it again
+    (:meth:`raise_if_interrupted`): one signal in one worker then stops the whole pool.
+    """
+
+    interrupted: bool
+    message: str | None = None
+    signum: int | None = None
+    wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+
+    def raise_if_interrupted(self, prefix: str = "") -> None:
+        if self.interrupted:
+            raise Interrupted(f"{prefix}{self.message or 'interrupted'}", self.signum or 0)
+
+
+def call_in_worker(function: Callable[..., Any], *args: Any) -> WorkerOutcome:
+    """``function(*args)`` in a pool worker, timed (wall and CPU), with a stop returned rather than raised."""
+    started, cpu = time.perf_counter(), time.process_time()
+    try:
+        function(*args)
+    except Interrupted as stop:
+        return WorkerOutcome(True, str(stop), stop.signum, time.perf_counter() - started, time.process_time() - cpu)
+    return WorkerOutcome(False, None, None, time.perf_counter() - started, time.process_time() - cpu)
