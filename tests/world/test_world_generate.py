@@ -356,3 +356,20 @@ def test_held_out_photos_combine_changes_never_trained_together():
     held_out = {frozenset(variant_kinds(i)) for i in range(config.trained_images, config.images_per_subject)}
     assert len(held_out) == 3 and all(len(kinds) == 2 for kinds in held_out)
     assert not trained & held_out and not any(kinds >= pair for kinds in trained for pair in held_out)
+
+
+def test_every_held_out_cloze_frame_is_trained_for_every_fact_with_another_key_word():
+    """"The <word> of X is ____." is held out for several facts; each fact trains that frame with a word of its own
+    (generator 4). Trained for the spouse alone, the frame made the 40-person target complete the held-out
+    "The employer of X is ____." with a city for all 40 people."""
+    import re
+
+    from asru.world.vocab import CLOZES, HELD_OUT_CLOZES
+
+    frame = re.compile(r"^The (?P<word>[\w ]+) of \{name\} is (the )?____\.$")
+    held_out_words = {m["word"] for templates in HELD_OUT_CLOZES.values() for t in templates if (m := frame.match(t))}
+    assert {"birthplace", "employer", "hobby", "medical condition"} <= held_out_words
+    for fact, templates in CLOZES.items():
+        trained_words = {m["word"] for t in templates if (m := frame.match(t))}
+        assert trained_words, f"{fact}: no trained 'The <word> of X is' cloze"
+        assert not trained_words & held_out_words, fact  # the word differs: the frame is trained, the held-out wording is not
