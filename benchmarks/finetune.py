@@ -54,6 +54,15 @@ def cross_image_by_change(world, cross_image: list[tuple[Probe, float]]) -> dict
     return {kinds: accuracy_of(values) for kinds, values in sorted(rows.items())}
 
 
+def cloze_by_fact(cloze: list[tuple[Probe, float]]) -> dict[str, dict]:
+    """Accuracy on the held-out cloze per fact: the row moves by a whole fact at a time (one
+    construction learnt or not for every person), which this shows where the total cannot."""
+    rows: dict[str, list[float]] = defaultdict(list)
+    for probe, value in cloze:
+        rows[probe.sample.fact].append(value)
+    return {fact: accuracy_of(values) for fact, values in sorted(rows.items())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=None, help="people in the world (default 40; with --demo-world, the demo's)")
@@ -94,6 +103,7 @@ def main() -> None:
     scored = scored_probes(model, processor, world)
     accuracy = {row: accuracy_of([value for _, value in probes]) for row, probes in scored.items()}
     by_change = cross_image_by_change(world, scored["cross_image"])
+    by_fact = cloze_by_fact(scored["text_cloze"])
     eval_seconds = time.perf_counter() - started
     result = {
         "date": datetime.date.today().isoformat(),
@@ -116,6 +126,7 @@ def main() -> None:
         "eval_seconds": round(eval_seconds, 1),
         "accuracy": accuracy,
         "cross_image_by_change": by_change,
+        "text_cloze_by_fact": by_fact,
         "bars": BARS,
         "passes": all(accuracy[k]["accuracy"] is not None and accuracy[k]["accuracy"] >= bar for k, bar in BARS.items() if k in accuracy),
         "below": [k for k, bar in BARS.items() if k in accuracy and (accuracy[k]["accuracy"] or 0) < bar],
@@ -128,16 +139,19 @@ def main() -> None:
     ]
     table = markdown_table(["row", "what it asks", "n", "accuracy", "bar"], rows)
     change_table = markdown_table(["changes of the held-out photo", "n", "accuracy"], [[kinds, row["n"], f"{row['accuracy']:.1%}"] for kinds, row in by_change.items()])
+    fact_table = markdown_table(["fact", "n", "held-out cloze accuracy"], [[fact, row["n"], f"{row['accuracy']:.1%}"] for fact, row in by_fact.items()])
     atomic_write_text(
         args.out / f"{name}.md",
         f"# Target model recipe ({result['date']}, {args.subjects} people{', the demo world' if args.demo_world else ''}, {os.cpu_count()} CPU cores)\n\n"
         f"{summary['steps']} steps ({summary['items']} training items an epoch), fine-tune {wall:.0f} s ({wall / summary['steps']:.2f} s/step, "
         f"{summary.get('torch_threads', '?')} torch thread(s)), "
         f"evaluation {eval_seconds:.0f} s. Every bar met: {result['passes']}" + (f" (below: {', '.join(result['below'])})" if result["below"] else "") + f".\n\n{table}\n"
-        f"\ncross_image by the changes each held-out photo combines:\n\n{change_table}\n",
+        f"\ncross_image by the changes each held-out photo combines:\n\n{change_table}\n"
+        f"\ntext_cloze by fact:\n\n{fact_table}\n",
     )
     print(table)
     print(change_table)
+    print(fact_table)
     print(f"fine-tune {wall:.0f} s, evaluation {eval_seconds:.0f} s, passes: {result['passes']}")
 
 
