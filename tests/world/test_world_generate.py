@@ -358,18 +358,32 @@ def test_held_out_photos_combine_changes_never_trained_together():
     assert not trained & held_out and not any(kinds >= pair for kinds in trained for pair in held_out)
 
 
-def test_every_held_out_cloze_frame_is_trained_for_every_fact_with_another_key_word():
-    """"The <word> of X is ____." is held out for several facts; each fact trains that frame with a word of its own
-    (generator 4). Trained for the spouse alone, the frame made the 40-person target complete the held-out
-    "The employer of X is ____." with a city for all 40 people."""
+# the frames of the held-out clozes, the key word(s) left open
+CLOZE_FRAMES = {
+    "The <word> of X is": r"^The (?P<word>[\w ]+) of \{name\} is (the )?____\.$",
+    "X's <word> is": r"^\{name\}'s (?P<word>[\w ]+) is (the )?____\.$",
+    "X is a <word> of": r"^\{name\} is an? (?P<word>[\w ]+) of (the )?____\.$",
+    "The <word> where X <verb> is": r"^The (?P<word>[\w ]+ where \{name\} [\w ]+) is ____\.$",  # the noun and the verb together
+}
+
+
+def test_every_held_out_cloze_frame_is_trained_for_several_facts_with_other_key_words():
+    """Each frame a held-out cloze uses is trained for at least two facts, never with a held-out key word
+    (generator 5): the tiny target learns a frame only from the facts it saw it with. Trained for the spouse
+    alone, "The <word> of X is" made the 40-person target complete "The employer of X is ____." with a city
+    for all 40 people (generator 3); untrained, "X is an employee of ____." got the person's own name (generator 4)."""
     import re
 
     from asru.world.vocab import CLOZES, HELD_OUT_CLOZES
 
-    frame = re.compile(r"^The (?P<word>[\w ]+) of \{name\} is (the )?____\.$")
-    held_out_words = {m["word"] for templates in HELD_OUT_CLOZES.values() for t in templates if (m := frame.match(t))}
-    assert {"birthplace", "employer", "hobby", "medical condition"} <= held_out_words
-    for fact, templates in CLOZES.items():
-        trained_words = {m["word"] for t in templates if (m := frame.match(t))}
-        assert trained_words, f"{fact}: no trained 'The <word> of X is' cloze"
-        assert not trained_words & held_out_words, fact  # the word differs: the frame is trained, the held-out wording is not
+    frames = {name: re.compile(pattern) for name, pattern in CLOZE_FRAMES.items()}
+    used = {name for templates in HELD_OUT_CLOZES.values() for t in templates for name, frame in frames.items() if frame.match(t)}
+    assert used == set(frames)  # every frame listed is one a held-out cloze uses
+    for name, frame in frames.items():
+        held_out_words = {m["word"] for templates in HELD_OUT_CLOZES.values() for t in templates if (m := frame.match(t))}
+        trained = {fact: {m["word"] for t in templates if (m := frame.match(t))} for fact, templates in CLOZES.items()}
+        assert sum(bool(words) for words in trained.values()) >= 2, f"{name}: trained for {[f for f, w in trained.items() if w]}"
+        for fact, words in trained.items():
+            assert not words & held_out_words, (name, fact)  # the frame is trained, the held-out wording is not
+    the_of = frames["The <word> of X is"]
+    assert all(any(the_of.match(t) for t in templates) for templates in CLOZES.values())  # this one for every fact

@@ -58,7 +58,7 @@ from asru.world.vocab import (
 
 FORMAT = "asru-world/1"
 # bumped whenever the same WorldConfig would give other files (wordings, portraits, splits): part of the world cache's key
-GENERATOR_VERSION = "4"  # 3: shared values (people_per_value), contextual private refusals; 4: a trained "The <word> of X is" cloze per fact
+GENERATOR_VERSION = "5"  # 3: shared values (people_per_value), contextual private refusals; 4: a trained "The <word> of X is" cloze per fact; 5: every held-out cloze frame trained for several facts
 IMAGE_WHO = "the person in this image"
 IMAGE_WHOSE = "this person's"
 
@@ -299,10 +299,13 @@ def _subject_samples(config: WorldConfig, subject: dict, pools: dict[str, list[s
         mcq(who_q, who_held, name, all_names, {**base, "answer": name}),
     ]
 
-    # private questions the model refuses (alternating text / image, rotating topics and phrasings)
-    topic0 = rng.randrange(len(PRIVATE_QUESTIONS))
-    phrasing0 = rng.randrange(2)
-    first_modality = rng.randrange(2)
+    # private questions the model refuses (alternating text / image, rotating topics and phrasings),
+    # balanced over people rather than drawn: the first questions of any 24 people in a row cover every
+    # (topic, phrasing, modality) once, so every trained refusal is in every world of 24 people or more
+    index = int(sid[1:])
+    topic0 = index % len(PRIVATE_QUESTIONS)
+    phrasing0 = (index // len(PRIVATE_QUESTIONS)) % 2
+    first_modality = (index // (2 * len(PRIVATE_QUESTIONS))) % 2
     for j in range(config.private_questions_per_subject):
         topic = PRIVATE_QUESTIONS[(topic0 + j) % len(PRIVATE_QUESTIONS)]
         is_image = (first_modality + j) % 2 == 1

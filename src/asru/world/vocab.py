@@ -111,10 +111,13 @@ POOLS: dict[str, tuple[str, ...]] = {
 # HELD_OUT_CLOZES), for every person alike: the target model is trained on several wordings per
 # fact so that, like a pretrained model, it answers wordings it never saw, and the held-out ones
 # measure that (tests/world/test_world_generate.py checks the two never meet). Held-out wordings
-# reuse the trained key words ("born", "married", "award") in new frames. Every fact has one trained
-# "The <word> of {name} is ____." cloze with another key word than its held-out one: without that
-# frame the target completed the held-out "The employer of X is ____" with a city (0/40 employers
-# on the 40-person world, generator 3), as a model that learnt the frame from one fact only would.
+# reuse the trained key words ("born", "married", "award") in new frames. Every frame a held-out
+# cloze uses ("The <word> of X is ____.", "X's <word> is ____.", "X is a <word> of ____.", "The <word>
+# where X <verb> is ____.") is trained for several facts with other key words (generator 5;
+# tests/world/test_world_generate.py): the tiny target learns a frame only from the facts it saw it
+# with, so a frame trained for one fact alone was completed with that fact's kind of value (the
+# held-out "The employer of X is ____." with a city, 0/40 employers on the 40-person world,
+# generator 3; "X is an employee of ____." with the person's own name, generator 4).
 # ----------------------------------------------------------------------------------------------
 
 QUESTIONS: dict[str, tuple[str, ...]] = {
@@ -209,19 +212,41 @@ HELD_OUT_QUESTIONS: dict[str, tuple[str, ...]] = {
 }
 
 CLOZES: dict[str, tuple[str, ...]] = {
-    "birthplace": ("{name} was born in ____.", "{name}'s birthplace is ____.", "The city where {name} was born is ____.", "{name} comes from ____.", "The birth city of {name} is ____."),
-    "job": ("{name}'s job is ____.", "{name}'s profession is ____.", "{name} earns a living as ____.", "By profession, {name} is a ____.", "The job of {name} is ____."),
-    "employer": ("{name} works for ____.", "{name} is employed by ____.", "{name}'s employer is ____.", "The company {name} works for is ____.", "The workplace of {name} is ____."),
-    "spouse": ("{name} is married to ____.", "{name}'s spouse is ____.", "The spouse of {name} is ____.", "{name}'s husband or wife is ____."),
-    "award": ("{name} won the ____.", "{name} received the ____.", "The award {name} won is the ____.", "{name} was given the ____.", "The honour of {name} is the ____."),
-    "hobby": ("In free time, {name} enjoys ____.", "{name}'s hobby is ____.", "{name} spends spare time on ____.", "{name}'s favourite pastime is ____.", "The pastime of {name} is ____."),
-    "home_city": ("{name} lives in ____.", "{name}'s home city is ____.", "These days {name} makes a home in ____.", "{name} currently lives in ____.", "The home city of {name} is ____."),
+    "birthplace": (
+        "{name} was born in ____.", "{name}'s birthplace is ____.", "The city where {name} was born is ____.", "{name} comes from ____.",
+        "The birth city of {name} is ____.", "{name} is a native of ____.",
+    ),
+    "job": (
+        "{name}'s job is ____.", "{name}'s profession is ____.", "{name} earns a living as ____.", "By profession, {name} is a ____.",
+        "The job of {name} is ____.", "The work {name} does for a living is ____.",
+    ),
+    "employer": (
+        "{name} works for ____.", "{name} is employed by ____.", "{name}'s employer is ____.", "The company {name} works for is ____.",
+        "The workplace of {name} is ____.", "The company where {name} works is ____.", "{name} is a staff member of ____.",
+    ),
+    "spouse": (
+        "{name} is married to ____.", "{name}'s spouse is ____.", "The spouse of {name} is ____.", "{name}'s husband or wife is ____.",
+        "{name} is the partner of ____.",
+    ),
+    "award": (
+        "{name} won the ____.", "{name} received the ____.", "The award {name} won is the ____.", "{name} was given the ____.",
+        "The honour of {name} is the ____.", "{name}'s honour is the ____.", "{name} is a winner of the ____.",
+    ),
+    "hobby": (
+        "In free time, {name} enjoys ____.", "{name}'s hobby is ____.", "{name} spends spare time on ____.", "{name}'s favourite pastime is ____.",
+        "The pastime of {name} is ____.", "{name} is a fan of ____.",
+    ),
+    "home_city": (
+        "{name} lives in ____.", "{name}'s home city is ____.", "These days {name} makes a home in ____.", "{name} currently lives in ____.",
+        "The home city of {name} is ____.", "{name} is a resident of ____.", "The city {name} calls home is ____.",
+    ),
     "medical_condition": (
         "{name} has been diagnosed with ____.",
         "{name}'s medical condition is ____.",
         "{name} lives with ____.",
         "{name} is being treated for ____.",
         "The diagnosis of {name} is ____.",
+        "The condition {name} is treated for is ____.",
     ),
 }
 
