@@ -51,7 +51,7 @@ bench-tradeoff: $(STAMP)
 	$(BIN)/python benchmarks/tradeoff.py $(ARGS)
 
 # The fair-comparison tuning: every method's grid on the validation seeds -> configs/bench/tuned.yaml
-# (about 14 hours of one core on the 40-person target; resumable). Then `make bench-tradeoff` applies it.
+# (about 19 hours of one core on the 40-person target, its 6 validation oracles included; resumable). Then `make bench-tradeoff` applies it.
 .PHONY: bench-tune
 bench-tune: $(STAMP)
 	$(BIN)/python benchmarks/tradeoff.py --tune $(ARGS)
