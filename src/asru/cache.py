@@ -16,6 +16,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from asru.errors import WorkerOutcome, call_in_worker
+
 
 @contextmanager
 def building(folder: Path, done: str, console=None):
@@ -226,11 +228,9 @@ def _final_loss(folder: Path) -> float:
         return float("nan")
 
 
-def _fine_tune_in_worker(world_dir: Path, recipe, threads: int):
-    """One fine-tune in a pool worker (a WorkerOutcome: a stop comes back as data, see asru.errors)."""
+def _fine_tune_in_worker(world_dir: Path, recipe, threads: int) -> WorkerOutcome:
+    """One fine-tune in a pool worker; a stop comes back as data (asru.errors.WorkerOutcome)."""
     import torch
-
-    from asru.errors import call_in_worker
 
     torch.set_num_threads(threads)
     return call_in_worker(cached_target, world_dir, recipe)
