@@ -26,6 +26,7 @@ import platform
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Callable
 
 import torch
 from rich.console import Console
@@ -45,22 +46,24 @@ from asru.world.portraits import variant_kinds
 RESULTS = Path(__file__).parent / "results"
 
 
+def accuracy_by(scored: list[tuple[Probe, float]], key: Callable[[Probe], str]) -> dict[str, dict]:
+    """Accuracy of a row's scored probes grouped by ``key(probe)``, in key order."""
+    rows: dict[str, list[float]] = defaultdict(list)
+    for probe, value in scored:
+        rows[key(probe)].append(value)
+    return {group: accuracy_of(values) for group, values in sorted(rows.items())}
+
+
 def cross_image_by_change(world, cross_image: list[tuple[Probe, float]]) -> dict[str, dict]:
     """Accuracy on the held-out photos per pair of changes they combine (asru.world.portraits.VARIANT_PLAN):
     which change the target does not see through (on the demo target: the backdrop)."""
-    rows: dict[str, list[float]] = defaultdict(list)
-    for probe, value in cross_image:
-        rows[" + ".join(variant_kinds(world.subject(probe.sample.subject_id)["images"].index(probe.image)))].append(value)
-    return {kinds: accuracy_of(values) for kinds, values in sorted(rows.items())}
+    return accuracy_by(cross_image, lambda probe: " + ".join(variant_kinds(world.subject(probe.sample.subject_id)["images"].index(probe.image))))
 
 
 def cloze_by_fact(cloze: list[tuple[Probe, float]]) -> dict[str, dict]:
     """Accuracy on the held-out cloze per fact: the row moves by a whole fact at a time (one
     construction learnt or not for every person), which this shows where the total cannot."""
-    rows: dict[str, list[float]] = defaultdict(list)
-    for probe, value in cloze:
-        rows[probe.sample.fact].append(value)
-    return {fact: accuracy_of(values) for fact, values in sorted(rows.items())}
+    return accuracy_by(cloze, lambda probe: probe.sample.fact)
 
 
 def main() -> None:
