@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 from asru.data.schema import read_samples
 from asru.eval.metrics import is_refusal
 from asru.world import World, WorldConfig, build_world, load_world
-from asru.world.generate import IMAGE_WHO, IMAGE_WHOSE, compute_content_hash
+from asru.world.generate import IMAGE_WHO, IMAGE_WHOSE, MAX_PREDICTABILITY, _balanced, _values_in_use, compute_content_hash, predictability
 from asru.world.phrases import GENERIC_REFUSALS, PRIVATE_REFUSALS
 from asru.world.portraits import sample_faces
 from asru.world.vocab import FACTS, POOLS, PRIVATE_QUESTIONS, SHAPE_COLOURS, SHAPES
@@ -142,6 +143,35 @@ def test_values_are_shared_by_a_few_people(default_world):
         assert set(tally) <= set(POOLS[fact])
     spouses = Counter(s["facts"][3]["value"] for s in world.subjects)
     assert len(spouses) >= 30 and not set(spouses) & {s["name"] for s in world.subjects}
+
+
+def test_predictability_leave_one_out():
+    """Hand-computed: a is guessed by the others sharing b's value, a unique most common value only."""
+    assert predictability(["x", "x", "y", "y"], ["1", "1", "2", "2"]) == 1.0  # every pair alike: each guessed by its partner
+    assert predictability(["x", "x", "y", "y"], ["1", "2", "1", "2"]) == 0.0
+    assert predictability(["x", "x", "x", "x"], ["1", "1", "1", "2"]) == pytest.approx(3 / 4)  # the 1s guess each other; the 2 is outvoted
+    assert predictability(["x", "x", "x"], ["1", "2", "3"]) == 0.0  # a tie guesses nothing
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_no_fact_guesses_another_in_a_small_world(tmp_path, seed):
+    """8 people, 4 values a fact (the demo's size): in the seed-0 world employer guessed home city and award the
+    condition for everybody, so the oracle answered the forgotten facts; now at most a quarter of the people."""
+    build_world(WorldConfig(seed=seed, subjects=8, images_per_subject=2, trained_images=1, utility_questions=0, unknown_people=0, holdout_people=0), tmp_path)
+    subjects = load_world(tmp_path).subjects
+    columns = {fact: [s["facts"][fid - 1]["value"] for s in subjects] for fid, fact, _ in FACTS}
+    worst = max(predictability(columns[a], columns[b]) for a in columns for b in columns if a != b)
+    assert worst <= MAX_PREDICTABILITY
+
+
+def test_default_world_keeps_its_first_draw(default_world):
+    """The rule redraws only where it must: the 60-person world's values are the plain seeded draw (as before it)."""
+    world, _, _ = default_world
+    config = WorldConfig()
+    for fid, fact, _ in FACTS:
+        used = _values_in_use(config, fact, list(POOLS[fact])) if fact != "spouse" else None
+        if used is not None:
+            assert [s["facts"][fid - 1]["value"] for s in world.subjects] == _balanced(random.Random(f"asru-world:0:values:{fact}"), used, 60)
 
 
 @pytest.mark.parametrize(("subjects", "people_per_value", "values"), [(8, 3, 4), (8, 1, 8), (12, 2, 6)])

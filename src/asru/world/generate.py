@@ -58,7 +58,7 @@ from asru.world.vocab import (
 
 FORMAT = "asru-world/1"
 # bumped whenever the same WorldConfig would give other files (wordings, portraits, splits): part of the world cache's key
-GENERATOR_VERSION = "5"  # 3: shared values (people_per_value), contextual private refusals; 4: a trained "The <word> of X is" cloze per fact; 5: every held-out cloze frame trained for several facts
+GENERATOR_VERSION = "6"  # 3: shared values (people_per_value), contextual private refusals; 4: a trained "The <word> of X is" cloze per fact; 5: every held-out cloze frame trained for several facts; 6: no fact guesses another (small worlds)
 IMAGE_WHO = "the person in this image"
 IMAGE_WHOSE = "this person's"
 
@@ -197,6 +197,53 @@ def _values_in_use(config: WorldConfig, fact: str, pool: list[str]) -> list[str]
     return _rng(config.seed, f"values-in-use:{fact}").sample(pool, count)
 
 
+# In a small world two facts can pair their holders alike by chance (8 people, 4 values a fact: each
+# value held by two people). In the 8-person world of seed 0 (generator 5) both people at Kestrel
+# Media lived in Oakhurst and both Wrenfield Medal winners had bronchitis, so the retrained oracle,
+# which never saw Emir Draden's home city or condition, answered 7 of his 8 forget questions from his
+# employer and award: "forgetting" was measured against a model that could guess the facts. So no
+# fact may guess another for more than a quarter of the people (:func:`predictability`).
+MAX_PREDICTABILITY = 0.25
+_REDRAWS = 200
+
+
+def predictability(given: list[str], guessed: list[str]) -> float:
+    """Share of people whose ``guessed`` value is the one value most common (no tie) among the *other* people
+    who hold their ``given`` value: how well knowing one fact of everybody else guesses another (leave one out)."""
+    groups: dict[str, Counter] = {}
+    for g, value in zip(given, guessed):
+        groups.setdefault(g, Counter())[value] += 1
+    hits = 0
+    for g, value in zip(given, guessed):
+        others = groups[g].copy()
+        others[value] -= 1
+        ranked = (+others).most_common(2)
+        hits += bool(ranked) and ranked[0][0] == value and (len(ranked) == 1 or ranked[1][1] < ranked[0][1])
+    return hits / len(given) if given else 0.0
+
+
+def _unpredictable_values(config: WorldConfig, used: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Each fact's values, person by person, redrawn (seeded, in FACTS order) until no earlier fact guesses
+    them, nor they it, beyond :data:`MAX_PREDICTABILITY`; the first draw is kept where it passes (every
+    world of >= 20 people built before this rule passed it unchanged). After ``_REDRAWS`` the least
+    guessable draw is kept (a world too small to hold the rule, e.g. 2 people)."""
+    assigned: dict[str, list[str]] = {}
+    for _, name, _ in FACTS:
+        def worst(values: list[str]) -> float:
+            return max((max(predictability(earlier, values), predictability(values, earlier)) for earlier in assigned.values()), default=0.0)
+
+        best: tuple[float, list[str]] | None = None
+        for attempt in range(_REDRAWS):
+            values = _balanced(_rng(config.seed, f"values:{name}" + (f":redraw{attempt}" if attempt else "")), used[name], config.subjects)
+            score = worst(values)
+            if best is None or score < best[0]:
+                best = (score, values)
+            if score <= MAX_PREDICTABILITY:
+                break
+        assigned[name] = best[1]
+    return assigned
+
+
 def _people(config: WorldConfig) -> tuple[list[dict], list[dict], dict[str, list[str]], list[portraits.Face]]:
     """(subjects then holdout people, unknown people, value pools incl. the generated spouse names, faces of all).
 
@@ -215,7 +262,7 @@ def _people(config: WorldConfig) -> tuple[list[dict], list[dict], dict[str, list
     faces = portraits.sample_faces(_rng(config.seed, "faces"), config.subjects + config.unknown_people + config.holdout_people)
     faces = faces[: config.subjects] + faces[config.subjects + config.unknown_people :] + faces[config.subjects : config.subjects + config.unknown_people]
     used = {name: _values_in_use(config, name, pools[name]) for _, name, _ in FACTS}
-    assigned = {name: _balanced(_rng(config.seed, f"values:{name}"), used[name], config.subjects) for _, name, _ in FACTS}
+    assigned = _unpredictable_values(config, used)
     assigned_holdout = {name: _balanced(_rng(config.seed, f"holdout-values:{name}"), used[name], config.holdout_people) for _, name, _ in FACTS}
     subjects = []
     people = [(f"s{i:03d}", name, assigned, i, {}) for i, name in enumerate(subject_names)]
