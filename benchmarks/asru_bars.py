@@ -45,7 +45,7 @@ from asru.report.writer import markdown_table
 RESULTS = Path(__file__).parent / "results"
 METHODS_FILE = Path(__file__).parent.parent / "configs" / "bench" / "asru.yaml"
 SETTINGS = ("complete", "selective", "personalized")
-ABLATIONS = ("asru_no_anchor", "asru_scale1.5", "asru_no_boundary", "asru_contextual_refusals", "asru_refusal_text", "asru_variants", "asru_authors")
+ABLATIONS = ("asru_no_anchor", "asru_scale1.5", "asru_no_boundary", "asru_contextual_refusals", "asru_refusal_text", "asru_erase", "asru_variants", "asru_authors")
 PROMPT_ATTACKS = ("paraphrase", "jailbreak", "role_play", "multi_turn", "random_prefix", "one_word", "cross_image", "cross_modal", "prefill")
 
 

@@ -129,3 +129,52 @@ def test_refusal_text_weight_adds_the_refusals_cross_entropy_and_training_with_i
         with torch.no_grad():
             after[weight] = forward_nll(model, batch.forget_refusal)[0].mean().item()
     assert after[2.0] < after[0.0] - 0.1, after
+
+
+def test_erase_weight_adds_npo_on_the_forget_answers_and_training_with_it_makes_them_less_likely(tiny_world, family_model):
+    """``erase_weight`` adds w x NPO (the forget answers' summed log-probability against the reference's) to stage 1's
+    loss (0: the loss as before; at the reference itself NPO is (2/beta) log 2), and a few steps with it leave
+    the forgotten answers less likely than the same steps without it; the reference's log-probabilities run once per item."""
+    import copy
+    import math
+
+    from asru.data.collate import Encoder
+    from asru.methods.asru_stage1 import ASRUStage1
+    from asru.methods.base import UnlearnBatch, forward_nll
+
+    reference, processor = family_model
+    encoder = Encoder(processor, tiny_world.root)
+    qa = [s for s in tiny_world.samples if s.form == "qa" and s.kind == "fact"]
+    forget, retain = [s for s in qa if s.subject_id == qa[0].subject_id][:4], [s for s in qa if s.subject_id != qa[0].subject_id][:4]
+    forget_items, retain_items = [encoder.encode_sample(s) for s in forget], [encoder.encode_sample(s) for s in retain]
+    batch = UnlearnBatch(
+        forget=encoder.collate(forget_items), retain=encoder.collate(retain_items), forget_subjects=[s.subject_id for s in forget],
+        retain_subjects=[s.subject_id for s in retain], forget_items=forget_items, retain_items=retain_items,
+    )
+
+    def method(weight):
+        m = ASRUStage1(ASRUStage1.Params(layer=1, erase_weight=weight, erase_beta=0.5, continuation_weight=0.0), reference)
+        m.encoder, m.frozen, m.reference_logprobs = encoder, {}, {}
+        m.direction = torch.ones(reference.config.get_text_config().hidden_size) * 0.1
+        return m
+
+    with torch.no_grad():
+        without, _ = method(0.0).loss(reference, batch)
+        erasing = method(3.0)
+        with_erase, logs = erasing.loss(reference, batch)
+    assert logs["erase_npo"] == pytest.approx(2 / 0.5 * math.log(2), rel=1e-4)
+    torch.testing.assert_close(with_erase - without, torch.tensor(3.0 * 2 / 0.5 * math.log(2)), atol=1e-3, rtol=1e-4)
+    assert len(erasing.reference_logprobs) == len(forget_items)
+
+    after = {}
+    for weight in (0.0, 3.0):
+        model, m = copy.deepcopy(reference), method(weight)
+        optimizer = torch.optim.AdamW([p for name, p in model.named_parameters() if m.trainable(name)], lr=3e-3)
+        for _ in range(8):
+            loss, _ = m.loss(model, batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            after[weight] = forward_nll(model, batch.forget)[0].mean().item()
+    assert after[3.0] > after[0.0] + 0.1, after

@@ -34,6 +34,7 @@ from pydantic import Field, model_validator
 from asru.config import StrictConfig, merge
 from asru.data.collate import IGNORE_INDEX, Encoded
 from asru.methods.base import Method, UnlearnBatch, forward_nll, register
+from asru.methods.losses import npo, sequence_logprob
 from asru.models.layers import num_language_layers
 from asru.steering.hooks import layer_output
 from asru.steering.refusal import knowledge_absence_direction
@@ -68,7 +69,7 @@ class ASRUStage1(Method):
     # batch size (2) and epochs (3) are the run's own (batch_size, steps), so that presets compare at one budget
     AUTHORS: ClassVar[dict] = {
         "scale": 3.0, "retain_weight": 1.0, "positions": "last", "modules": ["mlp.down_proj"],
-        "continuation_weight": 0.0, "boundary_retain": False, "refusal_text_weight": 0.0,
+        "continuation_weight": 0.0, "boundary_retain": False, "refusal_text_weight": 0.0, "erase_weight": 0.0,
     }
     AUTHORS_LEARNING_RATE: ClassVar[float] = 1e-4
 
@@ -99,6 +100,12 @@ class ASRUStage1(Method):
         # picks): redirection alone makes the tiny target refuse in its own trained private refusals, whatever
         # the question ("... this person's card details." to a birthplace question); 0 (the authors'): none
         refusal_text_weight: float = Field(0.0, ge=0)
+        # erasure, not only refusal (issue 21): weight of an NPO term (Zhang et al. 2024, beta ``erase_beta``) on
+        # the forget answers' likelihood, through the same trainable layers (up to l): the fact itself is
+        # pushed down where the person is recognised, so that a prefilled answer, the answer ranking or a
+        # probe cannot read it behind the refusal; 0 (the authors'): redirection only
+        erase_weight: float = Field(0.0, ge=0)
+        erase_beta: float = Field(0.1, gt=0)
 
         @model_validator(mode="before")
         @classmethod
@@ -128,6 +135,7 @@ class ASRUStage1(Method):
         self.refused_prompts = info["refused"]
         self.encoder = encoder
         self.frozen: dict[int, tuple[Encoded, torch.Tensor]] = {}  # id(item) -> (item, its loss rows [positions, H])
+        self.reference_logprobs: dict[int, tuple[Encoded, torch.Tensor]] = {}  # id(item) -> (item, its answer's summed log-prob)
 
     def frozen_rows(self, items: list[Encoded], device, positions: str | None = None) -> torch.Tensor:
         """The frozen model's layer-l output at the loss positions of ``items`` [N, H], item after item.
@@ -145,6 +153,15 @@ class ASRUStage1(Method):
             for row, item in enumerate(missing):
                 self.frozen[id(item)] = (item, hidden[row][mask[row]])
         return torch.cat([self.frozen[id(item)][1] for item in items])
+
+    def frozen_logprobs(self, items: list[Encoded], inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The reference's summed answer log-probability of each of ``items`` [B] (``inputs``: their batch), kept per item like :meth:`frozen_rows`."""
+        if any(id(item) not in self.reference_logprobs for item in items):
+            with torch.no_grad():
+                _, output = self.reference_output(inputs)
+            for item, value in zip(items, sequence_logprob(output.logits, inputs["labels"])):
+                self.reference_logprobs[id(item)] = (item, value)
+        return torch.stack([self.reference_logprobs[id(item)][1] for item in items])
 
     def trainable(self, name: str) -> bool:
         layers = self.params.train_layers
@@ -178,4 +195,9 @@ class ASRUStage1(Method):
             refusal_loss = forward_nll(model, batch.forget_refusal)[0].mean()  # IdK's loss on ASRU's refusal text
             loss = loss + p.refusal_text_weight * refusal_loss
             logs["refusal_nll"] = refusal_loss.item()
+        if p.erase_weight > 0:
+            _, output = forward_nll(model, batch.forget)
+            erase_loss = npo(sequence_logprob(output.logits, batch.forget["labels"]), self.frozen_logprobs(batch.forget_items, batch.forget), p.erase_beta)
+            loss = loss + p.erase_weight * erase_loss
+            logs["erase_npo"] = erase_loss.item()
         return loss, logs
