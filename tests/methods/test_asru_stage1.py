@@ -79,11 +79,28 @@ def test_authors_preset_fills_what_is_not_given_and_keeps_what_is():
     assert stage1.scale == 3.0 and not hasattr(stage1, "quality_weight")
 
 
+def _nll_after_training(reference, method, batch, inputs, steps: int = 8) -> float:
+    """The mean answer NLL of ``inputs`` after ``steps`` AdamW steps of ``method``'s loss on a copy of ``reference`` (its trainable layers only)."""
+    import copy
+
+    from asru.methods.base import forward_nll
+
+    model = copy.deepcopy(reference)
+    trained = [p for name, p in model.named_parameters() if method.trainable(name)]
+    assert trained
+    optimizer = torch.optim.AdamW(trained, lr=3e-3)
+    for _ in range(steps):
+        loss, _ = method.loss(model, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        return forward_nll(model, inputs)[0].mean().item()
+
+
 def test_refusal_text_weight_adds_the_refusals_cross_entropy_and_training_with_it_lowers_it(tiny_world, family_model):
     """``refusal_text_weight`` adds w x the refusal's mean NLL to stage 1's loss (0: the loss as before), and a few
     steps with it make the forget prompts' refusal more likely than the same steps without it."""
-    import copy
-
     from asru.data.collate import Encoder
     from asru.methods.asru_stage1 import ASRUStage1
     from asru.methods.base import UnlearnBatch, forward_nll
@@ -115,19 +132,7 @@ def test_refusal_text_weight_adds_the_refusals_cross_entropy_and_training_with_i
     torch.testing.assert_close(with_text - without, 2.0 * nll, atol=1e-4, rtol=1e-4)
     assert logs["refusal_nll"] == pytest.approx(nll.item(), rel=1e-4)
 
-    after = {}
-    for weight in (0.0, 2.0):
-        model, m = copy.deepcopy(reference), method(weight)
-        trained = [p for name, p in model.named_parameters() if m.trainable(name)]
-        assert trained
-        optimizer = torch.optim.AdamW(trained, lr=3e-3)
-        for _ in range(8):
-            loss, _ = m.loss(model, batch)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        with torch.no_grad():
-            after[weight] = forward_nll(model, batch.forget_refusal)[0].mean().item()
+    after = {weight: _nll_after_training(reference, method(weight), batch, batch.forget_refusal) for weight in (0.0, 2.0)}
     assert after[2.0] < after[0.0] - 0.1, after
 
 
@@ -135,12 +140,11 @@ def test_erase_weight_adds_npo_on_the_forget_answers_and_training_with_it_makes_
     """``erase_weight`` adds w x NPO (the forget answers' summed log-probability against the reference's) to stage 1's
     loss (0: the loss as before; at the reference itself NPO is (2/beta) log 2), and a few steps with it leave
     the forgotten answers less likely than the same steps without it; the reference's log-probabilities run once per item."""
-    import copy
     import math
 
     from asru.data.collate import Encoder
     from asru.methods.asru_stage1 import ASRUStage1
-    from asru.methods.base import UnlearnBatch, forward_nll
+    from asru.methods.base import UnlearnBatch
 
     reference, processor = family_model
     encoder = Encoder(processor, tiny_world.root)
@@ -166,15 +170,5 @@ def test_erase_weight_adds_npo_on_the_forget_answers_and_training_with_it_makes_
     torch.testing.assert_close(with_erase - without, torch.tensor(3.0 * 2 / 0.5 * math.log(2)), atol=1e-3, rtol=1e-4)
     assert len(erasing.reference_logprobs) == len(forget_items)
 
-    after = {}
-    for weight in (0.0, 3.0):
-        model, m = copy.deepcopy(reference), method(weight)
-        optimizer = torch.optim.AdamW([p for name, p in model.named_parameters() if m.trainable(name)], lr=3e-3)
-        for _ in range(8):
-            loss, _ = m.loss(model, batch)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        with torch.no_grad():
-            after[weight] = forward_nll(model, batch.forget)[0].mean().item()
+    after = {weight: _nll_after_training(reference, method(weight), batch, batch.forget) for weight in (0.0, 3.0)}
     assert after[3.0] > after[0.0] + 0.1, after
