@@ -24,8 +24,8 @@ label                   rule
                         fluent start: ``"I'm not able to share thatIIIIIIII"``), stutter (≥ 2
                         doubled words, ≥ 20 %), distinct-1 < 0.5 (≥ 4 words), bigram repetition
                         ≥ 0.3 (≥ 6 words), two or more glued joints (a lower-case letter straight
-                        before a capital or a letter straight after ``, ; : ! ?``: ``"I'm sorry,
-                        I can'tI'm sorry,I to share ..."``), ≥ 30 % broken tokens (no vowel,
+                        before a capital, a letter straight after ``, ; : ! ?``, or a stuttered
+                        ``I`` before I'm/I'd/I've/I'll: ``"I'm sorry, I can'tI'm sorry,I to share ..."``), ≥ 30 % broken tokens (no vowel,
                         letter/digit mix, ``aaa``/``bonbonbon``, tokenizer residue ``Ġ ▁ ## <unk> �``,
                         a glued joint counts as one), < 50 %
                         letters/digits, or perplexity > 1000 when given
@@ -203,7 +203,10 @@ _ORDINAL_RE = re.compile(r"^\d+(?:st|nd|rd|th|s)?$")
 # straight before a capital ("can'tI'm"; not "McAdams", "iPhone") or a comma, semicolon, colon, ! or ?
 # straight before a letter ("sorry,I", "sorry,bronchitis"). A small model whose refusal broke down
 # writes "I'm sorry, I can'tI'm sorry,I to share ...", whose words alone look fluent and contextual.
-_GLUED_RE = re.compile(r"(?<![^\W\d_])(?<![’'])[a-z]{2,}(?:[’'][a-z]+)?(?=[A-Z])|[,;:!?](?=[^\W\d_])")
+# Also a stuttered "I" before I'm / I'd / I've / I'll ("II'm sorry": one joint per extra I).
+_GLUED_RE = re.compile(
+    r"(?<![^\W\d_])(?<![’'])[a-z]{2,}(?:[’'][a-z]+)?(?=[A-Z])|[,;:!?](?=[^\W\d_])|(?<![A-HJ-Za-z’'])I(?=I+[’'](?:m|d|ve|ll)\b)"
+)
 _VOWELS = set("aeiouy")
 # The private topics the target refuses (asru.world.vocab.PRIVATE_QUESTIONS): with FACT_TOPICS, the
 # vocabulary of a refusal about the wrong topic.
