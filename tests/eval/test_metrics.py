@@ -88,6 +88,10 @@ def test_cloze_em_is_exact_match():
         ("Nothing here", "", 0.0),
         ("", "Lisbon", 0.0),
         ("He works for Halvorsen & Co.", "Halvorsen & Co", 1.0),
+        ("I'm sorry, but I can't share theOakhurst", "Oakhurst", 1.0),  # glued to a word: still stated (a degenerate ASRU refusal)
+        ("I'm sorry, but I can't shareGranite Laurel", "Granite Laurel", 1.0),
+        ("She met McAdams.", "McAdams", 1.0),
+        ("Oakhursts", "Oakhurst", 0.0),
     ],
 )
 def test_contains_answer(pred, gold, expected):
