@@ -213,12 +213,14 @@ def predictability(given: list[str], guessed: list[str]) -> float:
     groups: dict[str, Counter] = {}
     for g, value in zip(given, guessed):
         groups.setdefault(g, Counter())[value] += 1
-    hits = 0
-    for g, value in zip(given, guessed):
-        others = groups[g].copy()
-        others[value] -= 1
-        ranked = (+others).most_common(2)
-        hits += bool(ranked) and ranked[0][0] == value and (len(ranked) == 1 or ranked[1][1] < ranked[0][1])
+    # a person is guessed only where their value leads their group by two (one is their own): then,
+    # left out, it is still the one most common value; any other value at best ties it
+    leaders = {}
+    for g, counts in groups.items():
+        (top, first), *rest = counts.most_common(2)
+        if first - 1 > (rest[0][1] if rest else 0):
+            leaders[g] = top
+    hits = sum(leaders.get(g) == value for g, value in zip(given, guessed))
     return hits / len(given) if given else 0.0
 
 
