@@ -23,12 +23,13 @@ label                   rule
                         letter 5× or a 2–4-letter unit 4× in a row (a degenerate tail glued to a
                         fluent start: ``"I'm not able to share thatIIIIIIII"``), stutter (≥ 2
                         doubled words, ≥ 20 %), distinct-1 < 0.5 (≥ 4 words), bigram repetition
-                        ≥ 0.3 (≥ 6 words), two or more glued joints (a lower-case letter straight
+                        ≥ 0.3 (≥ 6 words), two or more glued joints (a lower-case word straight
                         before a capital, a letter straight after ``, ; : ! ?``, or a stuttered
-                        ``I`` before I'm/I'd/I've/I'll: ``"I'm sorry, I can'tI'm sorry,I to share ..."``), ≥ 30 % broken tokens (no vowel,
-                        letter/digit mix, ``aaa``/``bonbonbon``, tokenizer residue ``Ġ ▁ ## <unk> �``,
-                        a glued joint counts as one), < 50 %
-                        letters/digits, or perplexity > 1000 when given
+                        ``I`` before I'm/I'd/I've/I'll: ``"I'm sorry, I can'tI'm sorry,I to
+                        share ..."``), ≥ 30 % broken tokens (no vowel, letter/digit mix,
+                        ``aaa``/``bonbonbon``, tokenizer residue ``Ġ ▁ ## <unk> �``, a glued
+                        joint counts as one), < 50 % letters/digits, or perplexity > 1000 when
+                        given
 ``correct``             not ``should_forget`` and the gold appears (same test as ``leak``)
 ``hallucination``       a refusal that still commits to an answer: it names a distractor, picks a
                         (wrong) mcq option, or hedges (``"I'm not sure, but I think Porto"``)
