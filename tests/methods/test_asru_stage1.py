@@ -98,15 +98,12 @@ def _nll_after_training(reference, method, batch, inputs, steps: int = 8) -> flo
         return forward_nll(model, inputs)[0].mean().item()
 
 
-def test_refusal_text_weight_adds_the_refusals_cross_entropy_and_training_with_it_lowers_it(tiny_world, family_model):
-    """``refusal_text_weight`` adds w x the refusal's mean NLL to stage 1's loss (0: the loss as before), and a few
-    steps with it make the forget prompts' refusal more likely than the same steps without it."""
+def _forget_retain_batch(tiny_world, processor):
+    """(encoder, batch): four qa questions of one person to forget, with their contextual refusals, and four of others to keep."""
     from asru.data.collate import Encoder
-    from asru.methods.asru_stage1 import ASRUStage1
-    from asru.methods.base import UnlearnBatch, forward_nll
+    from asru.methods.base import UnlearnBatch
     from asru.world.phrases import forget_refusal
 
-    reference, processor = family_model
     encoder = Encoder(processor, tiny_world.root)
     qa = [s for s in tiny_world.samples if s.form == "qa" and s.kind == "fact"]
     forget, retain = [s for s in qa if s.subject_id == qa[0].subject_id][:4], [s for s in qa if s.subject_id != qa[0].subject_id][:4]
@@ -118,11 +115,29 @@ def test_refusal_text_weight_adds_the_refusals_cross_entropy_and_training_with_i
         retain_subjects=[s.subject_id for s in retain], forget_refusal=encoder.collate(refusal_items),
         forget_items=forget_items, forget_refusal_items=refusal_items, retain_items=retain_items,
     )
+    return encoder, batch
+
+
+def _stage1(reference, encoder, **params):
+    """Stage 1 at layer 1 with the anchor off, ``params`` on top, prepared by hand (a fixed direction instead of the measured one)."""
+    from asru.methods.asru_stage1 import ASRUStage1
+
+    method = ASRUStage1(ASRUStage1.Params(layer=1, continuation_weight=0.0, **params), reference)
+    method.encoder, method.frozen, method.reference_logprobs = encoder, {}, {}
+    method.direction = torch.ones(reference.config.get_text_config().hidden_size) * 0.1
+    return method
+
+
+def test_refusal_text_weight_adds_the_refusals_cross_entropy_and_training_with_it_lowers_it(tiny_world, family_model):
+    """``refusal_text_weight`` adds w x the refusal's mean NLL to stage 1's loss (0: the loss as before), and a few
+    steps with it make the forget prompts' refusal more likely than the same steps without it."""
+    from asru.methods.base import forward_nll
+
+    reference, processor = family_model
+    encoder, batch = _forget_retain_batch(tiny_world, processor)
 
     def method(weight):
-        m = ASRUStage1(ASRUStage1.Params(layer=1, refusal_text_weight=weight, continuation_weight=0.0), reference)
-        m.encoder, m.frozen, m.direction = encoder, {}, torch.ones(reference.config.get_text_config().hidden_size) * 0.1
-        return m
+        return _stage1(reference, encoder, refusal_text_weight=weight)
 
     assert not method(0.0).uses_refusals and method(2.0).uses_refusals
     with torch.no_grad():
@@ -142,25 +157,11 @@ def test_erase_weight_adds_npo_on_the_forget_answers_and_training_with_it_makes_
     the forgotten answers less likely than the same steps without it; the reference's log-probabilities run once per item."""
     import math
 
-    from asru.data.collate import Encoder
-    from asru.methods.asru_stage1 import ASRUStage1
-    from asru.methods.base import UnlearnBatch
-
     reference, processor = family_model
-    encoder = Encoder(processor, tiny_world.root)
-    qa = [s for s in tiny_world.samples if s.form == "qa" and s.kind == "fact"]
-    forget, retain = [s for s in qa if s.subject_id == qa[0].subject_id][:4], [s for s in qa if s.subject_id != qa[0].subject_id][:4]
-    forget_items, retain_items = [encoder.encode_sample(s) for s in forget], [encoder.encode_sample(s) for s in retain]
-    batch = UnlearnBatch(
-        forget=encoder.collate(forget_items), retain=encoder.collate(retain_items), forget_subjects=[s.subject_id for s in forget],
-        retain_subjects=[s.subject_id for s in retain], forget_items=forget_items, retain_items=retain_items,
-    )
+    encoder, batch = _forget_retain_batch(tiny_world, processor)
 
     def method(weight):
-        m = ASRUStage1(ASRUStage1.Params(layer=1, erase_weight=weight, erase_beta=0.5, continuation_weight=0.0), reference)
-        m.encoder, m.frozen, m.reference_logprobs = encoder, {}, {}
-        m.direction = torch.ones(reference.config.get_text_config().hidden_size) * 0.1
-        return m
+        return _stage1(reference, encoder, erase_weight=weight, erase_beta=0.5)
 
     with torch.no_grad():
         without, _ = method(0.0).loss(reference, batch)
@@ -168,7 +169,7 @@ def test_erase_weight_adds_npo_on_the_forget_answers_and_training_with_it_makes_
         with_erase, logs = erasing.loss(reference, batch)
     assert logs["erase_npo"] == pytest.approx(2 / 0.5 * math.log(2), rel=1e-4)
     torch.testing.assert_close(with_erase - without, torch.tensor(3.0 * 2 / 0.5 * math.log(2)), atol=1e-3, rtol=1e-4)
-    assert len(erasing.reference_logprobs) == len(forget_items)
+    assert len(erasing.reference_logprobs) == len(batch.forget_items)
 
     after = {weight: _nll_after_training(reference, method(weight), batch, batch.forget) for weight in (0.0, 3.0)}
     assert after[3.0] > after[0.0] + 0.1, after

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -16,7 +15,7 @@ from pydantic import ValidationError
 from asru.data.schema import read_samples
 from asru.eval.metrics import is_refusal
 from asru.world import World, WorldConfig, build_world, load_world
-from asru.world.generate import IMAGE_WHO, IMAGE_WHOSE, MAX_PREDICTABILITY, _balanced, _values_in_use, compute_content_hash, predictability
+from asru.world.generate import IMAGE_WHO, IMAGE_WHOSE, MAX_PREDICTABILITY, _balanced, _rng, _values_in_use, compute_content_hash, predictability
 from asru.world.phrases import GENERIC_REFUSALS, PRIVATE_REFUSALS
 from asru.world.portraits import sample_faces
 from asru.world.vocab import FACTS, POOLS, PRIVATE_QUESTIONS, SHAPE_COLOURS, SHAPES
@@ -169,9 +168,10 @@ def test_default_world_keeps_its_first_draw(default_world):
     world, _, _ = default_world
     config = WorldConfig()
     for fid, fact, _ in FACTS:
-        used = _values_in_use(config, fact, list(POOLS[fact])) if fact != "spouse" else None
-        if used is not None:
-            assert [s["facts"][fid - 1]["value"] for s in world.subjects] == _balanced(random.Random(f"asru-world:0:values:{fact}"), used, 60)
+        if fact == "spouse":  # its pool is the generated names
+            continue
+        first_draw = _balanced(_rng(config.seed, f"values:{fact}"), _values_in_use(config, fact, list(POOLS[fact])), config.subjects)
+        assert [s["facts"][fid - 1]["value"] for s in world.subjects] == first_draw
 
 
 @pytest.mark.parametrize(("subjects", "people_per_value", "values"), [(8, 3, 4), (8, 1, 8), (12, 2, 6)])
