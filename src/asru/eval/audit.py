@@ -56,9 +56,6 @@ class AuditConfig(StrictConfig):
     batch_size: int = Field(64, ge=1)
 
 
-ORACLE_CHECKS = ("forget_quality", "privleak", "answer_ranking", "linear_probe")
-
-
 def judge_oracle_checks(found: dict, config: AuditConfig) -> dict:
     """Pass/fail of each oracle check from :func:`asru.eval.oracle.against_oracle`'s sections.
 
