@@ -121,15 +121,15 @@ def test_recipe_reaches_the_bars_on_a_small_world(tmp_path):
 
 
 def test_the_recipe_is_the_familys_unless_given():
-    """Qwen3-VL trains at 2e-3, its vision tower at 1e-4 after face pretraining (25 steps per person at 1e-3); LLaVA and
+    """Qwen3-VL trains at 2e-3, its vision tower at 1e-4 after face pretraining (50 steps per person at 1e-3); LLaVA and
     Idefics3 train their Llama at 5e-4, their tower at 3e-3, no stage 0 (the recipe their committed targets were built
     with, so their cache keys did not change)."""
     from asru.train.finetune import FAMILY_RECIPES, target_cache_key
 
     qwen = FinetuneConfig()
-    assert (qwen.learning_rate, qwen.vision_learning_rate, qwen.photo_views, qwen.face_pretrain_steps_per_person) == (2e-3, 1e-4, 0.0, 25)
+    assert (qwen.learning_rate, qwen.vision_learning_rate, qwen.photo_views, qwen.face_pretrain_steps_per_person) == (2e-3, 1e-4, 0.0, 50)
     assert qwen.face_pretrain_learning_rate == 1e-3
-    assert FinetuneConfig(model={"architecture": "qwen3_vl"}).face_pretrain_steps_per_person == 25
+    assert FinetuneConfig(model={"architecture": "qwen3_vl"}).face_pretrain_steps_per_person == 50
     assert qwen.model_dump() == FinetuneConfig(learning_rate=2e-3, vision_learning_rate=1e-4, face_pretrain_learning_rate=1e-3).model_dump()
     assert FinetuneConfig(face_pretrain_learning_rate=None).face_pretrain_learning_rate is None  # given: stage 0 at the tower's rate
     assert target_cache_key("w", qwen) == target_cache_key("w", FinetuneConfig(model={"architecture": "qwen3_vl"}, learning_rate=2e-3))

@@ -71,7 +71,7 @@ def test_recipes_without_views_keep_their_cached_target():
         assert target_cache_key("w", recipe) == expected
     keys = {target_cache_key("w", FinetuneConfig(photo_views=share)) for share in (0.0, 0.25, 0.5)}
     assert len(keys) == 3 and target_cache_key("w", FinetuneConfig()) == target_cache_key("w", FinetuneConfig(photo_views=0.0))
-    assert target_cache_key("w", FinetuneConfig(face_pretrain_steps_per_person=0)) not in keys  # stage 0 (Qwen3-VL's 25 steps per person) is part of the key
+    assert target_cache_key("w", FinetuneConfig(face_pretrain_steps_per_person=0)) not in keys  # stage 0 (Qwen3-VL's 50 steps per person) is part of the key
     assert target_cache_key("w", FinetuneConfig(face_pretrain_learning_rate=1e-3)) == target_cache_key("w", FinetuneConfig())  # Qwen3-VL's stage-0 rate
     assert target_cache_key("w", FinetuneConfig(face_pretrain_learning_rate=None)) not in keys  # None (stage 0 at the tower's rate) is another recipe
 
