@@ -116,8 +116,10 @@ def _fake_fine_tune(world_dir, recipe, threads):
 
 def _fake_interrupted_fine_tune(world_dir, recipe, threads):
     """The first recipe is stopped by a signal at once (checkpointed, as a real one); the others would take 5 s."""
+    import os
     import time
 
+    (Path(os.environ["FAKE_FINE_TUNE_LOG"]) / f"started-{recipe.exclude[0].fact_ids[0]}").touch()
     if recipe.exclude[0].fact_ids == [0]:
         return WorkerOutcome(True, "terminated by SIGTERM", 15)
     time.sleep(5)
@@ -125,8 +127,8 @@ def _fake_interrupted_fine_tune(world_dir, recipe, threads):
 
 
 def test_a_signal_in_one_fine_tune_stops_them_all_at_once(tiny_world, tmp_path, monkeypatch):
-    """An interrupted oracle stops the pool: the queued fine-tunes never run and the running ones are terminated
-    (before, a worker went on to the next queued fine-tune and the parent waited for all of them)."""
+    """An interrupted oracle stops the pool: the queued fine-tunes never start and the running ones are terminated
+    after the grace period (before, a worker went on to the next queued fine-tune and the parent waited for it)."""
     import time
 
     import asru.cache as cache_module
@@ -135,6 +137,7 @@ def test_a_signal_in_one_fine_tune_stops_them_all_at_once(tiny_world, tmp_path, 
     monkeypatch.setenv("ASRU_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("FAKE_FINE_TUNE_LOG", str(tmp_path))
     monkeypatch.setattr(cache_module, "_fine_tune_in_worker", _fake_interrupted_fine_tune)
+    monkeypatch.setattr(cache_module, "STOP_GRACE_SECONDS", 1.0)
     recipe = FinetuneConfig(model=TINY, epochs=1)
     recipes = [oracle_recipe(recipe, {"s000": {fact}}) for fact in range(4)]
     started = time.time()
@@ -142,6 +145,7 @@ def test_a_signal_in_one_fine_tune_stops_them_all_at_once(tiny_world, tmp_path, 
         build_in_parallel(tiny_world.root, recipes, workers=2)
     assert stop.value.signum == 15 and time.time() - started < 4.5
     assert not list((tmp_path / "cache").rglob("finetune.json"))  # none of the others finished
+    assert sorted(p.name for p in tmp_path.glob("started-*")) == ["started-0", "started-1"]  # the queued two never started
 
 
 def test_at_most_workers_fine_tunes_run_at_once(tiny_world, tmp_path, monkeypatch):

@@ -44,7 +44,7 @@ SETTINGS: tuple[str, ...] = ("complete", "selective", "personalized")
 DEFAULT_METHODS_FILE = Path(__file__).resolve().parents[2] / "configs" / "bench" / "methods.yaml"
 DEFAULT_TUNED_FILE = DEFAULT_METHODS_FILE.parent / "tuned.yaml"
 TEST_SEEDS = [0, 1, 2, 3, 4]  # the reported tables' seeds
-VALIDATION_SEEDS = [100, 101]  # hyper-parameters are chosen on these (asru bench --tune), never reported
+VALIDATION_SEEDS = [100]  # hyper-parameters are chosen on these (asru bench --tune), never reported; one seed: the 40-person protocol's budget (README)
 RUN_RECORD = "bench_run.json"
 RUN_TIME = "bench_time.json"
 TARGET_ROW = "target"
@@ -63,7 +63,7 @@ class BenchConfig(StrictConfig):
     settings: list[Setting] = Field(default_factory=lambda: list(SETTINGS))
     seeds: list[int] | None = Field(None, min_length=1, description="the test seeds the tables report (default [0, 1, 2, 3, 4]; [0] with quick); never a validation seed")
     tune: bool = Field(False, description="instead of the tables: run every method's grid (the methods file's 'grid:') on the validation seeds and write the rule's choice to tuned_file (asru.bench_tuning)")
-    validation_seeds: list[int] | None = Field(None, min_length=1, description="the seeds hyper-parameters are chosen on (default [100, 101]; [100] with quick)")
+    validation_seeds: list[int] | None = Field(None, min_length=1, description="the seeds hyper-parameters are chosen on (default [100])")
     tuned_file: str | None = Field(None, description="tuned.yaml that --tune writes and the tables apply (default configs/bench/tuned.yaml; out/tuned.yaml with quick)")
     use_tuned: bool = Field(True, description="apply tuned_file's choices (when it exists) on top of each method's entry; off: every method at its methods-file config")
     subjects: int | None = Field(None, ge=2, description="people in the embedded world (default 40; 8 with quick)")
@@ -92,7 +92,7 @@ class BenchConfig(StrictConfig):
         return list(dict.fromkeys(self.seeds)) if self.seeds else ([0] if self.quick else list(TEST_SEEDS))
 
     def resolved_validation_seeds(self) -> list[int]:
-        return list(dict.fromkeys(self.validation_seeds)) if self.validation_seeds else ([100] if self.quick else list(VALIDATION_SEEDS))
+        return list(dict.fromkeys(self.validation_seeds)) if self.validation_seeds else list(VALIDATION_SEEDS)
 
     def resolved_tuned_file(self) -> Path:
         return Path(self.tuned_file) if self.tuned_file else (self.resolved_out() / "tuned.yaml" if self.quick else DEFAULT_TUNED_FILE)
@@ -111,6 +111,12 @@ class MethodEntry:
     grid: list[dict] = field(default_factory=list)  # override mappings to tune over (asru.bench_tuning)
     raw_fields: dict[str, Any] = field(default_factory=dict)  # the entry as written, without quick overrides
     quick_fields: dict[str, Any] = field(default_factory=dict)  # the quick overrides (empty unless quick)
+    tuned_as: str | None = None  # an ablation takes this entry's tuned choice instead of a grid of its own
+
+    @property
+    def tuning_name(self) -> str:
+        """Whose choice in tuned.yaml this entry runs with."""
+        return self.tuned_as or self.name
 
     def point_fields(self, point: dict) -> dict[str, Any]:
         """The entry with a grid point (or a tuned choice) on top; quick overrides stay on top of both."""
@@ -164,6 +170,9 @@ def load_methods(path: str | Path | None, quick: bool = False) -> list[MethodEnt
         if not isinstance(own_quick, dict):
             raise ConfigError(f"{where}: field 'quick': must be a mapping of config fields")
         grid_spec = raw.pop("grid", None)
+        tuned_as = raw.pop("tuned_as", None)
+        if tuned_as is not None and (grid_spec is not None or not isinstance(tuned_as, str)):
+            raise ConfigError(f"{where}: field 'tuned_as': an entry name (an ablation run at that entry's tuned choice), and no 'grid' of its own")
         quick_fields = merge(shared_quick, own_quick) if quick else {}
         fields = merge(raw, quick_fields)
         for key in RESERVED_FIELDS:
@@ -181,7 +190,7 @@ def load_methods(path: str | Path | None, quick: bool = False) -> list[MethodEnt
             method_cls.parse_params(config.method_args)
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from None
-        entry = MethodEntry(name, method, {**fields, "method": method}, raw_fields=raw, quick_fields=quick_fields)
+        entry = MethodEntry(name, method, {**fields, "method": method}, raw_fields=raw, quick_fields=quick_fields, tuned_as=tuned_as)
         if grid_spec is not None:
             from asru.bench_tuning import expand_grid
 
@@ -194,6 +203,10 @@ def load_methods(path: str | Path | None, quick: bool = False) -> list[MethodEnt
                 except ConfigError as error:
                     raise ConfigError(f"{where} grid point {index}: {error}") from None
         entries.append(entry)
+    with_grid = {e.name for e in entries if e.grid}
+    for index, entry in enumerate(entries):
+        if entry.tuned_as is not None and entry.tuned_as not in with_grid:
+            raise ConfigError(f"{path}: methods[{index}] ({entry.name}): field 'tuned_as': {entry.tuned_as!r} is not an entry with a grid (entries with one: {', '.join(sorted(with_grid)) or 'none'})")
     return entries
 
 
@@ -259,7 +272,7 @@ def plan_runs(config: BenchConfig, entries: list[MethodEntry], world, target_dir
                 record = {**common, "row": ORACLE_ROW, "eval_config": eval_config.model_dump(mode="json")}
                 runs.append(PlannedRun(setting, ORACLE_ROW, seed, out / setting / ORACLE_ROW / f"seed{seed}", record, eval_config))
             for entry in entries:
-                choice = ((tuned or {}).get(entry.name) or {}).get(setting)  # tuned.yaml's pick for this method and setting
+                choice = ((tuned or {}).get(entry.tuning_name) or {}).get(setting)  # tuned.yaml's pick for this method (or the one it ablates) and setting
                 fields = entry.point_fields(choice["fields"]) if choice else entry.fields
                 unlearn_config = UnlearnConfig.model_validate({**fields, "setting": setting, "seed": seed, "forget_ratio": config.forget_ratio})
                 record = unlearn_record(common, entry.name, unlearn_config) | ({"tuned": choice["fields"]} if choice else {})
@@ -456,11 +469,11 @@ def execute_parallel(todo: list[PlannedRun], world_dir: Path, target_dir: Path, 
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from asru.cache import stop_pool
+    from asru.cache import stop_pool, top_up
 
     threads = max(1, available_cores() // workers)
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(start_method(threads)))
-    pending = {executor.submit(_worker_run, run, world_dir, target_dir, threads): run for run in todo}
+    queue, pending = list(todo), {}
     if console:
         console.print(f"{len(todo)} runs in {workers} processes side by side ({threads} torch thread{'s' if threads > 1 else ''} each), {order}")
     cpu_seconds: dict[str, float] = {}
@@ -471,7 +484,8 @@ def execute_parallel(todo: list[PlannedRun], world_dir: Path, target_dir: Path, 
     try:
         with progress:
             task = progress.add_task("", total=len(todo))
-            while pending:
+            while queue or pending:
+                top_up(queue, pending, workers, lambda run: executor.submit(_worker_run, run, world_dir, target_dir, threads))
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     run = pending.pop(future)
@@ -690,7 +704,9 @@ def markdown(summary: dict) -> str:
         lines += [
             f"**Tuned** on validation seeds {', '.join(map(str, tuning['validation_seeds']))} (`{tuning['file']}`, rule in README \"Trade-off benchmark\"); "
             f"reported on test seeds {', '.join(map(str, tuning['test_seeds']))}. Tuned per setting: "
-            + "; ".join(f"{s}: {', '.join(rows) or 'none'}" for s, rows in tuning["tuned"].items()) + ". Every other row runs at its methods-file config.",
+            + "; ".join(f"{s}: {', '.join(rows) or 'none'}" for s, rows in tuning["tuned"].items()) + ". "
+            + "".join(f"`{row}` runs at `{source}`'s choice (an ablation, no grid of its own). " for row, source in (tuning.get("tuned_as") or {}).items())
+            + "Every other row runs at its methods-file config.",
             "",
         ]
     else:
@@ -839,7 +855,8 @@ def write_summary(config: BenchConfig, runs: list[PlannedRun], world, world_dir:
         "tuning": {
             "file": str(config.resolved_tuned_file()) if tuned is not None else None,
             "validation_seeds": config.resolved_validation_seeds(), "test_seeds": config.resolved_seeds(),
-            "tuned": {setting: sorted(name for name, choices in (tuned or {}).items() if setting in choices) for setting in config.settings},
+            "tuned": {setting: [e.name for e in entries if setting in ((tuned or {}).get(e.tuning_name) or {})] for setting in config.settings},
+            "tuned_as": {e.name: e.tuned_as for e in entries if e.tuned_as},
         },
         "partial": partial,
         "not_run": not_run,

@@ -174,10 +174,13 @@ def _flatten(point: dict, prefix: str = "") -> dict[str, Any]:
 
 def run_tuning(config: BenchConfig, entries: list[MethodEntry], attacks: list[str], world, world_dir: Path, target_dir: Path, recipe, console=None) -> dict:
     """Run (or resume) every grid point on the validation seeds, choose, write tuned.yaml and validation.json/.md."""
-    untuned = [e.name for e in entries if not e.grid]
+    untuned = [e.name for e in entries if not e.grid and not e.tuned_as]
+    borrowed = [f"{e.name} (as {e.tuned_as})" for e in entries if e.tuned_as]
     entries = check_equal_budget(entries)
     if untuned and console:
         console.print(f"not tuned (no grid in the methods file): {', '.join(untuned)}", soft_wrap=True)
+    if borrowed and console:
+        console.print(f"ablations that take another entry's choice (no grid of their own): {', '.join(borrowed)}", soft_wrap=True)
     runs = plan_validation(config, entries, world, target_dir, attacks)
     states = [run_state(run) for run in runs]
     if not config.report_only:

@@ -172,22 +172,23 @@ def build_in_parallel(world_dir: Path, recipes: list, console=None, workers: int
     from asru.ui import progress_bar
 
     pool = ProcessPoolExecutor(processes, mp_context=context)
+    totals = [target_steps(world, recipe) for recipe, _ in todo]
+    queue, running, done = list(range(len(todo))), {}, set()
     try:
         with progress_bar(console, "fine-tuning") as bar:
-            jobs = [pool.submit(_fine_tune_in_worker, world_dir, recipe, threads) for recipe, _ in todo]
-            totals = [target_steps(world, recipe) for recipe, _ in todo]
             tasks = [bar.add_task(f"fine-tune {folder.name}", total=total, loss=float("nan")) for (_, folder), total in zip(todo, totals)]
-            while True:
-                for job, task, total, (_, folder) in zip(jobs, tasks, totals, todo):
-                    # a finished fine-tune has removed its progress file: its bar is full, at its final loss
-                    step, loss = (total, _final_loss(folder)) if job.done() else _progress(folder.with_name(folder.name + ".partial"))
-                    bar.update(task, completed=step, loss=loss)
-                for job in jobs:
+            while queue or running:
+                top_up(queue, running, processes, lambda index: pool.submit(_fine_tune_in_worker, world_dir, todo[index][0], threads))
+                for job, index in list(running.items()):
                     if job.done():
                         job.result().raise_if_interrupted()  # an error or a signal in one worker stops them all, now
-                if all(job.done() for job in jobs):
-                    break
-                time.sleep(1.0)
+                        done.add(running.pop(job))
+                for index, (task, total, (_, folder)) in enumerate(zip(tasks, totals, todo)):
+                    # a finished fine-tune has removed its progress file: its bar is full, at its final loss
+                    step, loss = (total, _final_loss(folder)) if index in done else _progress(folder.with_name(folder.name + ".partial"))
+                    bar.update(task, completed=step, loss=loss)
+                if running:
+                    time.sleep(1.0)
     except BaseException as error:
         stop_pool(pool, error)
         raise
@@ -195,19 +196,42 @@ def build_in_parallel(world_dir: Path, recipes: list, console=None, workers: int
     return folders
 
 
-def stop_pool(pool, error: BaseException) -> None:
-    """Stop a pool of fine-tuning or run workers after ``error`` in the parent, without starting what is queued.
+def top_up(queue: list, running: dict, workers: int, submit) -> None:
+    """Submit from the front of ``queue`` until ``workers`` jobs are in flight (``running``: future -> item).
 
-    A pool's worker whose job was interrupted would otherwise take the next job, and leaving the pool
-    waits for every queued one (hours of fine-tunes after a SIGTERM). Ctrl-C reached the workers too
-    (same process group): they checkpoint and stop by themselves; otherwise they get SIGTERM, which
-    finishes the step in progress and checkpoints it.
+    Why not submit everything at once: ProcessPoolExecutor moves submitted jobs into its call queue
+    ahead of the workers, where ``cancel_futures`` cannot reach them, so after a stop a worker went
+    on to the next queued fine-tune anyway (2026-12-04: a third oracle started after SIGTERM, and the
+    parent waited for it).
     """
-    if not isinstance(error, KeyboardInterrupt):
-        for process in list((getattr(pool, "_processes", None) or {}).values()):  # our own workers only
-            if process.is_alive():
-                process.terminate()
-    pool.shutdown(wait=True, cancel_futures=True)
+    while queue and len(running) < workers:
+        item = queue.pop(0)
+        running[submit(item)] = item
+
+
+STOP_GRACE_SECONDS = 15.0  # a signalled worker finishes its step and checkpoints in well under this
+
+
+def stop_pool(pool, error: BaseException) -> None:
+    """Stop a pool of fine-tuning or run workers after ``error`` in the parent, without starting anything new.
+
+    Nothing is queued (:func:`top_up`). Workers signalled with the parent (Ctrl-C, or a SIGTERM to the
+    process group) finish the step in progress, checkpoint and return by themselves; a second signal
+    would stop them at once and lose the steps since their last checkpoint, so they get a grace
+    period first. Whatever still runs after it (the parent alone was signalled, or another worker
+    failed) gets SIGTERM, which finishes the step in progress and checkpoints it.
+    """
+    import time
+
+    pool.shutdown(wait=False, cancel_futures=True)
+    processes = [p for p in list((getattr(pool, "_processes", None) or {}).values())]  # our own workers only
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    pool.shutdown(wait=True)
 
 
 def _progress(partial: Path) -> tuple[int, float]:

@@ -463,7 +463,7 @@ def bench(
         None, "--tune/--no-tune",
         help="Instead of the tables: run every method's grid (the methods file's 'grid:') on the validation seeds and write the rule's choice per method and setting to the tuned file (OUT/validation.json/.md with every point). \\[config: tune]",
     ),
-    validation_seeds: Optional[str] = typer.Option(None, help="Comma-separated seeds hyper-parameters are chosen on (default 100,101; 100 with --quick). \\[config: validation_seeds]"),
+    validation_seeds: Optional[str] = typer.Option(None, help="Comma-separated seeds hyper-parameters are chosen on (default 100). \\[config: validation_seeds]"),
     tuned_file: Optional[Path] = typer.Option(None, "--tuned-file", help="The tuned.yaml --tune writes and the tables apply (default configs/bench/tuned.yaml; OUT/tuned.yaml with --quick). \\[config: tuned_file]"),
     use_tuned: Optional[bool] = typer.Option(None, "--tuned/--no-tuned", help="Apply the tuned file's choices, where it exists (default on). \\[config: use_tuned]"),
     subjects: Optional[int] = typer.Option(None, help="People in the embedded world (default 40; 8 with --quick). \\[config: subjects]"),

@@ -25,6 +25,9 @@ methods:
     grid: {learning_rate: [1.0e-4, 1.0e-3]}
   - method: steering
     grid: {method_args.alpha: [1.0, 3.0]}
+  - name: grad_diff_ablation
+    method: grad_diff
+    tuned_as: grad_diff
 """
 COMMON = ("--quick", "--settings", "complete", "--subjects", "6", "--attacks", "paraphrase,one_word")
 
@@ -113,7 +116,13 @@ def test_the_tables_apply_tuned_yaml_on_test_seeds_only(tuned):
         run_config = yaml.safe_load((out / "runs" / "complete" / name / "seed0" / "config.yaml").read_text())
         for key, value in choice["fields"].items():  # the run was trained with the chosen point
             assert run_config[key] == value if not isinstance(value, dict) else value.items() <= run_config[key].items(), (key, run_config)
+    # an ablation has no grid (not run in the tuning) and trains with its source's choice
+    assert not (out / "runs" / "validation" / "complete" / "grad_diff_ablation").exists()
+    record = json.loads((out / "runs" / "complete" / "grad_diff_ablation" / "seed0" / "bench_run.json").read_text())
+    assert record["tuned"] == data["methods"]["grad_diff"]["complete"]["fields"] and "grad_diff_ablation" in summary["tuning"]["tuned"]["complete"]
+    assert summary["tuning"]["tuned_as"] == {"grad_diff_ablation": "grad_diff"}
     assert "**Tuned** on validation seeds 100" in (out / "tradeoff.md").read_text()
+    assert "`grad_diff_ablation` runs at `grad_diff`'s choice" in (out / "tradeoff.md").read_text()
     # a validation seed is never reported
     code, stdout, err = run_cli("bench", *COMMON, "--methods-file", methods, "--out", out, "--seeds", "0,100")
     assert_one_line_error(code, err, "seed 100", "validation")
@@ -130,6 +139,12 @@ def test_unequal_grids_and_bad_grids_are_one_line_errors(tmp_path):
     methods.write_text("methods:\n  - method: npo\n    grid: {method_args.betta: [0.1, 0.2]}\n")
     code, _, err = run_cli("bench", *COMMON, "--methods-file", methods, "--tune", "--out", tmp_path / "out")
     assert_one_line_error(code, err, "methods[0] (npo) grid point 0", "betta")
+    methods.write_text("methods:\n  - method: npo\n    grid: {steps: [10, 20]}\n  - name: ablation\n    method: npo\n    tuned_as: simnpo\n")
+    code, _, err = run_cli("bench", *COMMON, "--methods-file", methods, "--tune", "--out", tmp_path / "out")
+    assert_one_line_error(code, err, "methods[1] (ablation)", "tuned_as", "'simnpo' is not an entry with a grid")
+    methods.write_text("methods:\n  - method: npo\n    grid: {steps: [10, 20]}\n  - name: ablation\n    method: npo\n    tuned_as: npo\n    grid: {steps: [10, 20]}\n")
+    code, _, err = run_cli("bench", *COMMON, "--methods-file", methods, "--tune", "--out", tmp_path / "out")
+    assert_one_line_error(code, err, "methods[1] (ablation)", "tuned_as", "no 'grid' of its own")
     code, _, err = run_cli("bench", *COMMON, "--tune", "--sequential", "2", "--out", tmp_path / "out")
     assert_one_line_error(code, err, "--tune and --sequential")
 
@@ -149,5 +164,6 @@ def test_the_shipped_grids_give_every_method_the_same_budget():
 
     entries = load_methods(None)
     tuned = check_equal_budget(entries)
-    assert {e.name for e in entries} - {e.name for e in tuned} == {"grad_diff_lr3e-4", "npo_lr3e-4"}  # the hand-picked rows
+    assert {e.name for e in entries} - {e.name for e in tuned} == {"grad_diff_lr3e-4", "npo_lr3e-4", "asru_stage1", "asru_stage2"}  # the hand-picked rows, ASRU's ablations
+    assert {e.name: e.tuned_as for e in entries if e.tuned_as} == {"asru_stage1": "asru", "asru_stage2": "asru"}
     assert {len(e.grid) for e in tuned} == {MAX_GRID}
