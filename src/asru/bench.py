@@ -59,7 +59,7 @@ class BenchConfig(StrictConfig):
 
     out: str | None = Field(None, description="folder for tradeoff.json/.md, plots and runs/ (default benchmarks/results, benchmarks/results/quick with quick)")
     methods_file: str | None = Field(None, description="YAML list of methods and their overrides (default configs/bench/methods.yaml)")
-    methods: list[str] | None = Field(None, description="run only these entries of the methods file (by name)")
+    methods: list[str] | None = Field(None, description="run only these entries of the methods file (by name); [] only the target and oracle rows (which no tuning changes: e.g. the test seeds' oracles built ahead)")
     settings: list[Setting] = Field(default_factory=lambda: list(SETTINGS))
     seeds: list[int] | None = Field(None, min_length=1, description="the test seeds the tables report (default [0, 1, 2, 3, 4]; [0] with quick); never a validation seed")
     tune: bool = Field(False, description="instead of the tables: run every method's grid (the methods file's 'grid:') on the validation seeds and write the rule's choice to tuned_file (asru.bench_tuning)")
@@ -211,7 +211,8 @@ def load_methods(path: str | Path | None, quick: bool = False) -> list[MethodEnt
 
 
 def select_methods(entries: list[MethodEntry], names: list[str] | None, path: str | Path | None) -> list[MethodEntry]:
-    if not names:
+    """The entries named (None: all). An empty list: none, only the reference rows (the target and the oracles, which no tuning changes)."""
+    if names is None:
         return entries
     known = {e.name: e for e in entries}
     for name in names:
@@ -711,7 +712,7 @@ def markdown(summary: dict) -> str:
         ]
     else:
         lines += ["**Not tuned**: no tuned.yaml (`asru bench --tune` writes it); every row runs at its methods-file config.", ""]
-    if config["methods"] or list(table) != list(SETTINGS):
+    if config["methods"] is not None or list(table) != list(SETTINGS):
         lines += [
             f"**Restricted**: only {', '.join(summary['rows'])} in {', '.join(table)}, as asked (`--methods` / `--settings`); "
             "`asru bench --report-only` without them rebuilds the tables over every method and setting.",

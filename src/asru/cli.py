@@ -456,7 +456,7 @@ def demo(
 def bench(
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for tradeoff.json/.md, plots and runs/ (default benchmarks/results; benchmarks/results/quick with --quick). \\[config: out]"),
     methods_file: Optional[Path] = typer.Option(None, "--methods-file", help="YAML list of methods and their overrides (default configs/bench/methods.yaml). \\[config: methods_file]"),
-    methods: Optional[str] = typer.Option(None, help="Comma-separated entries of the methods file to run (default all). \\[config: methods]"),
+    methods: Optional[str] = typer.Option(None, help="Comma-separated entries of the methods file to run (default all; '' only the target and oracle rows, which no tuning changes). \\[config: methods]"),
     settings: Optional[str] = typer.Option(None, help="Comma-separated settings (default complete,selective,personalized). \\[config: settings]"),
     seeds: Optional[str] = typer.Option(None, help="Comma-separated test seeds the tables report (default 0,1,2,3,4; 0 with --quick); never a validation seed. \\[config: seeds]"),
     tune: Optional[bool] = typer.Option(

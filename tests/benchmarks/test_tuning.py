@@ -167,3 +167,14 @@ def test_the_shipped_grids_give_every_method_the_same_budget():
     assert {e.name for e in entries} - {e.name for e in tuned} == {"grad_diff_lr3e-4", "npo_lr3e-4", "asru_stage1", "asru_stage2"}  # the hand-picked rows, ASRU's ablations
     assert {e.name: e.tuned_as for e in entries if e.tuned_as} == {"asru_stage1": "asru", "asru_stage2": "asru"}
     assert {len(e.grid) for e in tuned} == {MAX_GRID}
+
+
+def test_an_empty_method_list_runs_only_the_reference_rows(tuned, tmp_path):
+    """`--methods ''`: the target (and oracle) rows alone, which no tuning changes: built ahead of the tuning."""
+    folder, methods, _ = tuned
+    code, stdout, err = run_cli("bench", *COMMON, "--methods-file", methods, "--methods", "", "--out", tmp_path / "refs", "--no-oracle-row")
+    assert code == 0, err + stdout
+    summary = json.loads((tmp_path / "refs" / "tradeoff.json").read_text())
+    assert summary["rows"] == ["target"] and summary["runs_planned"] == summary["runs_finished"] == 1
+    assert [p.name for p in (tmp_path / "refs" / "runs" / "complete").iterdir()] == ["target"]
+    assert "**Restricted**" in (tmp_path / "refs" / "tradeoff.md").read_text()
