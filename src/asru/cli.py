@@ -289,6 +289,10 @@ def audit(
     max_probe_gap: Optional[float] = typer.Option(None, "--max-probe-gap", help="Linear-probe recovery of the forget facts from hidden states: at most this much above the oracle's at every layer (default 0.2). \\[config: max_probe_gap]"),
     oracle: Optional[str] = OracleOption,
     require_oracle: Optional[bool] = typer.Option(None, "--require-oracle/--no-require-oracle", help="Fail when no oracle is available (default: its checks say 'no oracle'). \\[config: require_oracle]"),
+    relearn_vs_oracle: Optional[bool] = typer.Option(
+        None, "--relearn-vs-oracle/--relearn-absolute",
+        help="With an oracle, the relearning check allows its threshold above the oracle's own leakage after the same relearning (default), or the threshold alone. \\[config: relearn_vs_oracle]",
+    ),
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """Does the forgetting hold? Every attack, relearning and (steering runs) hooks removed, against thresholds, per request of a chain;
@@ -302,7 +306,7 @@ def audit(
         AuditConfig, config,
         {
             "max_leakage": max_leakage, "min_forget_quality": min_forget_quality, "max_privleak": max_privleak, "max_rank_gap": max_rank_gap,
-            "max_probe_gap": max_probe_gap, "oracle": oracle, "require_oracle": require_oracle,
+            "max_probe_gap": max_probe_gap, "oracle": oracle, "require_oracle": require_oracle, "relearn_vs_oracle": relearn_vs_oracle,
         },
     )
     if threshold:  # --threshold entries on top of the file's thresholds, validated the same way
@@ -316,7 +320,8 @@ def audit(
     fmt = lambda value: "–" if value is None else f"{value:.3f}"  # noqa: E731
     for name, check in result["checks"].items():
         table.add_row(
-            name, fmt(check.get("leakage_known")), str(check.get("n_known") or 0), fmt(check["leakage"]), str(check["n"]), f"{check['threshold']:.3f}",
+            name, fmt(check.get("leakage_known")), str(check.get("n_known") or 0), fmt(check["leakage"]), str(check["n"]),
+            f"{check['threshold']:.3f}" + (f" (oracle {check['oracle_leakage']:.3f} +)" if check.get("oracle_leakage") is not None else ""),
             ("[green]pass[/green]" if check["passed"] else "[red]FAIL[/red]") + (" (on all)" if check.get("judged_on") == "all" else ""),
         )
     for name in result["skipped"]:

@@ -116,3 +116,13 @@ def test_the_verdict_is_on_what_the_starting_model_knew():
     verdict = judge_checks(leakages, AuditConfig())
     assert verdict["failed"] == ["direct"] and verdict["checks"]["direct"]["judged_leakage"] == 0.25
     assert verdict["checks"]["paraphrase"]["judged_on"] == "all" and verdict["checks"]["paraphrase"]["passed"]
+
+
+def test_a_baseline_raises_its_checks_threshold_and_is_recorded():
+    config = AuditConfig()
+    leak = {"relearn": {"leakage": 0.3, "n": 10}, "direct": {"leakage": 0.3, "n": 10}}
+    result = judge_checks(leak, config, baselines={"relearn": 0.28})
+    assert result["failed"] == ["direct"]  # only relearn is counted above the oracle's 0.28
+    assert result["checks"]["relearn"]["threshold"] == pytest.approx(0.33) and result["checks"]["relearn"]["oracle_leakage"] == 0.28
+    assert "oracle_leakage" not in result["checks"]["direct"]
+    assert judge_checks(leak, config, baselines={"relearn": 0.2})["failed"] == ["relearn", "direct"]

@@ -300,3 +300,23 @@ def test_compare_against_hand_computed_aucs_and_ks():
     assert alone["membership"]["loss"]["auc"] == pytest.approx(4 / 6) and alone["membership"]["privleak"] is None
     assert alone["forget_quality"]["forget_quality"] is None and alone["linear_probe"]["gap"] is None
     assert compare(model, {**oracle, "items": ["z"]})["forget_quality"]["forget_quality"] is None  # other questions: not comparable
+
+
+def test_the_relearning_check_counts_above_what_relearning_teaches_the_oracle(knowing, tmp_path, cli):
+    """The oracle audited as a run relearns exactly as its reference does: it passes that check whatever its own
+    leakage after relearning, which is recorded; --relearn-absolute judges the threshold alone."""
+    from asru.pipeline import oracle
+
+    world, target, oracle_dir, request, _ = knowing
+    oracle(target, world, config(request), out=tmp_path / "run")
+    code, out, err = cli("audit", tmp_path / "run", "--max-leakage", "1", "--threshold", "relearn=0")
+    assert (tmp_path / "run" / "audit.json").is_file(), err + out
+    audit = json.loads((tmp_path / "run" / "audit.json").read_text())
+    relearn = audit["checks"]["relearn"]
+    assert relearn["oracle_leakage"] == relearn["judged_leakage"] and relearn["threshold"] == pytest.approx(relearn["oracle_leakage"]) and relearn["passed"], relearn
+    assert "relearn" not in audit["failed"] and "oracle" in " ".join(out.split())
+    assert "Counted above the retrained oracle's own leakage" in (tmp_path / "run" / "report.md").read_text()
+    code, out, err = cli("audit", tmp_path / "run", "--max-leakage", "1", "--threshold", "relearn=0", "--relearn-absolute")
+    relearn = json.loads((tmp_path / "run" / "audit.json").read_text())["checks"]["relearn"]
+    assert "oracle_leakage" not in relearn and relearn["threshold"] == 0.0
+    assert relearn["passed"] == (relearn["judged_leakage"] == 0.0)

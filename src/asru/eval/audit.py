@@ -53,6 +53,9 @@ class AuditConfig(StrictConfig):
     max_probe_gap: float = Field(0.2, ge=0, le=1, description="linear-probe recovery of the forget facts: at most this much above the oracle's, at every layer")
     oracle: str = Field("auto", description="the retrained oracle: auto (the cached one of the run's target and forget set), none, or a model folder")
     require_oracle: bool = Field(False, description="fail the audit when no oracle is available (default: its checks are listed as 'no oracle')")
+    relearn_vs_oracle: bool = Field(
+        True, description="with an oracle, the relearning check allows its threshold above the oracle's own leakage after the same relearning (what a quarter of the facts teaches a model that never saw them); off, or without an oracle: the threshold alone",
+    )
     batch_size: int = Field(64, ge=1)
 
 
@@ -112,11 +115,13 @@ def parse_thresholds(items: list[str]) -> dict[str, float]:
     return thresholds
 
 
-def judge_checks(leakages: dict[str, dict], config: AuditConfig, names: list[str] | None = None) -> dict:
+def judge_checks(leakages: dict[str, dict], config: AuditConfig, names: list[str] | None = None, baselines: dict[str, float] | None = None) -> dict:
     """Pass/fail per check and overall; ``leakages`` maps a check to its metrics (``leakage``, ``n``...).
 
     ``names``: every check of the run (default: those in ``leakages``); a threshold for any other
-    name is a ConfigError, so a typo cannot silently leave the default in force.
+    name is a ConfigError, so a typo cannot silently leave the default in force. ``baselines``: a
+    check's leakage that is not the run's doing (the oracle's after the same relearning), which the
+    threshold is counted above.
     """
     names = list(leakages) if names is None else names
     unknown = sorted(set(config.thresholds) - set(names))
@@ -124,7 +129,8 @@ def judge_checks(leakages: dict[str, dict], config: AuditConfig, names: list[str
         raise ConfigError(f"option --threshold: unknown check {unknown[0]!r} (this run's checks: {', '.join(names)})")
     checks = {}
     for name, metrics in leakages.items():
-        threshold = config.thresholds.get(name, config.max_leakage)
+        baseline = (baselines or {}).get(name)
+        threshold = config.thresholds.get(name, config.max_leakage) + (baseline or 0.0)
         # judged over the questions the run's starting model answered correctly in that form (what
         # there was to forget); over every question only where those answers are unknown
         known = metrics.get("leakage_known") is not None and (metrics.get("n_known") or 0) > 0
@@ -140,14 +146,15 @@ def judge_checks(leakages: dict[str, dict], config: AuditConfig, names: list[str
             "refusal_rate": metrics.get("refusal_rate"),
             "leakage_known": metrics.get("leakage_known"),
             "n_known": metrics.get("n_known"),
+            **({"oracle_leakage": baseline} if baseline is not None else {}),
         }
     failed = [name for name, check in checks.items() if not check["passed"]]
     return {"verdict": "fail" if failed else "pass", "failed": failed, "checks": checks}
 
 
-def judge_all(leakages: dict[str, dict], found: dict, config: AuditConfig, names: list[str] | None = None) -> dict:
+def judge_all(leakages: dict[str, dict], found: dict, config: AuditConfig, names: list[str] | None = None, baselines: dict[str, float] | None = None) -> dict:
     """Every check, the leakages' (:func:`judge_checks`) and the oracle's (:func:`judge_oracle_checks`); any failure fails the verdict."""
-    result = judge_checks(leakages, config, names)
+    result = judge_checks(leakages, config, names, baselines)
     against = judge_oracle_checks(found, config)
     failed = result["failed"] + against.pop("oracle_failed")
     return {**result, **against, "failed": failed, "verdict": "fail" if failed else "pass"}
@@ -210,21 +217,43 @@ def run_checks(
     if status:
         status.start()
     try:
+        knowledge = TargetKnowledge(target, world, batch_size=config.batch_size) if target is not None and Path(target).is_dir() else None
         metrics, attacks, records = evaluate(
             model, processor, world, splits, split_names=("forget",), attacks=names[1:], model_context=model_context,
             batch_size=config.batch_size, seed=seed, progress=(lambda name: status.update(f"auditing: {name}")) if status else None,
-            knowledge=TargetKnowledge(target, world, batch_size=config.batch_size) if target is not None and Path(target).is_dir() else None,
+            knowledge=knowledge,
         )
         if status:
             status.update("auditing: against the retrained oracle")
         found = against_oracle(model, processor, world, splits, oracle, model_context=model_context, batch_size=config.batch_size)
+        baselines = {}
+        if config.relearn_vs_oracle and oracle[0] is not None and "relearn" in attacks:
+            if status:
+                status.update("auditing: the oracle relearned")
+            baselines["relearn"] = oracle_relearn_leakage(oracle[0], world, splits, config, seed, knowledge)
     finally:
         if status:
             status.stop()
     leakages = {DIRECT: metrics["forget"]["all"], **{name: attacks[name] for name in names[1:] if name in attacks}}
     skipped = [name for name in names if name not in leakages]  # an attack with nothing to rewrite (no held-out images...)
-    result = {**judge_all(leakages, found, config, names), "skipped": skipped}
+    result = {**judge_all(leakages, found, config, names, baselines), "skipped": skipped}
     return judge_requests(result, chain, splits, records, config, names) if chain else result
+
+
+def oracle_relearn_leakage(oracle_dir: Path, world, splits: dict, config: AuditConfig, seed: int, knowledge: TargetKnowledge | None) -> float | None:
+    """The oracle's leakage under the relearning attack, judged as the run's is (over what the target knew, where known).
+
+    Relearning a quarter of the facts also teaches a model that never saw them something about the
+    rest (the person's other facts share values with other people; a name seen again is familiar):
+    that part is not the run's failure to forget.
+    """
+    from asru.models.loading import load_vlm
+
+    oracle_model, oracle_processor = load_vlm(oracle_dir)
+    _, attacks, _ = evaluate(oracle_model, oracle_processor, world, splits, split_names=(), attacks=["relearn"], batch_size=config.batch_size, seed=seed, knowledge=knowledge)
+    found = attacks.get("relearn") or {}
+    known = found.get("leakage_known") is not None and (found.get("n_known") or 0) > 0
+    return found.get("leakage_known") if known else found.get("leakage")
 
 
 def judge_requests(result: dict, chain: list[ChainEntry], splits: dict, records: list[dict], config: AuditConfig, names: list[str]) -> dict:
@@ -262,6 +291,7 @@ def audit_run(
     ``world_dir`` / ``model_path`` override the world and the original model recorded in
     results.json (for runs moved since); the world must still have the run's content hash.
     """
+    from asru.eval.oracle import ORACLE_ROW
     from asru.methods.base import get_method
     from asru.models.loading import load_vlm
     from asru.train.unlearn import UnlearnConfig
@@ -277,7 +307,7 @@ def audit_run(
     seed = build_config(UnlearnConfig, run / "config.yaml").seed if (run / "config.yaml").is_file() else 0
     splits = _forget_questions(world, results["setting"], _requests(results), seed, run)
 
-    method_cls = get_method(results["method"]) if results["method"] != "none" else None
+    method_cls = get_method(results["method"]) if results["method"] not in ("none", ORACLE_ROW) else None  # an evaluation or an oracle run: no method
     steering = method_cls is not None and not method_cls.trains
     if steering:
         model, processor = load_vlm(model_path or results["model"])
@@ -291,6 +321,8 @@ def audit_run(
     judge_checks({}, config, check_names(steering))  # unknown threshold names fail before the slow part
     started = time.perf_counter()
     target = (model_path or results["model"]) if steering else results["model"]  # the model the run started from
+    if results["method"] == ORACLE_ROW and (results.get("target") or {}).get("model"):
+        target = results["target"]["model"]  # the oracle's questions are conditioned, like every row's, on what the target knew
     record = load_model_record(run / "model") if (run / "model").is_dir() else None
     if record is not None:  # a step of a chain started from a model that forgot the earlier requests: the one before them knew them
         target = record.base_model

@@ -142,7 +142,8 @@ def verdict_markdown(results: dict, audit: dict | None = None) -> tuple[str, str
             check = checks[name]
             value = check.get("judged_leakage", check.get("leakage"))
             over = f"over the {check.get('n_known')} questions the target knew" if check.get("judged_on") == "known" else f"over all {check.get('n')} questions"
-            rows.append([name, value, check.get("threshold"), f"leakage <= threshold, {over}"])
+            above = f" (the oracle's {format_value(check['oracle_leakage'])} after the same relearning + the allowance)" if check.get("oracle_leakage") is not None else ""
+            rows.append([name, value, check.get("threshold"), f"leakage <= threshold{above}, {over}"])
         elif name in oracle_checks:
             check = oracle_checks[name]
             rows.append([name, check.get("value"), check.get("threshold"), f"{check.get('rule')}; the oracle's {format_value(check.get('oracle'))}"])
@@ -269,6 +270,9 @@ def audit_markdown(audit: dict) -> str:
     # judged on the leakage over what the starting model knew ("(on all)": its answers were unknown, judged on every question)
     header = ["check", "leakage (known)", "n known", "leakage (all)", "n", "threshold", "verdict"]
     parts = [f"## Audit: {audit['verdict'].upper()}", "", markdown_table(header, rows)]
+    relative = {name: c["oracle_leakage"] for name, c in audit["checks"].items() if c.get("oracle_leakage") is not None}
+    if relative:  # the relearning check counts its allowance above what the same relearning teaches the oracle
+        parts += ["", "Counted above the retrained oracle's own leakage under the same attack: " + ", ".join(f"{name} {format_value(value)}" for name, value in relative.items()) + "."]
     if audit.get("oracle_checks"):  # audits written before the oracle checks have none
         oracle = audit.get("oracle") or {}
         verdict = lambda passed: "no oracle" if passed is None else ("pass" if passed else "FAIL")  # noqa: E731
