@@ -918,7 +918,8 @@ def run_bench(config: BenchConfig, console=None) -> dict:
     from asru.world import load_world
 
     # every input checked before any work: an hours-long benchmark must not stop at its 30th run
-    entries = select_methods(load_methods(config.methods_file, config.quick), config.methods, config.methods_file)
+    every_entry = load_methods(config.methods_file, config.quick)
+    entries = select_methods(every_entry, config.methods, config.methods_file)
     attacks = resolve_attacks(config.attacks)
     settings = list(dict.fromkeys(config.settings))
     config = config.model_copy(update={"settings": settings})
@@ -939,7 +940,7 @@ def run_bench(config: BenchConfig, console=None) -> dict:
     if config.sequential:
         return bench_sequential.run_sequential(config, entries, attacks, world, world_dir, target_dir, recipe, console)
     if config.tune:
-        return bench_tuning.run_tuning(config, entries, attacks, world, world_dir, target_dir, recipe, console)
+        return bench_tuning.run_tuning(config, entries, attacks, world, world_dir, target_dir, recipe, console, every_entry)
     tuned = bench_tuning.load_tuned(config, world, target_dir)
     runs = plan_runs(config, entries, world, target_dir, attacks, tuned)
     states = [run_state(run) for run in runs]

@@ -114,24 +114,29 @@ def plan_validation(config: BenchConfig, entries: list[MethodEntry], world, targ
     return runs
 
 
-def choose(table: dict, entries: list[MethodEntry]) -> dict[str, dict[str, dict]]:
-    """Per method and setting, the grid point the rule picks, with its validation numbers."""
+def choose(table: dict, entries: list[MethodEntry], seeds: int = 1) -> dict[str, dict[str, dict]]:
+    """Per method and setting, the grid point the rule picks, with its validation numbers.
+
+    Only once every grid point is scored on all ``seeds`` validation seeds: a choice among the
+    points finished so far (a tuning stopped half-way) would favour whichever ran first.
+    """
     chosen: dict[str, dict[str, dict]] = {}
     for setting, rows in table.items():
         for entry in entries:
             candidates = []
             for index, point in enumerate(entry.grid):
-                metrics = rows.get(point_row(entry.name, index), {}).get("metrics", {})
+                cell = rows.get(point_row(entry.name, index), {})
+                metrics = cell.get("metrics", {})
                 score, utility = (metrics.get("score") or {}).get("mean"), (metrics.get("score_utility") or {}).get("mean")
-                if score is not None and utility is not None:
+                if score is not None and utility is not None and len(cell.get("seeds", [])) >= seeds:
                     candidates.append((index, point, score, utility))
-            if not candidates:
+            if len(candidates) < len(entry.grid):
                 continue
             eligible = [c for c in candidates if c[3] >= UTILITY_FLOOR]
             index, point, score, utility = max(eligible, key=lambda c: (c[2], c[3])) if eligible else max(candidates, key=lambda c: (c[3], c[2]))
             chosen.setdefault(entry.name, {})[setting] = {
                 "fields": point, "grid_point": index, "validation_score": round(score, 4), "validation_utility": round(utility, 4),
-                "eligible": bool(eligible), "points_scored": len(candidates),
+                "eligible": bool(eligible),
             }
     return chosen
 
@@ -149,7 +154,7 @@ def validation_markdown(summary: dict) -> str:
     for setting, rows in summary["settings"].items():
         body = []
         for entry_name, points in summary["grids"].items():
-            pick = summary["chosen"].get(entry_name, {}).get(setting, {})
+            pick = summary["chosen"].get(entry_name, {}).get(setting, {"grid_point": None, "eligible": True})
             for index, point in enumerate(points):
                 metrics = rows.get(point_row(entry_name, index), {}).get("metrics", {})
                 body.append([
@@ -158,7 +163,10 @@ def validation_markdown(summary: dict) -> str:
                     ("✓" if pick.get("grid_point") == index else "") + ("" if pick.get("eligible", True) or pick.get("grid_point") != index else " (utility < floor)"),
                 ])
         header = ["method", "point", "overrides", "score ↑", "efficacy ↑", "closeness ↑", "utility ↑", "chosen"]
+        waiting = [name for name in summary["grids"] if setting not in summary["chosen"].get(name, {})]
         lines += ["", f"## {setting}", "", markdown_table(header, body)]
+        if waiting:
+            lines += ["", f"Not chosen yet (a grid point still unfinished on a validation seed): {', '.join(waiting)}."]
     return "\n".join(lines) + "\n"
 
 
@@ -172,11 +180,21 @@ def _flatten(point: dict, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def run_tuning(config: BenchConfig, entries: list[MethodEntry], attacks: list[str], world, world_dir: Path, target_dir: Path, recipe, console=None) -> dict:
-    """Run (or resume) every grid point on the validation seeds, choose, write tuned.yaml and validation.json/.md."""
+def run_tuning(
+    config: BenchConfig, entries: list[MethodEntry], attacks: list[str], world, world_dir: Path, target_dir: Path, recipe, console=None,
+    every_entry: list[MethodEntry] | None = None,
+) -> dict:
+    """Run (or resume) the grid points of ``entries`` on the validation seeds, choose, write tuned.yaml and validation.json/.md.
+
+    The report and the choice cover every grid of the methods file (``every_entry``), whatever
+    ``--methods`` ran this time: the grids can be run a few methods at a time, and tuned.yaml holds
+    each method whose grid is complete. A choice for a setting not run this time is kept from the
+    tuned file when that file is of the same world, target and validation seeds.
+    """
     untuned = [e.name for e in entries if not e.grid and not e.tuned_as]
     borrowed = [f"{e.name} (as {e.tuned_as})" for e in entries if e.tuned_as]
     entries = check_equal_budget(entries)
+    every = check_equal_budget(every_entry) if every_entry is not None else entries
     if untuned and console:
         console.print(f"not tuned (no grid in the methods file): {', '.join(untuned)}", soft_wrap=True)
     if borrowed and console:
@@ -188,8 +206,10 @@ def run_tuning(config: BenchConfig, entries: list[MethodEntry], attacks: list[st
         print_plan(console, len(runs), todo, config.resolved_out() / "runs" / VALIDATION_DIR)
         prepare_oracles(runs, states, world_dir, target_dir, console, config.workers)
         execute_todo(todo, len(runs), world_dir, target_dir, config.workers, console, order="every grid point's first validation seed first")
+    runs = plan_validation(config, every, world, target_dir, attacks)  # the report: every grid, finished or not
     table = aggregate(config.model_copy(update={"seeds": config.resolved_validation_seeds()}), runs)
-    chosen = choose(table, entries)
+    chosen = choose(table, every, len(config.resolved_validation_seeds()))
+    entries = every
     header = summary_header(config, world, world_dir, target_dir, recipe, attacks, entries)
     tuned_file = config.resolved_tuned_file()
     summary = {
@@ -203,10 +223,29 @@ def run_tuning(config: BenchConfig, entries: list[MethodEntry], attacks: list[st
     tuned = {
         "written": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "rule": RULE,
         "validation_seeds": config.resolved_validation_seeds(), "world_hash": world.manifest.get("content_hash"), "target": target_dir.name,
-        "methods": chosen,
+        "methods": merge_other_settings(chosen, tuned_file, config, world, target_dir, {e.name for e in entries}),
     }
     atomic_write_text(tuned_file, "# written by `asru bench --tune` (asru.bench_tuning); the validation numbers are in validation.json\n" + yaml.safe_dump(tuned, sort_keys=False, allow_unicode=True))
     return summary
+
+
+def merge_other_settings(chosen: dict, tuned_file: Path, config: BenchConfig, world, target_dir: Path, names: set[str]) -> dict:
+    """``chosen`` plus the tuned file's choices for settings not run this time (same world, target, validation seeds only)."""
+    try:
+        old = yaml.safe_load(tuned_file.read_text(encoding="utf-8")) if tuned_file.is_file() else None
+    except (OSError, yaml.YAMLError):
+        old = None
+    same = isinstance(old, dict) and isinstance(old.get("methods"), dict) and (old.get("world_hash"), old.get("target"), old.get("validation_seeds")) == (
+        world.manifest.get("content_hash"), target_dir.name, config.resolved_validation_seeds())
+    if not same:
+        return chosen
+    merged = {name: dict(settings) for name, settings in chosen.items()}
+    for name, settings in old["methods"].items():
+        if name in names and isinstance(settings, dict):
+            for setting, choice in settings.items():
+                if setting not in config.settings:
+                    merged.setdefault(name, {})[setting] = choice
+    return merged
 
 
 def load_tuned(config: BenchConfig, world, target_dir: Path) -> dict[str, dict[str, dict]] | None:

@@ -64,7 +64,7 @@ def test_expand_grid_makes_every_combination_nested():
 
 
 def _cell(score, utility):
-    return {"metrics": {"score": {"mean": score}, "score_utility": {"mean": utility}}}
+    return {"seeds": [100], "metrics": {"score": {"mean": score}, "score_utility": {"mean": utility}}}
 
 
 def test_the_rule_picks_the_best_score_that_keeps_utility_and_falls_back_to_utility():
@@ -77,6 +77,9 @@ def test_the_rule_picks_the_best_score_that_keeps_utility_and_falls_back_to_util
     table = {"complete": {"m@g0": _cell(0.5, 0.5), "m@g1": _cell(0.9, 0.2), "m@g2": _cell(0.1, 0.7)}}
     pick = choose(table, [entry])["m"]["complete"]
     assert pick["grid_point"] == 2 and not pick["eligible"]
+    # a grid point not finished (or finished on fewer validation seeds than asked): no choice yet
+    assert choose({"complete": {"m@g0": _cell(0.5, 0.95), "m@g2": _cell(0.6, 0.95)}}, [entry]) == {}
+    assert choose(table, [entry], seeds=2) == {}
 
 
 def test_tuning_runs_every_point_on_the_validation_seeds_and_writes_the_choice(tuned):
@@ -178,3 +181,27 @@ def test_an_empty_method_list_runs_only_the_reference_rows(tuned, tmp_path):
     assert summary["rows"] == ["target"] and summary["runs_planned"] == summary["runs_finished"] == 1
     assert [p.name for p in (tmp_path / "refs" / "runs" / "complete").iterdir()] == ["target"]
     assert "**Restricted**" in (tmp_path / "refs" / "tradeoff.md").read_text()
+
+
+def test_tuning_one_method_reports_and_keeps_every_grid(tuned, tmp_path):
+    """--methods runs a few grids at a time; the report and tuned.yaml still cover every method, and an unfinished grid is not chosen."""
+    import shutil
+
+    folder, methods, out = tuned
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    code, stdout, err = run_cli("bench", *COMMON, "--methods-file", methods, "--tune", "--methods", "grad_diff", "--out", copy, "--tuned-file", copy / "tuned.yaml")
+    assert code == 0, err + stdout
+    data = yaml.safe_load((copy / "tuned.yaml").read_text())
+    assert set(data["methods"]) == {"grad_diff", "steering"}  # steering's grid finished earlier: still chosen
+    # a setting not run this time keeps its choice (same world, target and validation seeds)
+    data["methods"]["grad_diff"]["selective"] = data["methods"]["grad_diff"]["complete"]
+    (copy / "tuned.yaml").write_text(yaml.safe_dump(data))
+    assert "| steering | g1 |" in (copy / "validation.md").read_text()
+    # one of steering's points lost: steering is not chosen (nor run: --methods grad_diff), and the report says so
+    shutil.rmtree(copy / "runs" / "validation" / "complete" / "steering" / "g1")
+    code, stdout, err = run_cli("bench", *COMMON, "--methods-file", methods, "--tune", "--methods", "grad_diff", "--out", copy, "--tuned-file", copy / "tuned.yaml")
+    assert code == 0, err + stdout
+    kept = yaml.safe_load((copy / "tuned.yaml").read_text())["methods"]
+    assert set(kept) == {"grad_diff"} and set(kept["grad_diff"]) == {"complete", "selective"}
+    assert "Not chosen yet (a grid point still unfinished on a validation seed): steering." in (copy / "validation.md").read_text()
