@@ -50,8 +50,9 @@ clean:
 bench-tradeoff: $(STAMP)
 	$(BIN)/python benchmarks/tradeoff.py $(ARGS)
 
-# The fair-comparison tuning: every method's grid on the validation seeds -> configs/bench/tuned.yaml
-# (about 19 hours of one core on the 40-person target, its 6 validation oracles included; resumable). Then `make bench-tradeoff` applies it.
+# The fair-comparison tuning: every method's grid on validation seed 100 -> configs/bench/tuned.yaml
+# (264 runs and 3 validation oracles on the 40-person target: some 5 hours of a 2-core machine with ARGS="--workers 2";
+# resumable; ARGS="--methods a,b" runs some grids). Then `make bench-tradeoff` applies it.
 .PHONY: bench-tune
 bench-tune: $(STAMP)
 	$(BIN)/python benchmarks/tradeoff.py --tune $(ARGS)
