@@ -51,7 +51,7 @@ bench-tradeoff: $(STAMP)
 	$(BIN)/python benchmarks/tradeoff.py $(ARGS)
 
 # The fair-comparison tuning: every method's grid on validation seed 100 -> configs/bench/tuned.yaml
-# (264 runs and 3 validation oracles on the 40-person target: some 5 hours of a 2-core machine with ARGS="--workers 2";
+# (264 runs and 3 validation oracles on the 40-person target: about 3.5 hours of a 2-core machine with ARGS="--workers 2", measured 2026-12-04;
 # resumable; ARGS="--methods a,b" runs some grids). Then `make bench-tradeoff` applies it.
 .PHONY: bench-tune
 bench-tune: $(STAMP)
