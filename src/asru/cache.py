@@ -224,7 +224,7 @@ def stop_pool(pool, error: BaseException) -> None:
     import time
 
     pool.shutdown(wait=False, cancel_futures=True)
-    processes = [p for p in list((getattr(pool, "_processes", None) or {}).values())]  # our own workers only
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # our own workers only
     deadline = time.monotonic() + STOP_GRACE_SECONDS
     for process in processes:
         process.join(max(0.0, deadline - time.monotonic()))
