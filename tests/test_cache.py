@@ -146,6 +146,8 @@ def test_a_signal_in_one_fine_tune_stops_them_all_at_once(tiny_world, tmp_path, 
     assert stop.value.signum == 15 and time.time() - started < 4.5
     assert not list((tmp_path / "cache").rglob("finetune.json"))  # none of the others finished
     assert sorted(p.name for p in tmp_path.glob("started-*")) == ["started-0", "started-1"]  # the queued two never started
+    time.sleep(5)  # the running one was terminated after the grace period: it never finishes
+    assert not list((tmp_path / "cache").rglob("finetune.json"))
 
 
 def test_at_most_workers_fine_tunes_run_at_once(tiny_world, tmp_path, monkeypatch):

@@ -223,8 +223,8 @@ def stop_pool(pool, error: BaseException) -> None:
     """
     import time
 
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # our own workers only (shutdown forgets them)
     pool.shutdown(wait=False, cancel_futures=True)
-    processes = list((getattr(pool, "_processes", None) or {}).values())  # our own workers only
     deadline = time.monotonic() + STOP_GRACE_SECONDS
     for process in processes:
         process.join(max(0.0, deadline - time.monotonic()))
