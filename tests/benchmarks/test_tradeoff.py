@@ -399,3 +399,35 @@ def test_oracles_are_fine_tuned_side_by_side_once_per_forget_set(tiny_world, tmp
     asked.clear(), looked_up.clear()
     prepare_oracles(runs, ["done"] * 2 + ["todo"] * 6, tiny_world.root, target_dir, None, workers=1)
     assert asked == [] and looked_up == list(configs)[1:]  # one worker: the lookups build them one by one
+
+
+def _fake_worker_run(run, world_dir, target_dir, threads):
+    """bench._worker_run's stand-in in the forked worker: seed 0 is stopped by a signal at once, the others take 5 s."""
+    from asru.errors import WorkerOutcome
+
+    (run.folder / f"started-{run.seed}").touch()
+    if run.seed == 0:
+        return WorkerOutcome(True, "terminated by SIGTERM", 15)
+    time.sleep(5)
+    (run.folder / f"finished-{run.seed}").touch()
+    return WorkerOutcome(False)
+
+
+def test_a_stopped_run_stops_the_pool_and_nothing_queued_starts(tmp_path, monkeypatch):
+    """One worker's stop: the runs not started never start, the running one is terminated after the grace period."""
+    import asru.bench as bench_module
+    import asru.cache as cache_module
+    from asru.bench import PlannedRun, execute_parallel
+    from asru.errors import Interrupted
+
+    monkeypatch.setattr(bench_module, "_worker_run", _fake_worker_run)
+    monkeypatch.setattr(bench_module, "available_cores", lambda: 2)
+    monkeypatch.setattr(cache_module, "STOP_GRACE_SECONDS", 1.0)
+    runs = [PlannedRun("complete", "fake", seed, tmp_path, {}) for seed in range(4)]
+    started = time.time()
+    with pytest.raises(Interrupted, match="SIGTERM"):
+        execute_parallel(runs, tmp_path, tmp_path, workers=2)
+    assert time.time() - started < 4.5
+    assert sorted(p.name for p in tmp_path.glob("started-*")) == ["started-0", "started-1"]
+    time.sleep(5)
+    assert not list(tmp_path.glob("finished-*"))
