@@ -494,8 +494,8 @@ def execute_parallel(todo: list[PlannedRun], world_dir: Path, target_dir: Path, 
                     outcome.raise_if_interrupted(f"{name(run)}: ")
                     cpu_seconds[name(run)] = round(outcome.cpu_seconds, 1)
                     progress.advance(task)
-                    if console:
-                        console.print(f"[green]done[/green] {name(run)} in {outcome.wall_seconds:.0f} s (CPU {outcome.cpu_seconds:.0f} s)", soft_wrap=True)
+                    if console:  # the count too: in a log (no live bar) it is the only progress there is
+                        console.print(f"[green]done[/green] {name(run)} in {outcome.wall_seconds:.0f} s (CPU {outcome.cpu_seconds:.0f} s), {len(cpu_seconds)} of {len(todo)}", soft_wrap=True)
     except BaseException as error:
         stop_pool(executor, error)
         raise
@@ -896,14 +896,14 @@ def execute_todo(todo: list[tuple[PlannedRun, str]], total: int, world_dir: Path
     )
     with progress:
         task = progress.add_task("", total=total, completed=total - len(todo))
-        for run, state in todo:
+        for count, (run, state) in enumerate(todo, 1):
             progress.update(task, description=name(run) + (" (resuming)" if state == "resume" else ""))
             started = time.perf_counter()
             execute(run, world_dir, target_dir, console)
             gc.collect()
-            if console:
-                console.print(f"[green]done[/green] {name(run)} in {time.perf_counter() - started:.0f} s", soft_wrap=True)
             progress.advance(task)
+            if console:
+                console.print(f"[green]done[/green] {name(run)} in {time.perf_counter() - started:.0f} s, {count} of {len(todo)}", soft_wrap=True)
 
 
 def run_bench(config: BenchConfig, console=None) -> dict:
