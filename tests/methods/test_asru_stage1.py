@@ -173,3 +173,27 @@ def test_erase_weight_adds_npo_on_the_forget_answers_and_training_with_it_makes_
 
     after = {weight: _nll_after_training(reference, method(weight), batch, batch.forget) for weight in (0.0, 3.0)}
     assert after[3.0] > after[0.0] + 0.1, after
+
+
+def test_retain_text_weight_adds_the_retain_cross_entropy_and_holds_the_retain_answers_when_every_layer_trains(tiny_world, family_model):
+    """``retain_text_weight`` adds w x the retain answers' mean NLL (0: the loss as before); with every layer trained
+    by the refusal text, a few steps with it leave the retain answers likelier than the same steps without it."""
+    from asru.methods.base import forward_nll
+    from asru.models.layers import num_language_layers
+
+    reference, processor = family_model
+    encoder, batch = _forget_retain_batch(tiny_world, processor)
+    every_layer = list(range(num_language_layers(reference)))
+
+    def method(weight):
+        return _stage1(reference, encoder, refusal_text_weight=2.0, train_layers=every_layer, retain_text_weight=weight)
+
+    with torch.no_grad():
+        without, _ = method(0.0).loss(reference, batch)
+        with_retain, logs = method(1.5).loss(reference, batch)
+        nll = forward_nll(reference, batch.retain)[0].mean()
+    torch.testing.assert_close(with_retain - without, 1.5 * nll, atol=1e-4, rtol=1e-4)
+    assert logs["retain_nll"] == pytest.approx(nll.item(), rel=1e-4)
+
+    after = {weight: _nll_after_training(reference, method(weight), batch, batch.retain) for weight in (0.0, 1.5)}
+    assert after[1.5] < after[0.0] - 0.05, after
