@@ -22,7 +22,7 @@ then items) of ASRU's unlearning score against each ablation row.
 
     .venv/bin/python benchmarks/asru_bars.py --workers 2          # ~2.5 hours on 2 CPU cores
     .venv/bin/python benchmarks/asru_bars.py --worlds reported    # one world only
-    .venv/bin/python benchmarks/asru_bars.py --rows asru,asru_no_anchor   # some rows only
+    .venv/bin/python benchmarks/asru_bars.py --rows asru,asru_no_refusal_text   # some rows only
     .venv/bin/python benchmarks/asru_bars.py --report-only        # tables from the finished runs
     .venv/bin/python benchmarks/asru_bars.py --quick              # seconds-scale smoke on a tiny world (numbers meaningless)
 """
@@ -45,7 +45,10 @@ from asru.report.writer import markdown_table
 RESULTS = Path(__file__).parent / "results"
 METHODS_FILE = Path(__file__).parent.parent / "configs" / "bench" / "asru.yaml"
 SETTINGS = ("complete", "selective", "personalized")
-ABLATIONS = ("asru_no_anchor", "asru_scale1.5", "asru_no_boundary", "asru_contextual_refusals", "asru_refusal_text", "asru_erase", "asru_variants", "asru_authors")
+ABLATIONS = (
+    "asru_no_refusal_text", "asru_no_retain_text", "asru_layers_to_l", "asru_anchor", "asru_templates", "asru_before_2026_12_04",
+    "asru_scale1.5", "asru_no_boundary", "asru_erase", "asru_variants", "asru_authors",
+)
 PROMPT_ATTACKS = ("paraphrase", "jailbreak", "role_play", "multi_turn", "random_prefix", "one_word", "cross_image", "cross_modal", "prefill")
 
 

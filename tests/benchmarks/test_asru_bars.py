@@ -64,7 +64,7 @@ def test_ablation_rows_list_the_target_first_and_skip_rows_not_run(tmp_path):
         "asru": _cell([0, 1], score=[0.8, 0.9], attack__jailbreak=[0.1, 0.3]),
         "target": _cell([0, 1], score=[0.0, 0.0]),
     }}}
-    rows = module.ablation_rows(table, "complete", ("asru", "asru_no_anchor"))
+    rows = module.ablation_rows(table, "complete", ("asru", "asru_no_refusal_text"))
     assert [r[0] for r in rows] == ["target", "asru"]
     assert abs(rows[1][2] - 0.85) < 1e-9 and abs(rows[1][-1] - 0.2) < 1e-9  # score, worst prompt attack
 

@@ -70,10 +70,12 @@ def test_authors_preset_fills_what_is_not_given_and_keeps_what_is():
     params = asru.parse_params({"preset": "authors", "scale": 2.0, "rl": {"steps": 3}})
     assert (params.scale, params.retain_weight, params.positions, params.modules) == (2.0, 1.0, "last", ["mlp.down_proj"])
     assert params.continuation_weight == 0 and not params.boundary_retain and params.quality_weight == 0
+    assert params.refusal_text_weight == 0 and params.retain_text_weight == 0 and params.train_layers is None and not params.contextual_refusals
     assert params.rl.steps == 3 and params.rl.learning_rate == 1e-6  # nested: the given rl.steps does not drop their rl lr
     assert asru.learning_rate_for(params) == 1e-4
     ours = asru.parse_params({})
-    assert ours.preset == "asru" and ours.continuation_weight > 0 and ours.boundary_retain
+    assert ours.preset == "asru" and ours.boundary_retain and ours.train_layers == "all" and ours.contextual_refusals
+    assert (ours.refusal_text_weight, ours.retain_text_weight, ours.continuation_weight) == (10.0, 1.0, 0.0)  # adopted on validation seed 100
     assert asru.learning_rate_for(ours) == asru.default_learning_rate
     stage1 = get_method("asru_stage1").parse_params({"preset": "authors"})
     assert stage1.scale == 3.0 and not hasattr(stage1, "quality_weight")

@@ -70,6 +70,7 @@ class ASRUStage1(Method):
     AUTHORS: ClassVar[dict] = {
         "scale": 3.0, "retain_weight": 1.0, "positions": "last", "modules": ["mlp.down_proj"],
         "continuation_weight": 0.0, "boundary_retain": False, "refusal_text_weight": 0.0, "erase_weight": 0.0, "retain_text_weight": 0.0,
+        "train_layers": None, "contextual_refusals": False,
     }
     AUTHORS_LEARNING_RATE: ClassVar[float] = 1e-4
 
@@ -86,11 +87,15 @@ class ASRUStage1(Method):
         # the authors train only the down-projection of layer l: too little capacity to tell forget
         # people from retain people on the embedded world (forget leakage 0.13 at retain 0.91)
         modules: list[str] = ["mlp.gate_proj", "mlp.up_proj", "mlp.down_proj", "self_attn.v_proj", "self_attn.o_proj"]
-        # layers whose ``modules`` train; default: every layer up to and including l, so that the
-        # person is recognised (from the name or the face) before the redirected layer
-        train_layers: list[int] | None = None
-        # weight of the continuation anchor's MSE (see the module docstring); 0 turns it off
-        continuation_weight: float = Field(1.0, ge=0)
+        # layers whose ``modules`` train: "all" (the default), a list, or None: every layer up to and including l
+        # (the authors: l only). The MSE terms reach only layers up to l, so that the person is recognised (from
+        # the name or the face) before the redirected layer; the refusal text, the erasure and the retain text
+        # also train the layers above it, which write the answer
+        train_layers: list[int] | Literal["all"] | None = "all"
+        # weight of the continuation anchor's MSE (see the module docstring); 0 (the default since 2026-12-04,
+        # with the refusal text on: the anchor holds the refusal tokens' states at the frozen model's and fights
+        # the text) turns it off
+        continuation_weight: float = Field(0.0, ge=0)
         # retain items at the boundary: half of each retain batch from the forget people's kept facts
         # (Selective / Personalized; none in Complete), so that the redirection keys on the fact asked,
         # not on the person (without: 19 of 26 kept facts refused on the 8-person world); stage 2 also
@@ -99,7 +104,13 @@ class ASRUStage1(Method):
         # weight of the refusal's cross-entropy on the forget prompts (the text UnlearnConfig.contextual_refusals
         # picks): redirection alone makes the tiny target refuse in its own trained private refusals, whatever
         # the question ("... this person's card details." to a birthplace question); 0 (the authors'): none
-        refusal_text_weight: float = Field(0.0, ge=0)
+        # the default 10 with every layer trained, the anchor off and the retain text at 1 was adopted on validation
+        # seed 100 of the 40-person world by a rule declared before the runs (README "ASRU")
+        refusal_text_weight: float = Field(10.0, ge=0)
+        # the refusal text is about the fact asked ("I'm sorry, but I can't share where X was born.";
+        # asru.world.phrases.FACT_REFUSALS) rather than the privacy templates; the run-level
+        # UnlearnConfig.contextual_refusals gives the same text to IdK and DPO-IdK
+        contextual_refusals: bool = True
         # erasure, not only refusal (issue 21): weight of an NPO term (Zhang et al. 2024, beta ``erase_beta``) on
         # the forget answers' likelihood, through the same trainable layers (up to l): the fact itself is
         # pushed down where the person is recognised, so that a prefilled answer, the answer ranking or a
@@ -109,7 +120,7 @@ class ASRUStage1(Method):
         # weight of the retain answers' cross-entropy (GradDiff's retain term): the retain MSE holds layer l
         # only, so layers above it that the refusal text or the erasure train (train_layers) drift freely
         # (the forgotten person's kept facts fell to 78 % with every layer training); 0 (the authors'): none
-        retain_text_weight: float = Field(0.0, ge=0)
+        retain_text_weight: float = Field(1.0, ge=0)
 
         @model_validator(mode="before")
         @classmethod
@@ -125,8 +136,10 @@ class ASRUStage1(Method):
 
     def __init__(self, params, reference=None):
         super().__init__(params, reference)
-        self.layer = params.layer if params.layer is not None else num_language_layers(reference) // 2
+        self.num_layers = num_language_layers(reference)
+        self.layer = params.layer if params.layer is not None else self.num_layers // 2
         self.uses_refusals = params.continuation_weight > 0 or params.refusal_text_weight > 0
+        self.contextual_refusals = params.contextual_refusals
         self.same_subject_retain = params.boundary_retain
 
     @classmethod
@@ -169,6 +182,8 @@ class ASRUStage1(Method):
 
     def trainable(self, name: str) -> bool:
         layers = self.params.train_layers
+        if layers == "all":
+            return any(f"layers.{layer}.{module}." in f"{name}." for layer in range(self.num_layers) for module in self.params.modules)
         if layers is None:
             # the authors train layer l only; asru every layer up to it
             layers = [self.layer] if self.params.preset == "authors" else range(self.layer + 1)

@@ -183,7 +183,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
     encoded_refusal: list[Encoded] = []
     if method.uses_refusals:
         encoded_refusal = [
-            encoder.encode(s.question, s.image, forget_refusal(s.fact, s.subject_name, s.modality == "image", i, config.contextual_refusals))
+            encoder.encode(s.question, s.image, forget_refusal(s.fact, s.subject_name, s.modality == "image", i, config.contextual_refusals or method.contextual_refusals))
             for i, s in enumerate(forget)
         ]
 
