@@ -131,14 +131,11 @@ def judge_checks(leakages: dict[str, dict], config: AuditConfig, names: list[str
     for name, metrics in leakages.items():
         baseline = (baselines or {}).get(name)
         threshold = config.thresholds.get(name, config.max_leakage) + (baseline or 0.0)
-        # judged over the questions the run's starting model answered correctly in that form (what
-        # there was to forget); over every question only where those answers are unknown
-        known = metrics.get("leakage_known") is not None and (metrics.get("n_known") or 0) > 0
-        judged = metrics.get("leakage_known") if known else metrics.get("leakage")
+        judged, judged_on = judged_leakage(metrics)
         checks[name] = {
             "leakage": metrics.get("leakage"),
             "threshold": threshold,
-            "judged_on": "known" if known else "all",
+            "judged_on": judged_on,
             "judged_leakage": judged,
             "passed": judged is not None and judged <= threshold,
             "n": metrics.get("n"),
@@ -150,6 +147,13 @@ def judge_checks(leakages: dict[str, dict], config: AuditConfig, names: list[str
         }
     failed = [name for name, check in checks.items() if not check["passed"]]
     return {"verdict": "fail" if failed else "pass", "failed": failed, "checks": checks}
+
+
+def judged_leakage(metrics: dict) -> tuple[float | None, str]:
+    """(the leakage a check is judged on, "known" or "all"): over the questions the run's starting model answered
+    correctly in that form (what there was to forget); over every question only where those answers are unknown."""
+    known = metrics.get("leakage_known") is not None and (metrics.get("n_known") or 0) > 0
+    return (metrics.get("leakage_known"), "known") if known else (metrics.get("leakage"), "all")
 
 
 def judge_all(leakages: dict[str, dict], found: dict, config: AuditConfig, names: list[str] | None = None, baselines: dict[str, float] | None = None) -> dict:
@@ -251,9 +255,7 @@ def oracle_relearn_leakage(oracle_dir: Path, world, splits: dict, config: AuditC
 
     oracle_model, oracle_processor = load_vlm(oracle_dir)
     _, attacks, _ = evaluate(oracle_model, oracle_processor, world, splits, split_names=(), attacks=["relearn"], batch_size=config.batch_size, seed=seed, knowledge=knowledge)
-    found = attacks.get("relearn") or {}
-    known = found.get("leakage_known") is not None and (found.get("n_known") or 0) > 0
-    return found.get("leakage_known") if known else found.get("leakage")
+    return judged_leakage(attacks.get("relearn") or {})[0]
 
 
 def judge_requests(result: dict, chain: list[ChainEntry], splits: dict, records: list[dict], config: AuditConfig, names: list[str]) -> dict:

@@ -183,8 +183,8 @@ class ASRUStage1(Method):
     def trainable(self, name: str) -> bool:
         layers = self.params.train_layers
         if layers == "all":
-            return any(f"layers.{layer}.{module}." in f"{name}." for layer in range(self.num_layers) for module in self.params.modules)
-        if layers is None:
+            layers = range(self.num_layers)
+        elif layers is None:
             # the authors train layer l only; asru every layer up to it
             layers = [self.layer] if self.params.preset == "authors" else range(self.layer + 1)
         return any(f"layers.{layer}.{module}." in f"{name}." for layer in layers for module in self.params.modules)
