@@ -130,6 +130,22 @@ def _stage1(reference, encoder, **params):
     return method
 
 
+def _term_added(reference, batch, method, weight: float, log_key: str) -> tuple[torch.Tensor, float, int]:
+    """(loss at ``weight`` minus loss at 0, the logged term, how many more passes through layer 0 the weight costs)."""
+    from asru.models.layers import language_layers
+
+    calls: list[int] = []
+    handle = language_layers(reference)[0].register_forward_hook(lambda *args: calls.append(1))
+    try:
+        with torch.no_grad():
+            without, _ = method(0.0).loss(reference, batch)
+            passes_without = len(calls)
+            with_term, logs = method(weight).loss(reference, batch)
+    finally:
+        handle.remove()
+    return with_term - without, logs[log_key], len(calls) - 2 * passes_without
+
+
 def test_refusal_text_weight_adds_the_refusals_cross_entropy_and_training_with_it_lowers_it(tiny_world, family_model):
     """``refusal_text_weight`` adds w x the refusal's mean NLL to stage 1's loss (0: the loss as before), and a few
     steps with it make the forget prompts' refusal more likely than the same steps without it."""
@@ -142,12 +158,11 @@ def test_refusal_text_weight_adds_the_refusals_cross_entropy_and_training_with_i
         return _stage1(reference, encoder, refusal_text_weight=weight)
 
     assert not method(0.0).uses_refusals and method(2.0).uses_refusals
+    added, logged, _ = _term_added(reference, batch, method, 2.0, "refusal_nll")
     with torch.no_grad():
-        without, _ = method(0.0).loss(reference, batch)
-        with_text, logs = method(2.0).loss(reference, batch)
         nll = forward_nll(reference, batch.forget_refusal)[0].mean()
-    torch.testing.assert_close(with_text - without, 2.0 * nll, atol=1e-4, rtol=1e-4)
-    assert logs["refusal_nll"] == pytest.approx(nll.item(), rel=1e-4)
+    torch.testing.assert_close(added, 2.0 * nll, atol=1e-4, rtol=1e-4)
+    assert logged == pytest.approx(nll.item(), rel=1e-4)
 
     after = {weight: _nll_after_training(reference, method(weight), batch, batch.forget_refusal) for weight in (0.0, 2.0)}
     assert after[2.0] < after[0.0] - 0.1, after
@@ -165,13 +180,12 @@ def test_erase_weight_adds_npo_on_the_forget_answers_and_training_with_it_makes_
     def method(weight):
         return _stage1(reference, encoder, erase_weight=weight, erase_beta=0.5)
 
-    with torch.no_grad():
-        without, _ = method(0.0).loss(reference, batch)
-        erasing = method(3.0)
-        with_erase, logs = erasing.loss(reference, batch)
-    assert logs["erase_npo"] == pytest.approx(2 / 0.5 * math.log(2), rel=1e-4)
-    torch.testing.assert_close(with_erase - without, torch.tensor(3.0 * 2 / 0.5 * math.log(2)), atol=1e-3, rtol=1e-4)
+    erasing = method(3.0)
+    added, logged, extra_passes = _term_added(reference, batch, lambda weight: erasing if weight else method(0.0), 3.0, "erase_npo")
+    assert logged == pytest.approx(2 / 0.5 * math.log(2), rel=1e-4)
+    torch.testing.assert_close(added, torch.tensor(3.0 * 2 / 0.5 * math.log(2)), atol=1e-3, rtol=1e-4)
     assert len(erasing.reference_logprobs) == len(batch.forget_items)
+    assert extra_passes == 1  # the reference's log-probabilities; the trained model's forget batch still runs once
 
     after = {weight: _nll_after_training(reference, method(weight), batch, batch.forget) for weight in (0.0, 3.0)}
     assert after[3.0] > after[0.0] + 0.1, after
@@ -190,12 +204,12 @@ def test_retain_text_weight_adds_the_retain_cross_entropy_and_holds_the_retain_a
     def method(weight):
         return _stage1(reference, encoder, refusal_text_weight=2.0, train_layers=every_layer, retain_text_weight=weight)
 
+    added, logged, extra_passes = _term_added(reference, batch, method, 1.5, "retain_nll")
     with torch.no_grad():
-        without, _ = method(0.0).loss(reference, batch)
-        with_retain, logs = method(1.5).loss(reference, batch)
         nll = forward_nll(reference, batch.retain)[0].mean()
-    torch.testing.assert_close(with_retain - without, 1.5 * nll, atol=1e-4, rtol=1e-4)
-    assert logs["retain_nll"] == pytest.approx(nll.item(), rel=1e-4)
+    torch.testing.assert_close(added, 1.5 * nll, atol=1e-4, rtol=1e-4)
+    assert logged == pytest.approx(nll.item(), rel=1e-4)
+    assert extra_passes == 0  # the retain MSE and NLL come from one pass
 
     after = {weight: _nll_after_training(reference, method(weight), batch, batch.retain) for weight in (0.0, 1.5)}
     assert after[1.5] < after[0.0] - 0.05, after

@@ -4,7 +4,7 @@ import torch
 from asru.data.collate import Encoder
 from asru.models import language_layers
 from asru.steering.directions import diff_in_means, last_token_activations, pca_direction, separation
-from asru.steering.hooks import layer_output, record_activations, steer
+from asru.steering.hooks import forward_with_layer_output, layer_output, record_activations, steer
 
 
 def _hook_count(model):
@@ -52,6 +52,25 @@ def test_layer_output_stops_at_the_layer_with_the_full_forwards_values_and_gradi
     (grad_early,) = torch.autograd.grad(early.pow(2).mean(), weight)
     (grad_full,) = torch.autograd.grad(full.pow(2).mean(), weight)
     assert torch.allclose(grad_early, grad_full) and grad_early.abs().sum() > 0
+
+
+def test_one_pass_layer_output_is_the_early_stops_at_every_layer_even_under_a_ddp_wrapper(tiny_world, family_model):
+    """``forward_with_layer_output`` captures each layer's output (the last one too, where ``hidden_states``
+    holds the final norm's output instead) with the whole forward's logits; ``layer_output`` takes that
+    path when the model is wrapped (DDP / DeepSpeed must see their forward return) and gets the same."""
+    model, processor = family_model
+    encoder = Encoder(processor, tiny_world.root)
+    batch = encoder.collate([encoder.encode_sample(s) for s in tiny_world.samples[:3]])
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    with torch.no_grad():
+        full = model(**inputs)
+        early = [layer_output(model, batch, layer) for layer in range(len(language_layers(model)))]
+        for layer, expected in enumerate(early):
+            hidden, output = forward_with_layer_output(model, batch, layer)
+            assert torch.equal(hidden, expected) and torch.equal(output.logits, full.logits)
+        wrapped = torch.nn.DataParallel(model)  # on CPU a pass-through wrapper that accelerate unwraps like DDP
+        assert torch.equal(layer_output(wrapped, batch, len(early) - 1), early[-1])
+    assert _hook_count(model) == 0
 
 
 def test_gate_leaves_ungated_rows_alone(family_model):

@@ -34,9 +34,9 @@ from pydantic import Field, model_validator
 from asru.config import StrictConfig, merge
 from asru.data.collate import IGNORE_INDEX, Encoded
 from asru.methods.base import Method, UnlearnBatch, forward_nll, register
-from asru.methods.losses import npo, sequence_logprob
+from asru.methods.losses import answer_nll, npo, sequence_logprob
 from asru.models.layers import num_language_layers
-from asru.steering.hooks import layer_output
+from asru.steering.hooks import forward_with_layer_output, layer_output
 from asru.steering.refusal import knowledge_absence_direction
 
 
@@ -193,14 +193,24 @@ class ASRUStage1(Method):
         p = self.params
         device = batch.forget["input_ids"].device
 
-        def rows(inputs):  # the trained model's layer-l output at the loss positions [N, H]
-            return layer_output(model, inputs, self.layer)[loss_mask(inputs, p.positions).bool()]
+        def rows(inputs, whole_forward: bool = False):
+            """The trained model's layer-l output at the loss positions [N, H], and the whole
+            forward's output when a text loss needs it too (one pass instead of two)."""
+            if whole_forward:
+                hidden, output = forward_with_layer_output(model, inputs, self.layer)
+            else:
+                hidden, output = layer_output(model, inputs, self.layer), None
+            return hidden[loss_mask(inputs, p.positions).bool()], output
 
+        erasing = p.erase_weight > 0
+        forget_rows, forget_output = rows(batch.forget, whole_forward=erasing)
         target = self.frozen_rows(batch.forget_items, device) + p.scale * self.direction.to(device)
-        forget_loss = F.mse_loss(rows(batch.forget).float(), target.float())
+        forget_loss = F.mse_loss(forget_rows.float(), target.float())
         retain_loss = torch.zeros((), device=device)
+        retain_output = None
         if batch.retain_items:
-            retain_loss = F.mse_loss(rows(batch.retain).float(), self.frozen_rows(batch.retain_items, device).float())
+            retain_rows, retain_output = rows(batch.retain, whole_forward=p.retain_text_weight > 0)
+            retain_loss = F.mse_loss(retain_rows.float(), self.frozen_rows(batch.retain_items, device).float())
         loss = forget_loss + p.retain_weight * retain_loss
         logs = {"forget_mse": forget_loss.item(), "retain_mse": retain_loss.item()}
         if p.continuation_weight > 0 and batch.forget_refusal_items:
@@ -214,13 +224,12 @@ class ASRUStage1(Method):
             refusal_loss = forward_nll(model, batch.forget_refusal)[0].mean()  # IdK's loss on ASRU's refusal text
             loss = loss + p.refusal_text_weight * refusal_loss
             logs["refusal_nll"] = refusal_loss.item()
-        if p.erase_weight > 0:
-            _, output = forward_nll(model, batch.forget)
-            erase_loss = npo(sequence_logprob(output.logits, batch.forget["labels"]), self.frozen_logprobs(batch.forget_items, batch.forget), p.erase_beta)
+        if erasing:
+            erase_loss = npo(sequence_logprob(forget_output.logits, batch.forget["labels"]), self.frozen_logprobs(batch.forget_items, batch.forget), p.erase_beta)
             loss = loss + p.erase_weight * erase_loss
             logs["erase_npo"] = erase_loss.item()
-        if p.retain_text_weight > 0 and batch.retain_items:
-            retain_nll = forward_nll(model, batch.retain)[0].mean()
+        if retain_output is not None:
+            retain_nll = answer_nll(retain_output.logits, batch.retain["labels"]).mean()
             loss = loss + p.retain_text_weight * retain_nll
             logs["retain_nll"] = retain_nll.item()
         return loss, logs

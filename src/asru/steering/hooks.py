@@ -47,9 +47,9 @@ def layer_output(model, inputs: dict[str, torch.Tensor], layer: int) -> torch.Te
     """
     from accelerate.utils import extract_model_from_parallel
 
-    model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
     if extract_model_from_parallel(model) is not model:
-        return model(**model_inputs, output_hidden_states=True, logits_to_keep=1).hidden_states[layer + 1]
+        return forward_with_layer_output(model, inputs, layer, logits_to_keep=1)[0]
+    model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
     captured: list[torch.Tensor] = []
 
     def hook(module, args, output):
@@ -64,6 +64,21 @@ def layer_output(model, inputs: dict[str, torch.Tensor], layer: int) -> torch.Te
     if not captured:
         raise RuntimeError(f"decoder layer {layer} did not run in the forward pass")
     return captured[0]
+
+
+def forward_with_layer_output(model, inputs: dict[str, torch.Tensor], layer: int, **forward_kwargs):
+    """Decoder layer ``layer``'s output [B, T, H] and the whole forward's output, from one pass.
+
+    For a loss that needs both (stage 1's retain MSE and retain NLL) this saves the second pass up
+    to the layer. A hook captures the output because ``hidden_states[layer + 1]`` is not always it:
+    transformers stores the final norm's output there for the last layer.
+    """
+    captured: list[torch.Tensor] = []
+    with hooked(model, layer, lambda module, args, output: captured.append(_hidden(output))):
+        output = model(**{k: v for k, v in inputs.items() if k != "labels"}, **forward_kwargs)
+    if not captured:
+        raise RuntimeError(f"decoder layer {layer} did not run in the forward pass")
+    return captured[0], output  # [0]: gradient checkpointing re-runs the layer (and the hook) in backward
 
 
 @contextmanager
