@@ -199,14 +199,15 @@ def run_tuning(
         console.print(f"not tuned (no grid in the methods file): {', '.join(untuned)}", soft_wrap=True)
     if borrowed and console:
         console.print(f"ablations that take another entry's choice (no grid of their own): {', '.join(borrowed)}", soft_wrap=True)
-    runs = plan_validation(config, entries, world, target_dir, attacks)
-    states = [run_state(run) for run in runs]
+    runs = plan_validation(config, every, world, target_dir, attacks)  # the report's: every grid, finished or not
     if not config.report_only:
-        todo = [(run, state) for run, state in zip(runs, states) if state != "done"]
-        print_plan(console, len(runs), todo, config.resolved_out() / "runs" / VALIDATION_DIR)
-        prepare_oracles(runs, states, world_dir, target_dir, console, config.workers)
-        execute_todo(todo, len(runs), world_dir, target_dir, config.workers, console, order="every grid point's first validation seed first")
-    runs = plan_validation(config, every, world, target_dir, attacks)  # the report: every grid, finished or not
+        selected = {TARGET_ROW, ORACLE_ROW} | {point_row(e.name, index) for e in entries for index in range(len(e.grid))}
+        to_run = [run for run in runs if run.row in selected]
+        states = [run_state(run) for run in to_run]
+        todo = [(run, state) for run, state in zip(to_run, states) if state != "done"]
+        print_plan(console, len(to_run), todo, config.resolved_out() / "runs" / VALIDATION_DIR)
+        prepare_oracles(to_run, states, world_dir, target_dir, console, config.workers)
+        execute_todo(todo, len(to_run), world_dir, target_dir, config.workers, console, order="every grid point's first validation seed first")
     table = aggregate(config.model_copy(update={"seeds": config.resolved_validation_seeds()}), runs)
     chosen = choose(table, every, len(config.resolved_validation_seeds()))
     entries = every
