@@ -125,7 +125,7 @@ def _stage1(reference, encoder, **params):
     from asru.methods.asru_stage1 import ASRUStage1
 
     method = ASRUStage1(ASRUStage1.Params(layer=1, continuation_weight=0.0, **params), reference)
-    method.encoder, method.frozen, method.reference_logprobs = encoder, {}, {}
+    method.encoder, method.frozen, method.reference_logprobs, method.floors = encoder, {}, {}, {}
     method.direction = torch.ones(reference.config.get_text_config().hidden_size) * 0.1
     return method
 
@@ -213,3 +213,71 @@ def test_retain_text_weight_adds_the_retain_cross_entropy_and_holds_the_retain_a
 
     after = {weight: _nll_after_training(reference, method(weight), batch, batch.retain) for weight in (0.0, 1.5)}
     assert after[1.5] < after[0.0] - 0.05, after
+
+
+def test_erase_floors_are_other_values_of_the_fact_never_the_evaluations_wrong_answers(tiny_world, family_model):
+    """Each forget item's floor is the reference's mean NLL of other values of its fact, drawn apart from the
+    wrong answers the forget quality ranks the truth against; an mcq item has none."""
+    from asru.data.collate import Encoder, LazyEncodings
+    from asru.eval.evaluate import fact_values
+    from asru.eval.forget_quality import wrong_answers
+    from asru.methods.asru_stage1 import ERASE_FLOOR_VALUES, erase_floors
+    from asru.methods.base import forward_nll
+
+    reference, processor = family_model
+    encoder = Encoder(processor, tiny_world.root)
+    values = fact_values(tiny_world)
+    person = next(s.subject_id for s in tiny_world.samples if s.kind == "fact" and s.answer in values[s.fact])  # one of world.subjects
+    # the tiny world's 6 people leave no value beside the evaluation's 5 wrong ones: 4 more of each fact
+    values = {fact: sorted([*found, *(f"{fact} {letter}" for letter in "WXYZ")]) for fact, found in values.items()}
+    samples = [s for s in tiny_world.samples if s.subject_id == person and s.kind in ("fact", "identity")]
+    forget = LazyEncodings(encoder, samples)
+    list(forget)  # encoded now, so that the encodings recorded below are the floors' own
+    drawn: list[tuple[str, str | None, str]] = []
+    original = encoder.encode
+    encoder.encode = lambda question, image=None, answer=None, **kw: drawn.append((question, image, answer)) or original(question, image, answer, **kw)
+    floors = erase_floors(reference, encoder, forget, values)
+    encoder.encode = original
+    with_floor = [s for i, s in enumerate(samples) if id(forget[i]) in floors]
+    assert with_floor and all(s.form != "mcq" for s in with_floor) and any(s.form == "mcq" for s in samples)
+    for sample in with_floor:
+        used = [answer for question, image, answer in drawn if (question, image) == (sample.question, sample.image)]
+        evaluated = set(wrong_answers(sample, values))
+        assert 0 < len(used) <= ERASE_FLOOR_VALUES and sample.answer not in used and not evaluated & set(used), (sample.fact, used, evaluated)
+        assert set(used) <= set(values[sample.fact])
+    first = with_floor[0]
+    index = samples.index(first)
+    used = [answer for question, image, answer in drawn if (question, image) == (first.question, first.image)]
+    with torch.no_grad():
+        expected = forward_nll(reference, encoder.collate([encoder.encode(first.question, first.image, v) for v in used]))[0].mean()
+    assert floors[id(forget[index])][1] == pytest.approx(expected.item(), rel=1e-4)
+
+
+def test_erase_floor_stops_the_erasure_item_by_item(tiny_world, family_model):
+    """Above its floor an item is erased as without one; below it the erasure leaves it alone (the loss and
+    ``erase_active`` say so); trained with a floor just under the reference, the forget answers stay likelier
+    than the same steps without a floor push them to."""
+    from asru.methods.base import forward_nll
+
+    reference, processor = family_model
+    encoder, batch = _forget_retain_batch(tiny_world, processor)
+
+    def method(floor_offset=None, weight=3.0):
+        m = _stage1(reference, encoder, erase_weight=weight, erase_beta=0.5)
+        if floor_offset is not None:
+            with torch.no_grad():
+                nll = forward_nll(reference, batch.forget)[0]
+            m.floors = {id(item): (item, value + floor_offset) for item, value in zip(batch.forget_items, nll.tolist())}
+        return m
+
+    with torch.no_grad():
+        unfloored, logs_none = method().loss(reference, batch)
+        far_above, logs_above = method(floor_offset=100.0).loss(reference, batch)
+        below, logs_below = method(floor_offset=-1.0).loss(reference, batch)
+        without_erase, _ = method(weight=0.0).loss(reference, batch)
+    torch.testing.assert_close(far_above, unfloored)
+    assert logs_above["erase_active"] == 1.0 and logs_below["erase_active"] == 0.0
+    torch.testing.assert_close(below, without_erase)
+
+    after = {offset: _nll_after_training(reference, method(floor_offset=offset), batch, batch.forget) for offset in (None, 0.05)}
+    assert after[0.05] < after[None] - 0.1, after
