@@ -250,13 +250,15 @@ def test_erase_floors_are_other_values_of_the_fact_never_the_evaluations_wrong_a
     used = [answer for question, image, answer in drawn if (question, image) == (first.question, first.image)]
     with torch.no_grad():
         expected = forward_nll(reference, encoder.collate([encoder.encode(first.question, first.image, v) for v in used]))[0].mean()
-    assert floors[id(forget[index])][1] == pytest.approx(expected.item(), rel=1e-4)
+    assert floors[id(forget[index])].reference_nll == pytest.approx(expected.item(), rel=1e-4)
+    assert [encoded.input_ids for encoded in floors[id(forget[index])].others] == [encoder.encode(first.question, first.image, v).input_ids for v in used]
 
 
 def test_erase_floor_stops_the_erasure_item_by_item(tiny_world, family_model):
     """Above its floor an item is erased as without one; below it the erasure leaves it alone (the loss and
     ``erase_active`` say so); trained with a floor just under the reference, the forget answers stay likelier
     than the same steps without a floor push them to."""
+    from asru.methods.asru_stage1 import ErasureFloor
     from asru.methods.base import forward_nll
 
     reference, processor = family_model
@@ -267,7 +269,7 @@ def test_erase_floor_stops_the_erasure_item_by_item(tiny_world, family_model):
         if floor_offset is not None:
             with torch.no_grad():
                 nll = forward_nll(reference, batch.forget)[0]
-            m.floors = {id(item): (item, value + floor_offset) for item, value in zip(batch.forget_items, nll.tolist())}
+            m.floors = {id(item): ErasureFloor(item, [], value + floor_offset) for item, value in zip(batch.forget_items, nll.tolist())}
         return m
 
     with torch.no_grad():
@@ -281,3 +283,36 @@ def test_erase_floor_stops_the_erasure_item_by_item(tiny_world, family_model):
 
     after = {offset: _nll_after_training(reference, method(floor_offset=offset), batch, batch.forget) for offset in (None, 0.05)}
     assert after[0.05] < after[None] - 0.1, after
+
+
+def test_model_floor_asks_the_trained_model_about_the_other_values(tiny_world, family_model):
+    """``erase_floor: model`` sets each item's floor from the trained model's NLL of its other values, now: at the
+    reference itself the same floors as ``reference``; on a model that finds every answer unlikely, none erased."""
+    import copy
+
+    from asru.methods.asru_stage1 import ErasureFloor
+    from asru.methods.base import forward_nll
+
+    reference, processor = family_model
+    encoder, batch = _forget_retain_batch(tiny_world, processor)
+    qa = [s for s in tiny_world.samples if s.form == "qa" and s.kind == "fact"]
+    forget = [s for s in qa if s.subject_id == qa[0].subject_id][:4]  # the batch's forget questions
+    others = [encoder.encode(s.question, s.image, "Nobody Atall") for s in forget]
+    with torch.no_grad():
+        wrong = forward_nll(reference, encoder.collate(others))[0]
+    floors = {id(item): ErasureFloor(item, [other], value) for item, other, value in zip(batch.forget_items, others, wrong.tolist())}
+    for mode in ("reference", "model"):  # at the reference, both floors sit at the other values' NLL
+        m = _stage1(reference, encoder, erase_weight=1.0, erase_floor=mode)
+        m.floors = floors
+        assert m.above_floor(reference, batch.forget_items, wrong - 1e-3).all()
+        assert not m.above_floor(reference, batch.forget_items, wrong + 1e-3).any()
+    flattened = copy.deepcopy(reference)  # every answer equally likely: the other values are no less likely than the truth
+    with torch.no_grad():
+        flattened.get_output_embeddings().weight.zero_()
+        if getattr(flattened.get_output_embeddings(), "bias", None) is not None:
+            flattened.get_output_embeddings().bias.zero_()
+    m = _stage1(reference, encoder, erase_weight=1.0, erase_floor="model")
+    m.floors = floors
+    with torch.no_grad():
+        flat_true = forward_nll(flattened, batch.forget)[0]
+    assert not m.above_floor(flattened, batch.forget_items, flat_true).any()

@@ -25,6 +25,7 @@ original model would — which refuses fluently. The authors' recipe has no anch
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import torch
@@ -118,12 +119,15 @@ class ASRUStage1(Method):
         # probe cannot read it behind the refusal; 0 (the authors'): redirection only
         erase_weight: float = Field(0.0, ge=0)
         erase_beta: float = Field(0.1, gt=0)
-        # the erasure stops, item by item, once the true answer is no likelier (mean NLL per token) than the
-        # reference finds other people's values of that fact (ERASE_FLOOR_VALUES of them, drawn apart from the
-        # wrong answers the evaluation ranks the truth against): where a model that never saw the fact stands.
-        # Without it NPO pushes on, and the forget people end up *less* familiar than never-seen ones, itself
-        # a tell (PrivLeak +0.57 at erase_weight 0.5 and 2.0, Complete, validation seed 100 of the 40-person world)
-        erase_floor: bool = True
+        # the erasure stops, item by item, once the true answer is no likelier (mean NLL per token) than other
+        # people's values of that fact (ERASE_FLOOR_VALUES of them, drawn apart from the wrong answers the
+        # evaluation ranks the truth against): where a model that never saw the fact stands. "reference": as
+        # the frozen model finds those values (computed once); "model": as the model being trained finds
+        # them now (a no-grad pass over them each step), so that the refusal text lowering every answer moves the
+        # floor too; None: no floor, NPO pushes on and the forget people end up *less* familiar than
+        # never-seen ones, itself a tell (PrivLeak +0.57 at erase_weight 0.5 and 2.0, Complete, validation
+        # seed 100 of the 40-person world)
+        erase_floor: Literal["reference", "model"] | None = "reference"
         # weight of the retain answers' cross-entropy (GradDiff's retain term): the retain MSE holds layer l
         # only, so layers above it that the refusal text or the erasure train (train_layers) drift freely
         # (the forgotten person's kept facts fell to 78 % with every layer training); 0 (the authors'): none
@@ -160,8 +164,8 @@ class ASRUStage1(Method):
         self.encoder = encoder
         self.frozen: dict[int, tuple[Encoded, torch.Tensor]] = {}  # id(item) -> (item, its loss rows [positions, H])
         self.reference_logprobs: dict[int, tuple[Encoded, torch.Tensor]] = {}  # id(item) -> (item, its answer's summed log-prob)
-        self.floors: dict[int, tuple[Encoded, float]] = {}  # id(item) -> (item, the erasure's floor): see erase_floor
-        if self.params.erase_weight > 0 and self.params.erase_floor:
+        self.floors: dict[int, ErasureFloor] = {}  # id(item) -> its floor: see erase_floor
+        if self.params.erase_weight > 0 and self.params.erase_floor is not None:
             from asru.eval.evaluate import fact_values
             from asru.world.generate import load_world
 
@@ -195,10 +199,23 @@ class ASRUStage1(Method):
                 self.reference_logprobs[id(item)] = (item, value)
         return torch.stack([self.reference_logprobs[id(item)][1] for item in items])
 
-    def above_floor(self, items: list[Encoded], nll: torch.Tensor) -> torch.Tensor:
+    def above_floor(self, model, items: list[Encoded], nll: torch.Tensor) -> torch.Tensor:
         """Which of ``items`` the erasure still pushes [B] bool: those likelier than their floor (``nll``: their mean NLL now);
         an item without a floor (no other value of its fact, an mcq letter) always."""
-        floors = [self.floors.get(id(item), (None, None))[1] for item in items]
+        floors: list[float | None] = [None] * len(items)
+        found = [(row, self.floors[id(item)]) for row, item in enumerate(items) if id(item) in self.floors]
+        if self.params.erase_floor == "reference":
+            for row, floor in found:
+                floors[row] = floor.reference_nll
+        elif found:
+            from accelerate.utils import extract_model_from_parallel
+
+            others = [encoded for _, floor in found for encoded in floor.others]
+            batch = {k: v.to(nll.device) for k, v in self.encoder.collate(others).items()}
+            with torch.no_grad():  # the bare model: a DDP wrapper arms its gradient sync on every forward
+                values = iter(forward_nll(extract_model_from_parallel(model), batch)[0].tolist())
+            for row, floor in found:
+                floors[row] = sum(next(values) for _ in floor.others) / len(floor.others)
         return torch.tensor([floor is None or value < floor for floor, value in zip(floors, nll.tolist())], device=nll.device)
 
     def trainable(self, name: str) -> bool:
@@ -247,7 +264,7 @@ class ASRUStage1(Method):
             logs["refusal_nll"] = refusal_loss.item()
         if erasing:
             logprobs = sequence_logprob(forget_output.logits, batch.forget["labels"])
-            active = self.above_floor(batch.forget_items, answer_nll(forget_output.logits, batch.forget["labels"]).detach())
+            active = self.above_floor(model, batch.forget_items, answer_nll(forget_output.logits, batch.forget["labels"]).detach())
             erase_loss = torch.zeros((), device=device)
             if active.any():  # NPO over the items still above their floor, as a share of the batch
                 reference = self.frozen_logprobs(batch.forget_items, batch.forget)
@@ -265,9 +282,18 @@ class ASRUStage1(Method):
 ERASE_FLOOR_VALUES = 3  # other values per forget item whose likelihood sets its erasure floor
 
 
-def erase_floors(reference, encoder, forget, values: dict[str, list[str]], batch_size: int = 32) -> dict[int, tuple[Encoded, float]]:
-    """Per forget item (``forget``: LazyEncodings of the forget samples), the reference's mean answer NLL of
-    ERASE_FLOOR_VALUES other values of its fact in place of the truth: a fact it never learned, phrased alike.
+@dataclass
+class ErasureFloor:
+    """One forget item's floor: its question with other values of its fact as the answer, and the frozen model's mean NLL of them."""
+
+    item: Encoded  # kept so that id(item) stays this item's while the floor is held
+    others: list[Encoded]
+    reference_nll: float
+
+
+def erase_floors(reference, encoder, forget, values: dict[str, list[str]], batch_size: int = 32) -> dict[int, ErasureFloor]:
+    """Per forget item (``forget``: LazyEncodings of the forget samples), ERASE_FLOOR_VALUES other values of its
+    fact in place of the truth (a fact never learned, phrased alike) and the reference's mean answer NLL of them.
 
     ``values``: the world's values of each fact (:func:`asru.eval.evaluate.fact_values`). Never one of the
     wrong answers :func:`asru.eval.forget_quality.wrong_answers` ranks the truth against in evaluation, so
@@ -279,15 +305,17 @@ def erase_floors(reference, encoder, forget, values: dict[str, list[str]], batch
     from asru.eval.forget_quality import wrong_answers
     from asru.eval.metrics import normalize
 
-    jobs: list[tuple[int, Encoded]] = []  # (forget index, encoded question with another value as the answer)
+    others: dict[int, list[Encoded]] = {}
     for index, sample in enumerate(forget.samples):
         pool = values.get(sample.fact, [])
         if sample.form == "mcq" or sample.answer not in pool:
             continue
         evaluated = {normalize(v) for v in wrong_answers(sample, values)} | {normalize(sample.answer)}
-        others = [v for v in pool if normalize(v) not in evaluated]
-        for value in random.Random(f"erase-floor:{sample.id}").sample(others, min(ERASE_FLOOR_VALUES, len(others))):
-            jobs.append((index, encoder.encode(sample.question, sample.image, value)))
+        candidates = [v for v in pool if normalize(v) not in evaluated]
+        drawn = random.Random(f"erase-floor:{sample.id}").sample(candidates, min(ERASE_FLOOR_VALUES, len(candidates)))
+        if drawn:
+            others[index] = [encoder.encode(sample.question, sample.image, value) for value in drawn]
+    jobs = [(index, encoded) for index, encodings in others.items() for encoded in encodings]
     nlls: dict[int, list[float]] = defaultdict(list)
     device = next(reference.parameters()).device
     with torch.no_grad():
@@ -296,4 +324,4 @@ def erase_floors(reference, encoder, forget, values: dict[str, list[str]], batch
             batch = {k: v.to(device) for k, v in encoder.collate([encoded for _, encoded in chunk]).items()}
             for (index, _), value in zip(chunk, forward_nll(reference, batch)[0].tolist()):
                 nlls[index].append(value)
-    return {id(forget[index]): (forget[index], sum(found) / len(found)) for index, found in nlls.items()}
+    return {id(forget[index]): ErasureFloor(forget[index], others[index], sum(found) / len(found)) for index, found in nlls.items()}
