@@ -1,0 +1,162 @@
+"""Benchmark: candidates for ASRU's defaults on the validation seed, each row the numbers its rule reads.
+
+ASRU's defaults are chosen like every other hyper-parameter of the fair protocol: on a validation seed
+(100) that no reported table uses, by a rule written down before the runs. The candidates, their rules
+and the dates those were written are in ``configs/bench/asru_defaults.yaml``; this script runs what is
+missing (resumable: one run folder per candidate, setting and seed under
+benchmarks/results/asru_defaults_runs/, each an ``asru unlearn`` run with every attack against the
+validation oracle) and writes benchmarks/results/asru_defaults.json and .md: per candidate and
+setting the unlearning score and its parts against the target row of the same seed, the contextual
+share of the forget answers, the worst attack, PrivLeak and forget quality. It reports; the rule decides.
+
+    .venv/bin/python benchmarks/asru_defaults.py                       # run what is missing, then the tables
+    .venv/bin/python benchmarks/asru_defaults.py --candidates erase2_floor
+    .venv/bin/python benchmarks/asru_defaults.py --report-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from collections import Counter
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+
+from asru.bench import run_values
+from asru.errors import ConfigError
+from asru.eval.score import MODEL_ATTACKS, run_score
+from asru.io import atomic_write_json, atomic_write_text
+from asru.report.writer import markdown_table
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+RUNS = RESULTS / "asru_defaults_runs"
+CANDIDATES_FILE = HERE.parent / "configs" / "bench" / "asru_defaults.yaml"
+VALIDATION_TARGET_ROWS = RESULTS / "runs" / "validation"  # asru bench --tune's target rows: <setting>/target/seed<N>
+
+
+def load_candidates(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"{path}: {error}") from error
+    if not isinstance(data, dict) or not isinstance(data.get("candidates"), list):
+        raise ConfigError(f"{path}: needs a 'candidates' list")
+    for key in ("world", "model", "seeds", "settings"):
+        if key not in data:
+            raise ConfigError(f"{path}: missing '{key}'")
+    names = [c.get("name") for c in data["candidates"]]
+    if len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
+        raise ConfigError(f"{path}: every candidate needs a unique 'name'")
+    return data
+
+
+def run_folder(name: str, setting: str, seed: int) -> Path:
+    return RUNS / name / setting / f"seed{seed}"
+
+
+def run_candidate(data: dict, candidate: dict, setting: str, seed: int, console: Console) -> None:
+    """One ``asru unlearn`` run (resumes from its checkpoint); the pipeline writes results.json last."""
+    from asru.pipeline import unlearn
+    from asru.train.unlearn import UnlearnConfig
+
+    fields = {k: v for k, v in candidate.items() if k not in ("name", "note", "rule", "written", "settings")}
+    config = UnlearnConfig.model_validate({"method": "asru", **fields, "setting": setting, "seed": seed})
+    console.print(f"running {candidate['name']} / {setting} / seed {seed}")
+    unlearn(Path(data["model"]).expanduser(), Path(data["world"]).expanduser(), run_folder(candidate["name"], setting, seed), config, attacks=["all"], console=console)
+
+
+def measure(folder: Path, target: dict | None) -> dict:
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    values = run_values(results)
+    score = run_score(values, target) or {}
+    labels = Counter()
+    with open(folder / "answers.jsonl", encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            if record.get("split") == "forget" and record.get("label"):
+                labels[record["label"]] += 1
+    attacks = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("attack.") and v is not None}
+    prompt_attacks = {k: v for k, v in attacks.items() if k not in MODEL_ATTACKS}  # the ones the score's efficacy reads
+    worst = max(prompt_attacks.items(), key=lambda item: item[1]) if prompt_attacks else (None, None)
+    return {
+        "score": score.get("score"), "efficacy": score.get("efficacy"), "closeness": score.get("closeness"), "utility": score.get("utility"),
+        "forget_leakage": values.get("forget_leakage"), "worst_attack": worst[0], "worst_attack_leakage": worst[1],
+        "contextual_share": labels["refusal_contextual"] / sum(labels.values()) if labels else None,
+        "privleak": results.get("membership", {}).get("privleak"), "forget_quality": results.get("forget_quality", {}).get("forget_quality"),
+        "relearn": attacks.get("relearn"), "labels": dict(labels.most_common()),
+    }
+
+
+def target_values(setting: str, seed: int) -> dict | None:
+    path = VALIDATION_TARGET_ROWS / setting / "target" / f"seed{seed}" / "results.json"
+    return run_values(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else None
+
+
+def markdown(summary: dict) -> str:
+    def cell(value, digits=3):
+        return "–" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+    lines = [
+        "# ASRU's defaults on the validation seed", "",
+        f"Written by `benchmarks/asru_defaults.py`. World `{summary['world']}`, target `{summary['model']}`, validation seeds "
+        f"{summary['seeds']} (never reported elsewhere). Score and parts as `asru.eval.score` (utility against the target row of "
+        "the same seed); one run per cell. Candidates, rules and the dates the rules were written: `configs/bench/asru_defaults.yaml`.",
+    ]
+    header = ["candidate", "setting", "score ↑", "efficacy ↑", "closeness ↑", "utility ↑", "leakage ↓", "worst prompt attack", "relearning", "contextual ↑", "PrivLeak (0 best)", "forget quality ↑"]
+    body = []
+    for name, row in summary["candidates"].items():
+        for setting, m in row["settings"].items():
+            body.append([name, setting, *(cell(m[k]) for k in ("score", "efficacy", "closeness", "utility", "forget_leakage")),
+                         f"{m['worst_attack']} {cell(m['worst_attack_leakage'])}", cell(m["relearn"]), cell(m["contextual_share"], 2), cell(m["privleak"]), cell(m["forget_quality"], 4)])
+        if row.get("mean_score") is not None:
+            body.append([name, "**mean**", f"**{row['mean_score']:.3f}**", "", "", "", "", "", "", cell(row.get("mean_contextual"), 2), "", ""])
+    lines += ["", markdown_table(header, body), "", "## Candidates and rules", ""]
+    for name, row in summary["candidates"].items():
+        lines.append(f"- **{name}**: {row['note']}" + (f" — rule (written {row['written']}): {row['rule']}" if row.get("rule") else ""))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--candidates", default="", help="comma-separated candidate names (default: all)")
+    parser.add_argument("--file", type=Path, default=CANDIDATES_FILE)
+    parser.add_argument("--report-only", action="store_true", help="tables from the finished runs, run nothing")
+    args = parser.parse_args(argv)
+    console = Console()
+    data = load_candidates(args.file)
+    wanted = [n for n in args.candidates.split(",") if n]
+    unknown = sorted(set(wanted) - {c["name"] for c in data["candidates"]})
+    if unknown:
+        raise ConfigError(f"--candidates: unknown {', '.join(unknown)} (in {args.file}: {', '.join(c['name'] for c in data['candidates'])})")
+    summary = {"world": data["world"], "model": data["model"], "seeds": data["seeds"], "candidates": {}}
+    for candidate in data["candidates"]:
+        settings = candidate.get("settings", data["settings"])
+        for setting in settings:
+            for seed in data["seeds"]:
+                if not args.report_only and (not wanted or candidate["name"] in wanted) and not (run_folder(candidate["name"], setting, seed) / "results.json").is_file():
+                    run_candidate(data, candidate, setting, seed, console)
+        measured = {}
+        for setting in settings:
+            per_seed = [measure(run_folder(candidate["name"], setting, seed), target_values(setting, seed)) for seed in data["seeds"] if (run_folder(candidate["name"], setting, seed) / "results.json").is_file()]
+            if per_seed:  # one seed: its numbers; more: the mean of each
+                measured[setting] = {k: (statistics.fmean([p[k] for p in per_seed if p[k] is not None]) if all(isinstance(p[k], (int, float)) or p[k] is None for p in per_seed) and any(p[k] is not None for p in per_seed) else per_seed[0][k]) for k in per_seed[0]}
+        complete = len(measured) == len(data["settings"]) and all(m["score"] is not None for m in measured.values())
+        summary["candidates"][candidate["name"]] = {
+            "note": candidate.get("note", ""), "rule": candidate.get("rule"), "written": str(candidate["written"]) if candidate.get("written") else None,
+            "overrides": {k: v for k, v in candidate.items() if k not in ("name", "note", "rule", "written", "settings")},
+            "settings": measured,
+            "mean_score": statistics.fmean(m["score"] for m in measured.values()) if complete else None,
+            "mean_contextual": statistics.fmean(m["contextual_share"] or 0.0 for m in measured.values()) if complete else None,
+        }
+    atomic_write_json(RESULTS / "asru_defaults.json", summary)
+    atomic_write_text(RESULTS / "asru_defaults.md", markdown(summary))
+    console.print(f"wrote {RESULTS / 'asru_defaults.md'}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

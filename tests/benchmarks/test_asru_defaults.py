@@ -1,0 +1,63 @@
+"""benchmarks/asru_defaults.py: each candidate's numbers on the validation seed, against the target row of that seed."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import benchmark_script  # tests/conftest.py
+
+from asru.errors import ConfigError
+
+
+def _results(leak: float, retain: float, ks: float, attack: float) -> dict:
+    metrics = {"forget": {"all": {"leakage_known": leak}}, **{s: {"all": {"exact_match_known": retain}} for s in ("retain_same_subject", "retain_other", "utility")}}
+    return {"metrics": metrics, "forget_quality": {"ks_statistic": ks, "forget_quality": 0.3}, "membership": {"privleak": 0.1}, "attacks": {"prefill": {"leakage_known": attack}, "relearn": {"leakage_known": 0.9}}}
+
+
+def _run(folder: Path, results: dict, labels: list[str]) -> None:
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps(results))
+    (folder / "answers.jsonl").write_text("".join(json.dumps({"split": "forget", "label": label}) + "\n" for label in labels) + json.dumps({"split": "retain_other", "label": "correct"}) + "\n")
+
+
+def test_scores_against_the_seeds_target_row_and_a_mean_only_over_every_setting(tmp_path, monkeypatch):
+    module = benchmark_script("asru_defaults")
+    monkeypatch.setattr(module, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(module, "VALIDATION_TARGET_ROWS", tmp_path / "validation")
+    monkeypatch.setattr(module, "RESULTS", tmp_path)
+    candidates = {
+        "world": "w", "model": "m", "seeds": [100], "settings": ["complete", "selective"],
+        "candidates": [{"name": "a", "note": "two settings", "method_args": {"erase_weight": 1.0}, "rule": "r", "written": "2026-12-05"}, {"name": "b", "settings": ["complete"]}],
+    }
+    file = tmp_path / "candidates.yaml"
+    file.write_text(yaml.safe_dump(candidates))
+    for setting in ("complete", "selective"):
+        _run(tmp_path / "validation" / setting / "target" / "seed100", _results(0.9, 0.8, 1.0, 0.9), [])
+    _run(tmp_path / "runs" / "a" / "complete" / "seed100", _results(0.0, 0.8, 0.5, 0.2), ["refusal_contextual", "refusal_rigid"])
+    _run(tmp_path / "runs" / "a" / "selective" / "seed100", _results(0.1, 0.4, 0.0, 0.0), ["refusal_contextual"])
+    _run(tmp_path / "runs" / "b" / "complete" / "seed100", _results(0.0, 0.8, 0.0, 0.0), ["leak"])
+    summary = module.main(["--report-only", "--file", str(file)])
+    a = summary["candidates"]["a"]
+    complete = a["settings"]["complete"]
+    # efficacy 1 - max(0.0, prefill 0.2) (relearning is beside the score), closeness 1 - 0.5, utility 0.8 / 0.8 of the target's
+    assert (complete["efficacy"], complete["closeness"], complete["utility"]) == pytest.approx((0.8, 0.5, 1.0))
+    assert complete["score"] == pytest.approx(3 / (1 / 0.8 + 1 / 0.5 + 1))
+    assert complete["contextual_share"] == 0.5 and complete["worst_attack"] == "prefill" and complete["relearn"] == 0.9
+    assert a["settings"]["selective"]["utility"] == pytest.approx(0.5) and a["settings"]["selective"]["contextual_share"] == 1.0
+    assert a["mean_score"] == pytest.approx((complete["score"] + a["settings"]["selective"]["score"]) / 2)
+    assert a["overrides"] == {"method_args": {"erase_weight": 1.0}} and a["written"] == "2026-12-05"
+    assert summary["candidates"]["b"]["mean_score"] is None and summary["candidates"]["b"]["settings"].keys() == {"complete"}  # not every setting
+    table = (tmp_path / "asru_defaults.md").read_text()
+    assert "| a | complete |" in table and "rule (written 2026-12-05): r" in table
+
+
+def test_unknown_candidate_and_bad_file_are_one_line_errors(tmp_path):
+    module = benchmark_script("asru_defaults")
+    file = tmp_path / "c.yaml"
+    file.write_text(yaml.safe_dump({"world": "w", "model": "m", "seeds": [100], "settings": ["complete"], "candidates": [{"name": "a"}]}))
+    with pytest.raises(ConfigError, match="unknown nope"):
+        module.main(["--report-only", "--file", str(file), "--candidates", "nope"])
+    file.write_text(yaml.safe_dump({"candidates": [{"name": "a"}]}))
+    with pytest.raises(ConfigError, match="missing 'world'"):
+        module.main(["--report-only", "--file", str(file)])
