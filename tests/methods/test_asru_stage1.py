@@ -76,6 +76,7 @@ def test_authors_preset_fills_what_is_not_given_and_keeps_what_is():
     ours = asru.parse_params({})
     assert ours.preset == "asru" and ours.boundary_retain and ours.train_layers == "all" and ours.contextual_refusals
     assert (ours.refusal_text_weight, ours.retain_text_weight, ours.continuation_weight) == (10.0, 1.0, 0.0)  # adopted on validation seed 100
+    assert (ours.erase_weight, ours.erase_floor, params.erase_weight) == (2.0, "reference", 0.0)  # adopted 2026-12-05; the authors' none
     assert asru.learning_rate_for(ours) == asru.default_learning_rate
     stage1 = get_method("asru_stage1").parse_params({"preset": "authors"})
     assert stage1.scale == 3.0 and not hasattr(stage1, "quality_weight")
@@ -121,10 +122,10 @@ def _forget_retain_batch(tiny_world, processor):
 
 
 def _stage1(reference, encoder, **params):
-    """Stage 1 at layer 1 with the anchor off, ``params`` on top, prepared by hand (a fixed direction instead of the measured one)."""
+    """Stage 1 at layer 1 with the anchor and the erasure off, ``params`` on top, prepared by hand (a fixed direction instead of the measured one)."""
     from asru.methods.asru_stage1 import ASRUStage1
 
-    method = ASRUStage1(ASRUStage1.Params(layer=1, continuation_weight=0.0, **params), reference)
+    method = ASRUStage1(ASRUStage1.Params(layer=1, continuation_weight=0.0, **{"erase_weight": 0.0, **params}), reference)
     method.encoder, method.frozen, method.reference_logprobs, method.floors = encoder, {}, {}, {}
     method.direction = torch.ones(reference.config.get_text_config().hidden_size) * 0.1
     return method

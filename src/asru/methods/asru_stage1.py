@@ -65,7 +65,7 @@ class ASRUStage1(Method):
     default_learning_rate = 3e-3
     default_steps = 240
     # the authors: lambda 3, retain weight 1, layers[l].mlp.down_proj only, the last position, lr 1e-4 (DESIGN §7)
-    default_sources = {**dict.fromkeys(("layer", "scale"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
+    default_sources = {**dict.fromkeys(("layer", "scale"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
 
     # ``preset: authors``: the authors' stage-1 recipe (DESIGN §7), every field not given explicitly; their
     # batch size (2) and epochs (3) are the run's own (batch_size, steps), so that presets compare at one budget
@@ -114,10 +114,11 @@ class ASRUStage1(Method):
         # UnlearnConfig.contextual_refusals gives the same text to IdK and DPO-IdK
         contextual_refusals: bool = True
         # erasure, not only refusal (issue 21): weight of an NPO term (Zhang et al. 2024, beta ``erase_beta``) on
-        # the forget answers' likelihood, through the same trainable layers (up to l): the fact itself is
-        # pushed down where the person is recognised, so that a prefilled answer, the answer ranking or a
-        # probe cannot read it behind the refusal; 0 (the authors'): redirection only
-        erase_weight: float = Field(0.0, ge=0)
+        # the forget answers' likelihood, through the trainable layers: the fact itself is pushed down, so that
+        # a prefilled answer, the answer ranking or a probe cannot read it behind the refusal; 0 (the
+        # authors'): redirection only. The default 2 with the reference floor was adopted on validation seed
+        # 100 of the 40-person world by a rule declared before the runs (benchmarks/results/asru_defaults.md)
+        erase_weight: float = Field(2.0, ge=0)
         erase_beta: float = Field(0.1, gt=0)
         # the erasure stops, item by item, once the true answer is no likelier (mean NLL per token) than other
         # people's values of that fact (ERASE_FLOOR_VALUES of them, drawn apart from the wrong answers the
