@@ -21,6 +21,11 @@ hidden state keeps being pushed toward "start refusing" and the answer degenerat
 The anchor teaches the opposite on the refusal's own tokens: on the forget prompt followed by a
 refusal, the answer positions keep the frozen model's states, i.e. once refusing, go on as the
 original model would — which refuses fluently. The authors' recipe has no anchor (0).
+
+Erasure (``erase_weight`` > 0, asru's addition, on by default since 2026-12-05): NPO on the forget
+answers, so that the fact is gone from the weights and not only behind a refusal, item by item only
+until the true answer is no likelier than other values of its fact (``erase_floor``): where a model
+that never saw it stands, not below, which would itself single the forget set out.
 """
 
 from __future__ import annotations
