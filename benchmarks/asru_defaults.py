@@ -22,10 +22,10 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-import yaml
 from rich.console import Console
 
 from asru.bench import run_values
+from asru.config import read_yaml
 from asru.errors import ConfigError
 from asru.eval.score import MODEL_ATTACKS, run_score
 from asru.io import atomic_write_json, atomic_write_text
@@ -39,11 +39,8 @@ VALIDATION_TARGET_ROWS = RESULTS / "runs" / "validation"  # asru bench --tune's 
 
 
 def load_candidates(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"{path}: {error}") from error
-    if not isinstance(data, dict) or not isinstance(data.get("candidates"), list):
+    data = read_yaml(path)
+    if not isinstance(data.get("candidates"), list):
         raise ConfigError(f"{path}: needs a 'candidates' list")
     for key in ("world", "model", "seeds", "settings"):
         if key not in data:
@@ -89,6 +86,16 @@ def measure(folder: Path, target: dict | None) -> dict:
         "privleak": results.get("membership", {}).get("privleak"), "forget_quality": results.get("forget_quality", {}).get("forget_quality"),
         "relearn": attacks.get("relearn"), "labels": dict(labels.most_common()),
     }
+
+
+def mean_over_seeds(per_seed: list[dict]) -> dict:
+    """One seed: its numbers; more: the mean of each number (names and label counts: the first seed's)."""
+    merged = dict(per_seed[0])
+    for key, value in merged.items():
+        if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+            numbers = [p[key] for p in per_seed if isinstance(p[key], (int, float))]
+            merged[key] = statistics.fmean(numbers) if numbers else None
+    return merged
 
 
 def target_values(setting: str, seed: int) -> dict | None:
@@ -142,8 +149,8 @@ def main(argv: list[str] | None = None) -> dict:
         measured = {}
         for setting in settings:
             per_seed = [measure(run_folder(candidate["name"], setting, seed), target_values(setting, seed)) for seed in data["seeds"] if (run_folder(candidate["name"], setting, seed) / "results.json").is_file()]
-            if per_seed:  # one seed: its numbers; more: the mean of each
-                measured[setting] = {k: (statistics.fmean([p[k] for p in per_seed if p[k] is not None]) if all(isinstance(p[k], (int, float)) or p[k] is None for p in per_seed) and any(p[k] is not None for p in per_seed) else per_seed[0][k]) for k in per_seed[0]}
+            if per_seed:
+                measured[setting] = mean_over_seeds(per_seed)
         complete = len(measured) == len(data["settings"]) and all(m["score"] is not None for m in measured.values())
         summary["candidates"][candidate["name"]] = {
             "note": candidate.get("note", ""), "rule": candidate.get("rule"), "written": str(candidate["written"]) if candidate.get("written") else None,
