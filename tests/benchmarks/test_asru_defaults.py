@@ -61,3 +61,9 @@ def test_unknown_candidate_and_bad_file_are_one_line_errors(tmp_path):
     file.write_text(yaml.safe_dump({"candidates": [{"name": "a"}]}))
     with pytest.raises(ConfigError, match="missing 'world'"):
         module.main(["--report-only", "--file", str(file)])
+
+
+def test_several_seeds_average_each_number_and_keep_the_first_seeds_names():
+    module = benchmark_script("asru_defaults")
+    merged = module.mean_over_seeds([{"score": 0.5, "privleak": None, "worst_attack": "prefill"}, {"score": 0.7, "privleak": 0.2, "worst_attack": "cross_image"}])
+    assert merged == {"score": pytest.approx(0.6), "privleak": 0.2, "worst_attack": "prefill"}
