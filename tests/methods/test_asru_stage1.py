@@ -222,7 +222,7 @@ def test_erase_floors_are_other_values_of_the_fact_never_the_evaluations_wrong_a
     from asru.data.collate import Encoder, LazyEncodings
     from asru.eval.evaluate import fact_values
     from asru.eval.forget_quality import wrong_answers
-    from asru.methods.asru_stage1 import ERASE_FLOOR_VALUES, erase_floors
+    from asru.methods.asru_stage1 import ERASE_FLOOR_VALUES, erase_floors, other_values
     from asru.methods.base import forward_nll
 
     reference, processor = family_model
@@ -237,7 +237,7 @@ def test_erase_floors_are_other_values_of_the_fact_never_the_evaluations_wrong_a
     drawn: list[tuple[str, str | None, str]] = []
     original = encoder.encode
     encoder.encode = lambda question, image=None, answer=None, **kw: drawn.append((question, image, answer)) or original(question, image, answer, **kw)
-    floors = erase_floors(reference, encoder, forget, values)
+    floors = erase_floors(reference, encoder, forget, other_values(values))
     encoder.encode = original
     with_floor = [s for i, s in enumerate(samples) if id(forget[i]) in floors]
     assert with_floor and all(s.form != "mcq" for s in with_floor) and any(s.form == "mcq" for s in samples)
@@ -317,3 +317,20 @@ def test_model_floor_asks_the_trained_model_about_the_other_values(tiny_world, f
     with torch.no_grad():
         flat_true = forward_nll(flattened, batch.forget)[0]
     assert not m.above_floor(flattened, batch.forget_items, flat_true).any()
+
+
+def test_unseen_people_ask_the_true_value_about_invented_people_the_world_never_names(tiny_world):
+    """``erase_floor: unseen``: each stand-in is the person's text question with an invented name in place of
+    theirs and the true answer; a photo question borrows the text question of its fact and form; an mcq has none."""
+    from asru.methods.asru_stage1 import ERASE_FLOOR_VALUES, unseen_people
+
+    stand_ins = unseen_people(tiny_world)
+    known_names = {s.subject_name for s in tiny_world.samples if s.subject_name} | {s.answer for s in tiny_world.samples}
+    text = next(s for s in tiny_world.samples if s.kind == "fact" and s.modality == "text" and s.form == "qa" and s.subject_name in s.question)
+    found = stand_ins(text)
+    assert len(found) == ERASE_FLOOR_VALUES and all(answer == text.answer and image is None for _, image, answer in found)
+    names = {question.replace(text.question.split(text.subject_name)[0], "").split(text.question.split(text.subject_name)[1])[0] for question, _, _ in found}
+    assert len(names) == ERASE_FLOOR_VALUES and not names & known_names and all(text.subject_name not in q for q, _, _ in found)
+    photo = next(s for s in tiny_world.samples if s.subject_id == text.subject_id and s.fact == text.fact and s.form == "qa" and s.modality == "image")
+    assert [q for q, _, _ in stand_ins(photo)] == [q for q, _, _ in found]  # the text question, about the same invented people
+    assert stand_ins(next(s for s in tiny_world.samples if s.form == "mcq")) == []

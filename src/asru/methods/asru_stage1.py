@@ -31,7 +31,7 @@ that never saw it stands, not below, which would itself single the forget set ou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Callable, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -130,10 +130,12 @@ class ASRUStage1(Method):
         # evaluation ranks the truth against): where a model that never saw the fact stands. "reference": as
         # the frozen model finds those values (computed once); "model": as the model being trained finds
         # them now (a no-grad pass over them each step), so that the refusal text lowering every answer moves the
-        # floor too; None: no floor, NPO pushes on and the forget people end up *less* familiar than
-        # never-seen ones, itself a tell (PrivLeak +0.57 at erase_weight 0.5 and 2.0, Complete, validation
-        # seed 100 of the 40-person world)
-        erase_floor: Literal["reference", "model"] | None = "reference"
+        # floor too; "unseen": as the frozen model finds the true value for the same question about invented
+        # people it never saw (the oracle's view of a forgotten person; a wrong value for a person the model
+        # knows is far less likely than that); None: no floor, NPO pushes on and the forget people end up
+        # *less* familiar than never-seen ones, itself a tell (PrivLeak +0.57 at erase_weight 0.5 and 2.0,
+        # Complete, validation seed 100 of the 40-person world)
+        erase_floor: Literal["reference", "model", "unseen"] | None = "reference"
         # weight of the retain answers' cross-entropy (GradDiff's retain term): the retain MSE holds layer l
         # only, so layers above it that the refusal text or the erasure train (train_layers) drift freely
         # (the forgotten person's kept facts fell to 78 % with every layer training); 0 (the authors'): none
@@ -177,7 +179,9 @@ class ASRUStage1(Method):
 
             if encoder.root is None:
                 raise ConfigError("erase_floor: needs the world's fact values, and the encoder was built without the world's folder")
-            self.floors = erase_floors(self.reference, encoder, forget, fact_values(load_world(encoder.root)))
+            world = load_world(encoder.root)
+            stand_ins = unseen_people(world) if self.params.erase_floor == "unseen" else other_values(fact_values(world))
+            self.floors = erase_floors(self.reference, encoder, forget, stand_ins)
 
     def frozen_rows(self, items: list[Encoded], device, positions: str | None = None) -> torch.Tensor:
         """The frozen model's layer-l output at the loss positions of ``items`` [N, H], item after item.
@@ -210,7 +214,7 @@ class ASRUStage1(Method):
         an item without a floor (no other value of its fact, an mcq letter) always."""
         floors: list[float | None] = [None] * len(items)
         found = [(row, self.floors[id(item)]) for row, item in enumerate(items) if id(item) in self.floors]
-        if self.params.erase_floor == "reference":
+        if self.params.erase_floor in ("reference", "unseen"):
             for row, floor in found:
                 floors[row] = floor.reference_nll
         elif found:
@@ -297,31 +301,18 @@ class ErasureFloor:
     reference_nll: float
 
 
-def erase_floors(reference, encoder, forget, values: dict[str, list[str]], batch_size: int = 32) -> dict[int, ErasureFloor]:
-    """Per forget item (``forget``: LazyEncodings of the forget samples), ERASE_FLOOR_VALUES other values of its
-    fact in place of the truth (a fact never learned, phrased alike) and the reference's mean answer NLL of them.
-
-    ``values``: the world's values of each fact (:func:`asru.eval.evaluate.fact_values`). Never one of the
-    wrong answers :func:`asru.eval.forget_quality.wrong_answers` ranks the truth against in evaluation, so
-    that training does not see the questions its forget quality is measured on. Keyed like ``frozen``.
-    """
-    import random
+def erase_floors(reference, encoder, forget, stand_ins: Callable, batch_size: int = 32) -> dict[int, ErasureFloor]:
+    """Per forget item (``forget``: LazyEncodings of the forget samples), its stand-ins (``stand_ins(sample)``:
+    (question, image, answer) triples, :func:`other_values` or :func:`unseen_people`) encoded, and the
+    reference's mean answer NLL of them. An item without stand-ins has no floor. Keyed like ``frozen``."""
     from collections import defaultdict
 
-    from asru.eval.forget_quality import wrong_answers
-    from asru.eval.metrics import normalize
-
-    others: dict[int, list[Encoded]] = {}
+    prompts: dict[int, list[Encoded]] = {}
     for index, sample in enumerate(forget.samples):
-        pool = values.get(sample.fact, [])
-        if sample.form == "mcq" or sample.answer not in pool:
-            continue
-        evaluated = {normalize(v) for v in wrong_answers(sample, values)} | {normalize(sample.answer)}
-        candidates = [v for v in pool if normalize(v) not in evaluated]
-        drawn = random.Random(f"erase-floor:{sample.id}").sample(candidates, min(ERASE_FLOOR_VALUES, len(candidates)))
-        if drawn:
-            others[index] = [encoder.encode(sample.question, sample.image, value) for value in drawn]
-    jobs = [(index, encoded) for index, encodings in others.items() for encoded in encodings]
+        found = stand_ins(sample)
+        if found:
+            prompts[index] = [encoder.encode(question, image, answer) for question, image, answer in found]
+    jobs = [(index, encoded) for index, encodings in prompts.items() for encoded in encodings]
     nlls: dict[int, list[float]] = defaultdict(list)
     device = next(reference.parameters()).device
     with torch.no_grad():
@@ -330,4 +321,49 @@ def erase_floors(reference, encoder, forget, values: dict[str, list[str]], batch
             batch = {k: v.to(device) for k, v in encoder.collate([encoded for _, encoded in chunk]).items()}
             for (index, _), value in zip(chunk, forward_nll(reference, batch)[0].tolist()):
                 nlls[index].append(value)
-    return {id(forget[index]): ErasureFloor(forget[index], others[index], sum(found) / len(found)) for index, found in nlls.items()}
+    return {id(forget[index]): ErasureFloor(forget[index], prompts[index], sum(found) / len(found)) for index, found in nlls.items()}
+
+
+def other_values(values: dict[str, list[str]]) -> Callable:
+    """Stand-ins: the question with ERASE_FLOOR_VALUES other values of its fact as the answer (a fact never learned,
+    phrased alike). ``values``: the world's values of each fact (:func:`asru.eval.evaluate.fact_values`). Never one
+    of the wrong answers :func:`asru.eval.forget_quality.wrong_answers` ranks the truth against in evaluation, so
+    that training does not see the comparisons its forget quality is measured on; none for an mcq."""
+    import random
+
+    from asru.eval.forget_quality import wrong_answers
+    from asru.eval.metrics import normalize
+
+    def stand_ins(sample) -> list[tuple]:
+        pool = values.get(sample.fact, [])
+        if sample.form == "mcq" or sample.answer not in pool:
+            return []
+        evaluated = {normalize(v) for v in wrong_answers(sample, values)} | {normalize(sample.answer)}
+        candidates = [v for v in pool if normalize(v) not in evaluated]
+        drawn = random.Random(f"erase-floor:{sample.id}").sample(candidates, min(ERASE_FLOOR_VALUES, len(candidates)))
+        return [(sample.question, sample.image, value) for value in drawn]
+
+    return stand_ins
+
+
+def unseen_people(world) -> Callable:
+    """Stand-ins: the true answer to the same question about ERASE_FLOOR_VALUES invented people, names found
+    nowhere in the world (not its subjects, holdout or unknown people, nor any value): how likely the model
+    finds the value for somebody it never saw, as the retrained oracle sees the forgotten person. A photo
+    question takes the person's text question of the same fact and form; none for an mcq or a question
+    without the person's name."""
+    import random
+
+    from asru.world.generate import invent_names
+
+    taken = {s.subject_name for s in world.samples if s.subject_name} | {s.answer for s in world.samples}
+    names = invent_names(random.Random(f"erase-floor-names:{world.manifest.get('content_hash')}"), ERASE_FLOOR_VALUES, taken)
+    text_questions = {(s.subject_id, s.fact, s.form): s.question for s in world.samples if s.modality == "text" and s.kind in ("fact", "identity")}
+
+    def stand_ins(sample) -> list[tuple]:
+        question = sample.question if sample.modality == "text" else text_questions.get((sample.subject_id, sample.fact, sample.form))
+        if sample.form == "mcq" or not question or not sample.subject_name or sample.subject_name not in question:
+            return []
+        return [(question.replace(sample.subject_name, name), None, sample.answer) for name in names]
+
+    return stand_ins

@@ -123,7 +123,7 @@ def _rng(seed: int, purpose: str) -> random.Random:
     return random.Random(f"asru-world:{seed}:{purpose}")
 
 
-def _invent_names(rng: random.Random, count: int, taken: set[str]) -> list[str]:
+def invent_names(rng: random.Random, count: int, taken: set[str]) -> list[str]:
     """``count`` new unique "First Last" names (added to ``taken``)."""
     names = []
     capacity = len(FIRST_ONSETS) * len(FIRST_ENDINGS) * len(LAST_HEADS) * len(LAST_TAILS)
@@ -254,10 +254,10 @@ def _people(config: WorldConfig) -> tuple[list[dict], list[dict], dict[str, list
     """
     name_rng = _rng(config.seed, "names")
     taken: set[str] = set()
-    subject_names = _invent_names(name_rng, config.subjects, taken)
-    spouse_names = _invent_names(name_rng, SPOUSE_POOL_SIZE, taken)
-    unknown_names = _invent_names(name_rng, config.unknown_people, taken)
-    holdout_names = _invent_names(_rng(config.seed, "holdout-names"), config.holdout_people, taken)
+    subject_names = invent_names(name_rng, config.subjects, taken)
+    spouse_names = invent_names(name_rng, SPOUSE_POOL_SIZE, taken)
+    unknown_names = invent_names(name_rng, config.unknown_people, taken)
+    holdout_names = invent_names(_rng(config.seed, "holdout-names"), config.holdout_people, taken)
     pools = {fact: list(values) for fact, values in POOLS.items()}
     pools["spouse"] = spouse_names
 
