@@ -76,7 +76,7 @@ def test_authors_preset_fills_what_is_not_given_and_keeps_what_is():
     ours = asru.parse_params({})
     assert ours.preset == "asru" and ours.boundary_retain and ours.train_layers == "all" and ours.contextual_refusals
     assert (ours.refusal_text_weight, ours.retain_text_weight, ours.continuation_weight) == (10.0, 1.0, 0.0)  # adopted on validation seed 100
-    assert (ours.erase_weight, ours.erase_floor, params.erase_weight) == (2.0, "reference", 0.0)  # adopted 2026-12-05; the authors' none
+    assert (ours.erase_weight, ours.erase_floor, params.erase_weight) == (2.0, "unseen", 0.0)  # adopted 2026-12-05; the authors' none
     assert asru.learning_rate_for(ours) == asru.default_learning_rate
     stage1 = get_method("asru_stage1").parse_params({"preset": "authors"})
     assert stage1.scale == 3.0 and not hasattr(stage1, "quality_weight")

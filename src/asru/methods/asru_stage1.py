@@ -24,8 +24,9 @@ original model would — which refuses fluently. The authors' recipe has no anch
 
 Erasure (``erase_weight`` > 0, asru's addition, on by default since 2026-12-05): NPO on the forget
 answers, so that the fact is gone from the weights and not only behind a refusal, item by item only
-until the true answer is no likelier than other values of its fact (``erase_floor``): where a model
-that never saw it stands, not below, which would itself single the forget set out.
+until the true answer is no likelier than the same value asked about people the model never saw
+(``erase_floor``): where a model that never saw the person stands, not below, which would itself
+single the forget set out.
 """
 
 from __future__ import annotations
@@ -121,8 +122,9 @@ class ASRUStage1(Method):
         # erasure, not only refusal (issue 21): weight of an NPO term (Zhang et al. 2024, beta ``erase_beta``) on
         # the forget answers' likelihood, through the trainable layers: the fact itself is pushed down, so that
         # a prefilled answer, the answer ranking or a probe cannot read it behind the refusal; 0 (the
-        # authors'): redirection only. The default 2 with the reference floor was adopted on validation seed
-        # 100 of the 40-person world by a rule declared before the runs (benchmarks/results/asru_defaults.md)
+        # authors'): redirection only. The default 2 was adopted with the reference floor, then the unseen
+        # floor replaced it (2026-12-05), each on validation seed 100 of the 40-person world by a rule declared
+        # before its runs (benchmarks/results/asru_defaults.md)
         erase_weight: float = Field(2.0, ge=0)
         erase_beta: float = Field(0.1, gt=0)
         # the erasure stops, item by item, once the true answer is no likelier (mean NLL per token) than other
@@ -135,7 +137,7 @@ class ASRUStage1(Method):
         # knows is far less likely than that); None: no floor, NPO pushes on and the forget people end up
         # *less* familiar than never-seen ones, itself a tell (PrivLeak +0.57 at erase_weight 0.5 and 2.0,
         # Complete, validation seed 100 of the 40-person world)
-        erase_floor: Literal["reference", "model", "unseen"] | None = "reference"
+        erase_floor: Literal["reference", "model", "unseen"] | None = "unseen"
         # weight of the retain answers' cross-entropy (GradDiff's retain term): the retain MSE holds layer l
         # only, so layers above it that the refusal text or the erasure train (train_layers) drift freely
         # (the forgotten person's kept facts fell to 78 % with every layer training); 0 (the authors'): none
