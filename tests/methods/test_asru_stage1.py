@@ -252,7 +252,7 @@ def test_erase_floors_are_other_values_of_the_fact_never_the_evaluations_wrong_a
     with torch.no_grad():
         expected = forward_nll(reference, encoder.collate([encoder.encode(first.question, first.image, v) for v in used]))[0].mean()
     assert floors[id(forget[index])].reference_nll == pytest.approx(expected.item(), rel=1e-4)
-    assert [encoded.input_ids for encoded in floors[id(forget[index])].others] == [encoder.encode(first.question, first.image, v).input_ids for v in used]
+    assert [encoded.input_ids for encoded in floors[id(forget[index])].stand_ins] == [encoder.encode(first.question, first.image, v).input_ids for v in used]
 
 
 def test_erase_floor_stops_the_erasure_item_by_item(tiny_world, family_model):

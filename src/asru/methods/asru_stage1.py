@@ -127,16 +127,15 @@ class ASRUStage1(Method):
         # before its runs (benchmarks/results/asru_defaults.md)
         erase_weight: float = Field(2.0, ge=0)
         erase_beta: float = Field(0.1, gt=0)
-        # the erasure stops, item by item, once the true answer is no likelier (mean NLL per token) than other
-        # people's values of that fact (ERASE_FLOOR_VALUES of them, drawn apart from the wrong answers the
-        # evaluation ranks the truth against): where a model that never saw the fact stands. "reference": as
-        # the frozen model finds those values (computed once); "model": as the model being trained finds
-        # them now (a no-grad pass over them each step), so that the refusal text lowering every answer moves the
-        # floor too; "unseen": as the frozen model finds the true value for the same question about invented
-        # people it never saw (the oracle's view of a forgotten person; a wrong value for a person the model
-        # knows is far less likely than that); None: no floor, NPO pushes on and the forget people end up
-        # *less* familiar than never-seen ones, itself a tell (PrivLeak +0.57 at erase_weight 0.5 and 2.0,
-        # Complete, validation seed 100 of the 40-person world)
+        # the erasure stops, item by item, once the true answer is no likelier (mean NLL per token) than stand-ins
+        # that a model which never saw the fact would find as likely (ERASE_FLOOR_VALUES of them). "unseen" (the
+        # default): the true value asked about invented people, as the frozen model finds it (the oracle's view
+        # of a forgotten person); "reference": other people's values of the fact in its place (drawn apart from
+        # the wrong answers the evaluation ranks the truth against), as the frozen model finds them — far less
+        # likely than the unseen one for a person the model knows, so the forget answers end up below a
+        # never-seen person's; "model": those values as the model being trained finds them now (a no-grad pass
+        # each step); None: no floor, NPO pushes on (PrivLeak +0.57 at erase_weight 0.5 and 2.0, Complete,
+        # validation seed 100 of the 40-person world). Chosen on that seed: benchmarks/results/asru_defaults.md
         erase_floor: Literal["reference", "model", "unseen"] | None = "unseen"
         # weight of the retain answers' cross-entropy (GradDiff's retain term): the retain MSE holds layer l
         # only, so layers above it that the refusal text or the erasure train (train_layers) drift freely
@@ -213,7 +212,7 @@ class ASRUStage1(Method):
 
     def above_floor(self, model, items: list[Encoded], nll: torch.Tensor) -> torch.Tensor:
         """Which of ``items`` the erasure still pushes [B] bool: those likelier than their floor (``nll``: their mean NLL now);
-        an item without a floor (no other value of its fact, an mcq letter) always."""
+        an item without a floor (no stand-in: an mcq, a fact with no value to spare) always."""
         floors: list[float | None] = [None] * len(items)
         found = [(row, self.floors[id(item)]) for row, item in enumerate(items) if id(item) in self.floors]
         if self.params.erase_floor in ("reference", "unseen"):
@@ -222,12 +221,12 @@ class ASRUStage1(Method):
         elif found:
             from accelerate.utils import extract_model_from_parallel
 
-            others = [encoded for _, floor in found for encoded in floor.others]
-            batch = {k: v.to(nll.device) for k, v in self.encoder.collate(others).items()}
+            stand_ins = [encoded for _, floor in found for encoded in floor.stand_ins]
+            batch = {k: v.to(nll.device) for k, v in self.encoder.collate(stand_ins).items()}
             with torch.no_grad():  # the bare model: a DDP wrapper arms its gradient sync on every forward
                 values = iter(forward_nll(extract_model_from_parallel(model), batch)[0].tolist())
             for row, floor in found:
-                floors[row] = sum(next(values) for _ in floor.others) / len(floor.others)
+                floors[row] = sum(next(values) for _ in floor.stand_ins) / len(floor.stand_ins)
         return torch.tensor([floor is None or value < floor for floor, value in zip(floors, nll.tolist())], device=nll.device)
 
     def trainable(self, name: str) -> bool:
@@ -296,10 +295,10 @@ ERASE_FLOOR_VALUES = 3  # other values per forget item whose likelihood sets its
 
 @dataclass
 class ErasureFloor:
-    """One forget item's floor: its question with other values of its fact as the answer, and the frozen model's mean NLL of them."""
+    """One forget item's floor: its stand-in prompts (encoded with their answers) and the frozen model's mean NLL of them."""
 
     item: Encoded  # kept so that id(item) stays this item's while the floor is held
-    others: list[Encoded]
+    stand_ins: list[Encoded]
     reference_nll: float
 
 
