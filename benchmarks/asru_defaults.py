@@ -55,13 +55,21 @@ def run_folder(name: str, setting: str, seed: int) -> Path:
     return RUNS / name / setting / f"seed{seed}"
 
 
+def finished(name: str, setting: str, seed: int) -> bool:
+    return (run_folder(name, setting, seed) / "results.json").is_file()  # the pipeline writes it last
+
+
+def overrides(candidate: dict) -> dict:
+    """The candidate's UnlearnConfig fields (on top of ``method: asru``), without its bookkeeping."""
+    return {k: v for k, v in candidate.items() if k not in ("name", "note", "rule", "written", "settings")}
+
+
 def run_candidate(data: dict, candidate: dict, setting: str, seed: int, console: Console) -> None:
     """One ``asru unlearn`` run (resumes from its checkpoint); the pipeline writes results.json last."""
     from asru.pipeline import unlearn
     from asru.train.unlearn import UnlearnConfig
 
-    fields = {k: v for k, v in candidate.items() if k not in ("name", "note", "rule", "written", "settings")}
-    config = UnlearnConfig.model_validate({"method": "asru", **fields, "setting": setting, "seed": seed})
+    config = UnlearnConfig.model_validate({"method": "asru", **overrides(candidate), "setting": setting, "seed": seed})
     console.print(f"running {candidate['name']} / {setting} / seed {seed}")
     unlearn(Path(data["model"]).expanduser(), Path(data["world"]).expanduser(), run_folder(candidate["name"], setting, seed), config, attacks=["all"], console=console)
 
@@ -144,17 +152,17 @@ def main(argv: list[str] | None = None) -> dict:
         settings = candidate.get("settings", data["settings"])
         for setting in settings:
             for seed in data["seeds"]:
-                if not args.report_only and (not wanted or candidate["name"] in wanted) and not (run_folder(candidate["name"], setting, seed) / "results.json").is_file():
+                if not args.report_only and (not wanted or candidate["name"] in wanted) and not finished(candidate["name"], setting, seed):
                     run_candidate(data, candidate, setting, seed, console)
         measured = {}
         for setting in settings:
-            per_seed = [measure(run_folder(candidate["name"], setting, seed), target_values(setting, seed)) for seed in data["seeds"] if (run_folder(candidate["name"], setting, seed) / "results.json").is_file()]
+            per_seed = [measure(run_folder(candidate["name"], setting, seed), target_values(setting, seed)) for seed in data["seeds"] if finished(candidate["name"], setting, seed)]
             if per_seed:
                 measured[setting] = mean_over_seeds(per_seed)
         complete = len(measured) == len(data["settings"]) and all(m["score"] is not None for m in measured.values())
         summary["candidates"][candidate["name"]] = {
             "note": candidate.get("note", ""), "rule": candidate.get("rule"), "written": str(candidate["written"]) if candidate.get("written") else None,
-            "overrides": {k: v for k, v in candidate.items() if k not in ("name", "note", "rule", "written", "settings")},
+            "overrides": overrides(candidate),
             "settings": measured,
             "mean_score": statistics.fmean(m["score"] for m in measured.values()) if complete else None,
             "mean_contextual": statistics.fmean(m["contextual_share"] or 0.0 for m in measured.values()) if complete else None,

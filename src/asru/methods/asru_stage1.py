@@ -42,7 +42,7 @@ from asru.config import StrictConfig, merge
 from asru.data.collate import IGNORE_INDEX, Encoded
 from asru.errors import ConfigError
 from asru.methods.base import Method, UnlearnBatch, forward_nll, register
-from asru.methods.losses import answer_nll, npo, sequence_logprob
+from asru.methods.losses import answer_lengths, answer_nll, npo, sequence_logprob
 from asru.models.layers import num_language_layers
 from asru.steering.hooks import forward_with_layer_output, layer_output
 from asru.steering.refusal import knowledge_absence_direction
@@ -275,7 +275,8 @@ class ASRUStage1(Method):
             logs["refusal_nll"] = refusal_loss.item()
         if erasing:
             logprobs = sequence_logprob(forget_output.logits, batch.forget["labels"])
-            active = self.above_floor(model, batch.forget_items, answer_nll(forget_output.logits, batch.forget["labels"]).detach())
+            mean_nll = -logprobs.detach() / answer_lengths(batch.forget["labels"]).clamp(min=1)  # answer_nll, without a second log-softmax
+            active = self.above_floor(model, batch.forget_items, mean_nll)
             erase_loss = torch.zeros((), device=device)
             if active.any():  # NPO over the items still above their floor, as a share of the batch
                 reference = self.frozen_logprobs(batch.forget_items, batch.forget)
