@@ -334,3 +334,53 @@ def test_unseen_people_ask_the_true_value_about_invented_people_the_world_never_
     photo = next(s for s in tiny_world.samples if s.subject_id == text.subject_id and s.fact == text.fact and s.form == "qa" and s.modality == "image")
     assert [q for q, _, _ in stand_ins(photo)] == [q for q, _, _ in found]  # the text question, about the same invented people
     assert stand_ins(next(s for s in tiny_world.samples if s.form == "mcq")) == []
+
+
+def test_stranger_refusals_ask_the_forget_peoples_text_questions_about_invented_people(tiny_world):
+    """``stranger_refusal_weight``'s material: each text qa question that names its person, asked about each of
+    STRANGERS invented people (found nowhere in the world), answered with the refusal a forget question is taught,
+    naming the stranger; photo questions and mcqs give none."""
+    from asru.methods.asru_stage1 import STRANGERS, invented_people, stranger_refusals
+    from asru.world.phrases import FACT_REFUSALS
+
+    person = next(s.subject_id for s in tiny_world.samples if s.kind == "fact")
+    samples = [s for s in tiny_world.samples if s.subject_id == person and s.kind in ("fact", "identity")]
+    asked = [s for s in samples if s.modality == "text" and s.form == "qa" and s.subject_name in s.question]
+    assert asked and any(s.modality == "image" or s.form != "qa" for s in samples)
+    pairs = stranger_refusals(tiny_world, samples, contextual=True)
+    assert len(pairs) == len(asked) * STRANGERS
+    names = invented_people(tiny_world, STRANGERS)
+    known = {s.subject_name for s in tiny_world.samples if s.subject_name} | {s.answer for s in tiny_world.samples}
+    assert len(set(names)) == STRANGERS and not set(names) & known
+    assert invented_people(tiny_world, 3) == names[:3]  # the erasure floor's unseen people are the first strangers
+    for (question, refusal), (sample, name) in zip(pairs, ((s, n) for s in asked for n in names)):
+        assert question == sample.question.replace(sample.subject_name, name) and sample.subject_name not in question
+        assert name in refusal and sample.subject_name not in refusal
+        if sample.fact in FACT_REFUSALS:
+            assert any(refusal == phrasing.format(who=name) for phrasing in FACT_REFUSALS[sample.fact])
+
+
+def test_stranger_refusal_weight_adds_the_strangers_refusal_cross_entropy_and_training_with_it_lowers_it(tiny_world, family_model):
+    """``stranger_refusal_weight`` adds w x the mean NLL of refusals about strangers (as many as the forget batch, drawn
+    from the prepared ones; 0: the loss as before), and a few steps with it make those refusals likelier than without."""
+    from asru.methods.asru_stage1 import stranger_refusals
+    from asru.methods.base import forward_nll
+
+    reference, processor = family_model
+    encoder, batch = _forget_retain_batch(tiny_world, processor)
+    forget = [s for s in tiny_world.samples if s.form == "qa" and s.kind == "fact" and s.modality == "text"][:4]
+    strangers = [encoder.encode(q, None, r) for q, r in stranger_refusals(tiny_world, forget, contextual=True)][: len(batch.forget_items)]
+    assert len(strangers) == len(batch.forget_items)  # every one drawn each step: the term is their mean NLL
+
+    def method(weight):
+        m = _stage1(reference, encoder, stranger_refusal_weight=weight)
+        m.strangers, m.stranger_draws = strangers, __import__("random").Random(0)
+        return m
+
+    added, logged, extra_passes = _term_added(reference, batch, method, 2.0, "stranger_nll")
+    with torch.no_grad():
+        nll = forward_nll(reference, encoder.collate(strangers))[0].mean()
+    torch.testing.assert_close(added, 2.0 * nll, atol=1e-4, rtol=1e-4)
+    assert logged == pytest.approx(nll.item(), rel=1e-4) and extra_passes == 1
+    after = {weight: _nll_after_training(reference, method(weight), batch, encoder.collate(strangers)) for weight in (0.0, 2.0)}
+    assert after[2.0] < after[0.0] - 0.1, after

@@ -164,6 +164,22 @@ def test_continuation_anchor_keeps_the_refusal_tokens_where_the_frozen_model_has
     assert drift(5.0) < 0.5 * drift(0.0)  # measured: 0.008 vs 0.032
 
 
+def test_stage1_prepares_its_floors_and_strangers_from_the_world_it_is_given(tiny_world, tiny_model_dir, tmp_path):
+    """Through the trainer, stage 1 gets the world: the erasure's unseen floors and the strangers' refusals are built
+    from it (both logged every step), and a world with no text question naming the forget people is a clear error."""
+    from asru.errors import ConfigError
+
+    args = {"layer": 1, "erase_weight": 1.0, "erase_floor": "unseen", "stranger_refusal_weight": 1.0}
+    _, _, log = _run(tiny_world, tiny_model_dir, tmp_path / "run", method="asru_stage1", method_args=args, steps=2)
+    assert all("erase_active" in row and "stranger_nll" in row for row in log)
+
+    photos_only = tiny_world.__class__.__new__(tiny_world.__class__)
+    photos_only.__dict__.update(tiny_world.__dict__)
+    photos_only.samples = [s for s in tiny_world.samples if not (s.kind in ("fact", "identity") and s.modality == "text")]
+    with pytest.raises(ConfigError, match="stranger_refusal_weight"):
+        _run(photos_only, tiny_model_dir, tmp_path / "photos", method="asru_stage1", method_args=args, steps=1)
+
+
 @pytest.mark.parametrize(
     ("method", "fields", "contextual"),
     [

@@ -27,10 +27,17 @@ answers, so that the fact is gone from the weights and not only behind a refusal
 until the true answer is no likelier than the same value asked about people the model never saw
 (``erase_floor``): where a model that never saw the person stands, not below, which would itself
 single the forget set out.
+
+Strangers (``stranger_refusal_weight`` > 0, asru's addition): the refusal text also on the forget
+people's questions asked about invented people, names found nowhere in the world. A model that never
+saw the forgotten person answers about them as about any stranger; one that refuses only them singles
+them out (the refusal is itself the membership tell PrivLeak reads), and its answer about a stranger is
+a hallucination either way.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Literal
 
@@ -71,14 +78,14 @@ class ASRUStage1(Method):
     default_learning_rate = 3e-3
     default_steps = 240
     # the authors: lambda 3, retain weight 1, layers[l].mlp.down_proj only, the last position, lr 1e-4 (DESIGN §7)
-    default_sources = {**dict.fromkeys(("layer", "scale"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
+    default_sources = {**dict.fromkeys(("layer", "scale"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain", "stranger_refusal_weight"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
 
     # ``preset: authors``: the authors' stage-1 recipe (DESIGN §7), every field not given explicitly; their
     # batch size (2) and epochs (3) are the run's own (batch_size, steps), so that presets compare at one budget
     AUTHORS: ClassVar[dict] = {
         "scale": 3.0, "retain_weight": 1.0, "positions": "last", "modules": ["mlp.down_proj"],
         "continuation_weight": 0.0, "boundary_retain": False, "refusal_text_weight": 0.0, "erase_weight": 0.0, "retain_text_weight": 0.0,
-        "train_layers": None, "contextual_refusals": False,
+        "train_layers": None, "contextual_refusals": False, "stranger_refusal_weight": 0.0,
     }
     AUTHORS_LEARNING_RATE: ClassVar[float] = 1e-4
 
@@ -141,6 +148,10 @@ class ASRUStage1(Method):
         # only, so layers above it that the refusal text or the erasure train (train_layers) drift freely
         # (the forgotten person's kept facts fell to 78 % with every layer training); 0 (the authors'): none
         retain_text_weight: float = Field(1.0, ge=0)
+        # weight of the refusal's cross-entropy on the forget people's text questions asked about invented people
+        # (STRANGERS names, found nowhere in the world; see the module docstring): the refusal stops being a tell
+        # that singles the forgotten person out, and strangers get a refusal instead of a hallucination; 0: none
+        stranger_refusal_weight: float = Field(0.0, ge=0)
 
         @model_validator(mode="before")
         @classmethod
@@ -166,7 +177,7 @@ class ASRUStage1(Method):
     def learning_rate_for(cls, params) -> float:
         return cls.AUTHORS_LEARNING_RATE if params.preset == "authors" else cls.default_learning_rate
 
-    def prepare(self, model, encoder, forget, retain, splits):
+    def prepare(self, model, encoder, forget, retain, splits, world):
         directions, info = knowledge_absence_direction(self.reference, encoder, splits, [self.layer])
         self.direction = directions[self.layer]
         self.refused_prompts = info["refused"]
@@ -176,13 +187,16 @@ class ASRUStage1(Method):
         self.floors: dict[int, ErasureFloor] = {}  # id(item) -> its floor: see erase_floor
         if self.params.erase_weight > 0 and self.params.erase_floor is not None:
             from asru.eval.evaluate import fact_values
-            from asru.world.generate import load_world
 
-            if encoder.root is None:
-                raise ConfigError("erase_floor: needs the world's fact values, and the encoder was built without the world's folder")
-            world = load_world(encoder.root)
             stand_ins = unseen_people(world) if self.params.erase_floor == "unseen" else other_values(fact_values(world))
             self.floors = erase_floors(self.reference, encoder, forget, stand_ins)
+        self.strangers: list[Encoded] = []  # the forget people's questions about invented people, with the refusal as the answer
+        if self.params.stranger_refusal_weight > 0:
+            asked = splits.get("forget", []) + splits.get("retain_same_subject", [])
+            self.strangers = [encoder.encode(question, None, refusal) for question, refusal in stranger_refusals(world, asked, self.contextual_refusals)]
+            if not self.strangers:
+                raise ConfigError("stranger_refusal_weight: the forget people have no text question that names them, so there is nothing to ask about a stranger")
+        self.stranger_draws = random.Random("stranger-refusals")
 
     def frozen_rows(self, items: list[Encoded], device, positions: str | None = None) -> torch.Tensor:
         """The frozen model's layer-l output at the loss positions of ``items`` [N, H], item after item.
@@ -284,6 +298,12 @@ class ASRUStage1(Method):
             logs["erase_active"] = active.float().mean().item()
             loss = loss + p.erase_weight * erase_loss
             logs["erase_npo"] = erase_loss.item()
+        if p.stranger_refusal_weight > 0:
+            drawn = self.stranger_draws.sample(self.strangers, min(len(batch.forget_items), len(self.strangers)))
+            inputs = {k: v.to(device) for k, v in self.encoder.collate(drawn).items()}
+            stranger_loss = forward_nll(model, inputs)[0].mean()
+            loss = loss + p.stranger_refusal_weight * stranger_loss
+            logs["stranger_nll"] = stranger_loss.item()
         if retain_output is not None:
             retain_nll = answer_nll(retain_output.logits, batch.retain["labels"]).mean()
             loss = loss + p.retain_text_weight * retain_nll
@@ -331,8 +351,6 @@ def other_values(values: dict[str, list[str]]) -> Callable:
     phrased alike). ``values``: the world's values of each fact (:func:`asru.eval.evaluate.fact_values`). Never one
     of the wrong answers :func:`asru.eval.forget_quality.wrong_answers` ranks the truth against in evaluation, so
     that training does not see the comparisons its forget quality is measured on; none for an mcq."""
-    import random
-
     from asru.eval.forget_quality import wrong_answers
     from asru.eval.metrics import normalize
 
@@ -348,18 +366,38 @@ def other_values(values: dict[str, list[str]]) -> Callable:
     return stand_ins
 
 
+STRANGERS = 16  # invented people whose questions ``stranger_refusal_weight`` teaches the refusal on
+
+
+def invented_people(world, count: int) -> list[str]:
+    """``count`` invented names found nowhere in the world (not its subjects, holdout or unknown people, nor any value), the same for the same world."""
+    from asru.world.generate import invent_names
+
+    taken = {s.subject_name for s in world.samples if s.subject_name} | {s.answer for s in world.samples}
+    return invent_names(random.Random(f"erase-floor-names:{world.manifest.get('content_hash')}"), count, taken)
+
+
+def stranger_refusals(world, samples, contextual: bool) -> list[tuple[str, str]]:
+    """(question, refusal) pairs: every text qa question of ``samples`` that names its person, asked about each of
+    :data:`STRANGERS` invented people (:func:`invented_people`), with the refusal the forget questions are taught
+    (:func:`asru.world.phrases.forget_refusal`) naming the stranger."""
+    from asru.world.phrases import forget_refusal
+
+    names = invented_people(world, STRANGERS)
+    asked = [s for s in samples if s.modality == "text" and s.form == "qa" and s.subject_name and s.subject_name in s.question]
+    return [
+        (s.question.replace(s.subject_name, name), forget_refusal(s.fact, name, False, index, contextual))
+        for index, (s, name) in enumerate((s, name) for s in asked for name in names)
+    ]
+
+
 def unseen_people(world) -> Callable:
     """Stand-ins: the true answer to the same question about ERASE_FLOOR_VALUES invented people, names found
     nowhere in the world (not its subjects, holdout or unknown people, nor any value): how likely the model
     finds the value for somebody it never saw, as the retrained oracle sees the forgotten person. A photo
     question takes the person's text question of the same fact and form; none for an mcq or a question
     without the person's name."""
-    import random
-
-    from asru.world.generate import invent_names
-
-    taken = {s.subject_name for s in world.samples if s.subject_name} | {s.answer for s in world.samples}
-    names = invent_names(random.Random(f"erase-floor-names:{world.manifest.get('content_hash')}"), ERASE_FLOOR_VALUES, taken)
+    names = invented_people(world, ERASE_FLOOR_VALUES)
     text_questions = {(s.subject_id, s.fact, s.form): s.question for s in world.samples if s.modality == "text" and s.kind in ("fact", "identity")}
 
     def stand_ins(sample) -> list[tuple]:

@@ -34,7 +34,7 @@ class MMUnlearner(Method):
         saliency_batches: int = 8
         saliency_batch_size: int = 8
 
-    def prepare(self, model, encoder, forget, retain, splits=None):
+    def prepare(self, model, encoder, forget, retain, splits=None, world=None):
         p = self.params
         forget_grads = _accumulated_gradients(model, encoder, forget, p.saliency_batches, p.saliency_batch_size)
         retain_grads = _accumulated_gradients(model, encoder, retain, p.saliency_batches, p.saliency_batch_size)

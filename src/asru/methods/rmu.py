@@ -31,7 +31,7 @@ class RMU(Method):
         super().__init__(params, reference)
         self.layer = params.layer if params.layer is not None else num_language_layers(reference) // 2
 
-    def prepare(self, model, encoder, forget, retain, splits=None):
+    def prepare(self, model, encoder, forget, retain, splits=None, world=None):
         with torch.no_grad():
             batch = encoder.collate(forget[:16])
             hidden = layer_output(self.reference, batch, self.layer)

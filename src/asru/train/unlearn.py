@@ -193,7 +193,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
         if config.lora_r > 0:
             model.enable_input_require_grads()  # LoRA: the frozen embeddings' output must carry grad through checkpoints
     if hasattr(method, "prepare"):
-        method.prepare(model, encoder, encoded_forget, encoded_retain["other"], splits)
+        method.prepare(model, encoder, encoded_forget, encoded_retain["other"], splits, world)
     trainable = [p for p in model.parameters() if p.requires_grad]
     learning_rate = config.learning_rate or method_cls.learning_rate_for(params)
     optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.0)
