@@ -588,21 +588,61 @@ def _load_results(folder: Path) -> dict | None:
     return load_results(folder) if (folder / "results.json").is_file() else None
 
 
-def aggregate(config: BenchConfig, runs: list[PlannedRun]) -> dict[str, dict[str, dict]]:
-    """``{setting: {row: {"seeds", "runs", "per_seed": {seed: values}, "metrics": {key: summary}, "partial"}}}`` from the finished runs.
+Recorded = dict[tuple[str, str, int], dict]  # (setting, row, seed) -> the values an earlier summary recorded
 
-    Every row's values get the unlearning score (against the target row of its setting and seed).
+
+def recorded_runs(summary_file: Path, runs: list[PlannedRun]) -> Recorded:
+    """The finished runs that an earlier summary (``validation.json`` / ``tradeoff.json``) recorded and whose folders are gone.
+
+    Why: the run folders hold models and per-item answers and are not committed; a lost or fresh
+    machine would otherwise run hours of finished grid points again. The committed summary keeps each
+    run's values and its bench record (``records``); a run counts as finished where its record matches
+    what the plan would run now (the same check as a folder's ``bench_run.json``: a changed default or
+    another world, target or attack list runs it again). Its per-item answers are not kept, so the
+    paired test only uses runs with folders (:func:`significance`).
+    """
+    try:
+        summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.is_file() else {}
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    settings = summary.get("settings") if isinstance(summary, dict) else None
+    if not isinstance(settings, dict):
+        return {}
+    recorded: Recorded = {}
+    for run in runs:
+        if (run.folder / RUN_RECORD).is_file() or (run.folder / "results.json").is_file():
+            continue  # a folder that is there is the truth: finished, or started again (resumed)
+        cell = settings.get(run.setting, {}).get(run.row) if isinstance(settings.get(run.setting), dict) else None
+        values = (cell.get("per_seed") or {}).get(str(run.seed)) if isinstance(cell, dict) else None
+        record = (cell.get("records") or {}).get(str(run.seed)) if isinstance(cell, dict) else None
+        if isinstance(values, dict) and isinstance(record, dict) and first_difference(_with_new_defaults(record, run), run.record) is None:
+            recorded[(run.setting, run.row, run.seed)] = {k: v for k, v in values.items() if k not in dict(SCORE_COLUMNS)}
+    return recorded
+
+
+def aggregate(config: BenchConfig, runs: list[PlannedRun], recorded: Recorded | None = None) -> dict[str, dict[str, dict]]:
+    """``{setting: {row: {"seeds", "runs", "per_seed": {seed: values}, "records": {seed: bench record}, "metrics": {key: summary}, "partial"}}}``.
+
+    From the finished runs: their folders, or where a folder is gone, the values an earlier summary
+    recorded (:func:`recorded_runs`). Every row's values get the unlearning score (against the
+    target row of its setting and seed).
     """
     seeds_asked = len(config.resolved_seeds())
+    recorded = recorded or {}
     table: dict[str, dict[str, dict]] = {}
     for run in runs:
-        cell = table.setdefault(run.setting, {}).setdefault(run.row, {"seeds": [], "runs": [], "per_seed": {}})
+        cell = table.setdefault(run.setting, {}).setdefault(run.row, {"seeds": [], "runs": [], "per_seed": {}, "records": {}})
         results = _load_results(run.folder)
-        if results is None:
+        if results is not None:
+            values = run_values(results, attempts(run.folder))
+        elif (run.setting, run.row, run.seed) in recorded:
+            values = dict(recorded[(run.setting, run.row, run.seed)])
+        else:
             continue
         cell["seeds"].append(run.seed)
         cell["runs"].append(str(run.folder))
-        cell["per_seed"][run.seed] = run_values(results, attempts(run.folder))
+        cell["per_seed"][run.seed] = values
+        cell["records"][run.seed] = run.record
     for rows in table.values():
         target_per_seed = rows.get(TARGET_ROW, {}).get("per_seed", {})
         for cell in rows.values():
@@ -625,7 +665,8 @@ def significance(table: dict, entries: list[MethodEntry], runs: list[PlannedRun]
     from asru.eval.score import RETAIN_SPLITS, load_run_items, paired_bootstrap
 
     methods = {e.name: e.method for e in entries}
-    folders = {(run.setting, run.row, run.seed): run.folder for run in runs}
+    # per-item answers live in the run folders only: a run known from a summary's record has none
+    folders = {(run.setting, run.row, run.seed): run.folder for run in runs if (run.folder / "answers.jsonl").is_file()}
     tests = {}
     for setting, rows in table.items():
         proposed, target = rows.get(proposed_row), rows.get(TARGET_ROW)
@@ -636,7 +677,10 @@ def significance(table: dict, entries: list[MethodEntry], runs: list[PlannedRun]
         if not proposed or not target or not scored:
             continue
         best = max(scored, key=scored.get)
-        seeds = sorted(set(proposed["seeds"]) & set(rows[best]["seeds"]) & set(target["seeds"]))
+        seeds = sorted(
+            seed for seed in set(proposed["seeds"]) & set(rows[best]["seeds"]) & set(target["seeds"])
+            if (setting, proposed_row, seed) in folders and (setting, best, seed) in folders
+        )
         if not seeds:
             continue
         target_retain = {seed: {s: target["per_seed"][seed].get(s) for s in RETAIN_SPLITS} for seed in seeds}
@@ -838,10 +882,13 @@ def summary_header(config: BenchConfig, world, world_dir: Path, target_dir: Path
     }
 
 
-def write_summary(config: BenchConfig, runs: list[PlannedRun], world, world_dir: Path, target_dir: Path, recipe, attacks: list[str], entries: list[MethodEntry], tuned: dict | None = None) -> dict:
-    """tradeoff.json, tradeoff.md and the plots into the output folder, from whatever runs have finished."""
+def write_summary(
+    config: BenchConfig, runs: list[PlannedRun], world, world_dir: Path, target_dir: Path, recipe, attacks: list[str], entries: list[MethodEntry],
+    tuned: dict | None = None, recorded: Recorded | None = None,
+) -> dict:
+    """tradeoff.json, tradeoff.md and the plots into the output folder, from whatever runs have finished (``recorded``: :func:`recorded_runs`)."""
     out = config.resolved_out()
-    table = aggregate(config, runs)
+    table = aggregate(config, runs, recorded)
     partial = [f"{setting}/{row}" for setting, rows in table.items() for row, cell in rows.items() if cell["partial"]]
     not_run = [f"{setting}/{row}" for setting, rows in table.items() for row, cell in rows.items() if not cell["seeds"]]
     people = {s: len(default_requests(world, s, config.forget_ratio, 0)) for s in config.settings}
@@ -870,11 +917,12 @@ def write_summary(config: BenchConfig, runs: list[PlannedRun], world, world_dir:
     return summary
 
 
-def print_plan(console, total: int, todo: list[tuple[PlannedRun, str]], folder: Path) -> None:
-    """How many runs are finished (skipped), to resume and new."""
+def print_plan(console, total: int, todo: list[tuple[PlannedRun, str]], folder: Path, recorded: int = 0, summary_name: str = "") -> None:
+    """How many runs are finished (skipped; ``recorded`` of them known from the summary only), to resume and new."""
     if console:
+        known = f" ({recorded} of them recorded in {summary_name}, their folders gone)" if recorded else ""
         console.print(
-            f"{total} runs: {total - len(todo)} finished (skipped), {sum(s == 'resume' for _, s in todo)} to resume, "
+            f"{total} runs: {total - len(todo)} finished (skipped){known}, {sum(s == 'resume' for _, s in todo)} to resume, "
             f"{sum(s == 'new' for _, s in todo)} new; folders under {folder}", soft_wrap=True,
         )
 
@@ -943,11 +991,12 @@ def run_bench(config: BenchConfig, console=None) -> dict:
         return bench_tuning.run_tuning(config, entries, attacks, world, world_dir, target_dir, recipe, console, every_entry)
     tuned = bench_tuning.load_tuned(config, world, target_dir)
     runs = plan_runs(config, entries, world, target_dir, attacks, tuned)
-    states = [run_state(run) for run in runs]
+    recorded = recorded_runs(out / "tradeoff.json", runs)
+    states = ["done" if (run.setting, run.row, run.seed) in recorded else run_state(run) for run in runs]
     if not config.report_only:
         todo = [(run, state) for run, state in zip(runs, states) if state != "done"]
-        print_plan(console, len(runs), todo, out / "runs")
+        print_plan(console, len(runs), todo, out / "runs", len(recorded), "tradeoff.json")
         prepare_oracles(runs, states, world_dir, target_dir, console, config.workers)
         # in plan order, seed-major: the first seed of every cell finishes first
         execute_todo(todo, len(runs), world_dir, target_dir, config.workers, console, order="every cell's first seed first")
-    return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries, tuned)
+    return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries, tuned, recorded)

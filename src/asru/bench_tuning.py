@@ -37,6 +37,7 @@ from asru.bench import (
     merge,
     prepare_oracles,
     print_plan,
+    recorded_runs,
     run_state,
     summary_header,
     unlearn_record,
@@ -200,15 +201,18 @@ def run_tuning(
     if borrowed and console:
         console.print(f"ablations that take another entry's choice (no grid of their own): {', '.join(borrowed)}", soft_wrap=True)
     runs = plan_validation(config, every, world, target_dir, attacks)  # the report's: every grid, finished or not
+    out = config.resolved_out()
+    recorded = recorded_runs(out / "validation.json", runs)
     if not config.report_only:
         selected = {TARGET_ROW, ORACLE_ROW} | {point_row(e.name, index) for e in entries for index in range(len(e.grid))}
         to_run = [run for run in runs if run.row in selected]
-        states = [run_state(run) for run in to_run]
+        states = ["done" if (run.setting, run.row, run.seed) in recorded else run_state(run) for run in to_run]
         todo = [(run, state) for run, state in zip(to_run, states) if state != "done"]
-        print_plan(console, len(to_run), todo, config.resolved_out() / "runs" / VALIDATION_DIR)
+        known = sum((run.setting, run.row, run.seed) in recorded for run in to_run)
+        print_plan(console, len(to_run), todo, out / "runs" / VALIDATION_DIR, known, "validation.json")
         prepare_oracles(to_run, states, world_dir, target_dir, console, config.workers)
         execute_todo(todo, len(to_run), world_dir, target_dir, config.workers, console, order="every grid point's first validation seed first")
-    table = aggregate(config.model_copy(update={"seeds": config.resolved_validation_seeds()}), runs)
+    table = aggregate(config.model_copy(update={"seeds": config.resolved_validation_seeds()}), runs, recorded)
     chosen = choose(table, every, len(config.resolved_validation_seeds()))
     entries = every
     header = summary_header(config, world, world_dir, target_dir, recipe, attacks, entries)
@@ -218,7 +222,6 @@ def run_tuning(
         "grids": {e.name: e.grid for e in entries}, "settings": table, "chosen": chosen, "tuned_file": str(tuned_file),
         "runs_finished": sum(len(cell["seeds"]) for rows in table.values() for cell in rows.values()), "runs_planned": len(runs),
     }
-    out = config.resolved_out()
     atomic_write_json(out / "validation.json", summary)
     atomic_write_text(out / "validation.md", validation_markdown(summary))
     tuned = {

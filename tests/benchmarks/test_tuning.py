@@ -198,10 +198,38 @@ def test_tuning_one_method_reports_and_keeps_every_grid(tuned, tmp_path):
     data["methods"]["grad_diff"]["selective"] = data["methods"]["grad_diff"]["complete"]
     (copy / "tuned.yaml").write_text(yaml.safe_dump(data))
     assert "| steering | g1 |" in (copy / "validation.md").read_text()
-    # one of steering's points lost: steering is not chosen (nor run: --methods grad_diff), and the report says so
+    # one of steering's points never finished (no folder, no record): steering is not chosen (nor run: --methods grad_diff), and the report says so
     shutil.rmtree(copy / "runs" / "validation" / "complete" / "steering" / "g1")
+    summary = json.loads((copy / "validation.json").read_text())
+    del summary["settings"]["complete"]["steering@g1"]
+    (copy / "validation.json").write_text(json.dumps(summary))
     code, stdout, err = run_cli("bench", *COMMON, "--methods-file", methods, "--tune", "--methods", "grad_diff", "--out", copy, "--tuned-file", copy / "tuned.yaml")
     assert code == 0, err + stdout
     kept = yaml.safe_load((copy / "tuned.yaml").read_text())["methods"]
     assert set(kept) == {"grad_diff"} and set(kept["grad_diff"]) == {"complete", "selective"}
     assert "Not chosen yet (a grid point still unfinished on a validation seed): steering." in (copy / "validation.md").read_text()
+
+
+def test_runs_whose_folders_are_lost_are_known_from_validation_json_until_their_config_changes(tuned, tmp_path):
+    """A fresh machine with the committed validation.json only: no finished grid point runs again; a changed one does."""
+    folder, methods, out = tuned
+    fresh = tmp_path / "out"
+    fresh.mkdir()
+    (fresh / "validation.json").write_text((out / "validation.json").read_text())
+    before = json.loads((out / "validation.json").read_text())
+    code, stdout, err = run_cli("bench", *COMMON, "--methods-file", methods, "--tune", "--out", fresh, "--tuned-file", fresh / "tuned.yaml")
+    assert code == 0, err + stdout
+    assert "6 finished (skipped) (6 of them recorded in validation.json" in " ".join(stdout.split()), stdout
+    assert not list(fresh.rglob("results.json"))  # nothing ran
+    after = json.loads((fresh / "validation.json").read_text())
+    assert after["runs_finished"] == 6 and after["chosen"] == before["chosen"]
+    for row in ("grad_diff@g0", "steering@g1", "target", "oracle"):
+        assert after["settings"]["complete"][row]["per_seed"] == before["settings"]["complete"][row]["per_seed"], row
+        assert after["settings"]["complete"][row]["records"]["100"]["row"] == row
+    # a grid point whose config changed (here its alpha) is not the recorded run: it runs again, the others stay known
+    changed = tmp_path / "methods.yaml"
+    changed.write_text(METHODS_FILE.replace("alpha: [1.0, 3.0]", "alpha: [1.0, 5.0]"))
+    code, stdout, err = run_cli("bench", *COMMON, "--methods-file", changed, "--tune", "--out", fresh, "--tuned-file", fresh / "tuned.yaml")
+    assert code == 0, err + stdout
+    assert "(5 of them recorded in validation.json" in " ".join(stdout.split()) and "1 new" in stdout, stdout
+    assert [p.relative_to(fresh / "runs" / "validation").parts[:3] for p in fresh.rglob("results.json")] == [("complete", "steering", "g1")]
