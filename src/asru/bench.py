@@ -598,8 +598,8 @@ def recorded_runs(summary_file: Path, runs: list[PlannedRun]) -> Recorded:
     machine would otherwise run hours of finished grid points again. The committed summary keeps each
     run's values and its bench record (``records``); a run counts as finished where its record matches
     what the plan would run now (the same check as a folder's ``bench_run.json``: a changed default or
-    another world, target or attack list runs it again). Its per-item answers are not kept, so the
-    paired test only uses runs with folders (:func:`significance`).
+    another world, target or attack list runs it again). Its per-item outcomes are not in the summary: the
+    paired test reads them from ``OUT/items/`` (:func:`keep_items`).
     """
     try:
         summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.is_file() else {}
@@ -657,16 +657,41 @@ PROPOSED_ROW = "asru"  # the method the paired test puts against the best baseli
 ASRU_METHODS = ("asru", "asru_stage1")  # ASRU and its ablations: never "the best baseline"
 
 
-def significance(table: dict, entries: list[MethodEntry], runs: list[PlannedRun], resamples: int = 2000, proposed_row: str = PROPOSED_ROW) -> dict[str, dict]:
+ITEMS_DIR = "items"  # OUT/items/{setting}/{row}/seed{n}.json: each run's per-item outcomes, committed with the tables
+
+
+def keep_items(runs: list[PlannedRun], folder: Path) -> dict[tuple[str, str, int], Path]:
+    """Each finished method run's per-item outcomes (:func:`asru.eval.score.save_run_items`) under ``folder``, refreshed from its run folder.
+
+    Why: the paired test needs per-item outcomes, and the run folders (not committed) can be lost
+    with the machine; these small files are committed with the tables, so a test-seed run finished in
+    an earlier session still counts. Returns the files of the runs whose folder or earlier file exists.
+    """
+    from asru.eval.score import load_run_items, save_run_items
+
+    files = {}
+    for run in runs:
+        if run.row in (TARGET_ROW, ORACLE_ROW):
+            continue
+        path = folder / run.setting / run.row / f"seed{run.seed}.json"
+        if (run.folder / "answers.jsonl").is_file() and (run.folder / "results.json").is_file():
+            save_run_items(load_run_items(run.folder), path)
+        if path.is_file():
+            files[(run.setting, run.row, run.seed)] = path
+    return files
+
+
+def significance(
+    table: dict, entries: list[MethodEntry], items: dict[tuple[str, str, int], Path], resamples: int = 2000, proposed_row: str = PROPOSED_ROW,
+) -> dict[str, dict]:
     """Per setting: ASRU against the baseline with the highest mean score, a paired bootstrap over seeds and items.
 
-    Needs the proposed row, a scored baseline and the target row (the utility's reference) at common seeds.
+    Needs the proposed row, a scored baseline and the target row (the utility's reference) at common
+    seeds, and both runs' per-item outcomes (``items``: :func:`keep_items`).
     """
-    from asru.eval.score import RETAIN_SPLITS, load_run_items, paired_bootstrap
+    from asru.eval.score import RETAIN_SPLITS, paired_bootstrap, read_run_items
 
     methods = {e.name: e.method for e in entries}
-    # per-item answers live in the run folders only: a run known from a summary's record has none
-    folders = {(run.setting, run.row, run.seed): run.folder for run in runs if (run.folder / "answers.jsonl").is_file()}
     tests = {}
     for setting, rows in table.items():
         proposed, target = rows.get(proposed_row), rows.get(TARGET_ROW)
@@ -679,13 +704,13 @@ def significance(table: dict, entries: list[MethodEntry], runs: list[PlannedRun]
         best = max(scored, key=scored.get)
         seeds = sorted(
             seed for seed in set(proposed["seeds"]) & set(rows[best]["seeds"]) & set(target["seeds"])
-            if (setting, proposed_row, seed) in folders and (setting, best, seed) in folders
+            if (setting, proposed_row, seed) in items and (setting, best, seed) in items
         )
         if not seeds:
             continue
         target_retain = {seed: {s: target["per_seed"][seed].get(s) for s in RETAIN_SPLITS} for seed in seeds}
-        items_a = {seed: load_run_items(folders[(setting, proposed_row, seed)]) for seed in seeds}
-        items_b = {seed: load_run_items(folders[(setting, best, seed)]) for seed in seeds}
+        items_a = {seed: read_run_items(items[(setting, proposed_row, seed)]) for seed in seeds}
+        items_b = {seed: read_run_items(items[(setting, best, seed)]) for seed in seeds}
         tests[setting] = {"method": proposed_row, "baseline": best, **paired_bootstrap(items_a, items_b, target_retain, resamples=resamples)}
     return tests
 
@@ -899,7 +924,7 @@ def write_summary(
         "rows": ([TARGET_ROW] if config.target_row else []) + ([ORACLE_ROW] if config.oracle_row else []) + [e.name for e in entries],  # table order (the JSON's keys are sorted)
         "columns": {key: {"title": title, "from": ".".join(path)} for key, title, path, _ in COLUMNS},
         "settings": table,
-        "significance": significance(table, entries, runs),
+        "significance": significance(table, entries, keep_items(runs, out / ITEMS_DIR)),
         "tuning": {
             "file": str(config.resolved_tuned_file()) if tuned is not None else None,
             "validation_seeds": config.resolved_validation_seeds(), "test_seeds": config.resolved_seeds(),

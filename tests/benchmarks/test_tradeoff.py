@@ -127,8 +127,10 @@ def test_every_run_is_scored_and_the_per_item_score_agrees(bench):
         assert rows["target"]["per_seed"]["0"]["score_efficacy"] in (None, 0.0)  # it leaks all it knew
 
 
-def test_the_paired_test_puts_a_method_against_the_best_other(bench):
-    from asru.bench import BenchConfig, aggregate, load_methods, plan_runs, select_methods, significance, significance_line
+def test_the_paired_test_puts_a_method_against_the_best_other(bench, tmp_path):
+    import dataclasses
+
+    from asru.bench import BenchConfig, aggregate, keep_items, load_methods, plan_runs, select_methods, significance, significance_line
     from asru.cache import cached_world
     from asru.pipeline import resolve_attacks
     from asru.world import load_world
@@ -140,7 +142,14 @@ def test_the_paired_test_puts_a_method_against_the_best_other(bench):
     target = Path(json.loads((out / "tradeoff.json").read_text())["target_model"]["path"])
     runs = plan_runs(config, entries, world, target, resolve_attacks(["all"]))
     table = aggregate(config, runs)
-    tests = significance(table, entries, runs, resamples=200, proposed_row="steering")
+    items = keep_items(runs, tmp_path / "items")
+    assert sorted(items) == sorted((run.setting, run.row, run.seed) for run in runs if run.row in METHODS)  # the reference rows need none
+    tests = significance(table, entries, items, resamples=200, proposed_row="steering")
+    # the run folders gone (a lost machine): the committed items files give the same test
+    gone = [dataclasses.replace(run, folder=tmp_path / "gone" / run.row) for run in runs]
+    assert keep_items(gone, tmp_path / "items") == items
+    assert significance(table, entries, keep_items(gone, tmp_path / "items"), resamples=200, proposed_row="steering") == tests
+    assert keep_items(gone, tmp_path / "no items") == {}
     # the quick target may know none of the forget questions (then nothing is scored: tests/eval/test_oracle.py has a knowing target)
     scorable = [s for s in SETTINGS if all(table[s][r]["per_seed"][0]["score"] is not None for r in ("steering", "grad_diff"))]
     assert sorted(tests) == sorted(scorable)

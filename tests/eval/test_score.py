@@ -15,7 +15,9 @@ from asru.eval.score import (
     ks_statistic,
     paired_bootstrap,
     pareto_front,
+    read_run_items,
     run_score,
+    save_run_items,
     t975,
 )
 
@@ -69,6 +71,23 @@ def _items(leak: list[float], retain: list[float], ratios: list[float] | None = 
         retain={"retain_other": {f"r{i}": v for i, v in enumerate(retain)}},
         truth_ratios=ratios, truth_ratios_oracle=oracle,
     )
+
+
+def test_saved_items_read_back_equal_and_a_malformed_file_names_its_field(tmp_path):
+    import json
+
+    from asru.errors import DataError
+
+    items = _items([1, 0, 0, 0], [1, 1, 0, 1], [0.1, 0.2, 0.3], [0.2, 0.3, 0.4])
+    save_run_items(items, tmp_path / "seed0.json")
+    assert read_run_items(tmp_path / "seed0.json") == items
+    data = json.loads((tmp_path / "seed0.json").read_text())
+    data["leaks"]["forget"]["f0"] = "yes"
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(DataError, match=r"bad.json: field 'leaks.forget.f0'"):
+        read_run_items(tmp_path / "bad.json")
+    with pytest.raises(DataError, match="per-item outcomes not found"):
+        read_run_items(tmp_path / "missing.json")
 
 
 def test_items_score_matches_run_score():

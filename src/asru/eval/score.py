@@ -25,10 +25,11 @@ outcomes; its p-value is two-sided.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -125,8 +126,25 @@ class RunItems:
 
 
 def _item_key(record: Mapping[str, Any], index: int) -> str:
-    # the same probe can appear twice in one attack (two wrappers of one question): the index keeps them apart
-    return f"{record.get('id')}|{record.get('question')}|{record.get('image')}|{index}"
+    # the same probe can appear twice in one attack (two wrappers of one question): the index keeps them apart.
+    # A 12-hex digest: pairing needs equal keys, not readable ones, and the committed items files stay small
+    text = f"{record.get('id')}|{record.get('question')}|{record.get('image')}|{index}"
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+
+def save_run_items(items: RunItems, path: Path) -> None:
+    """One run's per-item outcomes as JSON: the paired test's input where the run folder is gone (``asru bench``'s ``items/``)."""
+    from asru.io import atomic_write_json
+
+    atomic_write_json(path, asdict(items))
+
+
+def read_run_items(path: Path) -> RunItems:
+    """A file :func:`save_run_items` wrote, validated (a malformed one is one line naming it)."""
+    from asru.config import load_json_file, validate_document
+    from asru.errors import DataError
+
+    return validate_document(RunItems, load_json_file(path, DataError, "per-item outcomes"), path)
 
 
 def load_run_items(folder: Path) -> RunItems:
