@@ -401,18 +401,27 @@ def prepare_oracles(runs: list[PlannedRun], states: list[str], world_dir: Path, 
 
     Every row's gone-or-hidden measures compare with its setting's and seed's oracle, which an
     evaluation only looks up (never trains): built first, here, whatever process then runs each row.
+    Not built where its own row is finished and its measures are recorded (a fresh machine with the
+    committed ``oracle_measures``: :func:`restore_oracle_measures`).
     With ``workers`` > 1 the oracles not yet built are fine-tuned side by side, ``workers`` at a time
     (:func:`asru.cache.build_in_parallel`): independent fine-tunes, like the runs.
     """
     from asru.cache import build_in_parallel, cached_oracle, oracle_recipe
-    from asru.eval.oracle import forget_set, target_recipe
+    from asru.eval.oracle import forget_set, resolve_oracle, target_recipe
     from asru.pipeline import evaluation_splits, oracle
     from asru.world import load_world
 
+    world = load_world(world_dir)
     unfinished = {(run.setting, run.seed) for run, state in zip(runs, states) if state != "done"}
-    todo = [run for run in runs if run.row == ORACLE_ROW and (run.setting, run.seed) in unfinished]
+    oracle_done = {(run.setting, run.seed) for run, state in zip(runs, states) if run.row == ORACLE_ROW and state == "done"}
+
+    def needs_model(run: PlannedRun) -> bool:
+        # the oracle row finished and the oracle's measures recorded (:func:`keep_oracle_measures`): the other rows need only those
+        recorded = (run.setting, run.seed) in oracle_done and resolve_oracle("auto", target_dir, world, evaluation_splits(world, run.config, run.chain)[0])[0] is not None
+        return not recorded
+
+    todo = [run for run in runs if run.row == ORACLE_ROW and (run.setting, run.seed) in unfinished and needs_model(run)]
     if workers > 1 and len(todo) > 1:
-        world = load_world(world_dir)
         recipe = target_recipe(target_dir, world)
         excluded = [forget_set(world, evaluation_splits(world, run.config, run.chain)[0]) for run in todo]
         # one per forget set (two settings can share one): a fine-tune never runs twice side by side
@@ -422,6 +431,49 @@ def prepare_oracles(runs: list[PlannedRun], states: list[str], world_dir: Path, 
         build_in_parallel(world_dir, missing, console, workers)
     for run in todo:
         oracle(target_dir, world_dir, run.config, console=console, chain=run.chain)
+
+
+MEASURES_DIR = "oracle_measures"  # OUT/oracle_measures: the oracles' own numbers (asru.eval.oracle), committed with the tables
+
+
+def restore_oracle_measures(out: Path) -> int:
+    """Copy the oracle measures kept in ``OUT/oracle_measures`` into the cache (where missing); how many.
+
+    Why: an oracle is an hour of fine-tuning per setting and seed, and its model is not committed;
+    its measures are all the other rows compare with (:func:`asru.eval.oracle.resolve_oracle`), so a
+    fresh machine builds only the oracles whose own row is not finished.
+    """
+    from asru.cache import cache_root
+    from asru.eval.oracle import MEASURES_DIR as CACHE_DIR
+
+    copied = 0
+    for path in sorted((out / MEASURES_DIR).glob("*.json")):
+        cached = cache_root() / CACHE_DIR / path.name
+        if not cached.is_file():
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(cached, path.read_text(encoding="utf-8"))
+            copied += 1
+    return copied
+
+
+def keep_oracle_measures(runs: list[PlannedRun], world, target_dir: Path, out: Path) -> None:
+    """Copy the cached measures of the plan's oracles (the oracle rows' settings and seeds) into ``OUT/oracle_measures``."""
+    from asru.cache import oracle_recipe, target_folder
+    from asru.eval.oracle import forget_set, recorded_measures, target_recipe
+    from asru.pipeline import evaluation_splits
+
+    try:
+        recipe = target_recipe(target_dir, world)
+    except AsruError:
+        return
+    for run in runs:
+        if run.row != ORACLE_ROW:
+            continue
+        facts = forget_set(world, evaluation_splits(world, run.config, run.chain)[0])
+        for path in recorded_measures(target_folder(world.manifest["content_hash"], oracle_recipe(recipe, facts)), world):
+            kept = out / MEASURES_DIR / path.name
+            if not kept.is_file():
+                atomic_write_text(kept, path.read_text(encoding="utf-8"))
 
 
 def available_cores() -> int:
@@ -1021,7 +1073,9 @@ def run_bench(config: BenchConfig, console=None) -> dict:
     if not config.report_only:
         todo = [(run, state) for run, state in zip(runs, states) if state != "done"]
         print_plan(console, len(runs), todo, out / "runs", len(recorded), "tradeoff.json")
+        restore_oracle_measures(out)
         prepare_oracles(runs, states, world_dir, target_dir, console, config.workers)
         # in plan order, seed-major: the first seed of every cell finishes first
         execute_todo(todo, len(runs), world_dir, target_dir, config.workers, console, order="every cell's first seed first")
+        keep_oracle_measures(runs, world, target_dir, out)
     return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries, tuned, recorded)

@@ -34,10 +34,12 @@ from asru.bench import (
     aggregate,
     bench_common,
     execute_todo,
+    keep_oracle_measures,
     merge,
     prepare_oracles,
     print_plan,
     recorded_runs,
+    restore_oracle_measures,
     run_state,
     summary_header,
     unlearn_record,
@@ -210,8 +212,10 @@ def run_tuning(
         todo = [(run, state) for run, state in zip(to_run, states) if state != "done"]
         known = sum((run.setting, run.row, run.seed) in recorded for run in to_run)
         print_plan(console, len(to_run), todo, out / "runs" / VALIDATION_DIR, known, "validation.json")
+        restore_oracle_measures(out)
         prepare_oracles(to_run, states, world_dir, target_dir, console, config.workers)
         execute_todo(todo, len(to_run), world_dir, target_dir, config.workers, console, order="every grid point's first validation seed first")
+        keep_oracle_measures(to_run, world, target_dir, out)
     table = aggregate(config.model_copy(update={"seeds": config.resolved_validation_seeds()}), runs, recorded)
     chosen = choose(table, every, len(config.resolved_validation_seeds()))
     entries = every

@@ -67,6 +67,11 @@ def target_folder(world_hash: str, recipe) -> Path:
     return cache_root() / "targets" / target_cache_key(world_hash, recipe)
 
 
+def is_cached_model(folder: Path) -> bool:
+    """Whether ``folder`` is one of the cache's content-addressed models (a target or an oracle): its name is its recipe's hash."""
+    return Path(folder).resolve().parent == (cache_root() / "targets").resolve()
+
+
 def cached_target(world_dir: Path, recipe=None, console=None) -> Path:
     """Fine-tune (once) and return the target model for ``world_dir`` and ``recipe``."""
     from asru.train.finetune import FinetuneConfig, finetune

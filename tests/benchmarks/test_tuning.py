@@ -7,6 +7,7 @@ target) runs once for the module; the test tables then read its tuned.yaml.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -210,26 +211,49 @@ def test_tuning_one_method_reports_and_keeps_every_grid(tuned, tmp_path):
     assert "Not chosen yet (a grid point still unfinished on a validation seed): steering." in (copy / "validation.md").read_text()
 
 
-def test_runs_whose_folders_are_lost_are_known_from_validation_json_until_their_config_changes(tuned, tmp_path):
-    """A fresh machine with the committed validation.json only: no finished grid point runs again; a changed one does."""
+def test_a_fresh_machine_runs_nothing_finished_and_builds_no_finished_oracle(tuned, tmp_path):
+    """The committed validation.json and oracle_measures only (no run folders, no oracle model, no cached measures):
+    no finished grid point runs again and no oracle is fine-tuned; a grid point whose config changed runs against the recorded oracle."""
+    import shutil
+
+    from asru.cache import cache_root
+
     folder, methods, out = tuned
     fresh = tmp_path / "out"
     fresh.mkdir()
     (fresh / "validation.json").write_text((out / "validation.json").read_text())
+    shutil.copytree(out / "oracle_measures", fresh / "oracle_measures")
+    assert list((fresh / "oracle_measures").glob("*.json"))
     before = json.loads((out / "validation.json").read_text())
-    code, stdout, err = run_cli("bench", *COMMON, "--methods-file", methods, "--tune", "--out", fresh, "--tuned-file", fresh / "tuned.yaml")
-    assert code == 0, err + stdout
-    assert "6 finished (skipped) (6 of them recorded in validation.json" in " ".join(stdout.split()), stdout
-    assert not list(fresh.rglob("results.json"))  # nothing ran
-    after = json.loads((fresh / "validation.json").read_text())
-    assert after["runs_finished"] == 6 and after["chosen"] == before["chosen"]
-    for row in ("grad_diff@g0", "steering@g1", "target", "oracle"):
-        assert after["settings"]["complete"][row]["per_seed"] == before["settings"]["complete"][row]["per_seed"], row
-        assert after["settings"]["complete"][row]["records"]["100"]["row"] == row
-    # a grid point whose config changed (here its alpha) is not the recorded run: it runs again, the others stay known
-    changed = tmp_path / "methods.yaml"
-    changed.write_text(METHODS_FILE.replace("alpha: [1.0, 3.0]", "alpha: [1.0, 5.0]"))
-    code, stdout, err = run_cli("bench", *COMMON, "--methods-file", changed, "--tune", "--out", fresh, "--tuned-file", fresh / "tuned.yaml")
-    assert code == 0, err + stdout
-    assert "(5 of them recorded in validation.json" in " ".join(stdout.split()) and "1 new" in stdout, stdout
-    assert [p.relative_to(fresh / "runs" / "validation").parts[:3] for p in fresh.rglob("results.json")] == [("complete", "steering", "g1")]
+    oracle_dir = Path(json.loads((out / "runs" / "validation" / "complete" / "oracle" / "seed100" / "results.json").read_text())["model"])
+    moved = {oracle_dir: tmp_path / "oracle model", cache_root() / "oracle_measures": tmp_path / "cached measures"}
+    for source, aside in moved.items():
+        source.rename(aside)
+    try:
+        code, stdout, err = run_cli("bench", *COMMON, "--methods-file", methods, "--tune", "--out", fresh, "--tuned-file", fresh / "tuned.yaml")
+        assert code == 0, err + stdout
+        assert "6 finished (skipped) (6 of them recorded in validation.json" in " ".join(stdout.split()), stdout
+        assert "fine-tuning" not in stdout and not oracle_dir.exists()
+        assert not list(fresh.rglob("results.json"))  # nothing ran
+        after = json.loads((fresh / "validation.json").read_text())
+        assert after["runs_finished"] == 6 and after["chosen"] == before["chosen"]
+        for row in ("grad_diff@g0", "steering@g1", "target", "oracle"):
+            assert after["settings"]["complete"][row]["per_seed"] == before["settings"]["complete"][row]["per_seed"], row
+            assert after["settings"]["complete"][row]["records"]["100"]["row"] == row
+        # a grid point whose config changed (here its alpha) is not the recorded run: it runs again, against the oracle's
+        # recorded measures (its model still not built); the others stay known
+        changed = tmp_path / "methods.yaml"
+        changed.write_text(METHODS_FILE.replace("alpha: [1.0, 3.0]", "alpha: [1.0, 5.0]"))
+        code, stdout, err = run_cli("bench", *COMMON, "--methods-file", changed, "--tune", "--out", fresh, "--tuned-file", fresh / "tuned.yaml")
+        assert code == 0, err + stdout
+        assert "(5 of them recorded in validation.json" in " ".join(stdout.split()) and "1 new" in stdout, stdout
+        (ran,) = fresh.rglob("results.json")
+        assert ran.relative_to(fresh / "runs" / "validation").parts[:3] == ("complete", "steering", "g1")
+        results = json.loads(ran.read_text())
+        assert results["oracle"] == {"model": str(oracle_dir), "reason": None} and results["forget_quality"]["ks_statistic"] is not None
+        assert not oracle_dir.exists()
+    finally:
+        for source, aside in moved.items():
+            if source.exists():
+                shutil.rmtree(source)
+            aside.rename(source)

@@ -320,3 +320,34 @@ def test_the_relearning_check_counts_above_what_relearning_teaches_the_oracle(kn
     relearn = json.loads((tmp_path / "run" / "audit.json").read_text())["checks"]["relearn"]
     assert "oracle_leakage" not in relearn and relearn["threshold"] == 0.0
     assert relearn["passed"] == (relearn["judged_leakage"] == 0.0)
+
+
+def test_an_oracle_whose_model_is_gone_stands_by_its_recorded_measures(knowing, tmp_path):
+    """A fresh machine with the oracle's measures (asru bench keeps them with its tables) but not its model: the same comparison."""
+    from asru.eval.oracle import MEASURES_DIR, resolve_oracle
+    from asru.eval.settings import DeletionRequest
+    from asru.pipeline import evaluate_model
+
+    world_dir, target, oracle_dir, request, cache = knowing
+    world = load_world(world_dir)
+    requests = [DeletionRequest(subject=FORGOTTEN, facts=list(range(1, 9)))]
+    sections = ("forget_quality", "membership", "answer_ranking", "linear_probe")
+    with_model = evaluate_model(target, world_dir, tmp_path / "with", config(request))
+    aside = tmp_path / "aside"
+    oracle_dir.rename(aside)
+    measures = cache / MEASURES_DIR
+    try:
+        assert resolve_oracle("auto", target, world, requests) == (oracle_dir, None)  # by its recipe's hash: its measures are recorded
+        without = evaluate_model(target, world_dir, tmp_path / "without", config(request))
+        assert without["oracle"] == {"model": str(oracle_dir), "reason": None}
+        for section in sections:
+            assert without[section] == with_model[section], section
+        # neither the model nor its measures: no oracle, and why
+        measures.rename(tmp_path / "measures")
+        folder, reason = resolve_oracle("auto", target, world, requests)
+        assert folder is None and "not built yet" in reason
+    finally:
+        oracle_dir.parent.mkdir(parents=True, exist_ok=True)
+        aside.rename(oracle_dir)
+        if (tmp_path / "measures").exists():
+            (tmp_path / "measures").rename(measures)

@@ -231,7 +231,8 @@ def run_checks(
             status.update("auditing: against the retrained oracle")
         found = against_oracle(model, processor, world, splits, oracle, model_context=model_context, batch_size=config.batch_size)
         baselines = {}
-        if config.relearn_vs_oracle and oracle[0] is not None and "relearn" in attacks:
+        # an oracle known by its recorded measures only (its model not on this machine) cannot relearn: the threshold alone
+        if config.relearn_vs_oracle and oracle[0] is not None and (oracle[0] / "config.json").is_file() and "relearn" in attacks:
             if status:
                 status.update("auditing: the oracle relearned")
             baselines["relearn"] = oracle_relearn_leakage(oracle[0], world, splits, config, seed, knowledge)

@@ -14,9 +14,13 @@ the world without that setting's and seed's forget set (:func:`asru.cache.cached
 
 (The fourth attack that looks inside, ``prefill``, is a prompt attack: :mod:`asru.eval.attacks`.)
 Each model's own numbers need only the model; the oracle's are computed once per (oracle, world,
-forget set) and cached in ``cache_root()/oracle_measures/`` (keyed by the oracle folder's content
-hash, the world's and the questions'), so a benchmark's methods share them. Without an oracle the
-sections still hold the model's own numbers, the comparisons are null and ``oracle.reason`` says why.
+forget set) and cached in ``cache_root()/oracle_measures/`` (keyed by the oracle, the world's content
+hash and the questions'), so a benchmark's methods share them. The cache's own oracles are keyed by
+their folder's name, their recipe's hash (as the target is known by its recipe): their measures,
+once recorded (``asru bench`` keeps them with its tables), stand for the oracle on a machine where
+its model is not built (:func:`resolve_oracle`); any other oracle folder by its files' content.
+Without an oracle the sections still hold the model's own numbers, the comparisons are null and
+``oracle.reason`` says why.
 """
 
 from __future__ import annotations
@@ -27,10 +31,10 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-from asru.cache import cache_root, cached_oracle
+from asru.cache import cache_root, cached_oracle, is_cached_model, oracle_recipe, target_folder
 from asru.config import load_json_file, validate_document
 from asru.data.collate import Encoder
-from asru.errors import AsruError, ConfigError
+from asru.errors import AsruError, ConfigError, DataError
 from asru.eval.attacks import Probe
 from asru.eval.evaluate import fact_values, forget_questions
 from asru.eval.forget_quality import WRONG_ANSWERS, forget_quality, ranked_first, truth_ratio, truth_ratio_score, wrong_answers
@@ -91,8 +95,12 @@ def resolve_oracle(oracle: str | None, target_dir: str | Path | None, world, req
         recipe = target_recipe(target_dir, world)
     except AsruError as error:
         return None, str(error)
-    folder = cached_oracle(Path(world.root), recipe, forget_set(world, requests), build=False)
+    facts = forget_set(world, requests)
+    folder = cached_oracle(Path(world.root), recipe, facts, build=False)
     if folder is None:
+        expected = target_folder(world.manifest["content_hash"], oracle_recipe(recipe, facts))
+        if recorded_measures(expected, world):  # measured where it was built; its numbers are all a comparison needs
+            return expected, None
         return None, f"the oracle of this forget set is not built yet (`asru oracle --model {target_dir} --world {world.root}` with the run's setting and seed or --requests)"
     return folder, None
 
@@ -158,11 +166,23 @@ def measure(model, processor, world, splits: dict, batch_size: int = 64, model_c
     }
 
 
+def _oracle_key(oracle_dir: Path) -> str:
+    # the cache's oracles by their recipe's hash (their folder name): the key holds where the model is not built
+    return oracle_dir.name if is_cached_model(oracle_dir) else model_fingerprint(oracle_dir)[:16]
+
+
 def _measures_key(oracle_dir: Path, world, splits: dict) -> str:
-    """The cache file of an oracle's measures: its folder's content, the world's, and the questions asked."""
+    """The cache file of an oracle's measures: the oracle (:func:`_oracle_key`), the world's content, and the questions asked."""
     forget, holdout, probe_train, _ = _questions(splits)
     asked = json.dumps([[s.id for s in forget], [s.id for s in holdout], sorted({p.sample.id for p in probe_train}), WRONG_ANSWERS, MIN_K], sort_keys=True)
-    return f"{model_fingerprint(oracle_dir)[:16]}-{world.manifest['content_hash'][:16]}-{hashlib.sha256(asked.encode()).hexdigest()[:16]}"
+    return f"{_oracle_key(oracle_dir)}-{world.manifest['content_hash'][:16]}-{hashlib.sha256(asked.encode()).hexdigest()[:16]}"
+
+
+def recorded_measures(oracle_dir: Path, world) -> list[Path]:
+    """The measures files of a cache oracle on this world (any questions), whether or not its model is here."""
+    if not is_cached_model(oracle_dir):
+        return []
+    return sorted((cache_root() / MEASURES_DIR).glob(f"{oracle_dir.name}-{world.manifest['content_hash'][:16]}-*.json"))
 
 
 def oracle_measures(oracle_dir: Path, world, splits: dict, batch_size: int = 64, measured: dict | None = None) -> dict:
@@ -180,6 +200,11 @@ def oracle_measures(oracle_dir: Path, world, splits: dict, batch_size: int = 64,
     if measures is None:
         from asru.models.loading import load_vlm
 
+        if not (oracle_dir / "config.json").is_file():
+            raise DataError(
+                f"{path}: the oracle's measures on these questions are not recorded, and its model {oracle_dir} is not on this machine "
+                "(`asru oracle` with the run's setting and seed builds it)"
+            )
         model, processor = load_vlm(oracle_dir, device="auto")
         measures = measure(model, processor, world, splits, batch_size)
     try:
