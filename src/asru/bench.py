@@ -457,9 +457,11 @@ def restore_oracle_measures(out: Path) -> int:
 
 
 def keep_oracle_measures(runs: list[PlannedRun], world, target_dir: Path, out: Path) -> None:
-    """Copy the cached measures of the plan's oracles (the oracle rows' settings and seeds) into ``OUT/oracle_measures``."""
+    """Measure the plan's built oracles where not yet measured (:func:`asru.eval.oracle.oracle_measures`) and copy
+    their measures into ``OUT/oracle_measures``: right after the oracles are built, so that a machine lost
+    during the runs keeps them."""
     from asru.cache import oracle_recipe, target_folder
-    from asru.eval.oracle import forget_set, recorded_measures, target_recipe
+    from asru.eval.oracle import forget_set, oracle_measures, recorded_measures, target_recipe
     from asru.pipeline import evaluation_splits
 
     try:
@@ -469,8 +471,11 @@ def keep_oracle_measures(runs: list[PlannedRun], world, target_dir: Path, out: P
     for run in runs:
         if run.row != ORACLE_ROW:
             continue
-        facts = forget_set(world, evaluation_splits(world, run.config, run.chain)[0])
-        for path in recorded_measures(target_folder(world.manifest["content_hash"], oracle_recipe(recipe, facts)), world):
+        requests, splits, _ = evaluation_splits(world, run.config, run.chain)
+        folder = target_folder(world.manifest["content_hash"], oracle_recipe(recipe, forget_set(world, requests)))
+        if (folder / "finetune.json").is_file():
+            oracle_measures(folder, world, splits, run.config.batch_size)  # from the cache, else measured once
+        for path in recorded_measures(folder, world):
             kept = out / MEASURES_DIR / path.name
             if not kept.is_file():
                 atomic_write_text(kept, path.read_text(encoding="utf-8"))
@@ -1075,7 +1080,7 @@ def run_bench(config: BenchConfig, console=None) -> dict:
         print_plan(console, len(runs), todo, out / "runs", len(recorded), "tradeoff.json")
         restore_oracle_measures(out)
         prepare_oracles(runs, states, world_dir, target_dir, console, config.workers)
+        keep_oracle_measures(runs, world, target_dir, out)
         # in plan order, seed-major: the first seed of every cell finishes first
         execute_todo(todo, len(runs), world_dir, target_dir, config.workers, console, order="every cell's first seed first")
-        keep_oracle_measures(runs, world, target_dir, out)
     return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries, tuned, recorded)

@@ -214,8 +214,8 @@ def run_tuning(
         print_plan(console, len(to_run), todo, out / "runs" / VALIDATION_DIR, known, "validation.json")
         restore_oracle_measures(out)
         prepare_oracles(to_run, states, world_dir, target_dir, console, config.workers)
-        execute_todo(todo, len(to_run), world_dir, target_dir, config.workers, console, order="every grid point's first validation seed first")
         keep_oracle_measures(to_run, world, target_dir, out)
+        execute_todo(todo, len(to_run), world_dir, target_dir, config.workers, console, order="every grid point's first validation seed first")
     table = aggregate(config.model_copy(update={"seeds": config.resolved_validation_seeds()}), runs, recorded)
     chosen = choose(table, every, len(config.resolved_validation_seeds()))
     entries = every
