@@ -107,8 +107,24 @@ def mean_over_seeds(per_seed: list[dict]) -> dict:
 
 
 def target_values(setting: str, seed: int) -> dict | None:
+    """The target row's values at this seed: its run folder, or where that is gone, what validation.json recorded."""
     path = VALIDATION_TARGET_ROWS / setting / "target" / f"seed{seed}" / "results.json"
-    return run_values(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else None
+    if path.is_file():
+        return run_values(json.loads(path.read_text(encoding="utf-8")))
+    recorded = RESULTS / "validation.json"
+    if not recorded.is_file():
+        return None
+    cell = json.loads(recorded.read_text(encoding="utf-8")).get("settings", {}).get(setting, {}).get("target", {})
+    return cell.get("per_seed", {}).get(str(seed))
+
+
+def previous_summary() -> dict:
+    """The committed asru_defaults.json: its numbers stand for candidates whose run folders (not committed) are gone."""
+    path = RESULTS / "asru_defaults.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def markdown(summary: dict) -> str:
@@ -148,6 +164,9 @@ def main(argv: list[str] | None = None) -> dict:
     if unknown:
         raise ConfigError(f"--candidates: unknown {', '.join(unknown)} (in {args.file}: {', '.join(c['name'] for c in data['candidates'])})")
     summary = {"world": data["world"], "model": data["model"], "seeds": data["seeds"], "candidates": {}}
+    before = previous_summary()
+    # the model folder is named by its recipe and its world's content hash: the same model, the same world wherever it is cached
+    same_inputs = all(before.get(k) == data[k] for k in ("model", "seeds"))
     for candidate in data["candidates"]:
         settings = candidate.get("settings", data["settings"])
         for setting in settings:
@@ -159,6 +178,10 @@ def main(argv: list[str] | None = None) -> dict:
             per_seed = [measure(run_folder(candidate["name"], setting, seed), target_values(setting, seed)) for seed in data["seeds"] if finished(candidate["name"], setting, seed)]
             if per_seed:
                 measured[setting] = mean_over_seeds(per_seed)
+            else:  # no folder here (a lost or fresh machine): the committed numbers of the same candidate, world, model and seeds
+                old = before.get("candidates", {}).get(candidate["name"], {}) if same_inputs else {}
+                if old.get("overrides") == overrides(candidate) and setting in old.get("settings", {}):
+                    measured[setting] = old["settings"][setting]
         complete = len(measured) == len(data["settings"]) and all(m["score"] is not None for m in measured.values())
         summary["candidates"][candidate["name"]] = {
             "note": candidate.get("note", ""), "rule": candidate.get("rule"), "written": str(candidate["written"]) if candidate.get("written") else None,

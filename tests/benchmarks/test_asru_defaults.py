@@ -52,6 +52,34 @@ def test_scores_against_the_seeds_target_row_and_a_mean_only_over_every_setting(
     assert "| a | complete |" in table and "rule (written 2026-12-05): r" in table
 
 
+def test_without_run_folders_the_committed_numbers_stand_until_the_candidate_changes(tmp_path, monkeypatch):
+    """A fresh machine: the folders are gone, asru_defaults.json is committed; the target row comes from validation.json."""
+    import shutil
+
+    module = benchmark_script("asru_defaults")
+    monkeypatch.setattr(module, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(module, "VALIDATION_TARGET_ROWS", tmp_path / "validation")
+    monkeypatch.setattr(module, "RESULTS", tmp_path)
+    candidates = {"world": "w", "model": "m", "seeds": [100], "settings": ["complete"], "candidates": [{"name": "a", "method_args": {"erase_weight": 1.0}}]}
+    file = tmp_path / "candidates.yaml"
+    file.write_text(yaml.safe_dump(candidates))
+    _run(tmp_path / "validation" / "complete" / "target" / "seed100", _results(0.9, 0.8, 1.0, 0.9), [])
+    _run(tmp_path / "runs" / "a" / "complete" / "seed100", _results(0.0, 0.8, 0.5, 0.2), ["refusal_contextual"])
+    first = module.main(["--report-only", "--file", str(file)])["candidates"]["a"]
+    # the folders lost; validation.json recorded the target row's values (asru bench keeps them)
+    target = module.run_values(json.loads((tmp_path / "validation" / "complete" / "target" / "seed100" / "results.json").read_text()))
+    (tmp_path / "validation.json").write_text(json.dumps({"settings": {"complete": {"target": {"per_seed": {"100": target}}}}}))
+    shutil.rmtree(tmp_path / "runs")
+    shutil.rmtree(tmp_path / "validation")
+    assert module.target_values("complete", 100) == target
+    again = module.main(["--report-only", "--file", str(file)])["candidates"]["a"]
+    assert again["settings"] == first["settings"] and again["mean_score"] == pytest.approx(first["mean_score"])
+    # another candidate under the same name (other overrides) or another model: nothing stands for it
+    candidates["candidates"][0]["method_args"] = {"erase_weight": 2.0}
+    file.write_text(yaml.safe_dump(candidates))
+    assert module.main(["--report-only", "--file", str(file)])["candidates"]["a"]["settings"] == {}
+
+
 def test_unknown_candidate_and_bad_file_are_one_line_errors(tmp_path):
     module = benchmark_script("asru_defaults")
     file = tmp_path / "c.yaml"
