@@ -282,10 +282,20 @@ def plan_runs(config: BenchConfig, entries: list[MethodEntry], world, target_dir
 
 
 def bench_common(world, target_dir: Path, attacks: list[str]) -> dict[str, Any]:
-    """What every run's bench_run.json shares: a run judged on the old scales (before judge scale 2) is not averaged in."""
-    from asru.eval.judge import SCALE_VERSION
+    """What every run's bench_run.json shares: a run judged on the old scales (before judge scale 2) is not averaged in.
 
-    return {"world_hash": world.manifest.get("content_hash"), "target": target_dir.name, "attacks": attacks, "judge_scale_version": SCALE_VERSION}
+    ``target`` is the target's recipe (its cache folder's name); ``target_build`` its weights' fingerprint.
+    The same recipe fine-tuned on another machine is another build (float rounding differs between
+    CPUs; on the 40-person target 2 of 136 forget questions answered otherwise): the tables' runs
+    must share one build, the tuning's may not (:func:`recorded_runs`).
+    """
+    from asru.eval.judge import SCALE_VERSION
+    from asru.eval.knowledge import model_fingerprint
+
+    return {
+        "world_hash": world.manifest.get("content_hash"), "target": target_dir.name, "target_build": model_fingerprint(target_dir)[:16],
+        "attacks": attacks, "judge_scale_version": SCALE_VERSION,
+    }
 
 
 def unlearn_record(common: dict[str, Any], row: str, unlearn_config) -> dict[str, Any]:
@@ -323,6 +333,8 @@ def _with_new_defaults(old: Any, run: PlannedRun) -> Any:
     if not isinstance(old, dict):
         return old
     filled = dict(old)
+    if "target_build" not in old and "target_build" in run.record:  # written before builds were recorded: this machine's own folder
+        filled["target_build"] = run.record["target_build"]
     sections = {"unlearn_config": type(run.config), "eval_config": type(run.config)}
     if isinstance(run.record.get("unlearn_config"), dict):
         from asru.methods.base import get_method
@@ -476,9 +488,9 @@ def keep_oracle_measures(runs: list[PlannedRun], world, target_dir: Path, out: P
         if (folder / "finetune.json").is_file():
             oracle_measures(folder, world, splits, run.config.batch_size)  # from the cache, else measured once
         for path in recorded_measures(folder, world):
-            kept = out / MEASURES_DIR / path.name
-            if not kept.is_file():
-                atomic_write_text(kept, path.read_text(encoding="utf-8"))
+            kept, text = out / MEASURES_DIR / path.name, path.read_text(encoding="utf-8")
+            if not kept.is_file() or kept.read_text(encoding="utf-8") != text:  # a build measured here replaces another's
+                atomic_write_text(kept, text)
 
 
 def available_cores() -> int:
@@ -645,10 +657,10 @@ def _load_results(folder: Path) -> dict | None:
     return load_results(folder) if (folder / "results.json").is_file() else None
 
 
-Recorded = dict[tuple[str, str, int], dict]  # (setting, row, seed) -> the values an earlier summary recorded
+Recorded = dict[tuple[str, str, int], tuple[dict, dict]]  # (setting, row, seed) -> (the values, the bench record) an earlier summary kept
 
 
-def recorded_runs(summary_file: Path, runs: list[PlannedRun]) -> Recorded:
+def recorded_runs(summary_file: Path, runs: list[PlannedRun], same_build: bool = True) -> Recorded:
     """The finished runs that an earlier summary (``validation.json`` / ``tradeoff.json``) recorded and whose folders are gone.
 
     Why: the run folders hold models and per-item answers and are not committed; a lost or fresh
@@ -657,6 +669,10 @@ def recorded_runs(summary_file: Path, runs: list[PlannedRun]) -> Recorded:
     what the plan would run now (the same check as a folder's ``bench_run.json``: a changed default or
     another world, target or attack list runs it again). Its per-item outcomes are not in the summary: the
     paired test reads them from ``OUT/items/`` (:func:`keep_items`).
+
+    ``same_build``: also the same build of the target (its weights, ``target_build``), as the tables
+    need (rows compared at one seed share one target). The tuning passes False: a run on another
+    machine's build of the same recipe still tells which grid point is better.
     """
     try:
         summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.is_file() else {}
@@ -672,8 +688,11 @@ def recorded_runs(summary_file: Path, runs: list[PlannedRun]) -> Recorded:
         cell = settings.get(run.setting, {}).get(run.row) if isinstance(settings.get(run.setting), dict) else None
         values = (cell.get("per_seed") or {}).get(str(run.seed)) if isinstance(cell, dict) else None
         record = (cell.get("records") or {}).get(str(run.seed)) if isinstance(cell, dict) else None
-        if isinstance(values, dict) and isinstance(record, dict) and first_difference(_with_new_defaults(record, run), run.record) is None:
-            recorded[(run.setting, run.row, run.seed)] = {k: v for k, v in values.items() if k not in dict(SCORE_COLUMNS)}
+        if not isinstance(values, dict) or not isinstance(record, dict) or (same_build and "target_build" not in record):
+            continue  # (recorded before builds were: which build is unknown)
+        compared = record if same_build else {**record, "target_build": run.record.get("target_build")}
+        if first_difference(_with_new_defaults(compared, run), run.record) is None:
+            recorded[(run.setting, run.row, run.seed)] = ({k: v for k, v in values.items() if k not in dict(SCORE_COLUMNS)}, record)
     return recorded
 
 
@@ -691,15 +710,16 @@ def aggregate(config: BenchConfig, runs: list[PlannedRun], recorded: Recorded | 
         cell = table.setdefault(run.setting, {}).setdefault(run.row, {"seeds": [], "runs": [], "per_seed": {}, "records": {}})
         results = _load_results(run.folder)
         if results is not None:
-            values = run_values(results, attempts(run.folder))
+            values, record = run_values(results, attempts(run.folder)), run.record
         elif (run.setting, run.row, run.seed) in recorded:
-            values = dict(recorded[(run.setting, run.row, run.seed)])
+            values, record = recorded[(run.setting, run.row, run.seed)]
+            values = dict(values)
         else:
             continue
         cell["seeds"].append(run.seed)
         cell["runs"].append(str(run.folder))
         cell["per_seed"][run.seed] = values
-        cell["records"][run.seed] = run.record
+        cell["records"][run.seed] = record  # a recorded run keeps its own (another build of the target, in the tuning)
     for rows in table.values():
         target_per_seed = rows.get(TARGET_ROW, {}).get("per_seed", {})
         for cell in rows.values():
@@ -708,6 +728,14 @@ def aggregate(config: BenchConfig, runs: list[PlannedRun], recorded: Recorded | 
             cell["metrics"] = {k: summarise([values.get(k) for values in cell["per_seed"].values()]) for k in keys}
             cell["partial"] = 0 < len(cell["seeds"]) < seeds_asked or any(0 < s["n"] < seeds_asked for s in cell["metrics"].values())
     return table
+
+
+def target_builds(table: dict) -> dict[str, int]:
+    """How many finished runs of ``table`` ran on each build of the target ("unrecorded": finished before builds were recorded)."""
+    from collections import Counter
+
+    records = (record for rows in table.values() for cell in rows.values() for record in cell.get("records", {}).values())
+    return dict(Counter(str(record.get("target_build") or "unrecorded") for record in records))
 
 
 PROPOSED_ROW = "asru"  # the method the paired test puts against the best baseline
@@ -992,6 +1020,7 @@ def write_summary(
         "not_run": not_run,
         "runs_finished": sum(len(cell["seeds"]) for rows in table.values() for cell in rows.values()),
         "runs_planned": len(runs),
+        "target_builds": target_builds(table),
     }
     summary["plots"] = draw_plots(table, out)
     atomic_write_json(out / "tradeoff.json", summary)

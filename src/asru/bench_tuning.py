@@ -42,6 +42,7 @@ from asru.bench import (
     restore_oracle_measures,
     run_state,
     summary_header,
+    target_builds,
     unlearn_record,
 )
 from asru.errors import ConfigError, DataError
@@ -154,6 +155,10 @@ def validation_markdown(summary: dict) -> str:
         "(never reported; the tables use the test seeds). Each cell: mean ± 95 % CI over the validation seeds.", "",
         f"Rule: {RULE}. Chosen points are marked ✓ and written to `{summary['tuned_file']}`.",
     ]
+    builds = summary.get("target_builds") or {}
+    if len(builds) > 1:  # the same recipe fine-tuned on other machines: the choice reads them together (asru.bench.recorded_runs)
+        lines += ["", "Runs on more than one build of the target (its recipe fine-tuned on different machines; the weights differ in rounding): "
+                  + ", ".join(f"{build}: {count}" for build, count in sorted(builds.items())) + "."]
     for setting, rows in summary["settings"].items():
         body = []
         for entry_name, points in summary["grids"].items():
@@ -204,7 +209,7 @@ def run_tuning(
         console.print(f"ablations that take another entry's choice (no grid of their own): {', '.join(borrowed)}", soft_wrap=True)
     runs = plan_validation(config, every, world, target_dir, attacks)  # the report's: every grid, finished or not
     out = config.resolved_out()
-    recorded = recorded_runs(out / "validation.json", runs)
+    recorded = recorded_runs(out / "validation.json", runs, same_build=False)
     if not config.report_only:
         selected = {TARGET_ROW, ORACLE_ROW} | {point_row(e.name, index) for e in entries for index in range(len(e.grid))}
         to_run = [run for run in runs if run.row in selected]
@@ -225,6 +230,7 @@ def run_tuning(
         **header, "validation_seeds": config.resolved_validation_seeds(), "rule": RULE, "utility_floor": UTILITY_FLOOR, "max_grid": MAX_GRID,
         "grids": {e.name: e.grid for e in entries}, "settings": table, "chosen": chosen, "tuned_file": str(tuned_file),
         "runs_finished": sum(len(cell["seeds"]) for rows in table.values() for cell in rows.values()), "runs_planned": len(runs),
+        "target_builds": target_builds(table),
     }
     atomic_write_json(out / "validation.json", summary)
     atomic_write_text(out / "validation.md", validation_markdown(summary))

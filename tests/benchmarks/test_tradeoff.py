@@ -440,3 +440,29 @@ def test_a_stopped_run_stops_the_pool_and_nothing_queued_starts(tmp_path, monkey
     assert sorted(p.name for p in tmp_path.glob("started-*")) == ["started-0", "started-1"]
     time.sleep(5)
     assert not list(tmp_path.glob("finished-*"))
+
+
+def test_the_tables_reuse_a_recorded_run_only_on_the_same_build_of_the_target(tmp_path):
+    """recorded_runs: the tables need one build of the target per table, the tuning reads other builds of the same recipe."""
+    from asru.bench import PlannedRun, recorded_runs
+
+    record = {"row": "npo", "target": "recipe", "target_build": "b1", "attacks": ["prefill"]}
+    run = PlannedRun("complete", "npo", 0, tmp_path / "runs" / "npo", record)
+    summary = tmp_path / "tradeoff.json"
+
+    def write(recorded: dict) -> None:
+        summary.write_text(json.dumps({"settings": {"complete": {"npo": {"per_seed": {"0": {"forget_leakage": 0.1, "score": 0.5}}, "records": {"0": recorded}}}}}))
+
+    write(record)
+    assert recorded_runs(summary, [run]) == {("complete", "npo", 0): ({"forget_leakage": 0.1}, record)}  # the score is recomputed
+    write({**record, "target_build": "b2"})
+    assert recorded_runs(summary, [run]) == {}
+    assert recorded_runs(summary, [run], same_build=False)[("complete", "npo", 0)][1]["target_build"] == "b2"  # kept as recorded
+    write({k: v for k, v in record.items() if k != "target_build"})  # recorded before builds were
+    assert recorded_runs(summary, [run]) == {} and ("complete", "npo", 0) in recorded_runs(summary, [run], same_build=False)
+    write({**record, "attacks": ["prefill", "relearn"]})  # another config: never
+    assert recorded_runs(summary, [run], same_build=False) == {}
+    (run.folder).mkdir(parents=True)
+    (run.folder / "bench_run.json").write_text(json.dumps(record))  # a folder that is there is the truth
+    write(record)
+    assert recorded_runs(summary, [run]) == {}

@@ -221,7 +221,11 @@ def test_a_fresh_machine_runs_nothing_finished_and_builds_no_finished_oracle(tun
     folder, methods, out = tuned
     fresh = tmp_path / "out"
     fresh.mkdir()
-    (fresh / "validation.json").write_text((out / "validation.json").read_text())
+    # and recorded on another machine's build of the target (the same recipe): the tuning still reads them
+    recorded = json.loads((out / "validation.json").read_text())
+    for cell in recorded["settings"]["complete"].values():
+        cell["records"]["100"]["target_build"] = "elsewhere"
+    (fresh / "validation.json").write_text(json.dumps(recorded))
     shutil.copytree(out / "oracle_measures", fresh / "oracle_measures")
     assert list((fresh / "oracle_measures").glob("*.json"))
     before = json.loads((out / "validation.json").read_text())
@@ -236,10 +240,11 @@ def test_a_fresh_machine_runs_nothing_finished_and_builds_no_finished_oracle(tun
         assert "fine-tuning" not in stdout and not oracle_dir.exists()
         assert not list(fresh.rglob("results.json"))  # nothing ran
         after = json.loads((fresh / "validation.json").read_text())
-        assert after["runs_finished"] == 6 and after["chosen"] == before["chosen"]
+        assert after["runs_finished"] == 6 and after["chosen"] == before["chosen"] and after["target_builds"] == {"elsewhere": 6}
         for row in ("grad_diff@g0", "steering@g1", "target", "oracle"):
             assert after["settings"]["complete"][row]["per_seed"] == before["settings"]["complete"][row]["per_seed"], row
             assert after["settings"]["complete"][row]["records"]["100"]["row"] == row
+            assert after["settings"]["complete"][row]["records"]["100"]["target_build"] == "elsewhere"  # its own, kept
         # a grid point whose config changed (here its alpha) is not the recorded run: it runs again, against the oracle's
         # recorded measures (its model still not built); the others stay known
         changed = tmp_path / "methods.yaml"
@@ -252,6 +257,8 @@ def test_a_fresh_machine_runs_nothing_finished_and_builds_no_finished_oracle(tun
         results = json.loads(ran.read_text())
         assert results["oracle"] == {"model": str(oracle_dir), "reason": None} and results["forget_quality"]["ks_statistic"] is not None
         assert not oracle_dir.exists()
+        builds = json.loads((fresh / "validation.json").read_text())["target_builds"]
+        assert builds["elsewhere"] == 5 and sum(builds.values()) == 6 and "more than one build of the target" in (fresh / "validation.md").read_text()
     finally:
         for source, aside in moved.items():
             if source.exists():

@@ -333,9 +333,17 @@ def test_an_oracle_whose_model_is_gone_stands_by_its_recorded_measures(knowing, 
     requests = [DeletionRequest(subject=FORGOTTEN, facts=list(range(1, 9)))]
     sections = ("forget_quality", "membership", "answer_ranking", "linear_probe")
     with_model = evaluate_model(target, world_dir, tmp_path / "with", config(request))
+    measures = cache / MEASURES_DIR
+    (measured,) = measures.glob("*.json")
+    build = json.loads(measured.read_text())["oracle_build"]
+    # measures recorded from another build of the oracle (its recipe fine-tuned elsewhere): the model here wins
+    kept = json.loads(measured.read_text())
+    other = {**kept, "oracle_build": "elsewhere", "truth_ratios": [1.0] * len(kept["truth_ratios"])}
+    measured.write_text(json.dumps(other))
+    again = evaluate_model(target, world_dir, tmp_path / "again", config(request))
+    assert all(again[section] == with_model[section] for section in ("forget_quality", "membership")) and json.loads(measured.read_text())["oracle_build"] == build
     aside = tmp_path / "aside"
     oracle_dir.rename(aside)
-    measures = cache / MEASURES_DIR
     try:
         assert resolve_oracle("auto", target, world, requests) == (oracle_dir, None)  # by its recipe's hash: its measures are recorded
         without = evaluate_model(target, world_dir, tmp_path / "without", config(request))

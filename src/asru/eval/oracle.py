@@ -188,11 +188,18 @@ def recorded_measures(oracle_dir: Path, world) -> list[Path]:
 def oracle_measures(oracle_dir: Path, world, splits: dict, batch_size: int = 64, measured: dict | None = None) -> dict:
     """The oracle's own numbers on this forget set: from the cache, else measured (the oracle loaded;
     ``measured``: already measured on it, as when the oracle itself is evaluated) and cached. An
-    unwritable cache only means measuring again next time."""
+    unwritable cache only means measuring again next time.
+
+    The file holds the build it measured (``oracle_build``, the weights' fingerprint): where the
+    oracle's model is here and is another build (the recipe fine-tuned on another machine), the
+    model here is measured and replaces it; where it is not here, the recorded build stands for it.
+    """
     path = cache_root() / MEASURES_DIR / f"{_measures_key(oracle_dir, world, splits)}.json"
+    here = (oracle_dir / "config.json").is_file()
+    build = model_fingerprint(oracle_dir)[:16] if here else None
     try:
         cached = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(cached, dict) and cached.get("format") == FORMAT:
+        if isinstance(cached, dict) and cached.get("format") == FORMAT and (not here or cached.get("oracle_build") == build):
             return cached
     except (OSError, ValueError):
         pass
@@ -207,6 +214,7 @@ def oracle_measures(oracle_dir: Path, world, splits: dict, batch_size: int = 64,
             )
         model, processor = load_vlm(oracle_dir, device="auto")
         measures = measure(model, processor, world, splits, batch_size)
+    measures = {**measures, "oracle_build": build}
     try:
         atomic_write_json(path, measures)
     except AsruError:
