@@ -245,20 +245,23 @@ def test_a_fresh_machine_runs_nothing_finished_and_builds_no_finished_oracle(tun
             assert after["settings"]["complete"][row]["per_seed"] == before["settings"]["complete"][row]["per_seed"], row
             assert after["settings"]["complete"][row]["records"]["100"]["row"] == row
             assert after["settings"]["complete"][row]["records"]["100"]["target_build"] == "elsewhere"  # its own, kept
-        # a grid point whose config changed (here its alpha) is not the recorded run: it runs again, against the oracle's
-        # recorded measures (its model still not built); the others stay known
+        # a grid point whose config changed (here steering's second alpha) is not the recorded run: it runs again, against
+        # the oracle's recorded measures (its model still not built). Its grid would then mix two builds of the target, so
+        # steering's other point runs again on this build too; grad_diff's grid, wholly on the other build, stays known
         changed = tmp_path / "methods.yaml"
         changed.write_text(METHODS_FILE.replace("alpha: [1.0, 3.0]", "alpha: [1.0, 5.0]"))
         code, stdout, err = run_cli("bench", *COMMON, "--methods-file", changed, "--tune", "--out", fresh, "--tuned-file", fresh / "tuned.yaml")
         assert code == 0, err + stdout
-        assert "(5 of them recorded in validation.json" in " ".join(stdout.split()) and "1 new" in stdout, stdout
-        (ran,) = fresh.rglob("results.json")
-        assert ran.relative_to(fresh / "runs" / "validation").parts[:3] == ("complete", "steering", "g1")
-        results = json.loads(ran.read_text())
+        assert "(4 of them recorded in validation.json" in " ".join(stdout.split()) and "2 new" in stdout, stdout
+        ran = sorted(p.relative_to(fresh / "runs" / "validation").parts[:3] for p in fresh.rglob("results.json"))
+        assert ran == [("complete", "steering", "g0"), ("complete", "steering", "g1")]
+        results = json.loads((fresh / "runs" / "validation" / "complete" / "steering" / "g1" / "seed100" / "results.json").read_text())
         assert results["oracle"] == {"model": str(oracle_dir), "reason": None} and results["forget_quality"]["ks_statistic"] is not None
         assert not oracle_dir.exists()
-        builds = json.loads((fresh / "validation.json").read_text())["target_builds"]
-        assert builds["elsewhere"] == 5 and sum(builds.values()) == 6 and "more than one build of the target" in (fresh / "validation.md").read_text()
+        summary = json.loads((fresh / "validation.json").read_text())
+        assert summary["target_builds"]["elsewhere"] == 4 and sum(summary["target_builds"].values()) == 6
+        assert {summary["settings"]["complete"][f"steering@g{i}"]["records"]["100"]["target_build"] for i in (0, 1)} != {"elsewhere"}
+        assert "more than one build of the target" in (fresh / "validation.md").read_text()
     finally:
         for source, aside in moved.items():
             if source.exists():
