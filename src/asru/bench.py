@@ -448,8 +448,8 @@ def prepare_oracles(runs: list[PlannedRun], states: list[str], world_dir: Path, 
 MEASURES_DIR = "oracle_measures"  # OUT/oracle_measures: the oracles' own numbers (asru.eval.oracle), committed with the tables
 
 
-def restore_oracle_measures(out: Path) -> int:
-    """Copy the oracle measures kept in ``OUT/oracle_measures`` into the cache (where missing); how many.
+def restore_oracle_measures(out: Path) -> None:
+    """Copy the oracle measures kept in ``OUT/oracle_measures`` into the cache (where missing).
 
     Why: an oracle is an hour of fine-tuning per setting and seed, and its model is not committed;
     its measures are all the other rows compare with (:func:`asru.eval.oracle.resolve_oracle`), so a
@@ -458,14 +458,11 @@ def restore_oracle_measures(out: Path) -> int:
     from asru.cache import cache_root
     from asru.eval.oracle import MEASURES_DIR as CACHE_DIR
 
-    copied = 0
     for path in sorted((out / MEASURES_DIR).glob("*.json")):
         cached = cache_root() / CACHE_DIR / path.name
         if not cached.is_file():
             cached.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(cached, path.read_text(encoding="utf-8"))
-            copied += 1
-    return copied
 
 
 def keep_oracle_measures(runs: list[PlannedRun], world, target_dir: Path, out: Path) -> None:

@@ -207,7 +207,7 @@ def oracle_measures(oracle_dir: Path, world, splits: dict, batch_size: int = 64,
     if measures is None:
         from asru.models.loading import load_vlm
 
-        if not (oracle_dir / "config.json").is_file():
+        if not here:
             raise DataError(
                 f"{path}: the oracle's measures on these questions are not recorded, and its model {oracle_dir} is not on this machine "
                 "(`asru oracle` with the run's setting and seed builds it)"
