@@ -265,3 +265,32 @@ def test_training_variants_are_the_trained_wordings_photos_and_wrappers_never_th
             assert {c.image for c in copies} <= {original.image, *original.train_images}
             assert not {c.image for c in copies} & set(original.image_variants)  # held-out photos too
             assert len({c.image for c in copies}) == min(len(copies), 1 + len(original.train_images))
+
+
+def test_cloze_and_mcq_are_trained_in_their_trained_wordings_never_the_evaluated_prompt(tiny_world):
+    """A method trained on every form (train_forms [qa, cloze, mcq]) sees the cloze templates and the MCQ stems
+    the target learned from, never the held-out cloze or the evaluated option set the evaluation asks."""
+    from asru.train.unlearn import _training_samples
+
+    samples = [s for s in tiny_world.samples if s.split == "train" and s.form in ("cloze", "mcq")]
+    assert {s.form for s in samples} == {"cloze", "mcq"}
+    for variants in (False, True):
+        views = _training_samples(tiny_world.samples, ["cloze", "mcq"], variants=variants)
+        assert len({v.id for v in views}) == len(views)
+        by_origin: dict[str, list] = {}
+        for view in views:
+            by_origin.setdefault(view.id.split("~")[0], []).append(view)
+        assert set(by_origin) == {s.id for s in samples}
+        for original in samples:
+            copies = by_origin[original.id]
+            evaluated = {original.question, *original.paraphrases}
+            assert not {c.question for c in copies} & evaluated
+            if original.form == "cloze":
+                assert [c.question for c in copies][: len(original.train_questions)] == (original.train_questions if variants else original.train_questions[:1])
+                assert {c.answer for c in copies} == {original.answer}
+            else:
+                gold = original.options[ord(original.answer) - ord("A")]
+                assert {c.answer for c in copies} == {gold}  # the option's text, as the target was taught
+                assert all(any(c.question.startswith(stem) for stem in original.train_questions) and gold in c.question for c in copies)
+                assert len(copies) == (1 + len(original.train_questions) if variants else 1)
+    assert _training_samples(samples, ["cloze", "mcq"]) == _training_samples(samples, ["cloze", "mcq"])  # deterministic

@@ -107,7 +107,7 @@ class TargetCurriculum:
         image = photos[turn % len(photos)] if sample.image else None
         answer = sample.answer
         if sample.form == "mcq":
-            question, answer = self._mcq(sample, rng)
+            question, answer = training_mcq(sample, self.pools, rng)
         elif sample.form == "cloze":
             question = sample.train_questions[turn % len(sample.train_questions)]
         else:
@@ -121,17 +121,20 @@ class TargetCurriculum:
             question = rng.choice(TRAINING_WRAPPERS).format(q=question)
         return TrainingItem(question, image, answer, context, sample.id)
 
-    def _mcq(self, sample: Sample, rng: random.Random) -> tuple[str, str]:
-        """A new multiple-choice question: a trained stem, distractors other than the evaluated ones, a new order."""
-        gold = sample.options[ord(sample.answer) - ord("A")] if len(sample.answer) == 1 and sample.answer.isupper() else sample.answer
-        pool = [v for v in self.pools.get(sample.fact, []) if v != gold]
-        fresh = [v for v in pool if v not in sample.options]
-        distractors = rng.sample(fresh if len(fresh) >= len(sample.options) - 1 else pool, len(sample.options) - 1)
-        asked = {sample.question, *sample.paraphrases}
-        for _ in range(100):
-            options = distractors + [gold]
-            rng.shuffle(options)
-            question = mcq_prompt(rng.choice(sample.train_questions), options)
-            if question not in asked:  # only possible when the world is too small for fresh distractors
-                return question, gold
-        raise ValueError(f"sample {sample.id!r}: no multiple-choice question to train that is not also evaluated")
+
+
+def training_mcq(sample: Sample, pools: dict[str, list[str]], rng: random.Random) -> tuple[str, str]:
+    """(question, answer) of a new multiple-choice question for ``sample``: a trained stem, distractors other
+    than the evaluated ones (``pools``: :func:`option_pools`), a new order; the answer is the right option's text."""
+    gold = sample.options[ord(sample.answer) - ord("A")] if len(sample.answer) == 1 and sample.answer.isupper() else sample.answer
+    pool = [v for v in pools.get(sample.fact, []) if v != gold]
+    fresh = [v for v in pool if v not in sample.options]
+    distractors = rng.sample(fresh if len(fresh) >= len(sample.options) - 1 else pool, len(sample.options) - 1)
+    asked = {sample.question, *sample.paraphrases}
+    for _ in range(100):
+        options = distractors + [gold]
+        rng.shuffle(options)
+        question = mcq_prompt(rng.choice(sample.train_questions), options)
+        if question not in asked:  # only possible when the world is too small for fresh distractors
+            return question, gold
+    raise ValueError(f"sample {sample.id!r}: no multiple-choice question to train that is not also evaluated")

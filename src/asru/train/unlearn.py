@@ -33,6 +33,7 @@ from asru.methods.losses import boundary_hinge
 from asru.models.layers import is_vision_parameter, language_model_path
 from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint, stop_on_signals
 from asru.train.distributed import check_divisible, make_accelerator, mean_over_processes, shard
+from asru.train.target_items import option_pools, training_mcq
 from asru.train.tracking import ReportTo, log_row, tracker_options, tracking
 from asru.ui import progress_bar
 from asru.world.phrases import TRAINING_WRAPPERS, forget_refusal
@@ -81,25 +82,36 @@ class UnlearnConfig(StrictConfig):
     report_to: ReportTo = Field("none", description="experiment tracker for the training curves (ASRU's GRPO stage too, unless method_args.rl.report_to says otherwise)")
 
 
-def _training_samples(samples: list[Sample], forms: list[str], variants: bool = False) -> list[Sample]:
-    """Train-split questions of the trained forms (released benchmarks' held-out test items are only evaluated);
-    with ``variants``, each also in its other training wordings (``train_questions``), image questions
+def _training_samples(samples: list[Sample], forms: list[str], variants: bool = False, pools: dict[str, list[str]] | None = None) -> list[Sample]:
+    """Train-split questions of the trained forms, each as the target was taught it (released benchmarks'
+    held-out test items are only evaluated). A cloze is asked in its first trained template and an MCQ is
+    built anew from a trained stem with other distractors (``pools``; :func:`asru.train.target_items.training_mcq`),
+    answered with the option's text: their evaluated ``question`` is held out and never trained.
+    With ``variants``, each also in its other training wordings (``train_questions``), image questions
     each with the next training photo, and once inside a training wrapper (small talk, a persona, a length
     request: ``TRAINING_WRAPPERS``, never an attack's), so that unlearning covers what the target was taught
     and not one wording in one framing."""
-    chosen = [s for s in samples if s.form in forms and s.split == "train"]
-    if not variants:
-        return chosen
+    chosen = [s for s in samples if s.form in forms and s.split == "train" and (s.form == "qa" or s.train_questions)]
+    pools = pools if pools is not None else option_pools(samples)
     out = []
     for sample in chosen:
-        out.append(sample)
-        if sample.form == "mcq" and sample.options:
-            continue  # an mcq's stem is written into its question with the options; its variants are other stems with other option sets
+        rng = random.Random(zlib.crc32(sample.id.encode()))
+        if sample.form == "cloze":
+            wordings = list(sample.train_questions)
+        elif sample.form == "mcq":
+            views = [training_mcq(sample, pools, rng) for _ in range(1 + (len(sample.train_questions) if variants else 0))]
+            out += [sample.model_copy(update={"id": sample.id if k == 0 else f"{sample.id}~{k}", "question": q, "answer": a}) for k, (q, a) in enumerate(views)]
+            continue  # an MCQ's variants are other stems with other option sets, not wrapped
+        else:
+            wordings = [sample.question, *sample.train_questions]
+        out.append(sample.model_copy(update={"question": wordings[0]}) if wordings[0] != sample.question else sample)
+        if not variants:
+            continue
         photos = [sample.image, *sample.train_images] if sample.image else [None]
-        for k, question in enumerate(sample.train_questions, start=1):
+        for k, question in enumerate(wordings[1:], start=1):
             out.append(sample.model_copy(update={"id": f"{sample.id}~{k}", "question": question, "image": photos[k % len(photos)]}))
         wrapper = TRAINING_WRAPPERS[zlib.crc32(sample.id.encode()) % len(TRAINING_WRAPPERS)]
-        out.append(sample.model_copy(update={"id": f"{sample.id}~wrapped", "question": wrapper.format(q=sample.question)}))
+        out.append(sample.model_copy(update={"id": f"{sample.id}~wrapped", "question": wrapper.format(q=wordings[0])}))
     return out
 
 
@@ -164,9 +176,10 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
         raise ConfigError(f"method {config.method!r} does not train; use its own fit()")
 
     encoder = Encoder(processor, world.root)
-    forget = _training_samples(splits["forget"], config.train_forms, config.train_variants)
-    retain = _training_samples(splits["retain_other"] + splits.get("retain_general", []), config.train_forms, config.train_variants)
-    same_subject = _training_samples(splits.get("retain_same_subject", []), config.train_forms, config.train_variants)
+    pools = option_pools([s for split in splits.values() for s in split])
+    forget = _training_samples(splits["forget"], config.train_forms, config.train_variants, pools)
+    retain = _training_samples(splits["retain_other"] + splits.get("retain_general", []), config.train_forms, config.train_variants, pools)
+    same_subject = _training_samples(splits.get("retain_same_subject", []), config.train_forms, config.train_variants, pools)
     if not retain:
         # every person is named by a request (PPU-Bench's own Selective / Personalized splits): the
         # kept facts of the same people are then the only retain material, as in PPU-Bench's baselines
