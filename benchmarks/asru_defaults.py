@@ -91,6 +91,8 @@ def measure(folder: Path, target: dict | None) -> dict:
         "score": score.get("score"), "efficacy": score.get("efficacy"), "closeness": score.get("closeness"), "utility": score.get("utility"),
         "forget_leakage": values.get("forget_leakage"), "worst_attack": worst[0], "worst_attack_leakage": worst[1],
         "contextual_share": labels["refusal_contextual"] / sum(labels.values()) if labels else None,
+        "gibberish_share": labels["gibberish"] / sum(labels.values()) if labels else None,
+        "refusal": results.get("metrics", {}).get("forget", {}).get("all", {}).get("refusal_rate_known"),
         "privleak": results.get("membership", {}).get("privleak"), "forget_quality": results.get("forget_quality", {}).get("forget_quality"),
         "relearn": attacks.get("relearn"), "labels": dict(labels.most_common()),
     }
@@ -137,14 +139,15 @@ def markdown(summary: dict) -> str:
         f"{summary['seeds']} (never reported elsewhere). Score and parts as `asru.eval.score` (utility against the target row of "
         "the same seed); one run per cell. Candidates, rules and the dates the rules were written: `configs/bench/asru_defaults.yaml`.",
     ]
-    header = ["candidate", "setting", "score ↑", "efficacy ↑", "closeness ↑", "utility ↑", "leakage ↓", "worst prompt attack", "relearning", "contextual ↑", "PrivLeak (0 best)", "forget quality ↑"]
+    header = ["candidate", "setting", "score ↑", "efficacy ↑", "closeness ↑", "utility ↑", "leakage ↓", "worst prompt attack", "relearning", "refusal, all forms ↑", "contextual ↑", "gibberish ↓", "PrivLeak (0 best)", "forget quality ↑"]
     body = []
     for name, row in summary["candidates"].items():
         for setting, m in row["settings"].items():
             body.append([name, setting, *(cell(m[k]) for k in ("score", "efficacy", "closeness", "utility", "forget_leakage")),
-                         f"{m['worst_attack']} {cell(m['worst_attack_leakage'])}", cell(m["relearn"]), cell(m["contextual_share"], 2), cell(m["privleak"]), cell(m["forget_quality"], 4)])
+                         f"{m['worst_attack']} {cell(m['worst_attack_leakage'])}", cell(m["relearn"]), cell(m.get("refusal"), 2),
+                         cell(m["contextual_share"], 2), cell(m.get("gibberish_share"), 2), cell(m["privleak"]), cell(m["forget_quality"], 4)])
         if row.get("mean_score") is not None:
-            body.append([name, "**mean**", f"**{row['mean_score']:.3f}**", "", "", "", "", "", "", cell(row.get("mean_contextual"), 2), "", ""])
+            body.append([name, "**mean**", f"**{row['mean_score']:.3f}**", "", "", "", "", "", "", "", cell(row.get("mean_contextual"), 2), "", "", ""])
     lines += ["", markdown_table(header, body), "", "## Candidates and rules", ""]
     for name, row in summary["candidates"].items():
         lines.append(f"- **{name}**: {row['note']}" + (f" — rule (written {row['written']}): {row['rule']}" if row.get("rule") else ""))

@@ -11,7 +11,7 @@ from asru.errors import ConfigError
 
 
 def _results(leak: float, retain: float, ks: float, attack: float) -> dict:
-    metrics = {"forget": {"all": {"leakage_known": leak}}, **{s: {"all": {"exact_match_known": retain}} for s in ("retain_same_subject", "retain_other", "utility")}}
+    metrics = {"forget": {"all": {"leakage_known": leak, "refusal_rate_known": 1 - leak}}, **{s: {"all": {"exact_match_known": retain}} for s in ("retain_same_subject", "retain_other", "utility")}}
     return {"metrics": metrics, "forget_quality": {"ks_statistic": ks, "forget_quality": 0.3}, "membership": {"privleak": 0.1}, "attacks": {"prefill": {"leakage_known": attack}, "relearn": {"leakage_known": 0.9}}}
 
 
@@ -35,7 +35,7 @@ def test_scores_against_the_seeds_target_row_and_a_mean_only_over_every_setting(
     for setting in ("complete", "selective"):
         _run(tmp_path / "validation" / setting / "target" / "seed100", _results(0.9, 0.8, 1.0, 0.9), [])
     _run(tmp_path / "runs" / "a" / "complete" / "seed100", _results(0.0, 0.8, 0.5, 0.2), ["refusal_contextual", "refusal_rigid"])
-    _run(tmp_path / "runs" / "a" / "selective" / "seed100", _results(0.1, 0.4, 0.0, 0.0), ["refusal_contextual"])
+    _run(tmp_path / "runs" / "a" / "selective" / "seed100", _results(0.1, 0.4, 0.0, 0.0), ["refusal_contextual", "gibberish", "gibberish", "leak"])
     _run(tmp_path / "runs" / "b" / "complete" / "seed100", _results(0.0, 0.8, 0.0, 0.0), ["leak"])
     summary = module.main(["--report-only", "--file", str(file)])
     a = summary["candidates"]["a"]
@@ -44,7 +44,9 @@ def test_scores_against_the_seeds_target_row_and_a_mean_only_over_every_setting(
     assert (complete["efficacy"], complete["closeness"], complete["utility"]) == pytest.approx((0.8, 0.5, 1.0))
     assert complete["score"] == pytest.approx(3 / (1 / 0.8 + 1 / 0.5 + 1))
     assert complete["contextual_share"] == 0.5 and complete["worst_attack"] == "prefill" and complete["relearn"] == 0.9
-    assert a["settings"]["selective"]["utility"] == pytest.approx(0.5) and a["settings"]["selective"]["contextual_share"] == 1.0
+    assert a["settings"]["selective"]["utility"] == pytest.approx(0.5) and a["settings"]["selective"]["contextual_share"] == 0.25
+    assert a["settings"]["selective"]["gibberish_share"] == 0.5 and complete["gibberish_share"] == 0.0  # the share of forget answers judged gibberish
+    assert a["settings"]["selective"]["refusal"] == pytest.approx(0.9) and complete["refusal"] == 1.0  # forget refusal over every form
     assert a["mean_score"] == pytest.approx((complete["score"] + a["settings"]["selective"]["score"]) / 2)
     assert a["overrides"] == {"method_args": {"erase_weight": 1.0}} and a["written"] == "2026-12-05"
     assert summary["candidates"]["b"]["mean_score"] is None and summary["candidates"]["b"]["settings"].keys() == {"complete"}  # not every setting
