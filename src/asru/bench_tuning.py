@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -265,7 +266,7 @@ def run_tuning(
         "validation_seeds": config.resolved_validation_seeds(), "world_hash": world.manifest.get("content_hash"), "target": target_dir.name,
         "methods": merge_other_settings(chosen, tuned_file, config, world, target_dir, {e.name for e in entries}),
     }
-    atomic_write_text(tuned_file, "# written by `asru bench --tune` (asru.bench_tuning); the validation numbers are in validation.json\n" + yaml.safe_dump(tuned, sort_keys=False, allow_unicode=True))
+    atomic_write_text(tuned_file, "# written by `asru bench --tune` (asru.bench_tuning); the validation numbers are in validation.json\n" + yaml.safe_dump(json.loads(json.dumps(tuned)), sort_keys=False, allow_unicode=True))  # a JSON round trip: no YAML anchors (&id001) where two settings chose one point
     return summary
 
 
