@@ -321,7 +321,8 @@ def test_model_floor_asks_the_trained_model_about_the_other_values(tiny_world, f
 
 def test_unseen_people_ask_the_true_value_about_invented_people_the_world_never_names(tiny_world):
     """``erase_floor: unseen``: each stand-in is the person's text question with an invented name in place of
-    theirs and the true answer; a photo question borrows the text question of its fact and form; an mcq has none."""
+    theirs and the true answer; a photo question borrows the text question of its fact and form; a text mcq is the
+    same prompt with its options about the invented people; a photo's who-is mcq (no name to replace) has none."""
     from asru.methods.asru_stage1 import ERASE_FLOOR_VALUES, unseen_people
 
     stand_ins = unseen_people(tiny_world)
@@ -333,7 +334,11 @@ def test_unseen_people_ask_the_true_value_about_invented_people_the_world_never_
     assert len(names) == ERASE_FLOOR_VALUES and not names & known_names and all(text.subject_name not in q for q, _, _ in found)
     photo = next(s for s in tiny_world.samples if s.subject_id == text.subject_id and s.fact == text.fact and s.form == "qa" and s.modality == "image")
     assert [q for q, _, _ in stand_ins(photo)] == [q for q, _, _ in found]  # the text question, about the same invented people
-    assert stand_ins(next(s for s in tiny_world.samples if s.form == "mcq")) == []
+    mcq = next(s for s in tiny_world.samples if s.form == "mcq" and s.modality == "text" and s.subject_name in s.question)
+    found = stand_ins(mcq)
+    assert len(found) == ERASE_FLOOR_VALUES and all(a == mcq.answer and i is None and mcq.subject_name not in q for q, i, a in found)
+    assert all(q.split("\n")[1:] == mcq.question.split("\n")[1:] for q, _, _ in found)  # the same options and instruction
+    assert stand_ins(next(s for s in tiny_world.samples if s.form == "mcq" and s.modality == "image")) == []
 
 
 def test_stranger_refusals_ask_the_forget_peoples_text_questions_about_invented_people(tiny_world):
