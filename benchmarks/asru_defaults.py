@@ -8,6 +8,8 @@ benchmarks/results/asru_defaults_runs/, each an ``asru unlearn`` run with every 
 validation oracle) and writes benchmarks/results/asru_defaults.json and .md: per candidate and
 setting the unlearning score and its parts against the target row of the same seed, the contextual
 share of the forget answers, the worst attack, PrivLeak and forget quality. It reports; the rule decides.
+A candidate may name another ``method``: a tuned baseline run with what an adopted ASRU default gives
+ASRU (the parity rows), so that no method gets training material the others are denied.
 
     .venv/bin/python benchmarks/asru_defaults.py                       # run what is missing, then the tables
     .venv/bin/python benchmarks/asru_defaults.py --candidates erase2_floor
@@ -60,7 +62,7 @@ def finished(name: str, setting: str, seed: int) -> bool:
 
 
 def overrides(candidate: dict) -> dict:
-    """The candidate's UnlearnConfig fields (on top of ``method: asru``), without its bookkeeping."""
+    """The candidate's UnlearnConfig fields (on top of ``method: asru``; a candidate may name its own), without its bookkeeping."""
     return {k: v for k, v in candidate.items() if k not in ("name", "note", "rule", "written", "settings")}
 
 
@@ -137,7 +139,8 @@ def markdown(summary: dict) -> str:
         "# ASRU's defaults on the validation seed", "",
         f"Written by `benchmarks/asru_defaults.py`. World `{summary['world']}`, target `{summary['model']}`, validation seeds "
         f"{summary['seeds']} (never reported elsewhere). Score and parts as `asru.eval.score` (utility against the target row of "
-        "the same seed); one run per cell. Candidates, rules and the dates the rules were written: `configs/bench/asru_defaults.yaml`.",
+        "the same seed); one run per cell. Candidates, rules and the dates the rules were written: `configs/bench/asru_defaults.yaml` "
+        "(a candidate naming another method, `parity_*`: a tuned baseline given what an adopted ASRU default gives ASRU).",
     ]
     header = ["candidate", "setting", "score ↑", "efficacy ↑", "closeness ↑", "utility ↑", "leakage ↓", "worst prompt attack", "relearning", "refusal, all forms ↑", "contextual ↑", "gibberish ↓", "PrivLeak (0 best)", "forget quality ↑"]
     body = []

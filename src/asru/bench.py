@@ -303,12 +303,13 @@ def unlearn_record(common: dict[str, Any], row: str, unlearn_config) -> dict[str
     from asru.methods.base import get_method
 
     method_cls = get_method(unlearn_config.method)
+    params = method_cls.parse_params(unlearn_config.method_args)
     return {
         **common, "row": row,
-        "unlearn_config": unlearn_config.model_dump(mode="json"),
+        "unlearn_config": {**unlearn_config.model_dump(mode="json"), "train_forms": unlearn_config.train_forms or method_cls.train_forms_for(params)},
         # the defaults filled in: a retuned default makes an old run stale, not silently reused
-        "method_params": method_cls.parse_params(unlearn_config.method_args).model_dump(mode="json"),
-        "learning_rate": unlearn_config.learning_rate or method_cls.learning_rate_for(method_cls.parse_params(unlearn_config.method_args)),
+        "method_params": params.model_dump(mode="json"),
+        "learning_rate": unlearn_config.learning_rate or method_cls.learning_rate_for(params),
         "steps": unlearn_config.steps or method_cls.default_steps,
     }
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from rich.console import Console
 from conftest import benchmark_script  # tests/conftest.py
 
 from asru.errors import ConfigError
@@ -97,3 +98,20 @@ def test_several_seeds_average_each_number_and_keep_the_first_seeds_names():
     module = benchmark_script("asru_defaults")
     merged = module.mean_over_seeds([{"score": 0.5, "privleak": None, "worst_attack": "prefill"}, {"score": 0.7, "privleak": 0.2, "worst_attack": "cross_image"}])
     assert merged == {"score": pytest.approx(0.6), "privleak": 0.2, "worst_attack": "prefill"}
+
+
+def test_a_candidate_may_name_another_method_and_its_training_forms(tmp_path, monkeypatch):
+    """The parity rows: a tuned baseline given what an adopted ASRU default gives ASRU; without ``method``, ASRU."""
+    import asru.pipeline
+
+    module = benchmark_script("asru_defaults")
+    monkeypatch.setattr(module, "RUNS", tmp_path / "runs")
+    seen = []
+    monkeypatch.setattr(asru.pipeline, "unlearn", lambda model, world, out, config, **kw: seen.append((out, config)))
+    data = {"model": "m", "world": "w"}
+    module.run_candidate(data, {"name": "p", "method": "npo", "learning_rate": 3e-4, "train_forms": ["qa", "mcq"], "rule": "r", "settings": ["complete"]}, "complete", 100, Console())
+    module.run_candidate(data, {"name": "a", "method_args": {"erase_weight": 1.0}}, "selective", 100, Console())
+    (out_p, npo), (_, asru_config) = seen
+    assert out_p == tmp_path / "runs" / "p" / "complete" / "seed100"
+    assert (npo.method, npo.learning_rate, npo.train_forms, npo.seed) == ("npo", 3e-4, ["qa", "mcq"], 100)
+    assert (asru_config.method, asru_config.setting, asru_config.train_forms) == ("asru", "selective", None)  # None: the method's own forms

@@ -466,3 +466,19 @@ def test_the_tables_reuse_a_recorded_run_only_on_the_same_build_of_the_target(tm
     (run.folder / "bench_run.json").write_text(json.dumps(record))  # a folder that is there is the truth
     write(record)
     assert recorded_runs(summary, [run]) == {}
+
+
+def test_a_record_holds_the_question_forms_the_run_trains_resolved_from_the_methods_default():
+    """``train_forms`` left unset trains the method's own forms (ASRU: every form, a baseline: qa); the record
+    names them, so that a change of a method's default makes its old runs stale and leaves the others' alone."""
+    from asru.bench import unlearn_record
+    from asru.train.unlearn import UnlearnConfig
+
+    def forms(**fields):
+        return unlearn_record({}, "row", UnlearnConfig(**fields))["unlearn_config"]["train_forms"]
+
+    assert forms(method="npo") == ["qa"] and forms(method="asru") == ["qa", "cloze", "mcq"]
+    assert forms(method="asru", method_args={"preset": "authors"}) == ["qa"]
+    assert forms(method="npo", train_forms=["qa", "mcq"]) == ["qa", "mcq"]  # given: as given
+    with pytest.raises(ValueError, match="train_forms"):
+        UnlearnConfig(method="npo", train_forms=["essay"])

@@ -78,6 +78,8 @@ def test_authors_preset_fills_what_is_not_given_and_keeps_what_is():
     assert (ours.refusal_text_weight, ours.retain_text_weight, ours.continuation_weight) == (10.0, 1.0, 0.0)  # adopted on validation seed 100
     assert (ours.erase_weight, ours.erase_floor, params.erase_weight) == (2.0, "unseen", 0.0)  # adopted 2026-12-05; the authors' none
     assert asru.learning_rate_for(ours) == asru.default_learning_rate
+    assert asru.train_forms_for(ours) == ["qa", "cloze", "mcq"] and asru.train_forms_for(params) == ["qa"]  # the authors train their qa items
+    assert get_method("npo").train_forms_for(get_method("npo").parse_params({})) == ["qa"]
     stage1 = get_method("asru_stage1").parse_params({"preset": "authors"})
     assert stage1.scale == 3.0 and not hasattr(stage1, "quality_weight")
 

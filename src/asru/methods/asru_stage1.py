@@ -77,6 +77,10 @@ class ASRUStage1(Method):
     uses_reference = True
     default_learning_rate = 3e-3
     default_steps = 240
+    # every form the target was taught, each in its trained wording (asru.train.unlearn._training_samples): with qa
+    # only, every cloze and MCQ forget answer in the demo was gibberish; adopted 2026-12-05 by its declared rule
+    # (allforms_mcqfloor in benchmarks/results/asru_defaults.md: validation mean score 0.805 -> 0.826)
+    default_train_forms = ("qa", "cloze", "mcq")
     # the authors: lambda 3, retain weight 1, layers[l].mlp.down_proj only, the last position, lr 1e-4 (DESIGN §7)
     default_sources = {**dict.fromkeys(("layer", "scale"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain", "stranger_refusal_weight"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
 
@@ -176,6 +180,10 @@ class ASRUStage1(Method):
     @classmethod
     def learning_rate_for(cls, params) -> float:
         return cls.AUTHORS_LEARNING_RATE if params.preset == "authors" else cls.default_learning_rate
+
+    @classmethod
+    def train_forms_for(cls, params) -> list[str]:
+        return ["qa"] if params.preset == "authors" else list(cls.default_train_forms)  # the authors train their qa items
 
     def prepare(self, model, encoder, forget, retain, splits, world):
         directions, info = knowledge_absence_direction(self.reference, encoder, splits, [self.layer])

@@ -83,6 +83,8 @@ class Method:
     trains: ClassVar[bool] = True  # False for test-time methods (no weight change)
     default_learning_rate: ClassVar[float] = 1e-4
     default_steps: ClassVar[int] = 60
+    # the question forms a run without ``train_forms`` trains on (UnlearnConfig.train_forms)
+    default_train_forms: ClassVar[tuple[str, ...]] = ("qa",)
     # the source (a key of DEFAULT_SOURCES) of each default: by parameter name ("rl.learning_rate"
     # for a nested one; "learning_rate" and "steps" for the two above), merged over the base
     # classes; a parameter not named has ``default_source``
@@ -140,6 +142,11 @@ class Method:
     def learning_rate_for(cls, params) -> float:
         """The learning rate a run without ``learning_rate`` uses (a preset may choose its own)."""
         return cls.default_learning_rate
+
+    @classmethod
+    def train_forms_for(cls, params) -> list[str]:
+        """The question forms a run without ``train_forms`` trains on (a preset may choose its own)."""
+        return list(cls.default_train_forms)
 
     @classmethod
     def parse_params(cls, values: dict) -> StrictConfig:

@@ -60,7 +60,10 @@ class UnlearnConfig(StrictConfig):
     lora_targets: list[str] = Field(default_factory=lambda: list(DEFAULT_LORA_TARGETS))
     merge_lora: bool = True
     train_vision: bool = False
-    train_forms: list[str] = Field(default_factory=lambda: ["qa"])
+    train_forms: list[Literal["qa", "cloze", "mcq"]] | None = Field(
+        None, min_length=1, description="question forms trained on, each the way the target learned it (a cloze in a trained template, an MCQ "
+        "with new options); default: the method's (qa; ASRU: qa, cloze, mcq)",
+    )
     train_variants: bool = Field(
         False, description="also train on each question's other training wordings and photos and once inside a training wrapper (the material the target learned "
         "the fact from: Sample.train_questions / train_images), never the held-out ones evaluation asks",
@@ -164,7 +167,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
     """Run ``config.method`` on ``model`` and return (model, training log). Resumes from out_dir/checkpoint."""
     method_cls = get_method(config.method)
     params = method_cls.parse_params(config.method_args)
-    config = config.model_copy(update={"steps": config.steps or method_cls.default_steps})
+    config = config.model_copy(update={"steps": config.steps or method_cls.default_steps, "train_forms": config.train_forms or method_cls.train_forms_for(params)})
     out_dir = Path(out_dir)
     torch.manual_seed(config.seed)
     reference = None
