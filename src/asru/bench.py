@@ -30,7 +30,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import Field, ValidationError
 
@@ -112,15 +112,22 @@ class MethodEntry:
     raw_fields: dict[str, Any] = field(default_factory=dict)  # the entry as written, without quick overrides
     quick_fields: dict[str, Any] = field(default_factory=dict)  # the quick overrides (empty unless quick)
     tuned_as: str | None = None  # an ablation takes this entry's tuned choice instead of a grid of its own
+    setting_fields: dict[str, dict[str, Any]] = field(default_factory=dict)  # ``per_setting``: fields for one setting only
 
     @property
     def tuning_name(self) -> str:
         """Whose choice in tuned.yaml this entry runs with."""
         return self.tuned_as or self.name
 
-    def point_fields(self, point: dict) -> dict[str, Any]:
-        """The entry with a grid point (or a tuned choice) on top; quick overrides stay on top of both."""
-        return {**merge(merge(self.raw_fields, point), self.quick_fields), "method": self.method}
+    def point_fields(self, point: dict, setting: str | None = None) -> dict[str, Any]:
+        """The entry (with its ``per_setting`` fields for ``setting``) with a grid point (or a tuned choice) on top;
+        quick overrides stay on top of all."""
+        own = merge(self.raw_fields, self.setting_fields.get(setting, {}))
+        return {**merge(merge(own, point), self.quick_fields), "method": self.method}
+
+    def fields_for(self, setting: str) -> dict[str, Any]:
+        """The entry's fields in one setting (no grid point)."""
+        return self.point_fields({}, setting)
 
 
 @dataclass
@@ -171,26 +178,32 @@ def load_methods(path: str | Path | None, quick: bool = False) -> list[MethodEnt
             raise ConfigError(f"{where}: field 'quick': must be a mapping of config fields")
         grid_spec = raw.pop("grid", None)
         tuned_as = raw.pop("tuned_as", None)
+        per_setting = raw.pop("per_setting", None) or {}
+        settings = get_args(Setting)
+        if not isinstance(per_setting, dict) or any(k not in settings or not isinstance(v, dict) for k, v in per_setting.items()):
+            raise ConfigError(f"{where}: field 'per_setting': a mapping from a setting ({', '.join(settings)}) to config fields for that setting only")
         if tuned_as is not None and (grid_spec is not None or not isinstance(tuned_as, str)):
             raise ConfigError(f"{where}: field 'tuned_as': an entry name (an ablation run at that entry's tuned choice), and no 'grid' of its own")
         quick_fields = merge(shared_quick, own_quick) if quick else {}
         fields = merge(raw, quick_fields)
         for key in RESERVED_FIELDS:
-            if key in fields:
+            if key in fields or any(key in extra for extra in per_setting.values()):
                 raise ConfigError(f"{where}: field {key!r} is set by the benchmark for each run; remove it")
         try:
             method_cls = get_method(method)
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from None
-        try:
-            config = UnlearnConfig.model_validate({**fields, "method": method})
-        except ValidationError as error:
-            raise ConfigError(describe_validation_error(error, where)) from None
-        try:
-            method_cls.parse_params(config.method_args)
-        except ConfigError as error:
-            raise ConfigError(f"{where}: {error}") from None
-        entry = MethodEntry(name, method, {**fields, "method": method}, raw_fields=raw, quick_fields=quick_fields, tuned_as=tuned_as)
+        entry = MethodEntry(name, method, {**fields, "method": method}, raw_fields=raw, quick_fields=quick_fields, tuned_as=tuned_as, setting_fields=per_setting)
+        for setting in [None, *per_setting]:
+            at = where if setting is None else f"{where} per_setting.{setting}"
+            try:
+                config = UnlearnConfig.model_validate(entry.point_fields({}, setting))
+            except ValidationError as error:
+                raise ConfigError(describe_validation_error(error, at)) from None
+            try:
+                method_cls.parse_params(config.method_args)
+            except ConfigError as error:
+                raise ConfigError(f"{at}: {error}") from None
         if grid_spec is not None:
             from asru.bench_tuning import expand_grid
 
@@ -274,7 +287,7 @@ def plan_runs(config: BenchConfig, entries: list[MethodEntry], world, target_dir
                 runs.append(PlannedRun(setting, ORACLE_ROW, seed, out / setting / ORACLE_ROW / f"seed{seed}", record, eval_config))
             for entry in entries:
                 choice = ((tuned or {}).get(entry.tuning_name) or {}).get(setting)  # tuned.yaml's pick for this method (or the one it ablates) and setting
-                fields = entry.point_fields(choice["fields"]) if choice else entry.fields
+                fields = entry.point_fields(choice["fields"], setting) if choice else entry.fields_for(setting)
                 unlearn_config = UnlearnConfig.model_validate({**fields, "setting": setting, "seed": seed, "forget_ratio": config.forget_ratio})
                 record = unlearn_record(common, entry.name, unlearn_config) | ({"tuned": choice["fields"]} if choice else {})
                 runs.append(PlannedRun(setting, entry.name, seed, out / setting / entry.name / f"seed{seed}", record, unlearn_config))

@@ -148,7 +148,7 @@ def plan_sequential(config: BenchConfig, entries: list[MethodEntry], world, targ
         for step, (path, _, _) in enumerate(files, start=1):
             for entry in entries:
                 folder = out / entry.name / f"seed{seed}"
-                unlearn_config = UnlearnConfig.model_validate({**entry.fields, "setting": SETTING, "seed": seed, "forget_ratio": config.forget_ratio, "requests_file": str(path)})
+                unlearn_config = UnlearnConfig.model_validate({**entry.fields_for(SETTING), "setting": SETTING, "seed": seed, "forget_ratio": config.forget_ratio, "requests_file": str(path)})
                 record = {**unlearn_record(common, entry.name, unlearn_config), "step": step, "requests_sha256": hashes[:step]}
                 model = folder / f"step{step - 1}" / "model" if step > 1 else None
                 runs.append(SequentialRun(SETTING, entry.name, seed, folder / f"step{step}", record, unlearn_config, model=model, step=step))

@@ -113,7 +113,7 @@ def plan_validation(config: BenchConfig, entries: list[MethodEntry], world, targ
                     runs.append(PlannedRun(setting, row, seed, out / setting / row / f"seed{seed}", record, eval_config))
             for entry in entries:
                 for index, point in enumerate(entry.grid):
-                    fields = merge(entry.point_fields(point), {"setting": setting, "seed": seed, "forget_ratio": config.forget_ratio})
+                    fields = merge(entry.point_fields(point, setting), {"setting": setting, "seed": seed, "forget_ratio": config.forget_ratio})
                     unlearn_config = UnlearnConfig.model_validate(fields)
                     record = {**unlearn_record(common, point_row(entry.name, index), unlearn_config), "grid_point": point}
                     runs.append(PlannedRun(setting, point_row(entry.name, index), seed, out / setting / entry.name / f"g{index}" / f"seed{seed}", record, unlearn_config))

@@ -291,6 +291,9 @@ def test_a_run_started_with_another_config_is_a_one_line_error(bench, tmp_path):
         ("- method: npo\n", ["non-empty 'methods' list"]),
         ("methods:\n  - npo\n", ["methods[0]", "expected a mapping"]),
         ("methods: [\n", ["invalid YAML"]),
+        ("methods:\n  - method: npo\n    per_setting: {everything: {steps: 3}}\n", ["methods[0] (npo)", "field 'per_setting'", "complete, selective, personalized"]),
+        ("methods:\n  - method: npo\n    per_setting: {complete: {train_forms: [essay]}}\n", ["methods[0] (npo) per_setting.complete", "train_forms"]),
+        ("methods:\n  - method: npo\n    per_setting: {complete: {seed: 3}}\n", ["methods[0] (npo)", "'seed' is set by the benchmark"]),
     ],
 )
 def test_bad_methods_file_is_a_one_line_error(yaml_text, fragments, tmp_path):
@@ -482,3 +485,17 @@ def test_a_record_holds_the_question_forms_the_run_trains_resolved_from_the_meth
     assert forms(method="npo", train_forms=["qa", "mcq"]) == ["qa", "mcq"]  # given: as given
     with pytest.raises(ValueError, match="train_forms"):
         UnlearnConfig(method="npo", train_forms=["essay"])
+
+
+def test_per_setting_fields_apply_in_their_setting_only_under_the_grid_point_and_the_tuned_choice(tmp_path):
+    """``per_setting`` (a tuned baseline given ASRU's material in one setting): in the tables and in the grid of that
+    setting, under the grid point; the other settings keep the entry's own fields."""
+    from asru.bench import load_methods
+
+    methods = tmp_path / "methods.yaml"
+    methods.write_text("methods:\n  - method: npo\n    steps: 10\n    grid: {learning_rate: [1.0e-4, 3.0e-4]}\n    per_setting: {complete: {train_forms: [qa, cloze, mcq], steps: 20}}\n")
+    (entry,) = load_methods(methods)
+    assert entry.fields_for("complete") == {"method": "npo", "steps": 20, "train_forms": ["qa", "cloze", "mcq"]}
+    assert entry.fields_for("selective") == {"method": "npo", "steps": 10}
+    assert entry.point_fields({"learning_rate": 3e-4, "steps": 30}, "complete") == {"method": "npo", "steps": 30, "train_forms": ["qa", "cloze", "mcq"], "learning_rate": 3e-4}
+    assert entry.point_fields({"learning_rate": 3e-4}, "personalized") == {"method": "npo", "steps": 10, "learning_rate": 3e-4}
