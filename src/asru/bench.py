@@ -66,6 +66,10 @@ class BenchConfig(StrictConfig):
     validation_seeds: list[int] | None = Field(None, min_length=1, description="the seeds hyper-parameters are chosen on (default [100])")
     tuned_file: str | None = Field(None, description="tuned.yaml that --tune writes and the tables apply (default configs/bench/tuned.yaml; out/tuned.yaml with quick)")
     use_tuned: bool = Field(True, description="apply tuned_file's choices (when it exists) on top of each method's entry; off: every method at its methods-file config")
+    tune_this_build: bool = Field(
+        True, description="--tune runs every grid on this machine's build of the target (the one the tables use), a grid recorded on another build again; "
+        "off: a grid wholly recorded on one other build keeps its runs (cheaper after a lost machine; the choice is then made on other weights)",
+    )
     subjects: int | None = Field(None, ge=2, description="people in the embedded world (default 40; 8 with quick)")
     world_seed: int = 0
     forget_ratio: float = Field(0.1, gt=0, lt=1, description="fraction of the people whose facts are forgotten")

@@ -240,9 +240,12 @@ def run_tuning(
     if not config.report_only:
         selected = {TARGET_ROW, ORACLE_ROW} | {point_row(e.name, index) for e in entries for index in range(len(e.grid))}
         to_run = [run for run in runs if run.row in selected]
-        states = ["done" if (run.setting, run.row, run.seed) in recorded else run_state(run) for run in to_run]
+        # tune_this_build: what another build recorded runs again here (the report keeps it until then: one build per grid)
+        here = runs[0].record.get("target_build") if runs else None
+        reusable = {key: value for key, value in recorded.items() if not config.tune_this_build or value[1].get("target_build") == here}
+        states = ["done" if (run.setting, run.row, run.seed) in reusable else run_state(run) for run in to_run]
         todo = [(run, state) for run, state in zip(to_run, states) if state != "done"]
-        known = sum((run.setting, run.row, run.seed) in recorded for run in to_run)
+        known = sum((run.setting, run.row, run.seed) in reusable for run in to_run)
         print_plan(console, len(to_run), todo, out / "runs" / VALIDATION_DIR, known, "validation.json")
         restore_oracle_measures(out)
         prepare_oracles(to_run, states, world_dir, target_dir, console, config.workers)

@@ -471,6 +471,10 @@ def bench(
     validation_seeds: Optional[str] = typer.Option(None, help="Comma-separated seeds hyper-parameters are chosen on (default 100). \\[config: validation_seeds]"),
     tuned_file: Optional[Path] = typer.Option(None, "--tuned-file", help="The tuned.yaml --tune writes and the tables apply (default configs/bench/tuned.yaml; OUT/tuned.yaml with --quick). \\[config: tuned_file]"),
     use_tuned: Optional[bool] = typer.Option(None, "--tuned/--no-tuned", help="Apply the tuned file's choices, where it exists (default on). \\[config: use_tuned]"),
+    tune_this_build: Optional[bool] = typer.Option(
+        None, "--tune-this-build/--tune-any-build",
+        help="--tune runs every grid on this machine's build of the target, the one the tables use (default); --tune-any-build keeps a grid wholly recorded on one other build. \\[config: tune_this_build]",
+    ),
     subjects: Optional[int] = typer.Option(None, help="People in the embedded world (default 40; 8 with --quick). \\[config: subjects]"),
     forget_ratio: Optional[float] = typer.Option(None, help="Fraction of people forgotten (default 0.1). \\[config: forget_ratio]"),
     attacks: Optional[str] = typer.Option(None, help="Comma-separated attacks, or 'all' (default). \\[config: attacks]"),
@@ -504,7 +508,7 @@ def bench(
         {
             "out": str(out) if out else None, "methods_file": str(methods_file) if methods_file else None, "methods": items(methods),
             "settings": items(settings), "seeds": items(seeds), "subjects": subjects, "tune": tune, "validation_seeds": items(validation_seeds),
-            "tuned_file": str(tuned_file) if tuned_file else None, "use_tuned": use_tuned, "forget_ratio": forget_ratio, "attacks": items(attacks),
+            "tuned_file": str(tuned_file) if tuned_file else None, "use_tuned": use_tuned, "tune_this_build": tune_this_build, "forget_ratio": forget_ratio, "attacks": items(attacks),
             "target_row": target_row, "oracle_row": oracle_row, "quick": quick, "report_only": report_only, "workers": workers, "sequential": sequential,
             "architectures": items(architectures),
         },

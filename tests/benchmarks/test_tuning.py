@@ -234,7 +234,7 @@ def test_a_fresh_machine_runs_nothing_finished_and_builds_no_finished_oracle(tun
     for source, aside in moved.items():
         source.rename(aside)
     try:
-        code, stdout, err = run_cli("bench", *COMMON, "--methods-file", methods, "--tune", "--out", fresh, "--tuned-file", fresh / "tuned.yaml")
+        code, stdout, err = run_cli("bench", *COMMON, "--methods-file", methods, "--tune", "--tune-any-build", "--out", fresh, "--tuned-file", fresh / "tuned.yaml")
         assert code == 0, err + stdout
         assert "6 finished (skipped) (6 of them recorded in validation.json" in " ".join(stdout.split()), stdout
         assert "fine-tuning" not in stdout and not oracle_dir.exists()
@@ -250,7 +250,7 @@ def test_a_fresh_machine_runs_nothing_finished_and_builds_no_finished_oracle(tun
         # steering's other point runs again on this build too; grad_diff's grid, wholly on the other build, stays known
         changed = tmp_path / "methods.yaml"
         changed.write_text(METHODS_FILE.replace("alpha: [1.0, 3.0]", "alpha: [1.0, 5.0]"))
-        code, stdout, err = run_cli("bench", *COMMON, "--methods-file", changed, "--tune", "--out", fresh, "--tuned-file", fresh / "tuned.yaml")
+        code, stdout, err = run_cli("bench", *COMMON, "--methods-file", changed, "--tune", "--tune-any-build", "--out", fresh, "--tuned-file", fresh / "tuned.yaml")
         assert code == 0, err + stdout
         assert "(4 of them recorded in validation.json" in " ".join(stdout.split()) and "2 new" in stdout, stdout
         ran = sorted(p.relative_to(fresh / "runs" / "validation").parts[:3] for p in fresh.rglob("results.json"))
@@ -267,3 +267,10 @@ def test_a_fresh_machine_runs_nothing_finished_and_builds_no_finished_oracle(tun
             if source.exists():
                 shutil.rmtree(source)
             aside.rename(source)
+    # by default (--tune-this-build) every grid runs on the build the tables use: grad_diff's grid and the reference
+    # rows, recorded on the other build, run again here; steering's points, run here above, stay done
+    code, stdout, err = run_cli("bench", *COMMON, "--methods-file", changed, "--tune", "--out", fresh, "--tuned-file", fresh / "tuned.yaml")
+    assert code == 0, err + stdout
+    assert "2 finished (skipped)" in stdout and "4 new" in stdout, stdout
+    summary = json.loads((fresh / "validation.json").read_text())
+    assert "elsewhere" not in summary["target_builds"] and summary["runs_finished"] == 6
