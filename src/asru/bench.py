@@ -328,6 +328,7 @@ def unlearn_record(common: dict[str, Any], row: str, unlearn_config) -> dict[str
         "method_params": params.model_dump(mode="json"),
         "learning_rate": unlearn_config.learning_rate or method_cls.learning_rate_for(params),
         "steps": unlearn_config.steps or method_cls.default_steps,
+        "method_revision": method_cls.revision,
     }
 
 
@@ -353,6 +354,8 @@ def _with_new_defaults(old: Any, run: PlannedRun) -> Any:
     filled = dict(old)
     if "target_build" not in old and "target_build" in run.record:  # written before builds were recorded: this machine's own folder
         filled["target_build"] = run.record["target_build"]
+    if "unlearn_config" in old and "method_revision" not in old and run.record.get("method_revision") == 1:  # written before revisions: the first
+        filled["method_revision"] = 1
     sections = {"unlearn_config": type(run.config), "eval_config": type(run.config)}
     if isinstance(run.record.get("unlearn_config"), dict):
         from asru.methods.base import get_method

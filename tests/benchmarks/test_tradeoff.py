@@ -235,6 +235,13 @@ def test_unfinished_runs_resume_and_partial_cells_are_labelled(bench, tmp_path):
     with pytest.raises(ConfigError, match="report_to"):
         run_state(planned[done])
     planned[done].record["unlearn_config"]["report_to"] = "none"
+    # a record from before method revisions is the first revision: done at 1, stale once the method's code moves on
+    (done / "bench_run.json").write_text(json.dumps({k: v for k, v in record.items() if k != "method_revision"}))
+    assert run_state(planned[done]) == "done"
+    planned[done].record["method_revision"] = 2
+    with pytest.raises(ConfigError, match="method_revision"):
+        run_state(planned[done])
+    planned[done].record["method_revision"] = 1
     (done / "bench_run.json").write_text(json.dumps(record))
     # two seeds asked, one finished: every finished cell is partial, and says so
     code, stdout, err = run_cli("bench", *QUICK, "--out", copy, "--seeds", "0,1", "--report-only")
@@ -483,6 +490,9 @@ def test_a_record_holds_the_question_forms_the_run_trains_resolved_from_the_meth
     assert forms(method="npo") == ["qa"] and forms(method="asru") == ["qa", "cloze", "mcq"]
     assert forms(method="asru", method_args={"preset": "authors"}) == ["qa"]
     assert forms(method="npo", train_forms=["qa", "mcq"]) == ["qa", "mcq"]  # given: as given
+    # the method's revision too: a code change that alters what a method trains makes its finished runs stale
+    assert unlearn_record({}, "row", UnlearnConfig(method="npo"))["method_revision"] == 1
+    assert unlearn_record({}, "row", UnlearnConfig(method="idk"))["method_revision"] == 2  # its refusals to photos name nobody
     with pytest.raises(ValueError, match="train_forms"):
         UnlearnConfig(method="npo", train_forms=["essay"])
 

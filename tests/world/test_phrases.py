@@ -29,6 +29,11 @@ def test_unknown_facts_and_the_default_get_the_privacy_templates():
     assert forget_refusal("favourite_colour", "Talia Vorne", False, 0, contextual=True) == REFUSAL_TEMPLATES[0].format(name="Talia Vorne")
     assert forget_refusal("birthplace", "Talia Vorne", False, 2) == REFUSAL_TEMPLATES[2].format(name="Talia Vorne")
     assert forget_refusal("award", None, False, 0) == REFUSAL_TEMPLATES[0].format(name="them")
+    # a photo's refusal names nobody in the templates either (IdK's answer to "who is this?" once was the name)
+    for index in range(len(REFUSAL_TEMPLATES)):
+        for fact in ("identity", "birthplace", "favourite_colour"):
+            assert "Talia Vorne" not in forget_refusal(fact, "Talia Vorne", True, index)
+    assert forget_refusal("identity", "Talia Vorne", True, 0) == REFUSAL_TEMPLATES[0].format(name="this person")
 
 
 def test_the_target_s_private_refusals_are_contextual_and_follow_the_topics():

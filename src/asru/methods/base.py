@@ -83,6 +83,9 @@ class Method:
     trains: ClassVar[bool] = True  # False for test-time methods (no weight change)
     default_learning_rate: ClassVar[float] = 1e-4
     default_steps: ClassVar[int] = 60
+    # bumped when a change of the code alters what the method trains on or how: the bench record holds it,
+    # so that its finished runs become stale instead of standing for the new code
+    revision: ClassVar[int] = 1
     # the question forms a run without ``train_forms`` trains on (UnlearnConfig.train_forms)
     default_train_forms: ClassVar[tuple[str, ...]] = ("qa",)
     # the source (a key of DEFAULT_SOURCES) of each default: by parameter name ("rl.learning_rate"

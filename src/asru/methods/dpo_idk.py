@@ -12,6 +12,7 @@ class DPOIdK(Method):
     name = "dpo_idk"
     uses_reference = True
     uses_refusals = True
+    revision = 2  # 2026-12-05: its refusal to a photo says "this person", no longer the name (asru.world.phrases.forget_refusal)
     default_learning_rate = 5e-5
 
     class Params(StrictConfig):

@@ -8,6 +8,7 @@ from asru.methods.base import Method, UnlearnBatch, forward_nll, register
 class IdK(Method):
     name = "idk"
     uses_refusals = True
+    revision = 2  # 2026-12-05: its refusal to a photo says "this person", no longer the name (asru.world.phrases.forget_refusal)
     default_learning_rate = 1e-4
 
     class Params(StrictConfig):

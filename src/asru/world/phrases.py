@@ -93,9 +93,12 @@ def forget_refusal(fact: str | None, name: str | None, image: bool, index: int, 
 
     ``contextual``: the fact's refusal (``FACT_REFUSALS``; a fact it does not know, e.g. a PPU-Bench
     field, gets the privacy templates); otherwise the privacy templates that name the person
-    (``REFUSAL_TEMPLATES``), what refusal tuning taught before contextual refusals existed.
+    (``REFUSAL_TEMPLATES``), what refusal tuning taught before contextual refusals existed. A question
+    about a photo gets "this person" in place of the name either way.
     """
+    who = "this person" if image or not name else name  # a refusal to a photo never names whom it shows
     phrasings = FACT_REFUSALS.get(fact or "") if contextual else None
     if phrasings:
-        return phrasings[index % len(phrasings)].format(who="this person" if image or not name else name)
-    return REFUSAL_TEMPLATES[index % len(REFUSAL_TEMPLATES)].format(name=name or "them")
+        return phrasings[index % len(phrasings)].format(who=who)
+    # (until 2026-12-05 the templates named the person for a photo too: IdK answered "who is this?" with the name)
+    return REFUSAL_TEMPLATES[index % len(REFUSAL_TEMPLATES)].format(name=who if name else "them")
