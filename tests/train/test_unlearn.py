@@ -198,8 +198,9 @@ def test_refusal_tuning_is_taught_the_refusal_contextual_refusals_asks_for(tiny_
     monkeypatch.setattr(unlearn_module, "forget_refusal", lambda *a, **k: taught.append(real(*a, **k)) or taught[-1])
     _run(tiny_world, tiny_model_dir, tmp_path, method=method, steps=1, **fields)
     contextual_texts = {p.format(who=w) for ps in FACT_REFUSALS.values() for p in ps for w in ("this person", *[x["name"] for x in tiny_world.subjects])}
-    template_texts = {t.format(name=x["name"]) for t in REFUSAL_TEMPLATES for x in tiny_world.subjects}
+    template_texts = {t.format(name=w) for t in REFUSAL_TEMPLATES for w in ("this person", *[x["name"] for x in tiny_world.subjects])}
     assert taught and set(taught) <= (contextual_texts if contextual else template_texts)
+    assert any("this person" in t for t in taught)  # a photo's refusal names nobody, either way
 
 
 def test_boundary_retain_keeps_the_forgotten_persons_other_facts_in_place(tiny_world, tiny_model_dir, tmp_path):
