@@ -295,3 +295,5 @@ def test_cloze_and_mcq_are_trained_in_their_trained_wordings_never_the_evaluated
                 assert all(any(c.question.startswith(stem) for stem in original.train_questions) and gold in c.question for c in copies)
                 assert len(copies) == (1 + len(original.train_questions) if variants else 1)
     assert _training_samples(samples, ["cloze", "mcq"]) == _training_samples(samples, ["cloze", "mcq"])  # deterministic
+    released = samples[0].model_copy(update={"train_questions": []})  # a released benchmark's item: no trained wording
+    assert _training_samples([released], ["cloze", "mcq"]) == [released]

@@ -89,16 +89,20 @@ def _training_samples(samples: list[Sample], forms: list[str], variants: bool = 
     """Train-split questions of the trained forms, each as the target was taught it (released benchmarks'
     held-out test items are only evaluated). A cloze is asked in its first trained template and an MCQ is
     built anew from a trained stem with other distractors (``pools``; :func:`asru.train.target_items.training_mcq`),
-    answered with the option's text: their evaluated ``question`` is held out and never trained.
+    answered with the option's text: their evaluated ``question`` is held out and never trained (an item
+    with no trained wording, e.g. a released benchmark's train-split MCQ, is trained as given).
     With ``variants``, each also in its other training wordings (``train_questions``), image questions
     each with the next training photo, and once inside a training wrapper (small talk, a persona, a length
     request: ``TRAINING_WRAPPERS``, never an attack's), so that unlearning covers what the target was taught
     and not one wording in one framing."""
-    chosen = [s for s in samples if s.form in forms and s.split == "train" and (s.form == "qa" or s.train_questions)]
+    chosen = [s for s in samples if s.form in forms and s.split == "train"]
     pools = pools if pools is not None else option_pools(samples)
     out = []
     for sample in chosen:
         rng = random.Random(zlib.crc32(sample.id.encode()))
+        if sample.form != "qa" and not sample.train_questions:
+            out.append(sample)  # no trained wording to ask it in (a released benchmark's item): as given
+            continue
         if sample.form == "cloze":
             wordings = list(sample.train_questions)
         elif sample.form == "mcq":
