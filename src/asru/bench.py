@@ -111,7 +111,6 @@ class MethodEntry:
 
     name: str
     method: str
-    fields: dict[str, Any]  # UnlearnConfig fields (setting, seed, forget_ratio are set per run)
     grid: list[dict] = field(default_factory=list)  # override mappings to tune over (asru.bench_tuning)
     raw_fields: dict[str, Any] = field(default_factory=dict)  # the entry as written, without quick overrides
     quick_fields: dict[str, Any] = field(default_factory=dict)  # the quick overrides (empty unless quick)
@@ -129,8 +128,9 @@ class MethodEntry:
         own = merge(self.raw_fields, self.setting_fields.get(setting, {}))
         return {**merge(merge(own, point), self.quick_fields), "method": self.method}
 
-    def fields_for(self, setting: str) -> dict[str, Any]:
-        """The entry's fields in one setting (no grid point)."""
+    def fields_for(self, setting: str | None) -> dict[str, Any]:
+        """The entry's UnlearnConfig fields in one setting (no grid point; ``None``: the fields every setting shares).
+        The benchmark sets ``setting``, ``seed`` and ``forget_ratio`` per run."""
         return self.point_fields({}, setting)
 
 
@@ -189,15 +189,14 @@ def load_methods(path: str | Path | None, quick: bool = False) -> list[MethodEnt
         if tuned_as is not None and (grid_spec is not None or not isinstance(tuned_as, str)):
             raise ConfigError(f"{where}: field 'tuned_as': an entry name (an ablation run at that entry's tuned choice), and no 'grid' of its own")
         quick_fields = merge(shared_quick, own_quick) if quick else {}
-        fields = merge(raw, quick_fields)
         for key in RESERVED_FIELDS:
-            if key in fields or any(key in extra for extra in per_setting.values()):
+            if key in raw or key in quick_fields or any(key in extra for extra in per_setting.values()):
                 raise ConfigError(f"{where}: field {key!r} is set by the benchmark for each run; remove it")
         try:
             method_cls = get_method(method)
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from None
-        entry = MethodEntry(name, method, {**fields, "method": method}, raw_fields=raw, quick_fields=quick_fields, tuned_as=tuned_as, setting_fields=per_setting)
+        entry = MethodEntry(name, method, raw_fields=raw, quick_fields=quick_fields, tuned_as=tuned_as, setting_fields=per_setting)
         for setting in [None, *per_setting]:
             at = where if setting is None else f"{where} per_setting.{setting}"
             try:
@@ -319,16 +318,16 @@ def unlearn_record(common: dict[str, Any], row: str, unlearn_config) -> dict[str
     """What ``bench_run.json`` holds for an unlearning run: its config with the method's defaults filled in."""
     from asru.methods.base import get_method
 
-    method_cls = get_method(unlearn_config.method)
-    params = method_cls.parse_params(unlearn_config.method_args)
+    resolved, params = unlearn_config.with_method_defaults()
     return {
         **common, "row": row,
-        "unlearn_config": {**unlearn_config.model_dump(mode="json"), "train_forms": unlearn_config.train_forms or method_cls.train_forms_for(params)},
-        # the defaults filled in: a retuned default makes an old run stale, not silently reused
+        # the defaults filled in: a retuned default makes an old run stale, not silently reused (steps and
+        # learning rate sit beside the config, which keeps them as given: the records written so far stay valid)
+        "unlearn_config": {**unlearn_config.model_dump(mode="json"), "train_forms": resolved.train_forms},
         "method_params": params.model_dump(mode="json"),
-        "learning_rate": unlearn_config.learning_rate or method_cls.learning_rate_for(params),
-        "steps": unlearn_config.steps or method_cls.default_steps,
-        "method_revision": method_cls.revision,
+        "learning_rate": resolved.learning_rate,
+        "steps": resolved.steps,
+        "method_revision": get_method(unlearn_config.method).revision,
     }
 
 
@@ -1006,7 +1005,7 @@ def summary_header(config: BenchConfig, world, world_dir: Path, target_dir: Path
         "attacks": attacks,
         "world": {"path": str(world_dir), "subjects": config.resolved_subjects(), "seed": config.world_seed, "hash": world.manifest.get("content_hash")},
         "target_model": {"path": str(target_dir), "recipe": recipe.model_dump(mode="json")},
-        "methods": {e.name: e.fields for e in entries},
+        "methods": {e.name: e.fields_for(None) for e in entries},
     }
 
 

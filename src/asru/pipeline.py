@@ -357,7 +357,7 @@ def unlearn(
         timing={**ahead, "train_seconds": round(train_seconds, 2), "total_train_seconds": round(time.perf_counter() - started, 2)}, training_logs=logs, judge=judge, chain=chain, target_model=base_model, saved_model=out / "model",
     )
     # the chain travels with the model: the next `asru unlearn --model out/model` continues it, `asru audit out/model` checks it
-    resolved = {**config.model_dump(mode="json"), "learning_rate": config.learning_rate or method_cls.learning_rate_for(params), "steps": config.steps or method_cls.default_steps}
+    resolved = config.with_method_defaults()[0].model_dump(mode="json")
     record = record_from_run(results, chain, base_model=base_model, config=resolved, method_params=params.model_dump(mode="json"), run=out)
     write_model_card(out / "model", record)
     return results

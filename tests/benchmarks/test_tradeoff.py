@@ -347,10 +347,10 @@ def test_the_shipped_methods_file_lists_every_method(tmp_path):
     for quick in (False, True):
         entries = {e.name: e for e in load_methods(None, quick)}
         assert list(entries) == ["asru", "asru_stage1", "asru_stage2", "ga", "grad_diff", "kl", "npo", "simnpo", "idk", "rmu", "mmunlearner", "steering", "grad_diff_lr3e-4", "npo_lr3e-4", "bao_grad_diff"]
-        assert entries["asru_stage2"].fields["method_args"]["stage"] == "2" and entries["bao_grad_diff"].fields["bao"] is True
+        assert entries["asru_stage2"].fields_for(None)["method_args"]["stage"] == "2" and entries["bao_grad_diff"].fields_for(None)["bao"] is True
     full = {e.name: e for e in load_methods(None, False)}
     # no ASRU hyper-parameter is pinned in the file: the tuned defaults in asru/methods/ apply
-    assert full["asru"].fields == {"method": "asru"} and full["asru_stage1"].fields == {"method": "asru_stage1"}
+    assert full["asru"].fields_for(None) == {"method": "asru"} and full["asru_stage1"].fields_for(None) == {"method": "asru_stage1"}
 
 
 def test_benchmarks_script_runs_the_same_command(tmp_path):

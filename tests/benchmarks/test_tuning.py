@@ -69,7 +69,7 @@ def _cell(score, utility):
 
 
 def test_the_rule_picks_the_best_score_that_keeps_utility_and_falls_back_to_utility():
-    entry = MethodEntry("m", "grad_diff", {}, grid=[{"learning_rate": 1}, {"learning_rate": 2}, {"learning_rate": 3}])
+    entry = MethodEntry("m", "grad_diff", grid=[{"learning_rate": 1}, {"learning_rate": 2}, {"learning_rate": 3}])
     # g1 scores highest but loses utility; g2 is the best eligible one
     table = {"complete": {"m@g0": _cell(0.5, 0.95), "m@g1": _cell(0.9, UTILITY_FLOOR - 0.01), "m@g2": _cell(0.6, UTILITY_FLOOR)}}
     pick = choose(table, [entry])["m"]["complete"]

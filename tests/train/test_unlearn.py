@@ -297,3 +297,16 @@ def test_cloze_and_mcq_are_trained_in_their_trained_wordings_never_the_evaluated
     assert _training_samples(samples, ["cloze", "mcq"]) == _training_samples(samples, ["cloze", "mcq"])  # deterministic
     released = samples[0].model_copy(update={"train_questions": []})  # a released benchmark's item: no trained wording
     assert _training_samples([released], ["cloze", "mcq"]) == [released]
+
+
+def test_with_method_defaults_fills_only_what_is_unset():
+    """One resolver for the run, its model card and the bench record: the method's own defaults where unset."""
+    asru = get_method("asru")
+    resolved, params = UnlearnConfig(method="asru").with_method_defaults()
+    assert resolved.steps == asru.default_steps and resolved.learning_rate == asru.learning_rate_for(params)
+    assert resolved.train_forms == ["qa", "cloze", "mcq"]  # ASRU's own forms; baselines train qa
+    assert UnlearnConfig(method="ga").with_method_defaults()[0].train_forms == ["qa"]
+    given = UnlearnConfig(method="asru", steps=7, learning_rate=3e-4, train_forms=["cloze"]).with_method_defaults()[0]
+    assert (given.steps, given.learning_rate, given.train_forms) == (7, 3e-4, ["cloze"])
+    authors, authors_params = UnlearnConfig(method="asru", method_args={"preset": "authors"}).with_method_defaults()
+    assert authors.train_forms == ["qa"] and authors.learning_rate == asru.learning_rate_for(authors_params)

@@ -84,6 +84,19 @@ class UnlearnConfig(StrictConfig):
     lmms_eval: LmmsEvalConfig = Field(default_factory=LmmsEvalConfig, description="lmms-eval tasks run on the saved model after the evaluation (EvalConfig.lmms_eval)")
     report_to: ReportTo = Field("none", description="experiment tracker for the training curves (ASRU's GRPO stage too, unless method_args.rl.report_to says otherwise)")
 
+    def with_method_defaults(self) -> tuple[UnlearnConfig, StrictConfig]:
+        """(this config with the method's defaults in place of ``None`` — steps, learning rate, trained
+        forms — and the method's parsed parameters): the one place those defaults are resolved, for the
+        run itself, its model card and the bench record (where a retuned default makes an old run stale)."""
+        method_cls = get_method(self.method)
+        params = method_cls.parse_params(self.method_args)
+        resolved = self.model_copy(update={
+            "steps": self.steps or method_cls.default_steps,
+            "learning_rate": self.learning_rate or method_cls.learning_rate_for(params),
+            "train_forms": self.train_forms or method_cls.train_forms_for(params),
+        })
+        return resolved, params
+
 
 def _training_samples(samples: list[Sample], forms: list[str], variants: bool = False, pools: dict[str, list[str]] | None = None) -> list[Sample]:
     """Train-split questions of the trained forms, each as the target was taught it (released benchmarks'
@@ -170,8 +183,7 @@ def _trainable_parameters(model, config: UnlearnConfig, method: Method):
 def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: UnlearnConfig, out_dir: Path, console=None):
     """Run ``config.method`` on ``model`` and return (model, training log). Resumes from out_dir/checkpoint."""
     method_cls = get_method(config.method)
-    params = method_cls.parse_params(config.method_args)
-    config = config.model_copy(update={"steps": config.steps or method_cls.default_steps, "train_forms": config.train_forms or method_cls.train_forms_for(params)})
+    config, params = config.with_method_defaults()
     out_dir = Path(out_dir)
     torch.manual_seed(config.seed)
     reference = None
@@ -215,8 +227,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
     if hasattr(method, "prepare"):
         method.prepare(model, encoder, encoded_forget, encoded_retain["other"], splits, world)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    learning_rate = config.learning_rate or method_cls.learning_rate_for(params)
-    optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
     accelerator = make_accelerator(config.batch_size, config.max_grad_norm, **tracker_options(config.report_to, out_dir))
     check_divisible(min(config.batch_size, len(forget)), accelerator, "the forget batch (batch_size, or fewer forget items)")
@@ -239,7 +250,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
 
     model.train()
     started = time.perf_counter()
-    hparams = {**config.model_dump(mode="json"), "method_args": params.model_dump(mode="json"), "learning_rate": learning_rate}
+    hparams = {**config.model_dump(mode="json"), "method_args": params.model_dump(mode="json")}
     with progress_bar(console, config.method) as bar, stop_on_signals() as stop, tracking(accelerator, "unlearn", hparams, out_dir):
         task = bar.add_task(config.method, total=config.steps, completed=start, loss=math.nan)
         for step in range(start, config.steps):
@@ -287,5 +298,5 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
     if accelerator.is_main_process:
         for leftover in ("checkpoint", "checkpoint.old", "checkpoint.tmp"):
             shutil.rmtree(out_dir / leftover, ignore_errors=True)
-        atomic_write_json(out_dir / "train_log.json", {"log": log, "seconds": time.perf_counter() - started, "learning_rate": learning_rate, "processes": accelerator.num_processes})
+        atomic_write_json(out_dir / "train_log.json", {"log": log, "seconds": time.perf_counter() - started, "learning_rate": config.learning_rate, "processes": accelerator.num_processes})
     return model, log
