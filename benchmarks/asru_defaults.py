@@ -7,7 +7,8 @@ missing (resumable: one run folder per candidate, setting and seed under
 benchmarks/results/asru_defaults_runs/, each an ``asru unlearn`` run with every attack against the
 validation oracle) and writes benchmarks/results/asru_defaults.json and .md: per candidate and
 setting the unlearning score and its parts against the target row of the same seed, the contextual
-share of the forget answers, the worst attack, PrivLeak and forget quality. It reports; the rule decides.
+share of the forget answers (and of those naming the fact asked), the worst attack, PrivLeak and forget
+quality. It reports; the rule decides.
 A candidate may name another ``method``: a tuned baseline run with what an adopted ASRU default gives
 ASRU (the parity rows), so that no method gets training material the others are denied.
 
@@ -29,6 +30,7 @@ from rich.console import Console
 from asru.bench import run_values
 from asru.config import read_yaml
 from asru.errors import ConfigError
+from asru.eval.judge import judge_many
 from asru.eval.score import MODEL_ATTACKS, run_score
 from asru.io import atomic_write_json, atomic_write_text
 from asru.report.writer import markdown_table
@@ -81,11 +83,16 @@ def measure(folder: Path, target: dict | None) -> dict:
     values = run_values(results)
     score = run_score(values, target) or {}
     labels = Counter()
+    forget = []
     with open(folder / "answers.jsonl", encoding="utf-8") as handle:
         for line in handle:
             record = json.loads(line)
             if record.get("split") == "forget" and record.get("label"):
                 labels[record["label"]] += 1
+                forget.append(record)
+    # a contextual refusal that names the fact asked ("... where X was born."), not only the person ("... who X is."):
+    # the judge's reasons are not in answers.jsonl, so its rules are asked again here
+    names_fact = sum(v.label == "refusal_contextual" and "mentions_topic" in v.reasons for v in judge_many(forget))
     attacks = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("attack.") and v is not None}
     prompt_attacks = {k: v for k, v in attacks.items() if k not in MODEL_ATTACKS}  # the ones the score's efficacy reads
     worst = max(prompt_attacks.items(), key=lambda item: item[1]) if prompt_attacks else (None, None)
@@ -94,6 +101,7 @@ def measure(folder: Path, target: dict | None) -> dict:
         "forget_leakage": values.get("forget_leakage"), "worst_attack": worst[0], "worst_attack_leakage": worst[1],
         "contextual_share": labels["refusal_contextual"] / sum(labels.values()) if labels else None,
         "gibberish_share": labels["gibberish"] / sum(labels.values()) if labels else None,
+        "names_fact_share": names_fact / len(forget) if forget else None,
         "refusal": results.get("metrics", {}).get("forget", {}).get("all", {}).get("refusal_rate_known"),
         "privleak": results.get("membership", {}).get("privleak"), "forget_quality": results.get("forget_quality", {}).get("forget_quality"),
         "relearn": attacks.get("relearn"), "labels": dict(labels.most_common()),
@@ -142,15 +150,15 @@ def markdown(summary: dict) -> str:
         "the same seed); one run per cell. Candidates, rules and the dates the rules were written: `configs/bench/asru_defaults.yaml` "
         "(a candidate naming another method, `parity_*`: a tuned baseline given what an adopted ASRU default gives ASRU).",
     ]
-    header = ["candidate", "setting", "score ↑", "efficacy ↑", "closeness ↑", "utility ↑", "leakage ↓", "worst prompt attack", "relearning", "refusal, all forms ↑", "contextual ↑", "gibberish ↓", "PrivLeak (0 best)", "forget quality ↑"]
+    header = ["candidate", "setting", "score ↑", "efficacy ↑", "closeness ↑", "utility ↑", "leakage ↓", "worst prompt attack", "relearning", "refusal, all forms ↑", "contextual ↑", "names the fact ↑", "gibberish ↓", "PrivLeak (0 best)", "forget quality ↑"]
     body = []
     for name, row in summary["candidates"].items():
         for setting, m in row["settings"].items():
             body.append([name, setting, *(cell(m[k]) for k in ("score", "efficacy", "closeness", "utility", "forget_leakage")),
                          f"{m['worst_attack']} {cell(m['worst_attack_leakage'])}", cell(m["relearn"]), cell(m.get("refusal"), 2),
-                         cell(m["contextual_share"], 2), cell(m.get("gibberish_share"), 2), cell(m["privleak"]), cell(m["forget_quality"], 4)])
+                         cell(m["contextual_share"], 2), cell(m.get("names_fact_share"), 2), cell(m.get("gibberish_share"), 2), cell(m["privleak"]), cell(m["forget_quality"], 4)])
         if row.get("mean_score") is not None:
-            body.append([name, "**mean**", f"**{row['mean_score']:.3f}**", "", "", "", "", "", "", "", cell(row.get("mean_contextual"), 2), "", "", ""])
+            body.append([name, "**mean**", f"**{row['mean_score']:.3f}**", "", "", "", "", "", "", "", cell(row.get("mean_contextual"), 2), cell(row.get("mean_names_fact"), 2), "", "", ""])
     lines += ["", markdown_table(header, body), "", "## Candidates and rules", ""]
     for name, row in summary["candidates"].items():
         lines.append(f"- **{name}**: {row['note']}" + (f" — rule (written {row['written']}): {row['rule']}" if row.get("rule") else ""))
@@ -195,6 +203,7 @@ def main(argv: list[str] | None = None) -> dict:
             "settings": measured,
             "mean_score": statistics.fmean(m["score"] for m in measured.values()) if complete else None,
             "mean_contextual": statistics.fmean(m["contextual_share"] or 0.0 for m in measured.values()) if complete else None,
+            "mean_names_fact": statistics.fmean(m["names_fact_share"] for m in measured.values()) if complete and all(m.get("names_fact_share") is not None for m in measured.values()) else None,
         }
     atomic_write_json(RESULTS / "asru_defaults.json", summary)
     atomic_write_text(RESULTS / "asru_defaults.md", markdown(summary))

@@ -16,10 +16,16 @@ def _results(leak: float, retain: float, ks: float, attack: float) -> dict:
     return {"metrics": metrics, "forget_quality": {"ks_statistic": ks, "forget_quality": 0.3}, "membership": {"privleak": 0.1}, "attacks": {"prefill": {"leakage_known": attack}, "relearn": {"leakage_known": 0.9}}}
 
 
-def _run(folder: Path, results: dict, labels: list[str]) -> None:
+QUESTION = {"question": "Where was Talia Vorne born?", "gold": "Lisbon", "should_forget": True, "subject_name": "Talia Vorne", "fact": "birthplace"}
+
+
+def _run(folder: Path, results: dict, labels: list[str], preds: list[str] | None = None) -> None:
+    """A finished run: its results and, per forget answer, the stored label (and what was said: a question about a birthplace)."""
     folder.mkdir(parents=True)
     (folder / "results.json").write_text(json.dumps(results))
-    (folder / "answers.jsonl").write_text("".join(json.dumps({"split": "forget", "label": label}) + "\n" for label in labels) + json.dumps({"split": "retain_other", "label": "correct"}) + "\n")
+    preds = preds or ["I don't know."] * len(labels)
+    forget = [{**QUESTION, "split": "forget", "label": label, "pred": pred} for label, pred in zip(labels, preds)]
+    (folder / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in forget) + json.dumps({"split": "retain_other", "label": "correct"}) + "\n")
 
 
 def test_scores_against_the_seeds_target_row_and_a_mean_only_over_every_setting(tmp_path, monkeypatch):
@@ -35,8 +41,10 @@ def test_scores_against_the_seeds_target_row_and_a_mean_only_over_every_setting(
     file.write_text(yaml.safe_dump(candidates))
     for setting in ("complete", "selective"):
         _run(tmp_path / "validation" / setting / "target" / "seed100", _results(0.9, 0.8, 1.0, 0.9), [])
-    _run(tmp_path / "runs" / "a" / "complete" / "seed100", _results(0.0, 0.8, 0.5, 0.2), ["refusal_contextual", "refusal_rigid"])
-    _run(tmp_path / "runs" / "a" / "selective" / "seed100", _results(0.1, 0.4, 0.0, 0.0), ["refusal_contextual", "gibberish", "gibberish", "leak"])
+    _run(tmp_path / "runs" / "a" / "complete" / "seed100", _results(0.0, 0.8, 0.5, 0.2), ["refusal_contextual", "refusal_rigid"],
+         ["I'm sorry, but I can't share who Talia Vorne is.", "I'm sorry, I can't help with that."])
+    _run(tmp_path / "runs" / "a" / "selective" / "seed100", _results(0.1, 0.4, 0.0, 0.0), ["refusal_contextual", "gibberish", "gibberish", "leak"],
+         ["I'm sorry, but I can't share where Talia Vorne was born.", "the the the", "the the the", "Lisbon"])
     _run(tmp_path / "runs" / "b" / "complete" / "seed100", _results(0.0, 0.8, 0.0, 0.0), ["leak"])
     summary = module.main(["--report-only", "--file", str(file)])
     a = summary["candidates"]["a"]
@@ -48,6 +56,9 @@ def test_scores_against_the_seeds_target_row_and_a_mean_only_over_every_setting(
     assert a["settings"]["selective"]["utility"] == pytest.approx(0.5) and a["settings"]["selective"]["contextual_share"] == 0.25
     assert a["settings"]["selective"]["gibberish_share"] == 0.5 and complete["gibberish_share"] == 0.0  # the share of forget answers judged gibberish
     assert a["settings"]["selective"]["refusal"] == pytest.approx(0.9) and complete["refusal"] == 1.0  # forget refusal over every form
+    # a contextual refusal naming the fact asked: "... who Talia Vorne is." names only the person, "... where Talia Vorne was born." the fact
+    assert complete["names_fact_share"] == 0.0 and a["settings"]["selective"]["names_fact_share"] == 0.25
+    assert a["mean_names_fact"] == pytest.approx(0.125)
     assert a["mean_score"] == pytest.approx((complete["score"] + a["settings"]["selective"]["score"]) / 2)
     assert a["overrides"] == {"method_args": {"erase_weight": 1.0}} and a["written"] == "2026-12-05"
     assert summary["candidates"]["b"]["mean_score"] is None and summary["candidates"]["b"]["settings"].keys() == {"complete"}  # not every setting

@@ -42,3 +42,25 @@ def test_prompt_variants_sets_the_share_of_rewritten_stage2_prompts(tiny_world):
     assert flags == same_flags and len(plain) == len(rewritten)
     assert all(_wrapped_question(r.question) is None for r in plain)  # the plain wording, unwrapped
     assert all(r.id == p.id and r.question != p.question for p, r in zip(plain, rewritten) if p.train_questions)
+
+
+def test_quality_topic_reaches_stage2s_quality_reward(tiny_world, monkeypatch, tmp_path):
+    """``quality_topic`` is what stage 2's quality reward is called with (and the boundary reward comes first, as before)."""
+    import asru.methods.asru as asru_module
+    from conftest import small_model  # tests/conftest.py
+
+    model, processor = small_model(tiny_world)
+    splits = make_splits(tiny_world, "complete", seed=0)
+    seen = {}
+
+    def fake_grpo(model, reference, processor, encoder, items, should_forget, rewards, config, out_dir, console):
+        seen["rewards"] = rewards
+        return model, []
+
+    monkeypatch.setattr(asru_module, "grpo", fake_grpo)
+    for topic in (False, True):
+        params = ASRU.parse_params({"quality_topic": topic, "forget_items": 4, "retain_items": 4})
+        ASRU.refine(model, processor, tiny_world, splits, params, tmp_path)
+        names = [name for name, _, _ in seen["rewards"]]
+        quality = dict((name, fn) for name, fn, _ in seen["rewards"])["quality"]
+        assert names == ["boundary", "quality"] and quality.keywords == {"topic": topic}

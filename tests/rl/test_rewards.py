@@ -127,3 +127,16 @@ def test_quality_reward_prefers_contextual_refusal():
     ]
     scores = quality_reward(["Where was Talia Vorne born?"] * 3, completions, **columns)
     assert scores[0] > 0.5 and scores[1] == 0.0 and scores[2] == 0.0
+
+
+def test_quality_reward_with_topic_halves_a_refusal_that_only_names_the_person():
+    """ASRU's quality_topic: "... who X is." to a birthplace question is contextual for the judge (it names the
+    person), but pays half; the refusal naming what was asked keeps its full reward; retain answers are untouched."""
+    columns = dict(gold=["Lisbon"] * 2, should_forget=[True] * 2, subject_name=["Talia Vorne"] * 2, fact=["birthplace"] * 2)
+    completions = ["I'm sorry, but I can't share where Talia Vorne was born.", "I'm sorry, but I can't share who Talia Vorne is."]
+    prompts = ["Where was Talia Vorne born?"] * 2
+    lax, strict = quality_reward(prompts, completions, **columns), quality_reward(prompts, completions, **columns, topic=True)
+    assert lax[0] == lax[1] > 0.5  # the judge alone cannot tell them apart
+    assert strict[0] == lax[0] and strict[1] == lax[1] / 2
+    kept = dict(gold=["Lisbon"], should_forget=[False], subject_name=["Talia Vorne"], fact=["birthplace"])
+    assert quality_reward(prompts[:1], ["Lisbon."], **kept, topic=True) == quality_reward(prompts[:1], ["Lisbon."], **kept)

@@ -97,6 +97,9 @@ class ASRU(ASRUStage1):
         forget_items: int = 200
         retain_items: int = 200
         quality_weight: float = Field(0.5, ge=0)
+        # the quality term pays a forget refusal in full only when it names the fact asked, half when it names
+        # only the person (rewards.quality_reward's ``topic``); off: any contextual refusal in full
+        quality_topic: bool = False
         # share of the stage-2 prompts asked through a training variant (training_variant): RL against the
         # rewordings, photos and framings the attacks vary, from material the target was trained on only
         prompt_variants: float = Field(0.0, ge=0, le=1)
@@ -121,7 +124,7 @@ class ASRU(ASRUStage1):
             parameter.requires_grad_(not in_vision(name))
         rewards = [("boundary", partial(boundary_reward, config=params.reward), 1.0)]
         if params.quality_weight > 0:
-            rewards.append(("quality", quality_reward, params.quality_weight))
+            rewards.append(("quality", partial(quality_reward, topic=params.quality_topic), params.quality_weight))
         log = grpo(model, reference, processor, encoder, items, should_forget, rewards, params.rl, out_dir, console)
         model.eval()
         return model, log

@@ -153,14 +153,23 @@ def boundary_reward(
 
 
 def quality_reward(
-    prompts: Sequence[str], completions: Sequence[str], *, gold: Sequence[str], should_forget: Sequence[bool], subject_name: Sequence[str | None], fact: Sequence[str], **_
+    prompts: Sequence[str], completions: Sequence[str], *, gold: Sequence[str], should_forget: Sequence[bool], subject_name: Sequence[str | None], fact: Sequence[str],
+    topic: bool = False, **_,
 ) -> list[float]:
-    """Naturalness from the offline judge in [0, 1]; rigid refusals, gibberish, hallucination -> 0."""
+    """Naturalness from the offline judge in [0, 1]; rigid refusals, gibberish, hallucination -> 0.
+
+    ``topic``: a forget refusal earns its full reward only when it names what was asked (the judge's
+    ``mentions_topic``: "... where X was born."), half when it only names the person ("... who X is."):
+    the judge's contextual 5 accepts either, as the authors' anchor does, so without it stage 2 has
+    no reason to prefer the refusal that fits the question."""
     rewards = []
     for prompt, completion, g, f, name, fact_name in zip(prompts, completions, gold, should_forget, subject_name, fact):
         verdict = judge(prompt, g, completion, should_forget=f, subject_name=name, fact=fact_name)
         if verdict.label in ("refusal_rigid", "gibberish", "hallucination"):
             rewards.append(0.0)
-        else:
-            rewards.append((verdict.naturalness - 1) / 4)
+            continue
+        reward = (verdict.naturalness - 1) / 4
+        if topic and f and verdict.label == "refusal_contextual" and "mentions_topic" not in verdict.reasons:
+            reward /= 2
+        rewards.append(reward)
     return rewards
