@@ -171,8 +171,7 @@ def plan(config: DemoConfig, world, world_dir: Path, target_dir: Path) -> list:
                 get_method(method).parse_params(unlearn_config.method_args)
             except ValidationError as error:
                 raise ConfigError(describe_validation_error(error, f"method_overrides.{method}")) from None
-            record = unlearn_record(common, method, unlearn_config)
-            record["steps"] = unlearn_config.steps or get_method(method).default_steps  # a retuned default step count makes the run stale too
+            record = unlearn_record(common, method, unlearn_config)  # its steps resolved: a retuned default step count makes the run stale too
             runs.append(PlannedRun(setting, method, config.seed, out / setting / method, record, unlearn_config))
     return runs
 
@@ -217,8 +216,8 @@ def training_steps(method: str, unlearn_config) -> dict[str, dict[str, int]]:
     from asru.methods.base import get_method
 
     method_cls = get_method(method)
-    steps = {"train": {"ran": unlearn_config.steps or method_cls.default_steps, "default": method_cls.default_steps}}
-    params = method_cls.parse_params(unlearn_config.method_args)
+    resolved, params = unlearn_config.with_method_defaults()
+    steps = {"train": {"ran": resolved.steps, "default": method_cls.default_steps}}
     if hasattr(method_cls, "refine") and getattr(params, "stage", "1") != "1":
         steps["rl"] = {"ran": params.rl.steps, "default": type(params.rl)().steps}
     return steps
