@@ -321,7 +321,7 @@ def unlearn(
     )
     eval_subset(splits, eval_config)  # an unknown split name fails here, not after training
     method_cls = get_method(config.method)
-    params = method_cls.parse_params(config.method_args)
+    resolved, params = config.with_method_defaults()
     check_method_fits_model(config.method, params, model, model_path)
     # written only once every input checked out, so a bad re-run leaves an earlier run folder as it was
     check_writable(out)
@@ -357,7 +357,6 @@ def unlearn(
         timing={**ahead, "train_seconds": round(train_seconds, 2), "total_train_seconds": round(time.perf_counter() - started, 2)}, training_logs=logs, judge=judge, chain=chain, target_model=base_model, saved_model=out / "model",
     )
     # the chain travels with the model: the next `asru unlearn --model out/model` continues it, `asru audit out/model` checks it
-    resolved = config.with_method_defaults()[0].model_dump(mode="json")
-    record = record_from_run(results, chain, base_model=base_model, config=resolved, method_params=params.model_dump(mode="json"), run=out)
+    record = record_from_run(results, chain, base_model=base_model, config=resolved.model_dump(mode="json"), method_params=params.model_dump(mode="json"), run=out)
     write_model_card(out / "model", record)
     return results
