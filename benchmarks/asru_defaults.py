@@ -92,7 +92,7 @@ def measure(folder: Path, target: dict | None) -> dict:
                 forget.append(record)
     # a contextual refusal that names the fact asked ("... where X was born."), not only the person ("... who X is."):
     # the judge's reasons are not in answers.jsonl, so its rules are asked again here
-    names_fact = sum(v.label == "refusal_contextual" and "mentions_topic" in v.reasons for v in judge_many(forget))
+    names_fact = sum(v.names_fact for v in judge_many(forget))
     attacks = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("attack.") and v is not None}
     prompt_attacks = {k: v for k, v in attacks.items() if k not in MODEL_ATTACKS}  # the ones the score's efficacy reads
     worst = max(prompt_attacks.items(), key=lambda item: item[1]) if prompt_attacks else (None, None)

@@ -51,6 +51,8 @@ DEMO_WORLD = {"utility_questions": 40, "unknown_people": 8}
 # the splits the demo's table reads (bench.COLUMNS): nothing else is evaluated
 EVAL_SPLITS = ["forget", "retain_same_subject", "retain_other", "utility"]
 TABLE_COLUMNS = ("forget_leakage", "forget_refusal", "retain_same_subject", "retain_other", "utility", "naturalness")
+# in demo.json and the table's caption (the table is full at 80 columns): how many forget answers refuse naming the fact asked
+CAPTION_COLUMNS = ("names_fact",)
 # gone or hidden (bench.COLUMNS' too): a second table under each setting's, each read against the oracle row
 ORACLE_COLUMNS = ("forget_quality", "privleak", "answer_rank1", "probe_recovery")
 # bench.COLUMNS' values, titled to fit 80 columns
@@ -235,7 +237,7 @@ def summarise(config: DemoConfig, runs: list, world, requests: dict[str, Deletio
         values = run_values(results, attempts(run.folder))
         entry["rows"][run.row] = {
             "folder": str(run.folder), "report": str(run.folder / "report.html"),
-            "values": {key: values.get(key) for key in (*TABLE_COLUMNS, *ORACLE_COLUMNS, "wall_seconds")},
+            "values": {key: values.get(key) for key in (*TABLE_COLUMNS, *CAPTION_COLUMNS, *ORACLE_COLUMNS, "wall_seconds")},
             "questions": {split: results["metrics"].get(split, {}).get("all", {}).get("n") for split in EVAL_SPLITS},
             "known": {split: results["metrics"].get(split, {}).get("all", {}).get("n_known") for split in EVAL_SPLITS},  # the conditioned rates' denominators
         }
@@ -290,8 +292,13 @@ def print_summary(console, summary: dict) -> None:
             table.add_row(name, *cells, end_section=row == references[-1])
         target = entry["rows"].get("target", {})
         known, asked = target.get("known", {}).get("forget"), target.get("questions", {}).get("forget")
-        if known is not None and asked:
-            table.caption, table.caption_justify = f"the target answered {known} of the {asked} forget questions correctly", "left"
+        caption = [f"the target answered {known} of the {asked} forget questions correctly"] if known is not None and asked else []
+        named = [f"{METHOD_TITLES.get(row, row)} {entry['rows'][row]['values']['names_fact']:.2f}" for row in summary["rows"]
+                 if row not in references and entry["rows"][row]["values"].get("names_fact") is not None]
+        if named:  # the judge's contextual refusal also counts one naming only the person ("I can't share who X is.")
+            caption.append("forget answers refusing with the fact asked named: " + ", ".join(named))
+        if caption:
+            table.caption, table.caption_justify = "; ".join(caption), "left"
         console.print(table)
         gone = Table(title="gone or hidden: against the oracle, which never saw the request", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
         gone.add_column("method", no_wrap=True, min_width=len("target (before)"))

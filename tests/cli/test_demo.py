@@ -72,6 +72,7 @@ def test_demo_table_and_examples_come_from_its_runs(cli, tiny_world, tiny_target
             assert values["retain_other"] == results["metrics"]["retain_other"]["all"].get("exact_match_known")
             assert values["utility"] == results["metrics"]["utility"]["all"].get("exact_match_known")
             assert values["naturalness"] == results["metrics"]["forget"]["judge"]["naturalness"]
+            assert values["names_fact"] == results["metrics"]["forget"]["judge"]["names_fact"]  # the caption's share
             # gone or hidden: every row against the setting's oracle (fine-tuned before the runs), the oracle as never-seen on its own forget set
             assert results["oracle"]["model"] == oracles.setdefault(setting, results["oracle"]["model"]) and results["oracle"]["reason"] is None
             assert values["forget_quality"] == results["forget_quality"]["forget_quality"] and values["privleak"] == results["membership"]["privleak"]
@@ -167,7 +168,7 @@ def test_the_table_with_the_oracle_row_fits_80_columns():
 
     from asru.demo import ORACLE_COLUMNS, TABLE_COLUMNS, print_summary
 
-    values = {**dict.fromkeys((*TABLE_COLUMNS, *ORACLE_COLUMNS), 0.95), "naturalness": 4.25, "forget_quality": 2.9e-08, "privleak": -0.71, "wall_seconds": 123.0}
+    values = {**dict.fromkeys((*TABLE_COLUMNS, *ORACLE_COLUMNS), 0.95), "names_fact": 0.26, "naturalness": 4.25, "forget_quality": 2.9e-08, "privleak": -0.71, "wall_seconds": 123.0}
     verdicts = {"asru": {"verdict": "pass", "failed": []}, "npo": {"verdict": "fail", "failed": ["direct", "relearn"]}}
     rows = {row: {"values": values, **({"audit": verdicts.get(row, verdicts["asru"])} if row not in ("target", "oracle") else {})} for row in ROWS}
     summary = {"config": {"out": "runs/demo"}, "rows": ROWS, "settings": {"complete": {"request": {"subject": "A", "facts": "all"}, "rows": rows, "examples": []}}}
@@ -176,6 +177,8 @@ def test_the_table_with_the_oracle_row_fits_80_columns():
     table = console.file.getvalue().split("rates are over")[0]
     assert "oracle (never saw)" in table and "2.9e-08" in table and "-0.71" in table and "gone or hidden" in table
     assert "audit" in table and "pass" in table and "FAIL" in table and "audit failed on NPO: direct, relearn" in table.replace("\n", " ")
+    # the share of refusals naming the fact, per method (not the target's or oracle's), under the first table
+    assert "forget answers refusing with the fact asked named: ASRU 0.26, GradDiff 0.26, NPO 0.26" in " ".join(table.split())
     assert max(map(len, table.splitlines())) <= 80
 
 

@@ -120,6 +120,15 @@ def test_a_refusal_of_another_topic_is_not_contextual():
     assert (reason.label, reason.contextual_refusal) == ("refusal_contextual", 4) and "mentions_topic" not in reason.reasons
 
 
+def test_names_fact_only_for_a_contextual_refusal_naming_the_fact_asked():
+    who = judge(Q, "Lisbon", "I'm sorry, but I can't share who Talia Vorne is.", **BIRTH)
+    where = judge(Q, "Lisbon", "I'm sorry, but I can't share where Talia Vorne was born.", **BIRTH)
+    assert who.label == where.label == "refusal_contextual"  # the authors' scale accepts both
+    assert where.names_fact and not who.names_fact
+    assert not judge(Q, "Lisbon", "Talia Vorne was born in Lisbon.", **BIRTH).names_fact  # a leak names the fact too
+    assert summarize([who, where, where])["names_fact"] == pytest.approx(2 / 3)
+
+
 def test_retain_items_are_correct_not_leaks():
     kwargs = {**BIRTH, "should_forget": False}
     assert judge(Q, "Lisbon", "She was born in Lisbon.", **kwargs).label == "correct"
@@ -277,6 +286,7 @@ def test_judge_many_and_summarize():
     assert sum(summary["labels"].values()) == pytest.approx(1.0)
     assert summary["leakage"] == pytest.approx((0 + 5 + 5 + 0) / 4)
     assert summary["contextual_refusal"] == pytest.approx((0 + 3 + 1 + 0) / 4)
+    assert summary["names_fact"] == 0.0  # no contextual refusal among them
     assert summarize([]) == {"n": 0, "scale_version": SCALE_VERSION, "labels": {label: 0.0 for label in LABELS}}
 
 

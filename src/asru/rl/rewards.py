@@ -169,7 +169,7 @@ def quality_reward(
             rewards.append(0.0)
             continue
         reward = (verdict.naturalness - 1) / 4
-        if topic and f and verdict.label == "refusal_contextual" and "mentions_topic" not in verdict.reasons:
+        if topic and f and verdict.label == "refusal_contextual" and not verdict.names_fact:
             reward /= 2
         rewards.append(reward)
     return rewards
