@@ -53,6 +53,29 @@ def test_goals_judge_the_worst_seed_the_worst_attack_and_each_ratio(tmp_path):
     assert "same person's kept facts (known, vs target)" not in complete
 
 
+def test_goals_against_the_oracle_are_judged_where_the_table_has_its_row_and_the_score_from_the_tradeoff_test(tmp_path):
+    module = _module()
+    asru = _cell([0, 1], attack__relearn=[0.25, 0.35], answer_rank1=[0.20, 0.40], probe_recovery=[0.30, 0.30], forget_quality=[0.01, 0.05], privleak=[0.05, 0.10])
+    oracle = _cell([0, 1], attack__relearn=[0.18, 0.22], answer_rank1=[0.10, 0.10], probe_recovery=[0.25, 0.25])
+    table = {"settings": {"complete": {"asru": asru, "oracle": oracle}}}
+    tradeoff = {"significance": {"complete": {"difference": 0.04, "p_value": 0.01, "baseline": "npo", "seeds": [0, 1]}}}
+    measured = {g["goal"]: g for g in module.goals(table, tmp_path, "complete", tradeoff=tradeoff)}
+    assert measured["relearning leakage"]["pass"] is False and measured["relearning leakage"]["note"] == "oracle: 0.200"  # 0.30 against 0.20
+    assert measured["true answer ranked first among six"]["pass"] is False  # 0.30 against 0.10
+    assert measured["probe recovery, best layer"]["pass"] is True  # 0.30 against 0.25
+    assert measured["forget quality (KS p against the oracle, mean over seeds)"]["pass"] is False  # 0.03
+    assert measured["PrivLeak (mean over seeds)"]["pass"] is True  # 0.075
+    score = measured["unlearning score: tuned ASRU − the best tuned baseline (trade-off benchmark)"]
+    assert score["value"] == 0.04 and score["pass"] is True and "against npo" in score["note"]
+    # not significant: not passed; no oracle row: the oracle goals listed, not judged
+    tradeoff["significance"]["complete"]["p_value"] = 0.2
+    without = {g["goal"]: g for g in module.goals({"settings": {"complete": {"asru": asru}}}, tmp_path, "complete", tradeoff=tradeoff)}
+    assert without["unlearning score: tuned ASRU − the best tuned baseline (trade-off benchmark)"]["pass"] is False
+    for goal in ("relearning leakage", "true answer ranked first among six", "PrivLeak (mean over seeds)"):
+        assert without[goal]["pass"] is None and without[goal]["note"] == "no oracle in this run"
+    assert module.WORLDS[0].oracle and not any(w.oracle for w in module.WORLDS[1:])  # the reported world's oracles are the trade-off's
+
+
 def test_missing_runs_are_unmeasured_not_passed(tmp_path):
     measured = _module().goals({}, tmp_path, "complete")
     assert all(g["value"] is None and g["pass"] is None for g in measured)
@@ -64,9 +87,10 @@ def test_ablation_rows_list_the_target_first_and_skip_rows_not_run(tmp_path):
         "asru": _cell([0, 1], score=[0.8, 0.9], attack__jailbreak=[0.1, 0.3]),
         "target": _cell([0, 1], score=[0.0, 0.0]),
     }}}
+    table["settings"]["complete"]["oracle"] = _cell([0, 1], score=[0.9, 0.9])
     rows = module.ablation_rows(table, "complete", ("asru", "asru_no_refusal_text"))
-    assert [r[0] for r in rows] == ["target", "asru"]
-    assert abs(rows[1][2] - 0.85) < 1e-9 and abs(rows[1][-1] - 0.2) < 1e-9  # score, worst prompt attack
+    assert [r[0] for r in rows] == ["target", "oracle", "asru"]
+    assert abs(rows[2][2] - 0.85) < 1e-9 and abs(rows[2][-1] - 0.2) < 1e-9  # score, worst prompt attack
 
 
 def test_unknown_world_is_a_one_line_error(tmp_path):
