@@ -268,6 +268,7 @@ def main() -> None:
     results_dir = args.out or (RESULTS / "quick" if args.quick else RESULTS)
     console = Console()
     started = time.perf_counter()
+    tradeoff = json.loads(TRADEOFF.read_text()) if TRADEOFF.is_file() and not args.quick else None
     worlds = []
     for world in (known[name] for name in asked):
         runs = results_dir / "asru_runs" / world.name
@@ -278,7 +279,6 @@ def main() -> None:
         )
         console.rule(f"{world.name}: {world.subjects} people, world seed {world.seed}")
         run_bench(config, console)
-        tradeoff = json.loads(TRADEOFF.read_text()) if TRADEOFF.is_file() and not args.quick else None
         worlds.append(world_record(world, runs, tradeoff))
     record = {
         "benchmark": "asru", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_info(), "versions": versions(),

@@ -52,7 +52,7 @@ DEMO_WORLD = {"utility_questions": 40, "unknown_people": 8}
 EVAL_SPLITS = ["forget", "retain_same_subject", "retain_other", "utility"]
 TABLE_COLUMNS = ("forget_leakage", "forget_refusal", "retain_same_subject", "retain_other", "utility", "naturalness")
 # in demo.json and the table's caption (the table is full at 80 columns): how many forget answers refuse naming the fact asked
-CAPTION_COLUMNS = ("names_fact",)
+CAPTION_COLUMN = "names_fact"
 # gone or hidden (bench.COLUMNS' too): a second table under each setting's, each read against the oracle row
 ORACLE_COLUMNS = ("forget_quality", "privleak", "answer_rank1", "probe_recovery")
 # bench.COLUMNS' values, titled to fit 80 columns
@@ -237,7 +237,7 @@ def summarise(config: DemoConfig, runs: list, world, requests: dict[str, Deletio
         values = run_values(results, attempts(run.folder))
         entry["rows"][run.row] = {
             "folder": str(run.folder), "report": str(run.folder / "report.html"),
-            "values": {key: values.get(key) for key in (*TABLE_COLUMNS, *CAPTION_COLUMNS, *ORACLE_COLUMNS, "wall_seconds")},
+            "values": {key: values.get(key) for key in (*TABLE_COLUMNS, CAPTION_COLUMN, *ORACLE_COLUMNS, "wall_seconds")},
             "questions": {split: results["metrics"].get(split, {}).get("all", {}).get("n") for split in EVAL_SPLITS},
             "known": {split: results["metrics"].get(split, {}).get("all", {}).get("n_known") for split in EVAL_SPLITS},  # the conditioned rates' denominators
         }
@@ -293,8 +293,8 @@ def print_summary(console, summary: dict) -> None:
         target = entry["rows"].get("target", {})
         known, asked = target.get("known", {}).get("forget"), target.get("questions", {}).get("forget")
         caption = [f"the target answered {known} of the {asked} forget questions correctly"] if known is not None and asked else []
-        named = [f"{METHOD_TITLES.get(row, row)} {entry['rows'][row]['values']['names_fact']:.2f}" for row in summary["rows"]
-                 if row not in references and entry["rows"][row]["values"].get("names_fact") is not None]
+        named = [f"{METHOD_TITLES.get(row, row)} {entry['rows'][row]['values'][CAPTION_COLUMN]:.2f}" for row in summary["rows"]
+                 if row not in references and entry["rows"][row]["values"].get(CAPTION_COLUMN) is not None]
         if named:  # the judge's contextual refusal also counts one naming only the person ("I can't share who X is.")
             caption.append("forget answers refusing with the fact asked named: " + ", ".join(named))
         if caption:
