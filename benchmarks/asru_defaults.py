@@ -10,7 +10,10 @@ setting the unlearning score and its parts against the target row of the same se
 share of the forget answers (and of those naming the fact asked), the worst attack, PrivLeak and forget
 quality. It reports; the rule decides.
 A candidate may name another ``method``: a tuned baseline run with what an adopted ASRU default gives
-ASRU (the parity rows), so that no method gets training material the others are denied.
+ASRU (the parity rows), so that no method gets training material the others are denied. A candidate may
+name its own ``seeds`` (validation seeds, never a test seed): where a seed has no target row in the
+tuning's folders, its target and oracle rows are built first (``asru bench`` with no method, into
+benchmarks/results/asru_defaults_reference/; the oracles are cached like every other).
 
     .venv/bin/python benchmarks/asru_defaults.py                       # run what is missing, then the tables
     .venv/bin/python benchmarks/asru_defaults.py --candidates erase2_floor
@@ -40,6 +43,7 @@ RESULTS = HERE / "results"
 RUNS = RESULTS / "asru_defaults_runs"
 CANDIDATES_FILE = HERE.parent / "configs" / "bench" / "asru_defaults.yaml"
 VALIDATION_TARGET_ROWS = RESULTS / "runs" / "validation"  # asru bench --tune's target rows: <setting>/target/seed<N>
+REFERENCE = RESULTS / "asru_defaults_reference"  # asru bench's target and oracle rows of the seeds the tuning has none of
 
 
 def load_candidates(path: Path) -> dict:
@@ -65,7 +69,20 @@ def finished(name: str, setting: str, seed: int) -> bool:
 
 def overrides(candidate: dict) -> dict:
     """The candidate's UnlearnConfig fields (on top of ``method: asru``; a candidate may name its own), without its bookkeeping."""
-    return {k: v for k, v in candidate.items() if k not in ("name", "note", "rule", "written", "settings")}
+    return {k: v for k, v in candidate.items() if k not in ("name", "note", "rule", "written", "settings", "seeds")}
+
+
+def candidate_seeds(data: dict, candidate: dict) -> list[int]:
+    """The candidate's own validation seeds, else the file's; a test seed is refused (it would report what chose)."""
+    from asru.bench import TEST_SEEDS
+
+    seeds = candidate.get("seeds", data["seeds"])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(seed, int) for seed in seeds):
+        raise ConfigError(f"candidate {candidate['name']}: field 'seeds' must be a non-empty list of integers, got {seeds!r}")
+    reported = sorted(set(seeds) & set(TEST_SEEDS))
+    if reported:
+        raise ConfigError(f"candidate {candidate['name']}: field 'seeds': {reported[0]} is a test seed (asru.bench.TEST_SEEDS); defaults are chosen on validation seeds only")
+    return seeds
 
 
 def run_candidate(data: dict, candidate: dict, setting: str, seed: int, console: Console) -> None:
@@ -119,15 +136,29 @@ def mean_over_seeds(per_seed: list[dict]) -> dict:
 
 
 def target_values(setting: str, seed: int) -> dict | None:
-    """The target row's values at this seed: its run folder, or where that is gone, what validation.json recorded."""
-    path = VALIDATION_TARGET_ROWS / setting / "target" / f"seed{seed}" / "results.json"
-    if path.is_file():
-        return run_values(json.loads(path.read_text(encoding="utf-8")))
+    """The target row's values at this seed: its run folder (the tuning's, else this script's), or where that is gone, what validation.json recorded."""
+    for path in (VALIDATION_TARGET_ROWS / setting / "target" / f"seed{seed}" / "results.json", REFERENCE / "runs" / setting / "target" / f"seed{seed}" / "results.json"):
+        if path.is_file():
+            return run_values(json.loads(path.read_text(encoding="utf-8")))
     recorded = RESULTS / "validation.json"
     if not recorded.is_file():
         return None
     cell = json.loads(recorded.read_text(encoding="utf-8")).get("settings", {}).get(setting, {}).get("target", {})
     return cell.get("per_seed", {}).get(str(seed))
+
+
+def build_reference_rows(data: dict, setting: str, seed: int, console: Console) -> None:
+    """The target and oracle rows of a seed the tuning never ran (the oracle fine-tuned once per machine, cached).
+
+    ``asru bench`` with no method builds them on its own 40-person world and target; that must be the
+    file's ``model``, or the candidate would be scored against another model's row.
+    """
+    from asru.bench import BenchConfig, run_bench
+
+    run_bench(BenchConfig(out=str(REFERENCE), methods=[], seeds=[seed], settings=[setting], oracle_row=True, use_tuned=False, workers=1), console)
+    record = json.loads((REFERENCE / "runs" / setting / "target" / f"seed{seed}" / "bench_run.json").read_text(encoding="utf-8"))
+    if record.get("target") != Path(data["model"]).expanduser().name:
+        raise ConfigError(f"{CANDIDATES_FILE}: 'model' is {data['model']}, but asru bench's target is {record.get('target')}: the reference rows of seed {seed} would be another model's")
 
 
 def previous_summary() -> dict:
@@ -161,7 +192,8 @@ def markdown(summary: dict) -> str:
             body.append([name, "**mean**", f"**{row['mean_score']:.3f}**", "", "", "", "", "", "", "", cell(row.get("mean_contextual"), 2), cell(row.get("mean_names_fact"), 2), "", "", ""])
     lines += ["", markdown_table(header, body), "", "## Candidates and rules", ""]
     for name, row in summary["candidates"].items():
-        lines.append(f"- **{name}**: {row['note']}" + (f" — rule (written {row['written']}): {row['rule']}" if row.get("rule") else ""))
+        seeds = f" (seeds {', '.join(map(str, row['seeds']))}, mean over them)" if row.get("seeds", summary["seeds"]) != summary["seeds"] else ""
+        lines.append(f"- **{name}**{seeds}: {row['note']}" + (f" — rule (written {row['written']}): {row['rule']}" if row.get("rule") else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -183,23 +215,26 @@ def main(argv: list[str] | None = None) -> dict:
     same_inputs = all(before.get(k) == data[k] for k in ("model", "seeds"))
     for candidate in data["candidates"]:
         settings = candidate.get("settings", data["settings"])
+        seeds = candidate_seeds(data, candidate)
         for setting in settings:
-            for seed in data["seeds"]:
+            for seed in seeds:
                 if not args.report_only and (not wanted or candidate["name"] in wanted) and not finished(candidate["name"], setting, seed):
+                    if target_values(setting, seed) is None:
+                        build_reference_rows(data, setting, seed, console)
                     run_candidate(data, candidate, setting, seed, console)
         measured = {}
         for setting in settings:
-            per_seed = [measure(run_folder(candidate["name"], setting, seed), target_values(setting, seed)) for seed in data["seeds"] if finished(candidate["name"], setting, seed)]
+            per_seed = [measure(run_folder(candidate["name"], setting, seed), target_values(setting, seed)) for seed in seeds if finished(candidate["name"], setting, seed)]
             if per_seed:
                 measured[setting] = mean_over_seeds(per_seed)
             else:  # no folder here (a lost or fresh machine): the committed numbers of the same candidate, world, model and seeds
                 old = before.get("candidates", {}).get(candidate["name"], {}) if same_inputs else {}
-                if old.get("overrides") == overrides(candidate) and setting in old.get("settings", {}):
+                if old.get("overrides") == overrides(candidate) and old.get("seeds", data["seeds"]) == seeds and setting in old.get("settings", {}):
                     measured[setting] = old["settings"][setting]
         complete = len(measured) == len(data["settings"]) and all(m["score"] is not None for m in measured.values())
         summary["candidates"][candidate["name"]] = {
             "note": candidate.get("note", ""), "rule": candidate.get("rule"), "written": str(candidate["written"]) if candidate.get("written") else None,
-            "overrides": overrides(candidate),
+            "overrides": overrides(candidate), "seeds": seeds,
             "settings": measured,
             "mean_score": statistics.fmean(m["score"] for m in measured.values()) if complete else None,
             "mean_contextual": statistics.fmean(m["contextual_share"] or 0.0 for m in measured.values()) if complete else None,

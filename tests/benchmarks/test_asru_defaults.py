@@ -126,3 +126,45 @@ def test_a_candidate_may_name_another_method_and_its_training_forms(tmp_path, mo
     assert out_p == tmp_path / "runs" / "p" / "complete" / "seed100"
     assert (npo.method, npo.learning_rate, npo.train_forms, npo.seed) == ("npo", 3e-4, ["qa", "mcq"], 100)
     assert (asru_config.method, asru_config.setting, asru_config.train_forms) == ("asru", "selective", None)  # None: the method's own forms
+
+
+def test_a_candidate_with_its_own_seeds_gets_the_missing_seeds_reference_rows_first(tmp_path, monkeypatch):
+    """Seed 101 has no tuning folder: asru bench builds its target and oracle rows, then the candidate runs; the mean is over both seeds."""
+    import asru.bench
+
+    module = benchmark_script("asru_defaults")
+    for name, path in (("RUNS", tmp_path / "runs"), ("VALIDATION_TARGET_ROWS", tmp_path / "validation"), ("RESULTS", tmp_path), ("REFERENCE", tmp_path / "reference")):
+        monkeypatch.setattr(module, name, path)
+    file = tmp_path / "candidates.yaml"
+    file.write_text(yaml.safe_dump({"world": "w", "model": "~/m/target1", "seeds": [100], "settings": ["complete"],
+                                    "candidates": [{"name": "a"}, {"name": "b", "seeds": [100, 101]}]}))
+    _run(tmp_path / "validation" / "complete" / "target" / "seed100", _results(0.9, 0.8, 1.0, 0.9), [])
+    events = []
+
+    def bench(config, console):
+        events.append(("bench", config.seeds, config.settings, config.methods, config.oracle_row))
+        folder = Path(config.out) / "runs" / "complete" / "target" / f"seed{config.seeds[0]}"
+        _run(folder, _results(0.9, 0.4, 1.0, 0.9), [])
+        (folder / "bench_run.json").write_text(json.dumps({"target": "target1"}))
+
+    def candidate(data, cand, setting, seed, console):
+        events.append((cand["name"], seed))
+        _run(tmp_path / "runs" / cand["name"] / setting / f"seed{seed}", _results(0.0, 0.8 if seed == 100 else 0.4, 0.5, 0.0), ["refusal_contextual"])
+
+    monkeypatch.setattr(asru.bench, "run_bench", bench)
+    monkeypatch.setattr(module, "run_candidate", candidate)
+    summary = module.main(["--file", str(file)])
+    assert events == [("a", 100), ("b", 100), ("bench", [101], ["complete"], [], True), ("b", 101)]
+    b = summary["candidates"]["b"]
+    assert b["seeds"] == [100, 101] and summary["candidates"]["a"]["seeds"] == [100]
+    # utility 0.8 / 0.8 on seed 100 and 0.4 / 0.4 on seed 101 (each against its own seed's target row): 1.0 either way
+    assert b["settings"]["complete"]["utility"] == pytest.approx(1.0)
+    assert "**b** (seeds 100, 101, mean over them)" in (tmp_path / "asru_defaults.md").read_text()
+    # asru bench's target is another model than the file's: a one-line error, not a candidate scored against the wrong row
+    file.write_text(yaml.safe_dump({"world": "w", "model": "~/m/other", "seeds": [100], "settings": ["complete"], "candidates": [{"name": "c", "seeds": [102]}]}))
+    with pytest.raises(ConfigError, match="another model's"):
+        module.main(["--file", str(file)])
+    # a test seed chooses nothing
+    file.write_text(yaml.safe_dump({"world": "w", "model": "m", "seeds": [100], "settings": ["complete"], "candidates": [{"name": "c", "seeds": [100, 3]}]}))
+    with pytest.raises(ConfigError, match="3 is a test seed"):
+        module.main(["--report-only", "--file", str(file)])
