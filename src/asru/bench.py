@@ -39,6 +39,7 @@ from asru.errors import AsruError, ConfigError, DataError, WorkerOutcome, call_i
 from asru.eval.settings import Setting, default_requests
 from asru.io import atomic_write_json, atomic_write_text, check_writable
 from asru.report.results import load_results
+from asru.ui import time_left
 
 SETTINGS: tuple[str, ...] = ("complete", "selective", "personalized")
 DEFAULT_METHODS_FILE = Path(__file__).resolve().parents[2] / "configs" / "bench" / "methods.yaml"
@@ -564,6 +565,7 @@ def execute_parallel(todo: list[PlannedRun], world_dir: Path, target_dir: Path, 
     if console:
         console.print(f"{len(todo)} runs in {workers} processes side by side ({threads} torch thread{'s' if threads > 1 else ''} each), {order}")
     cpu_seconds: dict[str, float] = {}
+    began = time.perf_counter()
     progress = Progress(
         SpinnerColumn(), TextColumn(f"[bold]{label}[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
         console=console, disable=console is None, transient=True,
@@ -580,8 +582,10 @@ def execute_parallel(todo: list[PlannedRun], world_dir: Path, target_dir: Path, 
                     outcome.raise_if_interrupted(f"{name(run)}: ")
                     cpu_seconds[name(run)] = round(outcome.cpu_seconds, 1)
                     progress.advance(task)
-                    if console:  # the count too: in a log (no live bar) it is the only progress there is
-                        console.print(f"[green]done[/green] {name(run)} in {outcome.wall_seconds:.0f} s (CPU {outcome.cpu_seconds:.0f} s), {len(cpu_seconds)} of {len(todo)}", soft_wrap=True)
+                    if console:  # the count and the time left too: in a log (no live bar) they are the only progress there is
+                        left = time_left(time.perf_counter() - began, len(cpu_seconds), len(todo))
+                        console.print(f"[green]done[/green] {name(run)} in {outcome.wall_seconds:.0f} s (CPU {outcome.cpu_seconds:.0f} s), {len(cpu_seconds)} of {len(todo)}"
+                                      + (f", {left} at this pace" if left else ""), soft_wrap=True)
     except BaseException as error:
         stop_pool(executor, error)
         raise

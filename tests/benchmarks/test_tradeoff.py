@@ -509,3 +509,29 @@ def test_per_setting_fields_apply_in_their_setting_only_under_the_grid_point_and
     assert entry.fields_for("selective") == {"method": "npo", "steps": 10}
     assert entry.point_fields({"learning_rate": 3e-4, "steps": 30}, "complete") == {"method": "npo", "steps": 30, "train_forms": ["qa", "cloze", "mcq"], "learning_rate": 3e-4}
     assert entry.point_fields({"learning_rate": 3e-4}, "personalized") == {"method": "npo", "steps": 10, "learning_rate": 3e-4}
+
+
+def _quick_worker_run(run, world_dir, target_dir, threads):
+    """bench._worker_run's stand-in: every run finishes at once."""
+    from asru.errors import WorkerOutcome
+
+    return WorkerOutcome(False, wall_seconds=1.0, cpu_seconds=1.0)
+
+
+def test_side_by_side_runs_log_each_finish_with_the_count_and_the_time_left(tmp_path, monkeypatch):
+    """In a log there is no live bar: each "done" line says how many are finished and, but for the last, the time left."""
+    import io
+
+    from rich.console import Console
+
+    import asru.bench as bench_module
+    from asru.bench import PlannedRun, execute_parallel
+
+    monkeypatch.setattr(bench_module, "_worker_run", _quick_worker_run)
+    monkeypatch.setattr(bench_module, "available_cores", lambda: 2)
+    log = io.StringIO()
+    runs = [PlannedRun("complete", "fake", seed, tmp_path, {}) for seed in range(3)]
+    execute_parallel(runs, tmp_path, tmp_path, workers=2, console=Console(file=log, width=200))
+    lines = [line for line in log.getvalue().splitlines() if line.startswith("done")]
+    assert [line.split(", ")[1].split(" of ")[0] for line in lines] == ["1", "2", "3"]
+    assert all("left at this pace" in line for line in lines[:-1]) and "left" not in lines[-1]
