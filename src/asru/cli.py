@@ -364,6 +364,9 @@ def _print_oracle_checks(result: dict) -> None:
         verdict = "no value" if check["passed"] is None else ("[green]pass[/green]" if check["passed"] else "[red]FAIL[/red]")
         table.add_row(name, *(format_value(check.get(key)) for key in ("value", "oracle", "gap", "threshold")), verdict)
     console.print(table)
+    for name, check in result["oracle_checks"].items():
+        if check.get("reading"):
+            console.print(f"[red]{name}[/red]: {escape(check['reading'])}", soft_wrap=True)
 
 
 def _with_lmms_eval_tasks(config, tasks: Optional[str]):

@@ -157,6 +157,10 @@ def test_the_target_scores_far_from_the_oracle_and_fails_the_audit(knowing, tmp_
     audit = json.loads((tmp_path / "run" / "audit.json").read_text())
     assert audit["oracle"]["model"] == str(oracle_dir) and set(audit["failed"]) == {"forget_quality", "privleak", "answer_ranking", "linear_probe"}
     assert "against the retrained oracle" in out and "## Audit against the retrained oracle" in (tmp_path / "run" / "report.md").read_text()
+    # each failed check says in words what it found: the target still favours the forget answers over never-seen people's
+    assert "privleak: the forget answers are likelier than never-seen people's" in " ".join(out.split())
+    assert audit["oracle_checks"]["privleak"]["n"] == membership["n_forget"] and "answer_ranking: given the candidate values" in " ".join(out.split())
+    assert all(("reading" in check) == (check["passed"] is False) for check in audit["oracle_checks"].values())
 
 
 def test_a_model_trained_only_to_refuse_passes_leakage_but_is_caught_by_ranking_and_probe(knowing, tmp_path, cli):

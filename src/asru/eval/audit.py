@@ -90,10 +90,30 @@ def judge_oracle_checks(found: dict, config: AuditConfig) -> dict:
             "rule": "recovery - oracle's <= threshold at every layer", "passed": None if probe_gap is None else probe_gap <= config.max_probe_gap,
         },
     }
+    n_forget = found["membership"].get("n_forget")
+    checks["privleak"]["n"] = n_forget
+    for name, check in checks.items():
+        if check["passed"] is False:
+            check["reading"] = failed_reading(name, check, n_forget)
     failed = [name for name, check in checks.items() if check["passed"] is False]
     if found["oracle"]["model"] is None and config.require_oracle:
         failed.append("oracle")
     return {"oracle": found["oracle"], "oracle_checks": checks, "oracle_failed": failed}
+
+
+def failed_reading(name: str, check: dict, n_forget: int | None) -> str:
+    """What a failed oracle check says about the model, in words (the CLI prints it under the table)."""
+    on = f" (on {n_forget} forget questions: one answer moves it a lot)" if n_forget is not None and n_forget < 10 else ""
+    if name == "privleak":
+        if check["value"] > 0:
+            return ("the forget answers are less likely than never-seen people's answers (Min-K%): the model treats the forget set apart, "
+                    f"e.g. refusing only it, so a membership attack can still tell it was trained on{on}")
+        return f"the forget answers are likelier than never-seen people's answers (Min-K%): the model still favours what it should have forgotten{on}"
+    if name == "forget_quality":
+        return "the truth ratios (truth against wrong values of the same fact) are distributed unlike the oracle's (KS test)"
+    if name == "answer_ranking":
+        return "given the candidate values, the true one is ranked first more often than by the oracle: the fact is still preferred, even if never said"
+    return f"a linear probe reads the forget facts from layer {check.get('layer')}'s states more often than from the oracle's: they are still in the representation"
 
 
 def check_names(steering: bool) -> list[str]:
