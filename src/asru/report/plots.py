@@ -169,7 +169,8 @@ def plot_quality_bars(panels: dict[str, dict[str, dict[str, tuple]]], path: Path
         axis.set_ylabel("judge score on forget answers (0–5)")
         axis.grid(alpha=0.3, axis="y")
         axis.set_title(setting)
-        axis.legend(fontsize=8, loc="upper left")
+        if scales:  # no finished row judged yet (a table of only unfinished runs): no bars, so no legend
+            axis.legend(fontsize=8, loc="upper left")
     return _save(figure, path)
 
 
