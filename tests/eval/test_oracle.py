@@ -161,6 +161,7 @@ def test_the_target_scores_far_from_the_oracle_and_fails_the_audit(knowing, tmp_
     assert "privleak: the forget answers are likelier than never-seen people's" in " ".join(out.split())
     assert audit["oracle_checks"]["privleak"]["n"] == membership["n_forget"] and "answer_ranking: given the candidate values" in " ".join(out.split())
     assert all(("reading" in check) == (check["passed"] is False) for check in audit["oracle_checks"].values())
+    assert "- **privleak**: the forget answers are likelier than never-seen people's" in (tmp_path / "run" / "report.md").read_text()  # and in the report
 
 
 def test_a_model_trained_only_to_refuse_passes_leakage_but_is_caught_by_ranking_and_probe(knowing, tmp_path, cli):

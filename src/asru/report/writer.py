@@ -279,6 +279,9 @@ def audit_markdown(audit: dict) -> str:
         rows = [[name, c.get("value"), c.get("oracle"), c.get("gap"), c.get("threshold"), c.get("rule"), verdict(c.get("passed"))] for name, c in audit["oracle_checks"].items()]
         where = oracle.get("model") or f"no oracle: {oracle.get('reason')}"
         parts += ["", f"## Audit against the retrained oracle ({where})", "", markdown_table(["check", "value", "oracle", "gap", "threshold", "rule", "verdict"], rows)]
+        readings = [f"- **{name}**: {c['reading']}" for name, c in audit["oracle_checks"].items() if c.get("reading")]
+        if readings:  # what each failed check found, in words (asru.eval.audit.failed_reading)
+            parts += ["", *readings]
     return "\n".join(parts)
 
 
