@@ -147,7 +147,7 @@ def target_values(setting: str, seed: int) -> dict | None:
     return cell.get("per_seed", {}).get(str(seed))
 
 
-def build_reference_rows(data: dict, setting: str, seed: int, console: Console) -> None:
+def build_reference_rows(data: dict, setting: str, seed: int, console: Console, source: Path = CANDIDATES_FILE) -> None:
     """The target and oracle rows of a seed the tuning never ran (the oracle fine-tuned once per machine, cached).
 
     ``asru bench`` with no method builds them on its own 40-person world and target; that must be the
@@ -158,7 +158,7 @@ def build_reference_rows(data: dict, setting: str, seed: int, console: Console) 
     run_bench(BenchConfig(out=str(REFERENCE), methods=[], seeds=[seed], settings=[setting], oracle_row=True, use_tuned=False, workers=1), console)
     record = json.loads((REFERENCE / "runs" / setting / "target" / f"seed{seed}" / "bench_run.json").read_text(encoding="utf-8"))
     if record.get("target") != Path(data["model"]).expanduser().name:
-        raise ConfigError(f"{CANDIDATES_FILE}: 'model' is {data['model']}, but asru bench's target is {record.get('target')}: the reference rows of seed {seed} would be another model's")
+        raise ConfigError(f"{source}: 'model' is {data['model']}, but asru bench's target is {record.get('target')}: the reference rows of seed {seed} would be another model's")
 
 
 def previous_summary() -> dict:
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> dict:
             for seed in seeds:
                 if not args.report_only and (not wanted or candidate["name"] in wanted) and not finished(candidate["name"], setting, seed):
                     if target_values(setting, seed) is None:
-                        build_reference_rows(data, setting, seed, console)
+                        build_reference_rows(data, setting, seed, console, args.file)
                     run_candidate(data, candidate, setting, seed, console)
         measured = {}
         for setting in settings:

@@ -162,7 +162,7 @@ def test_a_candidate_with_its_own_seeds_gets_the_missing_seeds_reference_rows_fi
     assert "**b** (seeds 100, 101, mean over them)" in (tmp_path / "asru_defaults.md").read_text()
     # asru bench's target is another model than the file's: a one-line error, not a candidate scored against the wrong row
     file.write_text(yaml.safe_dump({"world": "w", "model": "~/m/other", "seeds": [100], "settings": ["complete"], "candidates": [{"name": "c", "seeds": [102]}]}))
-    with pytest.raises(ConfigError, match="another model's"):
+    with pytest.raises(ConfigError, match=f"{file}: .model. is ~/m/other.*another model.s"):
         module.main(["--file", str(file)])
     # a test seed chooses nothing
     file.write_text(yaml.safe_dump({"world": "w", "model": "m", "seeds": [100], "settings": ["complete"], "candidates": [{"name": "c", "seeds": [100, 3]}]}))
