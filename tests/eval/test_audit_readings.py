@@ -7,7 +7,7 @@ def _found(privleak: float, n_forget: int, rank1: float = 0.0) -> dict:
     return {
         "oracle": {"model": "oracle", "reason": None},
         "forget_quality": {"forget_quality": 0.5},
-        "membership": {"privleak": privleak, "n_forget": n_forget},
+        "membership": {"privleak": privleak, "n_forget": n_forget, "min_k": {"forget_mean": 14.93, "holdout_mean": 5.27}},
         "answer_ranking": {"rank1": rank1, "rank1_oracle": 0.0},
         "linear_probe": {"gap": 0.0, "gap_layer": 1, "layers": [1], "recovery": [0.2], "recovery_oracle": [0.2]},
     }
@@ -18,6 +18,7 @@ def test_a_failed_privleak_says_which_way_and_warns_on_few_questions():
     check = refusing["oracle_checks"]["privleak"]
     assert refusing["oracle_failed"] == ["privleak"] and check["n"] == 4
     assert "less likely than never-seen people's" in check["reading"] and "on 4 forget questions" in check["reading"]
+    assert "14.9 against 5.3 nats a token" in check["reading"] and (check["forget_mean"], check["holdout_mean"]) == (14.93, 5.27)
     knowing = judge_oracle_checks(_found(-0.9, 40), AuditConfig())["oracle_checks"]["privleak"]
     assert "likelier than never-seen people's" in knowing["reading"] and "forget questions" not in knowing["reading"]  # 40: no warning
     passed = judge_oracle_checks(_found(0.2, 4), AuditConfig())["oracle_checks"]

@@ -301,6 +301,9 @@ def test_compare_against_hand_computed_aucs_and_ks():
     assert found["forget_quality"]["ks_statistic"] == 1.0 and found["forget_quality"]["forget_quality"] == pytest.approx(2 / 20)
     assert found["answer_ranking"] == {"n": 3, "rank1": pytest.approx(2 / 3), "rank1_oracle": pytest.approx(1 / 3), "chance": pytest.approx(1 / 6)}
     assert found["linear_probe"]["gap"] == pytest.approx(0.7) and found["linear_probe"]["gap_layer"] == 0 and found["linear_probe"]["max_recovery"] == 0.9
+    # which way the AUC leans: the mean scores (higher = less familiar) of the forget and never-seen answers, each model's
+    assert found["membership"]["min_k"]["forget_mean"] == pytest.approx(3.3 / 3) and found["membership"]["min_k"]["holdout_mean"] == pytest.approx(1.5)
+    assert found["membership"]["min_k"]["forget_mean_oracle"] == pytest.approx(5.0 / 3)
     alone = compare(model, None)  # no oracle: the model's own numbers, no comparison
     assert alone["membership"]["loss"]["auc"] == pytest.approx(4 / 6) and alone["membership"]["privleak"] is None
     assert alone["forget_quality"]["forget_quality"] is None and alone["linear_probe"]["gap"] is None

@@ -31,6 +31,7 @@ from asru.eval.attacks import ALL_ATTACKS
 from asru.eval.chain import ChainEntry, chain_requests, request_metrics
 from asru.eval.evaluate import evaluate
 from asru.eval.knowledge import TargetKnowledge
+from asru.eval.membership import PRIVLEAK_SCORE
 from asru.eval.settings import DeletionRequest, make_splits
 from asru.io import atomic_write_json, check_writable
 from asru.report.model_card import RECORD_FILE, add_audit, load_model_record
@@ -92,6 +93,8 @@ def judge_oracle_checks(found: dict, config: AuditConfig) -> dict:
     }
     n_forget = found["membership"].get("n_forget")
     checks["privleak"]["n"] = n_forget
+    means = found["membership"].get(PRIVLEAK_SCORE) or {}
+    checks["privleak"]["forget_mean"], checks["privleak"]["holdout_mean"] = means.get("forget_mean"), means.get("holdout_mean")
     for name, check in checks.items():
         if check["passed"] is False:
             check["reading"] = failed_reading(name, check, n_forget)
@@ -105,10 +108,12 @@ def failed_reading(name: str, check: dict, n_forget: int | None) -> str:
     """What a failed oracle check says about the model, in words (the CLI prints it under the table)."""
     on = f" (on {n_forget} forget questions: one answer moves it a lot)" if n_forget is not None and n_forget < 10 else ""
     if name == "privleak":
+        forget, holdout = check.get("forget_mean"), check.get("holdout_mean")
+        scores = f", {forget:.1f} against {holdout:.1f} nats a token" if forget is not None and holdout is not None else ""
         if check["value"] > 0:
-            return ("the forget answers are less likely than never-seen people's answers (Min-K%): the model treats the forget set apart, "
+            return (f"the forget answers are less likely than never-seen people's answers (Min-K%{scores}): the model treats the forget set apart, "
                     f"e.g. refusing only it, so a membership attack can still tell it was trained on{on}")
-        return f"the forget answers are likelier than never-seen people's answers (Min-K%): the model still favours what it should have forgotten{on}"
+        return f"the forget answers are likelier than never-seen people's answers (Min-K%{scores}): the model still favours what it should have forgotten{on}"
     if name == "forget_quality":
         return "the truth ratios (truth against wrong values of the same fact) are distributed unlike the oracle's (KS test)"
     if name == "answer_ranking":

@@ -235,10 +235,17 @@ def compare(own: dict, oracle: dict | None) -> dict[str, dict]:
     ratios, oracle_ratios = own["truth_ratios"], (oracle or {}).get("truth_ratios", [])
     statistic, p_value = forget_quality(ratios, oracle_ratios) if oracle else (None, None)
     membership: dict = {"n_forget": len(own["items"]), "n_holdout": len(next(iter(own["holdout_scores"].values()), [])), "k": MIN_K}
+    mean = lambda values: sum(values) / len(values) if values else None  # noqa: E731
     for name in SCORES:
         model_auc = auc(own["forget_scores"][name], own["holdout_scores"][name])
         oracle_auc = auc(oracle["forget_scores"][name], oracle["holdout_scores"][name]) if oracle else None
-        membership[name] = {"auc": model_auc, "auc_oracle": oracle_auc, "privleak": privleak(model_auc, oracle_auc)}
+        membership[name] = {
+            "auc": model_auc, "auc_oracle": oracle_auc, "privleak": privleak(model_auc, oracle_auc),
+            # which way an AUC leans: the mean score (higher = less familiar) of the forget and the never-seen answers
+            "forget_mean": mean(own["forget_scores"][name]), "holdout_mean": mean(own["holdout_scores"][name]),
+            "forget_mean_oracle": mean(oracle["forget_scores"][name]) if oracle else None,
+            "holdout_mean_oracle": mean(oracle["holdout_scores"][name]) if oracle else None,
+        }
     membership["privleak"] = membership[PRIVLEAK_SCORE]["privleak"]
     share = lambda flags: sum(flags) / len(flags) if flags else None  # noqa: E731
     probe, oracle_probe = own["probe"], (oracle or {}).get("probe", {})
