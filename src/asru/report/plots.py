@@ -29,7 +29,7 @@ def _save(figure, path: Path) -> Path:
     import io
 
     buffer = io.BytesIO()
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.95) if figure._suptitle is not None else (0, 0, 1, 1))  # room for a figure title
     figure.savefig(buffer, format="png", dpi=110)
     plt.close(figure)
     atomic_write_bytes(path, buffer.getvalue())
@@ -137,7 +137,7 @@ def plot_tradeoff_scatter(panels: dict[str, dict[str, dict]], path: Path, fronts
         if len(front) > 1:
             axis.step([p["x"][0] for p in front], [p["y"][0] for p in front], where="post", ls="--", color="grey", lw=1, zorder=0, label="_front")
         axis.set_xlabel("forget leakage (lower is better)")
-        axis.set_ylabel(f"{y_label} (higher is better)")
+        axis.set_ylabel(f"{y_label}\n(higher is better)", fontsize=9)  # two lines: one ran past the panel into the title
         axis.set_xlim(-0.05, 1.05)
         axis.set_ylim(-0.05, 1.05)
         axis.grid(alpha=0.3)
