@@ -87,7 +87,7 @@ def plot_attacks(runs: dict[str, dict], path: Path, title: str = "leakage under 
     for i, row in enumerate(grid):
         for j, value in enumerate(row):
             if value == value:
-                axis.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8)
+                axis.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8, color="white" if value > 0.6 else "black")  # readable on the dark cells
     figure.colorbar(image, ax=axis, label="leakage")
     axis.set_title(title)
     return _save(figure, path)
