@@ -853,6 +853,29 @@ def _fmt(summary: dict | None, kind: str, asked: int) -> str:
     return text
 
 
+def headline(summary: dict, asked: int) -> list[str]:
+    """The unlearning score of every row in every setting in one small table (the best method of each setting in bold), then each
+    setting's paired test: what a reader wants before the wide per-setting tables."""
+    from asru.report.writer import markdown_table
+
+    table = summary["settings"]
+    best = {}
+    for setting, rows in table.items():
+        means = {row: cell.get("metrics", {}).get("score", {}).get("mean") for row, cell in rows.items() if row not in (TARGET_ROW, ORACLE_ROW)}
+        means = {row: mean for row, mean in means.items() if mean is not None}
+        best[setting] = max(means, key=means.get) if means else None
+    body = []
+    for row in summary["rows"]:
+        cells = []
+        for setting, rows in table.items():
+            text = _fmt(rows.get(row, {}).get("metrics", {}).get("score"), "score", asked)
+            cells.append(f"**{text}**" if row == best[setting] else text)
+        body.append([row, *cells])
+    lines = ["", "## At a glance: the unlearning score", "", markdown_table(["method", *table], body)]
+    lines += [f"- {setting}: " + significance_line(test) for setting, test in summary.get("significance", {}).items() if setting in table]
+    return lines
+
+
 def attack_names(table: dict) -> list[str]:
     return sorted({k.split(".", 1)[1] for rows in table.values() for cell in rows.values() for k in cell.get("metrics", {}) if k.startswith("attack.")})
 
@@ -920,6 +943,7 @@ def markdown(summary: dict) -> str:
         "other people's values of that fact (given, not generated: a refusal cannot hide it), `probe` the best layer's share of forget facts a linear probe on "
         "the model's hidden states names after training on the other people's questions.",
     ]
+    lines += headline(summary, asked)
     header = ["method", "seeds"] + [title for _, title in SCORE_COLUMNS] + [title for _, title, _, _ in COLUMNS] + [f"leak: {a}" for a in attacks] + ["wall time (s)"]
     for setting, rows in table.items():
         body = []

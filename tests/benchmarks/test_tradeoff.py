@@ -105,6 +105,7 @@ def test_quick_bench_writes_tables_and_plots_from_its_runs(bench):
     score = summary["settings"]["complete"]["grad_diff"]["metrics"]["score"]["mean"]
     assert f"| grad_diff | 1/1 | {'–' if score is None else f'{score:.2f}'} |" in md  # every table leads with the score
     assert "unlearning score ↑" in md and "95 % confidence interval" in md
+    assert md.index("## At a glance: the unlearning score") < md.index("## complete")  # the small table first
     assert "8 runs: 0 finished (skipped)" in stdout
 
 
@@ -535,3 +536,26 @@ def test_side_by_side_runs_log_each_finish_with_the_count_and_the_time_left(tmp_
     lines = [line for line in log.getvalue().splitlines() if line.startswith("done")]
     assert [line.split(", ")[1].split(" of ")[0] for line in lines] == ["1", "2", "3"]
     assert all("left at this pace" in line for line in lines[:-1]) and "left" not in lines[-1]
+
+
+def test_the_headline_table_bolds_each_settings_best_method_and_lists_the_paired_tests():
+    """One row per method, one column per setting; the target and oracle rows are references, never the best."""
+    from asru.bench import headline
+
+    def cell(mean, n, ci=None):
+        return {"metrics": {"score": {"mean": mean, "n": n, "ci95": ci}}}
+
+    summary = {
+        "rows": ["target", "oracle", "asru", "npo"],
+        "settings": {
+            "complete": {"target": cell(0.0, 2, 0.0), "oracle": cell(0.98, 2, 0.01), "asru": cell(0.90, 2, 0.05), "npo": cell(0.93, 1)},
+            "selective": {"target": cell(0.0, 2, 0.0), "oracle": cell(0.95, 2, 0.02), "asru": cell(0.84, 2, 0.03), "npo": {"metrics": {}}},
+        },
+        "significance": {"complete": {"method": "asru", "baseline": "npo", "difference": -0.03, "ci95": [-0.1, 0.04], "p_value": 0.4, "seeds": [0, 1], "resamples": 2000}},
+    }
+    lines = headline(summary, asked=2)
+    table = "\n".join(lines)
+    assert "| method | complete | selective |" in table
+    assert "| oracle | 0.98 ± 0.01 | 0.95 ± 0.02 |" in table  # higher, but a reference
+    assert "| asru | 0.90 ± 0.05 | **0.84 ± 0.03** |" in table and "| npo | **0.93 (1/2)** | – |" in table
+    assert lines[-1].startswith("- complete: Paired test") and "no significant difference" in lines[-1]
