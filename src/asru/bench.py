@@ -384,7 +384,10 @@ def run_state(run: PlannedRun) -> str:
             raise DataError(f"{record_file}: unreadable ({error}); delete {run.folder} to run it again") from None
         difference = first_difference(_with_new_defaults(old, run), run.record)
         if difference:
-            raise ConfigError(f"{run.folder} was started with another config ({difference}); delete that folder to run it again with this one, or use another --out")
+            gone = [key for key in (old.get("method_params") or {}) if key not in (run.record.get("method_params") or {})]
+            hint = (f"; {', '.join(gone)}: an option this version of asru no longer has, so the run cannot be matched to today's code"
+                    if gone and difference.split(" ", 1)[0].removeprefix("method_params.") in gone else "")
+            raise ConfigError(f"{run.folder} was started with another config ({difference}{hint}); delete that folder to run it again with this one, or use another --out")
         return "done" if results.is_file() else "resume"
     if results.is_file():
         raise ConfigError(f"{run.folder} holds a run not started by asru bench (no {RUN_RECORD}); delete it or use another --out")

@@ -559,3 +559,20 @@ def test_the_headline_table_bolds_each_settings_best_method_and_lists_the_paired
     assert "| oracle | 0.98 ± 0.01 | 0.95 ± 0.02 |" in table  # higher, but a reference
     assert "| asru | 0.90 ± 0.05 | **0.84 ± 0.03** |" in table and "| npo | **0.93 (1/2)** | – |" in table
     assert lines[-1].startswith("- complete: Paired test") and "no significant difference" in lines[-1]
+
+
+def test_a_run_started_with_an_option_asru_no_longer_has_is_named_as_such(tmp_path):
+    """A folder whose record holds a method option that today's code lacks (asru upgraded mid-benchmark): the one-line
+    error says so, beside the usual "delete that folder"."""
+    from asru.bench import RUN_RECORD, PlannedRun, run_state
+    from asru.errors import ConfigError
+
+    record = {"row": "asru", "method_params": {"scale": 3.0}}
+    run = PlannedRun("complete", "asru", 0, tmp_path / "run", record)
+    run.folder.mkdir()
+    (run.folder / RUN_RECORD).write_text(json.dumps({**record, "method_params": {"scale": 3.0, "old_option": 0.0}}))
+    with pytest.raises(ConfigError, match="old_option was 0.0, now null; old_option: an option this version of asru no longer has"):
+        run_state(run)
+    (run.folder / RUN_RECORD).write_text(json.dumps({**record, "method_params": {"scale": 1.5}}))
+    with pytest.raises(ConfigError, match=r"scale was 1.5, now 3.0\); delete that folder"):  # a changed value: no such note
+        run_state(run)
