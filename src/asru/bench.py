@@ -752,7 +752,8 @@ def aggregate(config: BenchConfig, runs: list[PlannedRun], recorded: Recorded | 
             add_scores(cell["per_seed"], target_per_seed)
             keys = list(dict.fromkeys(k for values in cell["per_seed"].values() for k in values))
             cell["metrics"] = {k: summarise([values.get(k) for values in cell["per_seed"].values()]) for k in keys}
-            cell["partial"] = 0 < len(cell["seeds"]) < seeds_asked or any(0 < s["n"] < seeds_asked for s in cell["metrics"].values())
+            # partial by seeds only: a value missing on a finished seed (no attacked question the target knew) shows as (n/asked) in its cell
+            cell["partial"] = 0 < len(cell["seeds"]) < seeds_asked
     return table
 
 
@@ -928,7 +929,9 @@ def markdown(summary: dict) -> str:
         "(1 − the worst knowledge-conditioned forget leakage over the plain questions and every prompt attack), closeness to the "
         "oracle (1 − the KS statistic between the forget items' truth ratios and the oracle's; absent without an oracle) and "
         "utility (retain same-subject, retain other people and general utility, each relative to the target, capped at 1). "
-        f"**A cell ending in (n/{asked}) is partial**: it averages only the n seeds finished so far, not the {asked} asked. "
+        f"**A value ending in (n/{asked}) averages only the n seeds that have it**, not the {asked} asked: seeds not finished yet, "
+        "or (in a row whose seeds all finished) seeds on which the rate has nothing to count, e.g. no question under that attack "
+        "that the target answered correctly. "
         "Rates marked (known) are knowledge-conditioned: fractions of the questions the target model answered correctly in that "
         "form (same wording, image and context; `forget known (n)` counts them among the forget questions), so a method gets no "
         "credit for forgetting what the target never knew; each run's results.json keeps the raw rates over every question "

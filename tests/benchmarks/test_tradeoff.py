@@ -576,3 +576,17 @@ def test_a_run_started_with_an_option_asru_no_longer_has_is_named_as_such(tmp_pa
     (run.folder / RUN_RECORD).write_text(json.dumps({**record, "method_params": {"scale": 1.5}}))
     with pytest.raises(ConfigError, match=r"scale was 1.5, now 3.0\); delete that folder"):  # a changed value: no such note
         run_state(run)
+
+
+def test_a_cell_is_partial_by_its_seeds_not_by_a_rate_undefined_on_a_finished_seed(tmp_path):
+    """A seed with no attacked question the target knew has no value for that attack: the cell is complete, the value says (n/asked)."""
+    from asru.bench import BenchConfig, PlannedRun, _fmt, aggregate
+
+    config = BenchConfig(seeds=[0, 1], methods=["npo"], out=str(tmp_path))
+    values = {0: {"forget_leakage": 0.1, "attack.prefill": 0.0}, 1: {"forget_leakage": 0.2}}
+    runs = [PlannedRun("complete", "npo", seed, tmp_path / f"npo{seed}", {}) for seed in (0, 1)]
+    cell = aggregate(config, runs, {("complete", "npo", seed): (values[seed], {}) for seed in (0, 1)})["complete"]["npo"]
+    assert cell["partial"] is False and cell["metrics"]["attack.prefill"]["n"] == 1
+    assert _fmt(cell["metrics"]["attack.prefill"], "rate", 2).endswith("(1/2)") and "(" not in _fmt(cell["metrics"]["forget_leakage"], "rate", 2)
+    cell = aggregate(config, runs[:1], {("complete", "npo", 0): (values[0], {})})["complete"]["npo"]
+    assert cell["partial"] is True  # one of two seeds finished
