@@ -332,8 +332,8 @@ def unlearn_record(common: dict[str, Any], row: str, unlearn_config) -> dict[str
     }
 
 
-def first_difference(old: Any, new: Any, path: str = "") -> str | None:
-    """'field: old -> new' for the first place two JSON values differ, or None."""
+def first_difference(old: Any, new: Any, path: str = "") -> tuple[str, str] | None:
+    """(the dotted path, "path was old, now new") of the first place two JSON values differ, or None."""
     if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(set(old) | set(new), key=str):
             found = first_difference(old.get(key), new.get(key), f"{path}.{key}" if path else str(key))
@@ -341,7 +341,7 @@ def first_difference(old: Any, new: Any, path: str = "") -> str | None:
                 return found
         return None
     if old != new:
-        return f"{path or '(record)'} was {json.dumps(old)}, now {json.dumps(new)}"
+        return path, f"{path or '(record)'} was {json.dumps(old)}, now {json.dumps(new)}"
     return None
 
 
@@ -384,10 +384,11 @@ def run_state(run: PlannedRun) -> str:
             raise DataError(f"{record_file}: unreadable ({error}); delete {run.folder} to run it again") from None
         difference = first_difference(_with_new_defaults(old, run), run.record)
         if difference:
+            field, text = difference
             gone = [key for key in (old.get("method_params") or {}) if key not in (run.record.get("method_params") or {})]
             hint = (f"; {', '.join(gone)}: an option this version of asru no longer has, so the run cannot be matched to today's code"
-                    if gone and difference.split(" ", 1)[0].removeprefix("method_params.") in gone else "")
-            raise ConfigError(f"{run.folder} was started with another config ({difference}{hint}); delete that folder to run it again with this one, or use another --out")
+                    if field.removeprefix("method_params.") in gone else "")
+            raise ConfigError(f"{run.folder} was started with another config ({text}{hint}); delete that folder to run it again with this one, or use another --out")
         return "done" if results.is_file() else "resume"
     if results.is_file():
         raise ConfigError(f"{run.folder} holds a run not started by asru bench (no {RUN_RECORD}); delete it or use another --out")

@@ -72,6 +72,7 @@ def judge_oracle_checks(found: dict, config: AuditConfig) -> dict:
     ranking, probe = found["answer_ranking"], found["linear_probe"]
     rank_gap = None if ranking.get("rank1") is None or ranking.get("rank1_oracle") is None else ranking["rank1"] - ranking["rank1_oracle"]
     probe_gap, layer = probe.get("gap"), probe.get("gap_layer")
+    n_forget, means = found["membership"].get("n_forget"), found["membership"].get(PRIVLEAK_SCORE) or {}
     at_layer = (lambda values: values[probe["layers"].index(layer)] if values and layer is not None else None)  # noqa: E731  the layer with the largest gap
     checks = {
         "forget_quality": {
@@ -81,6 +82,7 @@ def judge_oracle_checks(found: dict, config: AuditConfig) -> dict:
         "privleak": {
             "value": privleak, "oracle": 0.0 if privleak is not None else None, "gap": privleak, "threshold": config.max_privleak,
             "rule": "|PrivLeak| <= threshold", "passed": None if privleak is None else abs(privleak) <= config.max_privleak,
+            "n": n_forget, "forget_mean": means.get("forget_mean"), "holdout_mean": means.get("holdout_mean"),
         },
         "answer_ranking": {
             "value": ranking.get("rank1"), "oracle": ranking.get("rank1_oracle"), "gap": rank_gap, "threshold": config.max_rank_gap,
@@ -91,10 +93,6 @@ def judge_oracle_checks(found: dict, config: AuditConfig) -> dict:
             "rule": "recovery - oracle's <= threshold at every layer", "passed": None if probe_gap is None else probe_gap <= config.max_probe_gap,
         },
     }
-    n_forget = found["membership"].get("n_forget")
-    checks["privleak"]["n"] = n_forget
-    means = found["membership"].get(PRIVLEAK_SCORE) or {}
-    checks["privleak"]["forget_mean"], checks["privleak"]["holdout_mean"] = means.get("forget_mean"), means.get("holdout_mean")
     for name, check in checks.items():
         if check["passed"] is False:
             check["reading"] = failed_reading(name, check, n_forget)
