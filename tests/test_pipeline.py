@@ -34,5 +34,5 @@ def test_method_writes_a_run_folder(tiny_world, tiny_model_dir, tmp_path, method
     if method == "asru":
         assert (run / "training_rl.png").is_file() and (run / "training_train.png").is_file()
         rl_log = json.loads((run / "training_rl.json").read_text())["log"]
-        assert len(rl_log) == FAST_ASRU["rl"]["steps"] and {"kl", "entropy", "forget_refusal_rate"} <= set(rl_log[0])
+        assert len(rl_log) == FAST_ASRU["rl"]["steps"] and {"kl", "entropy", "forget_refusal_rate", "reward_std", "flat_groups"} <= set(rl_log[0])
         assert not any(p.name.startswith(("checkpoint", "grpo_checkpoint")) for p in run.iterdir())  # no leftovers once the model is saved

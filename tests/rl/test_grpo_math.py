@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from asru.rl.grpo import GRPOConfig, clipped_objective, completion_mask, group_advantages, k3_kl, policy_loss
+from asru.rl.grpo import GRPOConfig, clipped_objective, completion_mask, group_advantages, group_spread, k3_kl, policy_loss
 
 
 def test_group_advantages_by_hand():
@@ -14,6 +14,12 @@ def test_group_advantages_by_hand():
     std = math.sqrt(0.5)  # unbiased std of (1, 0)
     assert adv[:2].tolist() == pytest.approx([0.5 / (std + 1e-4), -0.5 / (std + 1e-4)])
     assert adv[2:].abs().max().item() == 0.0  # identical rewards carry no signal
+
+
+def test_group_spread_counts_the_groups_that_carry_no_signal():
+    spread = group_spread(torch.tensor([1.0, 0.0, 0.5, 0.5, 0.1, 0.1]), group_size=2)
+    assert spread["flat_groups"] == pytest.approx(2 / 3)
+    assert spread["reward_std"] == pytest.approx(math.sqrt(0.5) / 3)
 
 
 def test_k3_kl_by_hand_and_non_negative():

@@ -53,6 +53,14 @@ class GRPOConfig(StrictConfig):
     report_to: ReportTo | None = Field(None, description="experiment tracker for the RL curves; default: the run's report_to (none when grpo() is called on its own)")
 
 
+def group_spread(rewards: torch.Tensor, group_size: int) -> dict[str, float]:
+    """How much signal a step's groups carry: the mean within-group reward std, and the share of groups
+    whose completions all scored the same (no advantage, so only the KL term moves the model; TRL logs
+    the same share as ``frac_reward_zero_std``). A stage 2 that changes nothing shows here first."""
+    stds = rewards.view(-1, group_size).float().std(-1)
+    return {"reward_std": stds.mean().item(), "flat_groups": (stds < 1e-6).float().mean().item()}
+
+
 def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-4) -> torch.Tensor:
     """(r - mean of its group) / (std of its group + eps), rewards laid out group after group."""
     grouped = rewards.view(-1, group_size)
@@ -283,6 +291,7 @@ def grpo(
                     "loss": loss.item(),
                     "reward": total.mean().item(),
                     **{f"reward_{name}": value.mean().item() for name, value in components.items()},
+                    **group_spread(total, config.group_size),
                     **logs,
                     "entropy": -(old * mask).sum().item() / mask.sum().clamp(min=1).item(),
                     "forget_refusal_rate": sum(is_refusal(texts[j]) for j in forget_rows) / max(len(forget_rows), 1),
