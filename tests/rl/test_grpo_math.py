@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from asru.rl.grpo import GRPOConfig, clipped_objective, completion_mask, group_advantages, group_spread, k3_kl, policy_loss
+from asru.rl.grpo import GRPOConfig, clipped_objective, completion_mask, extreme_samples, group_advantages, group_spread, k3_kl, policy_loss
 
 
 def test_group_advantages_by_hand():
@@ -20,6 +20,14 @@ def test_group_spread_counts_the_groups_that_carry_no_signal():
     spread = group_spread(torch.tensor([1.0, 0.0, 0.5, 0.5, 0.1, 0.1]), group_size=2)
     assert spread["flat_groups"] == pytest.approx(2 / 3)
     assert spread["reward_std"] == pytest.approx(math.sqrt(0.5) / 3)
+
+
+def test_extreme_samples_name_each_groups_best_and_worst_completion():
+    samples = extreme_samples(["q1", "q1", "q2", "q2"], ["a", "b", "c", "d"], torch.tensor([0.2, 0.9, 0.5, 0.1]), [True, True, False, False], 2)
+    assert samples == [
+        {"question": "q1", "forget": True, "best": "b", "best_reward": 0.9, "worst": "a", "worst_reward": 0.2},
+        {"question": "q2", "forget": False, "best": "c", "best_reward": 0.5, "worst": "d", "worst_reward": 0.1},
+    ]
 
 
 def test_k3_kl_by_hand_and_non_negative():

@@ -28,8 +28,9 @@ def scalars(folder) -> dict[str, list[tuple[int, float]]]:
 
 
 def assert_same_as_log(logged: dict[str, list[tuple[int, float]]], log: list[dict]) -> None:
-    """The tracker holds exactly the JSON log's columns, step by step (float32 in the event file)."""
-    columns = {key for row in log for key in row} - {"step"}
+    """The tracker holds exactly the JSON log's number columns, step by step (float32 in the event file); text
+    (GRPO's sampled completions) stays in the JSON log."""
+    columns = {key for row in log for key, value in row.items() if isinstance(value, (int, float))} - {"step"}
     assert set(logged) == columns
     for key in columns:
         expected = [(row["step"], row[key]) for row in log]
@@ -59,6 +60,7 @@ def test_grpo_logs_its_json_log_to_tensorboard(tiny_world, tiny_model_dir, tmp_p
     logged = scalars(tmp_path / "trackers" / "grpo")
     assert {"reward", "reward_length", "kl", "forget_refusal_rate"} <= set(logged)
     assert_same_as_log(logged, log)
+    assert all(len(row["samples"]) == config.prompts_per_step and {"best", "worst"} <= set(row["samples"][0]) for row in log)
 
 
 def test_finetune_logs_the_loss_and_keeps_the_cache_key(tiny_world, tmp_path):

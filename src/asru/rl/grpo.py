@@ -61,6 +61,21 @@ def group_spread(rewards: torch.Tensor, group_size: int) -> dict[str, float]:
     return {"reward_std": stds.mean().item(), "flat_groups": (stds < 1e-6).float().mean().item()}
 
 
+def extreme_samples(questions: list[str], completions: list[str], rewards: torch.Tensor, should_forget: list[bool], group_size: int) -> list[dict]:
+    """Per group, its best- and worst-rewarded completion: what the step pushes the policy toward and away
+    from, kept in the log so that a reading of what stage 2 learns can be checked against what it sampled."""
+    samples = []
+    for start in range(0, len(completions), group_size):
+        group = rewards[start:start + group_size]
+        best, worst = start + int(group.argmax()), start + int(group.argmin())
+        samples.append({
+            "question": questions[start], "forget": bool(should_forget[start]),
+            "best": completions[best], "best_reward": round(float(rewards[best]), 4),
+            "worst": completions[worst], "worst_reward": round(float(rewards[worst]), 4),
+        })
+    return samples
+
+
 def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-4) -> torch.Tensor:
     """(r - mean of its group) / (std of its group + eps), rewards laid out group after group."""
     grouped = rewards.view(-1, group_size)
@@ -299,6 +314,7 @@ def grpo(
             )
             log.append({"step": step + 1, **row, "completion_tokens": int(mask.sum()) * accelerator.num_processes, "seconds": time.perf_counter() - started})
             log_row(accelerator, log[-1])
+            log[-1]["samples"] = extreme_samples(question_texts, texts, total, columns["should_forget"], config.group_size)  # this process's groups
             bar.update(task, advance=1, loss=row["loss"])
             stop.stop_here(accelerator, checkpoint_dir, step + 1, config.steps, {"log": log})
             if checkpoint_dir is not None and (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
