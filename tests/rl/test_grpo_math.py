@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from asru.rl.grpo import GRPOConfig, clipped_objective, completion_mask, extreme_samples, group_advantages, group_spread, k3_kl, policy_loss
+from asru.rl.grpo import GRPOConfig, clipped_objective, completion_mask, extreme_samples, group_advantages, group_spread, informative_groups, k3_kl, policy_loss
 
 
 def test_group_advantages_by_hand():
@@ -60,3 +60,12 @@ def test_policy_loss_on_policy_equals_minus_advantage_mean():
     loss, logs = policy_loss(logp, logp, logp, adv, torch.ones(2, 2), GRPOConfig())
     assert loss.item() == pytest.approx(-(1.0 - 3.0) / 2)
     assert logs["kl"] == 0.0
+
+
+def test_flat_groups_leave_the_batch_mean():
+    assert informative_groups(torch.tensor([1.0, 0.0, 0.5, 0.5]), 2).tolist() == [1.0, 1.0, 0.0, 0.0]
+    logp = torch.log(torch.tensor([[0.5, 0.25], [0.5, 0.5]]))
+    loss, _ = policy_loss(logp, logp, logp, torch.tensor([1.0, -3.0]), torch.ones(2, 2), GRPOConfig(), torch.tensor([0.0, 1.0]))
+    assert loss.item() == pytest.approx(3.0)  # only the second completion's -A
+    loss, _ = policy_loss(logp, logp, logp, torch.tensor([1.0, -3.0]), torch.ones(2, 2), GRPOConfig(), torch.zeros(2))
+    assert loss.item() == 0.0

@@ -50,7 +50,20 @@ class GRPOConfig(StrictConfig):
     max_grad_norm: float = 1.0
     seed: int = 0
     checkpoint_every: int = Field(10, ge=1)
+    # DAPO's dynamic sampling without its resampling: a group whose completions all scored the same has no
+    # advantage, yet a step of such groups still moves the model (Adam's momentum carries the last step on, and
+    # its normalisation scales the KL term's small gradient up to about the learning rate per parameter); left
+    # out of the loss, and a step with no group left takes no optimizer step
+    drop_flat_groups: bool = False
     report_to: ReportTo | None = Field(None, description="experiment tracker for the RL curves; default: the run's report_to (none when grpo() is called on its own)")
+
+
+FLAT_STD = 1e-6  # a group whose rewards' std is below this carries no advantage
+
+
+def informative_groups(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
+    """1.0 for each completion of a group whose rewards differ, 0.0 for a flat group's (laid out group after group)."""
+    return (rewards.view(-1, group_size).float().std(-1) > FLAT_STD).float().repeat_interleave(group_size)
 
 
 def group_spread(rewards: torch.Tensor, group_size: int) -> dict[str, float]:
@@ -58,7 +71,7 @@ def group_spread(rewards: torch.Tensor, group_size: int) -> dict[str, float]:
     whose completions all scored the same (no advantage, so only the KL term moves the model; TRL logs
     the same share as ``frac_reward_zero_std``). A stage 2 that changes nothing shows here first."""
     stds = rewards.view(-1, group_size).float().std(-1)
-    return {"reward_std": stds.mean().item(), "flat_groups": (stds < 1e-6).float().mean().item()}
+    return {"reward_std": stds.mean().item(), "flat_groups": (stds <= FLAT_STD).float().mean().item()}
 
 
 def extreme_samples(questions: list[str], completions: list[str], rewards: torch.Tensor, should_forget: list[bool], group_size: int) -> list[dict]:
@@ -106,14 +119,16 @@ def completion_mask(completion_ids: torch.Tensor, eos_token_id: int) -> torch.Te
     return (~after_first).long()
 
 
-def policy_loss(logprobs, old_logprobs, reference_logprobs, advantages, mask, config: GRPOConfig):
-    """The GRPO loss (token-mean over each completion, then batch mean) and its logs."""
+def policy_loss(logprobs, old_logprobs, reference_logprobs, advantages, mask, config: GRPOConfig, weights: torch.Tensor | None = None):
+    """The GRPO loss (token-mean over each completion, then batch mean) and its logs; ``weights`` (one per
+    completion, 0 or 1: :func:`informative_groups`) leaves completions out of the batch mean (0 when none is left)."""
     surrogate, clip_fraction = clipped_objective(logprobs, old_logprobs, advantages, mask, config.clip_low, config.clip_high)
     kl = k3_kl(logprobs, reference_logprobs)
     per_token = -(surrogate - config.kl_coef * kl)
     per_sequence = (per_token * mask).sum(-1) / mask.sum(-1).clamp(min=1)
     mean_kl = ((kl * mask).sum(-1) / mask.sum(-1).clamp(min=1)).mean()
-    return per_sequence.mean(), {"kl": mean_kl.item(), "clip_fraction": clip_fraction.item()}
+    loss = per_sequence.mean() if weights is None else (per_sequence * weights).sum() / weights.sum().clamp(min=1)
+    return loss, {"kl": mean_kl.item(), "clip_fraction": clip_fraction.item()}
 
 
 def placeholder_token_ids(model) -> list[int]:
@@ -294,10 +309,12 @@ def grpo(
             # one update per batch (on-policy): the sampling policy's log-probs are the current ones,
             # so the ratio is exp(new - new.detach()) = 1 with the right gradient; saves a forward pass
             old = new.detach()
-            loss, logs = policy_loss(new, old, ref, advantages, mask.float(), config)
-            accelerator.backward(loss)
-            accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
+            weights = informative_groups(total, config.group_size).to(accelerator.device) if config.drop_flat_groups else None
+            loss, logs = policy_loss(new, old, ref, advantages, mask.float(), config, weights)
+            accelerator.backward(loss)  # on every process, even one with no group left: DDP's all-reduce needs them all
+            if weights is None or accelerator.gather(weights.sum().reshape(1)).sum().item() > 0:
+                accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             forget_rows = [j for j, i in enumerate(group) if should_forget[i]]
             row = mean_over_processes(
