@@ -369,7 +369,20 @@ def _with_new_defaults(old: Any, run: PlannedRun) -> Any:
             defaults = cls().model_dump(mode="json")
         except ValidationError:  # a config without defaults for every field: compare as written
             continue
-        filled[section] = {**before, **{k: v for k, v in now.items() if k not in before and k in defaults and defaults[k] == v}}
+        filled[section] = _fill_new_fields(before, now, defaults)
+    return filled
+
+
+def _fill_new_fields(before: dict, now: dict, defaults: dict) -> dict:
+    """``before`` with the fields it lacks that ``now`` holds at their defaults, also inside nested configs
+    (a field added to ASRU's ``rl`` section is as new as one at the top)."""
+    filled = dict(before)
+    for key, value in now.items():
+        if key not in before:
+            if key in defaults and defaults[key] == value:
+                filled[key] = value
+        elif isinstance(before[key], dict) and isinstance(value, dict) and isinstance(defaults.get(key), dict):
+            filled[key] = _fill_new_fields(before[key], value, defaults[key])
     return filled
 
 

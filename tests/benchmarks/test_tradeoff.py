@@ -590,3 +590,23 @@ def test_a_cell_is_partial_by_its_seeds_not_by_a_rate_undefined_on_a_finished_se
     assert _fmt(cell["metrics"]["attack.prefill"], "rate", 2).endswith("(1/2)") and "(" not in _fmt(cell["metrics"]["forget_leakage"], "rate", 2)
     cell = aggregate(config, runs[:1], {("complete", "npo", 0): (values[0], {})})["complete"]["npo"]
     assert cell["partial"] is True  # one of two seeds finished
+
+
+def test_a_field_added_inside_a_nested_config_keeps_finished_runs_done(tmp_path):
+    """A run recorded before ASRU's `rl` section gained a field is done while the new run leaves it at its
+    default, and started with another config once it does not."""
+    from asru.bench import RUN_RECORD, PlannedRun, run_state
+    from asru.methods.base import get_method
+    from asru.train.unlearn import UnlearnConfig
+
+    config = UnlearnConfig(method="asru")
+    params = get_method("asru").Params().model_dump(mode="json")
+    record = {"row": "asru", "unlearn_config": config.model_dump(mode="json"), "method_params": params}
+    older = {**record, "method_params": {**params, "rl": {k: v for k, v in params["rl"].items() if k != "drop_flat_groups"}}}
+    run = PlannedRun("complete", "asru", 0, tmp_path / "run", record, config)
+    run.folder.mkdir()
+    (run.folder / RUN_RECORD).write_text(json.dumps(older))
+    assert run_state(run) == "resume"
+    run.record = {**record, "method_params": {**params, "rl": {**params["rl"], "drop_flat_groups": True}}}
+    with pytest.raises(ConfigError, match="method_params.rl.drop_flat_groups"):
+        run_state(run)
