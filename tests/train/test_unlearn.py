@@ -176,7 +176,7 @@ def test_stage1_prepares_its_floors_and_strangers_from_the_world_it_is_given(tin
     photos_only = tiny_world.__class__.__new__(tiny_world.__class__)
     photos_only.__dict__.update(tiny_world.__dict__)
     photos_only.samples = [s for s in tiny_world.samples if not (s.kind in ("fact", "identity") and s.modality == "text")]
-    with pytest.raises(ConfigError, match="stranger_refusal_weight"):
+    with pytest.raises(ConfigError, match="method_args.stranger_refusal_weight: .* set it to 0 to train without"):
         _run(photos_only, tiny_model_dir, tmp_path / "photos", method="asru_stage1", method_args=args, steps=1)
 
 

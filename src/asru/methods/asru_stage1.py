@@ -203,7 +203,10 @@ class ASRUStage1(Method):
             asked = splits.get("forget", []) + splits.get("retain_same_subject", [])
             self.strangers = [encoder.encode(question, None, refusal) for question, refusal in stranger_refusals(world, asked, self.contextual_refusals)]
             if not self.strangers:
-                raise ConfigError("stranger_refusal_weight: the forget people have no text question that names them, so there is nothing to ask about a stranger")
+                raise ConfigError(
+                    "method_args.stranger_refusal_weight: the forget people have no text question that names them, so there is nothing "
+                    "to ask about a stranger; set it to 0 to train without the strangers term"
+                )
         self.stranger_draws = random.Random("stranger-refusals")
 
     def frozen_rows(self, items: list[Encoded], device, positions: str | None = None) -> torch.Tensor:
