@@ -990,9 +990,12 @@ def markdown(summary: dict) -> str:
 
 def draw_plots(table: dict, out: Path) -> dict[str, str]:
     from asru.eval.score import pareto_front
-    from asru.report.plots import plot_attacks, plot_quality_bars, plot_tradeoff_scatter
+    from asru.report.plots import plot_attacks, plot_quality_bars, plot_scores, plot_tradeoff_scatter
 
     scatter, quality, plots = {}, {}, {}
+    scores = {setting: {row: (cell.get("metrics", {}).get("score", {}).get("mean"), cell.get("metrics", {}).get("score", {}).get("ci95")) for row, cell in rows.items()} for setting, rows in table.items()}
+    if any(mean is not None for rows in scores.values() for mean, _ in rows.values()):
+        plots["unlearning score"] = plot_scores(scores, out / "tradeoff_scores.png", PROPOSED_ROW).name
     for setting, rows in table.items():
         same_subject = setting != "complete"
         scatter[setting], quality[setting] = {}, {}

@@ -148,6 +148,32 @@ def plot_tradeoff_scatter(panels: dict[str, dict[str, dict]], path: Path, fronts
     return _save(figure, path)
 
 
+def score_points(rows: dict[str, tuple], references: tuple[str, ...] = ("target", "oracle")) -> list[tuple[str, float, float, float]]:
+    """(row, mean, low, high) for each scored row, best mean first and the references after the methods;
+    ``rows[row] = (mean, 95 % CI half-width or None)``; a row without a mean is left out."""
+    scored = [(row, mean, mean - (ci or 0.0), mean + (ci or 0.0)) for row, (mean, ci) in rows.items() if mean is not None]
+    return sorted(scored, key=lambda point: (point[0] in references, -point[1]))
+
+
+def plot_scores(panels: dict[str, dict[str, tuple]], path: Path, highlight: str = "asru") -> Path:
+    """One panel per setting: each row's unlearning score with its 95 % confidence interval over seeds, best
+    first (the references, target and oracle, in grey below the methods; ``highlight`` in red): the table's
+    headline as a picture, where overlapping intervals show at a glance what the paired test then says."""
+    figure, axes = _panels(max(1, len(panels)), width=4.2, height=0.32 * max((len(r) for r in panels.values()), default=1) + 1.4)
+    for axis, (setting, rows) in zip(axes, panels.items()):
+        points = score_points(rows)
+        for y, (row, mean, low, high) in enumerate(points):
+            colour = "grey" if row in ("target", "oracle") else "tab:red" if row == highlight else "tab:blue"
+            axis.errorbar(mean, y, xerr=[[mean - low], [high - mean]], fmt="o", color=colour, capsize=3)
+        axis.set_yticks(range(len(points)), [point[0] for point in points], fontsize=8)
+        axis.invert_yaxis()
+        axis.set_xlim(0, 1.02)
+        axis.set_xlabel("unlearning score (mean, 95 % CI)")
+        axis.grid(alpha=0.3, axis="x")
+        axis.set_title(setting)
+    return _save(figure, path)
+
+
 def plot_quality_bars(panels: dict[str, dict[str, dict[str, tuple]]], path: Path) -> Path:
     """One panel per setting: grouped bars of the judge's scales on forget answers, mean ± std.
 
