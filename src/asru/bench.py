@@ -993,9 +993,10 @@ def draw_plots(table: dict, out: Path) -> dict[str, str]:
     from asru.report.plots import plot_attacks, plot_quality_bars, plot_scores, plot_tradeoff_scatter
 
     scatter, quality, plots = {}, {}, {}
-    scores = {setting: {row: (cell.get("metrics", {}).get("score", {}).get("mean"), cell.get("metrics", {}).get("score", {}).get("ci95")) for row, cell in rows.items()} for setting, rows in table.items()}
+    score = lambda cell: cell.get("metrics", {}).get("score", {})  # noqa: E731
+    scores = {setting: {row: (score(cell).get("mean"), score(cell).get("ci95")) for row, cell in rows.items()} for setting, rows in table.items()}
     if any(mean is not None for rows in scores.values() for mean, _ in rows.values()):
-        plots["unlearning score"] = plot_scores(scores, out / "tradeoff_scores.png", PROPOSED_ROW).name
+        plots["unlearning score"] = plot_scores(scores, out / "tradeoff_scores.png", PROPOSED_ROW, (TARGET_ROW, ORACLE_ROW)).name
     for setting, rows in table.items():
         same_subject = setting != "complete"
         scatter[setting], quality[setting] = {}, {}

@@ -29,7 +29,7 @@ def _save(figure, path: Path) -> Path:
     import io
 
     buffer = io.BytesIO()
-    figure.tight_layout(rect=(0, 0, 1, 0.95) if figure._suptitle is not None else (0, 0, 1, 1))  # room for a figure title
+    figure.tight_layout(rect=(0, 0, 1, 0.95) if figure.get_suptitle() else (0, 0, 1, 1))  # room for a figure title
     figure.savefig(buffer, format="png", dpi=110)
     plt.close(figure)
     atomic_write_bytes(path, buffer.getvalue())
@@ -148,22 +148,25 @@ def plot_tradeoff_scatter(panels: dict[str, dict[str, dict]], path: Path, fronts
     return _save(figure, path)
 
 
-def score_points(rows: dict[str, tuple], references: tuple[str, ...] = ("target", "oracle")) -> list[tuple[str, float, float, float]]:
+REFERENCE_ROWS = ("target", "oracle")  # the benchmark's reference rows, not methods (asru.bench passes its own names)
+
+
+def score_points(rows: dict[str, tuple], references: tuple[str, ...] = REFERENCE_ROWS) -> list[tuple[str, float, float, float]]:
     """(row, mean, low, high) for each scored row, best mean first and the references after the methods;
     ``rows[row] = (mean, 95 % CI half-width or None)``; a row without a mean is left out."""
     scored = [(row, mean, mean - (ci or 0.0), mean + (ci or 0.0)) for row, (mean, ci) in rows.items() if mean is not None]
     return sorted(scored, key=lambda point: (point[0] in references, -point[1]))
 
 
-def plot_scores(panels: dict[str, dict[str, tuple]], path: Path, highlight: str = "asru") -> Path:
+def plot_scores(panels: dict[str, dict[str, tuple]], path: Path, highlight: str = "asru", references: tuple[str, ...] = REFERENCE_ROWS) -> Path:
     """One panel per setting: each row's unlearning score with its 95 % confidence interval over seeds, best
     first (the references, target and oracle, in grey below the methods; ``highlight`` in red): the table's
     headline as a picture, where overlapping intervals show at a glance what the paired test then says."""
     figure, axes = _panels(max(1, len(panels)), width=4.2, height=0.32 * max((len(r) for r in panels.values()), default=1) + 1.4)
     for axis, (setting, rows) in zip(axes, panels.items()):
-        points = score_points(rows)
+        points = score_points(rows, references)
         for y, (row, mean, low, high) in enumerate(points):
-            colour = "grey" if row in ("target", "oracle") else "tab:red" if row == highlight else "tab:blue"
+            colour = "grey" if row in references else "tab:red" if row == highlight else "tab:blue"
             axis.errorbar(mean, y, xerr=[[mean - low], [high - mean]], fmt="o", color=colour, capsize=3)
         axis.set_yticks(range(len(points)), [point[0] for point in points], fontsize=8)
         axis.invert_yaxis()

@@ -61,16 +61,21 @@ class GRPOConfig(StrictConfig):
 FLAT_STD = 1e-6  # a group whose rewards' std is below this carries no advantage
 
 
+def _group_stds(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
+    """Each group's reward std, rewards laid out group after group."""
+    return rewards.view(-1, group_size).float().std(-1)
+
+
 def informative_groups(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
     """1.0 for each completion of a group whose rewards differ, 0.0 for a flat group's (laid out group after group)."""
-    return (rewards.view(-1, group_size).float().std(-1) > FLAT_STD).float().repeat_interleave(group_size)
+    return (_group_stds(rewards, group_size) > FLAT_STD).float().repeat_interleave(group_size)
 
 
 def group_spread(rewards: torch.Tensor, group_size: int) -> dict[str, float]:
     """How much signal a step's groups carry: the mean within-group reward std, and the share of groups
     whose completions all scored the same (no advantage, so only the KL term moves the model; TRL logs
     the same share as ``frac_reward_zero_std``). A stage 2 that changes nothing shows here first."""
-    stds = rewards.view(-1, group_size).float().std(-1)
+    stds = _group_stds(rewards, group_size)
     return {"reward_std": stds.mean().item(), "flat_groups": (stds <= FLAT_STD).float().mean().item()}
 
 
