@@ -52,7 +52,7 @@ def test_asru_marks_its_tuned_and_published_defaults(cli):
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
     expected = {"learning_rate": "tuned here", "scale": "paper", "continuation_weight": "chosen here", "rl.learning_rate": "tuned here", "rl.temperature": "paper", "rl.group_size": "paper",
                 "forget_items": "paper", "boundary_retain": "chosen here", "rl.steps": "chosen here", "reward.refusals": "paper",
-                "reward.straight_apostrophe_refusals": "paper"}
+                "reward.straight_apostrophe_refusals": "paper", "stranger_refusal_weight": "tuned here"}
     for name, source in expected.items():
         assert re.match(rf"\s+{re.escape(name)}\s+{source}\s", rows[name]), rows[name]
     assert re.search(r"rl\.learning_rate\s+tuned here\s+0\.0001", rows["rl.learning_rate"])  # nested configs are flattened

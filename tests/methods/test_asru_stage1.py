@@ -124,10 +124,10 @@ def _forget_retain_batch(tiny_world, processor):
 
 
 def _stage1(reference, encoder, **params):
-    """Stage 1 at layer 1 with the anchor and the erasure off, ``params`` on top, prepared by hand (a fixed direction instead of the measured one)."""
+    """Stage 1 at layer 1 with the anchor, the erasure and the strangers off, ``params`` on top, prepared by hand (a fixed direction instead of the measured one)."""
     from asru.methods.asru_stage1 import ASRUStage1
 
-    method = ASRUStage1(ASRUStage1.Params(layer=1, continuation_weight=0.0, **{"erase_weight": 0.0, **params}), reference)
+    method = ASRUStage1(ASRUStage1.Params(layer=1, continuation_weight=0.0, **{"erase_weight": 0.0, "stranger_refusal_weight": 0.0, **params}), reference)
     method.encoder, method.frozen, method.reference_logprobs, method.floors = encoder, {}, {}, {}
     method.direction = torch.ones(reference.config.get_text_config().hidden_size) * 0.1
     return method

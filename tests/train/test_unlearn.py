@@ -124,7 +124,7 @@ def test_stage1_moves_forget_activations_along_the_direction(tiny_world, tiny_mo
     encoder = Encoder(processor, tiny_world.root)
     direction = knowledge_absence_direction(original, encoder, splits, [1])[0][1]
     scale = 3.0
-    _, trained, _ = _run(tiny_world, tiny_model_dir, tmp_path, method="asru_stage1", method_args={"layer": 1, "scale": scale, "retain_weight": 1.0, "modules": ["mlp.down_proj"], "train_layers": [1], "refusal_text_weight": 0.0, "retain_text_weight": 0.0, "erase_weight": 0.0}, steps=40, learning_rate=3e-3)
+    _, trained, _ = _run(tiny_world, tiny_model_dir, tmp_path, method="asru_stage1", method_args={"layer": 1, "scale": scale, "retain_weight": 1.0, "modules": ["mlp.down_proj"], "train_layers": [1], "refusal_text_weight": 0.0, "retain_text_weight": 0.0, "erase_weight": 0.0, "stranger_refusal_weight": 0.0}, steps=40, learning_rate=3e-3)
 
     def shift(split):
         batch = encoder.collate([encoder.encode_sample(s) for s in splits[split] if s.form == "qa"][:16])
@@ -152,7 +152,7 @@ def test_continuation_anchor_keeps_the_refusal_tokens_where_the_frozen_model_has
     forget = [s for s in splits["forget"] if s.form == "qa"][:16]
     refusals = encoder.collate([encoder.encode(s.question, s.image, REFUSAL_TEMPLATES[0].format(name=s.subject_name)) for s in forget])
     answers = loss_mask(refusals, "answer").bool()
-    common = {"layer": 1, "scale": 3.0, "retain_weight": 1.0, "modules": ["mlp.down_proj"], "train_layers": [1], "refusal_text_weight": 0.0, "retain_text_weight": 0.0, "erase_weight": 0.0}
+    common = {"layer": 1, "scale": 3.0, "retain_weight": 1.0, "modules": ["mlp.down_proj"], "train_layers": [1], "refusal_text_weight": 0.0, "retain_text_weight": 0.0, "erase_weight": 0.0, "stranger_refusal_weight": 0.0}
 
     def drift(weight: float) -> float:
         _, trained, log = _run(tiny_world, tiny_model_dir, tmp_path / str(weight), method="asru_stage1", method_args={**common, "continuation_weight": weight}, steps=40, learning_rate=3e-3)
@@ -166,7 +166,8 @@ def test_continuation_anchor_keeps_the_refusal_tokens_where_the_frozen_model_has
 
 def test_stage1_prepares_its_floors_and_strangers_from_the_world_it_is_given(tiny_world, tiny_model_dir, tmp_path):
     """Through the trainer, stage 1 gets the world: the erasure's unseen floors and the strangers' refusals are built
-    from it (both logged every step), and a world with no text question naming the forget people is a clear error."""
+    from it (both logged every step). A world with no text question naming the forget people is a clear error where
+    the weight is given, and where it is left at its default the run warns and trains without the term."""
     from asru.errors import ConfigError
 
     args = {"layer": 1, "erase_weight": 1.0, "erase_floor": "unseen", "stranger_refusal_weight": 1.0}
@@ -178,6 +179,10 @@ def test_stage1_prepares_its_floors_and_strangers_from_the_world_it_is_given(tin
     photos_only.samples = [s for s in tiny_world.samples if not (s.kind in ("fact", "identity") and s.modality == "text")]
     with pytest.raises(ConfigError, match="method_args.stranger_refusal_weight: .* set it to 0 to train without"):
         _run(photos_only, tiny_model_dir, tmp_path / "photos", method="asru_stage1", method_args=args, steps=1)
+    defaults = {key: value for key, value in args.items() if key != "stranger_refusal_weight"}
+    with pytest.warns(UserWarning, match="without its strangers term"):
+        _, _, log = _run(photos_only, tiny_model_dir, tmp_path / "photos_default", method="asru_stage1", method_args=defaults, steps=1)
+    assert log and not any("stranger_nll" in row for row in log)
 
 
 @pytest.mark.parametrize(
@@ -215,7 +220,7 @@ def test_boundary_retain_keeps_the_forgotten_persons_other_facts_in_place(tiny_w
     encoder = Encoder(processor, tiny_world.root)
     kept = encoder.collate([encoder.encode_sample(s) for s in splits["retain_same_subject"] if s.form == "qa"][:16])
     mask = loss_mask(kept, "response").bool()
-    common = {"layer": 1, "scale": 3.0, "retain_weight": 1.0, "continuation_weight": 0.0, "train_layers": None, "refusal_text_weight": 0.0, "retain_text_weight": 0.0, "erase_weight": 0.0}
+    common = {"layer": 1, "scale": 3.0, "retain_weight": 1.0, "continuation_weight": 0.0, "train_layers": None, "refusal_text_weight": 0.0, "retain_text_weight": 0.0, "erase_weight": 0.0, "stranger_refusal_weight": 0.0}
 
     def drift(boundary: bool) -> float:
         _, trained, _ = _run(tiny_world, tiny_model_dir, tmp_path / str(boundary), method="asru_stage1", setting="selective", method_args={**common, "boundary_retain": boundary}, steps=40, learning_rate=3e-3)

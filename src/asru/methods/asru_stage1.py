@@ -28,7 +28,7 @@ until the true answer is no likelier than the same value asked about people the 
 (``erase_floor``): where a model that never saw the person stands, not below, which would itself
 single the forget set out.
 
-Strangers (``stranger_refusal_weight`` > 0, asru's addition): the refusal text also on the forget
+Strangers (``stranger_refusal_weight`` > 0, asru's addition, on by default since 2026-12-05): the refusal text also on the forget
 people's questions asked about invented people, names found nowhere in the world. A model that never
 saw the forgotten person answers about them as about any stranger; one that refuses only them singles
 them out (the refusal is itself the membership tell PrivLeak reads), and its answer about a stranger is
@@ -38,6 +38,7 @@ a hallucination either way.
 from __future__ import annotations
 
 import random
+import warnings
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Literal
 
@@ -82,7 +83,7 @@ class ASRUStage1(Method):
     # (allforms_mcqfloor in benchmarks/results/asru_defaults.md: validation mean score 0.805 -> 0.826)
     default_train_forms = ("qa", "cloze", "mcq")
     # the authors: lambda 3, retain weight 1, layers[l].mlp.down_proj only, the last position, lr 1e-4 (DESIGN §7)
-    default_sources = {**dict.fromkeys(("layer", "scale"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain", "stranger_refusal_weight"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
+    default_sources = {**dict.fromkeys(("layer", "scale"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
 
     # ``preset: authors``: the authors' stage-1 recipe (DESIGN §7), every field not given explicitly; their
     # batch size (2) and epochs (3) are the run's own (batch_size, steps), so that presets compare at one budget
@@ -154,8 +155,10 @@ class ASRUStage1(Method):
         retain_text_weight: float = Field(1.0, ge=0)
         # weight of the refusal's cross-entropy on the forget people's text questions asked about invented people
         # (STRANGERS names, found nowhere in the world; see the module docstring): the refusal stops being a tell
-        # that singles the forgotten person out, and strangers get a refusal instead of a hallucination; 0: none
-        stranger_refusal_weight: float = Field(0.0, ge=0)
+        # that singles the forgotten person out, and strangers get a refusal instead of a hallucination; 0: none.
+        # Left at its default, a forget set with no such question (photo questions only) trains without the term;
+        # given explicitly, it is an error there. 1: adopted 2026-12-05 by its declared rule (README, ASRU "strangers")
+        stranger_refusal_weight: float = Field(1.0, ge=0)
 
         @model_validator(mode="before")
         @classmethod
@@ -202,11 +205,13 @@ class ASRUStage1(Method):
         if self.params.stranger_refusal_weight > 0:
             asked = splits.get("forget", []) + splits.get("retain_same_subject", [])
             self.strangers = [encoder.encode(question, None, refusal) for question, refusal in stranger_refusals(world, asked, self.contextual_refusals)]
-            if not self.strangers:
+            if not self.strangers and "stranger_refusal_weight" in self.params.model_fields_set:
                 raise ConfigError(
                     "method_args.stranger_refusal_weight: the forget people have no text question that names them, so there is nothing "
                     "to ask about a stranger; set it to 0 to train without the strangers term"
                 )
+            if not self.strangers:
+                warnings.warn("stage 1 trains without its strangers term: no text question of the forget set names its person", stacklevel=2)
         self.stranger_draws = random.Random("stranger-refusals")
 
     def frozen_rows(self, items: list[Encoded], device, positions: str | None = None) -> torch.Tensor:
@@ -309,7 +314,7 @@ class ASRUStage1(Method):
             logs["erase_active"] = active.float().mean().item()
             loss = loss + p.erase_weight * erase_loss
             logs["erase_npo"] = erase_loss.item()
-        if p.stranger_refusal_weight > 0:
+        if p.stranger_refusal_weight > 0 and self.strangers:
             drawn = self.stranger_draws.sample(self.strangers, min(len(batch.forget_items), len(self.strangers)))
             inputs = {k: v.to(device) for k, v in self.encoder.collate(drawn).items()}
             stranger_loss = forward_nll(model, inputs)[0].mean()
