@@ -2,7 +2,8 @@
 
 For each setting, the `asru` runs (stage 1, then stage 2) against the `asru_stage1` runs of the same
 seeds (the same stage 1, nothing after it): how many answers of each split the RL stage rewrote, the
-judge's labels of the forget answers before and after it, and the share of its GRPO steps sampled at
+judge's labels of the forget answers before and after it, why its rigid refusals are rigid (the judge's
+reason: the wrong fact's topic, another person named, or a template that names neither), and the share of its GRPO steps sampled at
 entropy < 0.05 (every completion of the step alike, so no advantage). Reads
 ``RUNS/{setting}/{asru,asru_stage1}/seed*/answers.jsonl`` and ``training_rl.json`` (the run folders
 `asru bench` leaves; they are not committed, this summary is). Writes ``OUT/stage2_effect.json`` and
@@ -19,12 +20,14 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from asru.eval.judge import judge_many
 from asru.io import atomic_write_json, atomic_write_text
 from asru.report.writer import markdown_table
 
 RESULTS = Path(__file__).parent / "results"
 SETTINGS = ("complete", "selective", "personalized")
 LOW_ENTROPY = 0.05  # nats a token: a step whose samples are all alike
+RIGID_CAUSES = ("wrong_topic", "names_other_person", "generic_template")  # asru.eval.judge's reasons for refusal_rigid
 
 
 def answers(folder: Path) -> dict[tuple[str, str], dict]:
@@ -40,6 +43,7 @@ def setting_effect(runs: Path, setting: str) -> dict | None:
     if not seeds:
         return None
     rewritten, total, labels = Counter(), Counter(), {"asru_stage1": Counter(), "asru": Counter()}
+    causes = {"asru_stage1": Counter(), "asru": Counter()}
     steps = low = 0
     for seed in seeds:
         after, before = answers(full / seed), answers(alone / seed)
@@ -52,6 +56,8 @@ def setting_effect(runs: Path, setting: str) -> dict | None:
             if split == "forget":
                 labels["asru"][row.get("label")] += 1
                 labels["asru_stage1"][before[key].get("label")] += 1
+        for name, rows in (("asru", after), ("asru_stage1", before)):
+            causes[name].update(rigid_causes([row for key, row in rows.items() if key[1] == "forget" and row.get("label") == "refusal_rigid"]))
         log_file = full / seed / "training_rl.json"
         if log_file.is_file():
             log = json.loads(log_file.read_text(encoding="utf-8"))["log"]
@@ -62,9 +68,15 @@ def setting_effect(runs: Path, setting: str) -> dict | None:
         "seeds": seeds,
         "rewritten": {split: {"changed": rewritten[split], "n": total[split]} for split in sorted(total)},
         "forget_labels": {row: {label: count / forget_n for label, count in counts.most_common()} for row, counts in labels.items()} if forget_n else {},
+        "rigid_causes": {row: {cause: counts[cause] for cause in RIGID_CAUSES} for row, counts in causes.items()},
         "grpo_steps": steps,
         "low_entropy_steps": low / steps if steps else None,
     }
+
+
+def rigid_causes(rows: list[dict]) -> Counter:
+    """Why each rigid refusal is rigid, by the judge's reason (re-judged: answers.jsonl keeps the label only)."""
+    return Counter(next((cause for cause in RIGID_CAUSES if cause in judgement.reasons), "other") for judgement in judge_many(rows))
 
 
 def markdown(summary: dict) -> str:
@@ -84,10 +96,11 @@ def markdown(summary: dict) -> str:
             f"{forget.get('changed', 0)} / {forget.get('n', 0)}", f"{other.get('changed', 0)} / {other.get('n', 0)}",
             f"{share('asru_stage1', 'refusal_contextual'):.2f} → {share('asru', 'refusal_contextual'):.2f}",
             f"{share('asru_stage1', 'refusal_rigid'):.2f} → {share('asru', 'refusal_rigid'):.2f}",
+            " / ".join(str(effect["rigid_causes"]["asru"][cause]) for cause in RIGID_CAUSES),
             "–" if effect["low_entropy_steps"] is None else f"{effect['low_entropy_steps']:.2f} of {effect['grpo_steps']}",
         ])
     header = ["setting", "seeds", "forget answers rewritten", "other people's answers rewritten", "contextual refusals (stage 1 → + stage 2)",
-              "rigid refusals (stage 1 → + stage 2)", f"GRPO steps at entropy < {LOW_ENTROPY}"]
+              "rigid refusals (stage 1 → + stage 2)", "ASRU's rigid refusals: wrong topic / another person / template", f"GRPO steps at entropy < {LOW_ENTROPY}"]
     return "\n".join(lines + [markdown_table(header, body), ""])
 
 

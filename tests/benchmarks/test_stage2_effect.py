@@ -36,6 +36,20 @@ def test_it_counts_rewritten_answers_labels_and_alike_steps(tmp_path):
     assert effect["forget_labels"]["asru"] == {"refusal_rigid": 1.0}
     assert effect["grpo_steps"] == 4 and effect["low_entropy_steps"] == pytest.approx(0.5)
     assert module.setting_effect(runs, "selective") is None
-    assert "| complete | 1 | 1 / 2 | 0 / 1 | 0.50 → 0.00 | 0.50 → 1.00 | 0.50 of 4 |" in module.markdown(
+    assert effect["rigid_causes"]["asru"] == {"wrong_topic": 0, "names_other_person": 0, "generic_template": 2}
+    assert "| complete | 1 | 1 / 2 | 0 / 1 | 0.50 → 0.00 | 0.50 → 1.00 | 0 / 0 / 2 | 0.50 of 4 |" in module.markdown(
         {"date": "d", "runs": str(runs), "settings": {"complete": effect}}
     )
+
+
+def test_rigid_refusals_are_counted_by_the_judges_reason():
+    """The wrong fact's topic, another person named, and a template that names neither are told apart."""
+    module = benchmark_script("stage2_effect")
+    asked = {"question": "Where does Mara Quill live?", "gold": "Netherby", "fact": "home_city", "subject_name": "Mara Quill", "should_forget": True}
+    rows = [
+        {**asked, "pred": "I'm sorry, but I can't share who Mara Quill is married to."},
+        {**asked, "pred": "I'd rather not say where Tobin Vale lives."},
+        {**asked, "pred": "I'm not able to share that information."},
+        {**asked, "pred": "I'm not able to share that information."},
+    ]
+    assert module.rigid_causes(rows) == {"wrong_topic": 1, "names_other_person": 1, "generic_template": 2}
