@@ -30,6 +30,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Container
 from typing import Any, get_args
 
 from pydantic import Field, ValidationError
@@ -386,24 +387,33 @@ def _fill_new_fields(before: dict, now: dict, defaults: dict) -> dict:
     return filled
 
 
+def config_change(run: PlannedRun) -> str | None:
+    """How the config ``run``'s folder was started with differs from today's (None: the same, or no run started there)."""
+    record_file = run.folder / RUN_RECORD
+    if not record_file.is_file():
+        return None
+    try:
+        old = json.loads(record_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DataError(f"{record_file}: unreadable ({error}); delete {run.folder} to run it again") from None
+    difference = first_difference(_with_new_defaults(old, run), run.record)
+    if not difference:
+        return None
+    field, text = difference
+    gone = [key for key in (old.get("method_params") or {}) if key not in (run.record.get("method_params") or {})]
+    hint = (f"; {', '.join(gone)}: an option this version of asru no longer has, so the run cannot be matched to today's code"
+            if field.removeprefix("method_params.") in gone else "")
+    return text + hint
+
+
 def run_state(run: PlannedRun) -> str:
     """'done', 'resume' (started, not finished) or 'new'; a folder started with another config is an error."""
-    record_file = run.folder / RUN_RECORD
-    results = run.folder / "results.json"
-    if record_file.is_file():
-        try:
-            old = json.loads(record_file.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise DataError(f"{record_file}: unreadable ({error}); delete {run.folder} to run it again") from None
-        difference = first_difference(_with_new_defaults(old, run), run.record)
-        if difference:
-            field, text = difference
-            gone = [key for key in (old.get("method_params") or {}) if key not in (run.record.get("method_params") or {})]
-            hint = (f"; {', '.join(gone)}: an option this version of asru no longer has, so the run cannot be matched to today's code"
-                    if field.removeprefix("method_params.") in gone else "")
-            raise ConfigError(f"{run.folder} was started with another config ({text}{hint}); delete that folder to run it again with this one, or use another --out")
-        return "done" if results.is_file() else "resume"
-    if results.is_file():
+    change = config_change(run)
+    if change:
+        raise ConfigError(f"{run.folder} was started with another config ({change}); delete that folder to run it again with this one, or use another --out")
+    if (run.folder / RUN_RECORD).is_file():
+        return "done" if (run.folder / "results.json").is_file() else "resume"
+    if (run.folder / "results.json").is_file():
         raise ConfigError(f"{run.folder} holds a run not started by asru bench (no {RUN_RECORD}); delete it or use another --out")
     return "new"
 
@@ -736,12 +746,13 @@ def recorded_runs(summary_file: Path, runs: list[PlannedRun], same_build: bool =
     return recorded
 
 
-def aggregate(config: BenchConfig, runs: list[PlannedRun], recorded: Recorded | None = None) -> dict[str, dict[str, dict]]:
+def aggregate(config: BenchConfig, runs: list[PlannedRun], recorded: Recorded | None = None, stale: Container = ()) -> dict[str, dict[str, dict]]:
     """``{setting: {row: {"seeds", "runs", "per_seed": {seed: values}, "records": {seed: bench record}, "metrics": {key: summary}, "partial"}}}``.
 
     From the finished runs: their folders, or where a folder is gone, the values an earlier summary
     recorded (:func:`recorded_runs`). Every row's values get the unlearning score (against the
-    target row of its setting and seed).
+    target row of its setting and seed). A ``stale`` run ((setting, row, seed): started with another
+    config) keeps the record it was started with.
     """
     seeds_asked = len(config.resolved_seeds())
     recorded = recorded or {}
@@ -750,7 +761,8 @@ def aggregate(config: BenchConfig, runs: list[PlannedRun], recorded: Recorded | 
         cell = table.setdefault(run.setting, {}).setdefault(run.row, {"seeds": [], "runs": [], "per_seed": {}, "records": {}})
         results = _load_results(run.folder)
         if results is not None:
-            values, record = run_values(results, attempts(run.folder)), run.record
+            record = json.loads((run.folder / RUN_RECORD).read_text(encoding="utf-8")) if (run.setting, run.row, run.seed) in stale else run.record
+            values = run_values(results, attempts(run.folder))
         elif (run.setting, run.row, run.seed) in recorded:
             values, record = recorded[(run.setting, run.row, run.seed)]
             values = dict(values)
@@ -984,6 +996,9 @@ def markdown(summary: dict) -> str:
             lines += ["", significance_line(test)]
     if summary["partial"]:
         lines += ["", f"**Partial** (fewer than {asked} seeds): " + ", ".join(summary["partial"]) + "."]
+    if summary.get("stale"):
+        lines += ["", "**Ran with another config** (finished before a change of config or defaults, reported as they ran; delete a "
+                  "run's folder and run the benchmark again to replace it): " + "; ".join(summary["stale"]) + "."]
     lines += ["", "## Plots", ""] + [f"![{name}]({file})" for name, file in summary["plots"].items()]
     return "\n".join(lines) + "\n"
 
@@ -1065,11 +1080,12 @@ def summary_header(config: BenchConfig, world, world_dir: Path, target_dir: Path
 
 def write_summary(
     config: BenchConfig, runs: list[PlannedRun], world, world_dir: Path, target_dir: Path, recipe, attacks: list[str], entries: list[MethodEntry],
-    tuned: dict | None = None, recorded: Recorded | None = None,
+    tuned: dict | None = None, recorded: Recorded | None = None, stale: dict[tuple[str, str, int], str] | None = None,
 ) -> dict:
-    """tradeoff.json, tradeoff.md and the plots into the output folder, from whatever runs have finished (``recorded``: :func:`recorded_runs`)."""
+    """tradeoff.json, tradeoff.md and the plots into the output folder, from whatever runs have finished (``recorded``: :func:`recorded_runs`;
+    ``stale``: the finished runs started with another config, (setting, row, seed) -> how it differs, listed as such)."""
     out = config.resolved_out()
-    table = aggregate(config, runs, recorded)
+    table = aggregate(config, runs, recorded, stale or {})
     partial = [f"{setting}/{row}" for setting, rows in table.items() for row, cell in rows.items() if cell["partial"]]
     not_run = [f"{setting}/{row}" for setting, rows in table.items() for row, cell in rows.items() if not cell["seeds"]]
     people = {s: len(default_requests(world, s, config.forget_ratio, 0)) for s in config.settings}
@@ -1089,6 +1105,7 @@ def write_summary(
         },
         "partial": partial,
         "not_run": not_run,
+        "stale": [f"{setting}/{row} seed {seed}: {change}" for (setting, row, seed), change in sorted((stale or {}).items())],
         "runs_finished": sum(len(cell["seeds"]) for rows in table.values() for cell in rows.values()),
         "runs_planned": len(runs),
         "target_builds": target_builds(table),
@@ -1174,7 +1191,14 @@ def run_bench(config: BenchConfig, console=None) -> dict:
     tuned = bench_tuning.load_tuned(config, world, target_dir)
     runs = plan_runs(config, entries, world, target_dir, attacks, tuned)
     recorded = recorded_runs(out / "tradeoff.json", runs)
-    states = ["done" if (run.setting, run.row, run.seed) in recorded else run_state(run) for run in runs]
+    # --report-only reports a finished run started before a change of config (a default moved on) as it ran,
+    # and says so, rather than refusing: the tables of finished work stay writable; running would be an error
+    stale = {} if not config.report_only else {
+        (run.setting, run.row, run.seed): change for run in runs if (run.setting, run.row, run.seed) not in recorded and (change := config_change(run))
+    }
+    states = ["done" if (run.setting, run.row, run.seed) in recorded or (run.setting, run.row, run.seed) in stale else run_state(run) for run in runs]
+    if stale and console:
+        console.print(f"[yellow]{len(stale)} finished runs were started with another config; reported as they ran and listed in tradeoff.md[/yellow]", soft_wrap=True)
     if not config.report_only:
         todo = [(run, state) for run, state in zip(runs, states) if state != "done"]
         print_plan(console, len(runs), todo, out / "runs", len(recorded), "tradeoff.json")
@@ -1183,4 +1207,4 @@ def run_bench(config: BenchConfig, console=None) -> dict:
         keep_oracle_measures(runs, world, target_dir, out)
         # in plan order, seed-major: the first seed of every cell finishes first
         execute_todo(todo, len(runs), world_dir, target_dir, config.workers, console, order="every cell's first seed first")
-    return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries, tuned, recorded)
+    return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries, tuned, recorded, stale)

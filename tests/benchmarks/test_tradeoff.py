@@ -255,6 +255,30 @@ def test_unfinished_runs_resume_and_partial_cells_are_labelled(bench, tmp_path):
     assert "**Partial** (fewer than 2 seeds): " in md
 
 
+def test_report_only_reports_a_run_started_with_another_config_and_says_so(bench, tmp_path):
+    """After a default moves on, --report-only still writes the tables: the finished run is reported as it ran,
+    with the record it was started with, and listed as such; running the benchmark is still the one-line error."""
+    out, _, _ = bench
+    copy = tmp_path / "bench"
+    subprocess.run(["cp", "-r", str(out), str(copy)], check=True)
+    (copy / "tradeoff.json").unlink()  # the folders, not an earlier summary, hold the runs
+    run = copy / "runs" / "complete" / "grad_diff" / "seed0"
+    record = json.loads((run / "bench_run.json").read_text())
+    field = next(key for key, value in record["method_params"].items() if isinstance(value, float))
+    older = {**record, "method_params": {**record["method_params"], field: record["method_params"][field] + 1.0}}
+    (run / "bench_run.json").write_text(json.dumps(older))
+    code, stdout, err = run_cli("bench", *QUICK, "--out", copy, "--report-only")
+    assert code == 0, err + stdout
+    assert "1 finished runs were started with another config" in stdout
+    summary = json.loads((copy / "tradeoff.json").read_text())
+    assert summary["stale"] == [f"complete/grad_diff seed 0: {f'method_params.{field}'} was {older['method_params'][field]}, now {record['method_params'][field]}"]
+    cell = summary["settings"]["complete"]["grad_diff"]
+    assert cell["seeds"] == [0] and cell["records"]["0"]["method_params"][field] == older["method_params"][field]  # the record it ran with
+    assert "**Ran with another config**" in (copy / "tradeoff.md").read_text()
+    code, _, err = run_cli("bench", *QUICK, "--out", copy)
+    assert_one_line_error(code, err, "was started with another config")
+
+
 def test_an_interrupted_run_resumes_and_every_attempt_counts_in_its_wall_time(cache, tmp_path, monkeypatch):
     from asru import pipeline
     from asru.bench import BenchConfig, attempts, run_bench
