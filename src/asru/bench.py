@@ -28,9 +28,9 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Container
 from typing import Any, get_args
 
 from pydantic import Field, ValidationError
@@ -1194,7 +1194,8 @@ def run_bench(config: BenchConfig, console=None) -> dict:
     # --report-only reports a finished run started before a change of config (a default moved on) as it ran,
     # and says so, rather than refusing: the tables of finished work stay writable; running would be an error
     stale = {} if not config.report_only else {
-        (run.setting, run.row, run.seed): change for run in runs if (run.setting, run.row, run.seed) not in recorded and (change := config_change(run))
+        (run.setting, run.row, run.seed): change for run in runs
+        if (run.setting, run.row, run.seed) not in recorded and (run.folder / "results.json").is_file() and (change := config_change(run))
     }
     states = ["done" if (run.setting, run.row, run.seed) in recorded or (run.setting, run.row, run.seed) in stale else run_state(run) for run in runs]
     if stale and console:

@@ -212,7 +212,7 @@ class ASRUStage1(Method):
                     "method_args.stranger_refusal_weight: the forget people have no text question that names them, so there is nothing "
                     "to ask about a stranger; set it to 0 to train without the strangers term"
                 )
-            if not self.strangers:
+            elif not self.strangers:  # left at its default: the term has nothing to train on
                 warnings.warn("stage 1 trains without its strangers term: no text question of the forget set names its person", stacklevel=2)
         self.stranger_draws = random.Random("stranger-refusals")
 
