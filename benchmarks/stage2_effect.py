@@ -20,14 +20,13 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from asru.eval.judge import judge_many
+from asru.eval.judge import RIGID_CAUSES, judge_many
 from asru.io import atomic_write_json, atomic_write_text
 from asru.report.writer import markdown_table
 
 RESULTS = Path(__file__).parent / "results"
 SETTINGS = ("complete", "selective", "personalized")
 LOW_ENTROPY = 0.05  # nats a token: a step whose samples are all alike
-RIGID_CAUSES = ("wrong_topic", "names_other_person", "generic_template")  # asru.eval.judge's reasons for refusal_rigid
 
 
 def answers(folder: Path) -> dict[tuple[str, str], dict]:
@@ -76,7 +75,7 @@ def setting_effect(runs: Path, setting: str) -> dict | None:
 
 def rigid_causes(rows: list[dict]) -> Counter:
     """Why each rigid refusal is rigid, by the judge's reason (re-judged: answers.jsonl keeps the label only)."""
-    return Counter(next((cause for cause in RIGID_CAUSES if cause in judgement.reasons), "other") for judgement in judge_many(rows))
+    return Counter(judgement.rigid_cause for judgement in judge_many(rows))
 
 
 def markdown(summary: dict) -> str:
