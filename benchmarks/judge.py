@@ -3,7 +3,10 @@
 Reads tests/eval/data/judge_labelled.jsonl (400 answers labelled by hand; 54 marked "held_out"
 were written after the rules were tuned on the rest) and tests/eval/data/judge_held_out_scales.jsonl
 (64 answers with hand labels and hand scales on the authors' anchors, written after the scales
-moved to them and before the judge was run on them; never tuned on). Writes
+moved to them and before the judge was run on them; never tuned on) and
+tests/eval/data/judge_held_out_broken.jsonl (90 real refusals of refusal-trained runs with hand labels
+and scales, for judge rules 3's broken wording: 48 "development" answers read while the rules were
+written, 42 "held_out" ones labelled before the judge ran on them). Writes
 benchmarks/results/judge.json and judge.md: label agreement and confusion per batch, and scale
 agreement (exact, within 1, mean absolute difference) where the hand scales exist. Takes about 2 s.
 
@@ -17,7 +20,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from asru.eval.judge import LABELS, SCALE_VERSION, judge_many
+from asru.eval.judge import LABELS, RULES_VERSION, SCALE_VERSION, judge_many
 from asru.io import atomic_write_json, atomic_write_text
 from asru.report.writer import markdown_table
 
@@ -61,10 +64,13 @@ def main() -> None:
     first = _rows("judge_labelled.jsonl")
     second = _rows("judge_held_out_scales.jsonl")
     first_verdicts, second_verdicts = judge_many(first), judge_many(second)
+    broken = {part: [row for row in _rows("judge_held_out_broken.jsonl") if row["batch"] == part] for part in ("development", "held_out")}
+    broken_verdicts = {part: judge_many(rows) for part, rows in broken.items()}
     held = [(row, verdict) for row, verdict in zip(first, first_verdicts) if row.get("batch") == "held_out"]
     result = {
         "date": date.today().isoformat(),
         "scale_version": SCALE_VERSION,
+        "rules_version": RULES_VERSION,
         "labelled": _labels(first, first_verdicts),
         "labelled_held_out": _labels([r for r, _ in held], [v for _, v in held]),
         "second_held_out": {
@@ -76,6 +82,7 @@ def main() -> None:
                 if row["label"] != verdict.label or any(row[s] != getattr(verdict, s) for s in SCALES)
             ],
         },
+        "broken_wording": {part: {**_labels(rows, broken_verdicts[part]), "scales": _scales(rows, broken_verdicts[part])} for part, rows in broken.items()},
     }
     atomic_write_json(ROOT / "results" / "judge.json", result)
     one, held_out, two = result["labelled"], result["labelled_held_out"], result["second_held_out"]
@@ -99,6 +106,14 @@ def main() -> None:
             "Disagreements (scales as hand / judge):",
             "",
             markdown_table(["answer", "hand label", "judge label"] + [f"{s}" for s in SCALES], miss_rows),
+            "",
+            f"## Broken-wording batch (judge rules {RULES_VERSION}): real refusals of refusal-trained runs",
+            "",
+            markdown_table(
+                ["part", "answers", "labels", "contextual refusal exact", "naturalness exact", "naturalness within 1"],
+                [[part, v["answers"], f"{v['agree']} ({v['agreement']:.1%})", f"{v['scales']['contextual_refusal']['exact']:.1%}",
+                  f"{v['scales']['naturalness']['exact']:.1%}", f"{v['scales']['naturalness']['within_1']:.1%}"] for part, v in result["broken_wording"].items()],
+            ),
         ]
     )
     atomic_write_text(ROOT / "results" / "judge.md", text + "\n")

@@ -92,14 +92,14 @@ def markdown(summary: dict) -> str:
     lines = ["# ASRU's refusals and hidden states, run by run", "",
              f"Written by `benchmarks/refusal_readings.py` on {summary['date']}. Contextual: share of the labelled forget answers; "
              f"refusal NLL: stage 1's mean over its last {LAST_STEPS} steps; probe: best layer's recovery and the largest gap to the oracle's; "
-             "rigid refusals by the judge's reason: wrong topic / another person / template.", ""]
+             "rigid refusals by the judge's reason: broken wording / wrong topic / another person / template.", ""]
     for label, runs in summary["groups"].items():
         body = [[run, r["forget_answers"], _cell(r["contextual_share"]), _cell(r["refusal_nll_last_steps"]), _cell(r["probe_best"]), _cell(r["probe_gap"]),
                  " / ".join(str(r["rigid_causes"][c]) for c in RIGID_CAUSES)] for run, r in runs.items()]
         total = Counter()
         for r in runs.values():
             total.update(r["rigid_by_form"])
-        lines += [f"## {label}", "", markdown_table(["run", "forget answers", "contextual", "refusal NLL", "probe", "probe gap", "rigid: topic / person / template"], body), "",
+        lines += [f"## {label}", "", markdown_table(["run", "forget answers", "contextual", "refusal NLL", "probe", "probe gap", "rigid: broken / topic / person / template"], body), "",
                   "Rigid refusals by reason, form and modality, over the group: " + ", ".join(f"{key} {n}" for key, n in total.most_common()) + ".", ""]
     return "\n".join(lines)
 

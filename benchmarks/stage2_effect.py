@@ -3,7 +3,7 @@
 For each setting, the `asru` runs (stage 1, then stage 2) against the `asru_stage1` runs of the same
 seeds (the same stage 1, nothing after it): how many answers of each split the RL stage rewrote, the
 judge's labels of the forget answers before and after it, why its rigid refusals are rigid (the judge's
-reason: the wrong fact's topic, another person named, or a template that names neither), and the share of its GRPO steps sampled at
+reason: broken wording, the wrong fact's topic, another person named, or a template that names neither), and the share of its GRPO steps sampled at
 entropy < 0.05 (every completion of the step alike, so no advantage). Reads
 ``RUNS/{setting}/{asru,asru_stage1}/seed*/answers.jsonl`` and ``training_rl.json`` (the run folders
 `asru bench` leaves; they are not committed, this summary is). Writes ``OUT/stage2_effect.json`` and
@@ -99,7 +99,7 @@ def markdown(summary: dict) -> str:
             "–" if effect["low_entropy_steps"] is None else f"{effect['low_entropy_steps']:.2f} of {effect['grpo_steps']}",
         ])
     header = ["setting", "seeds", "forget answers rewritten", "other people's answers rewritten", "contextual refusals (stage 1 → + stage 2)",
-              "rigid refusals (stage 1 → + stage 2)", "ASRU's rigid refusals: wrong topic / another person / template", f"GRPO steps at entropy < {LOW_ENTROPY}"]
+              "rigid refusals (stage 1 → + stage 2)", "ASRU's rigid refusals: broken wording / wrong topic / another person / template", f"GRPO steps at entropy < {LOW_ENTROPY}"]
     return "\n".join(lines + [markdown_table(header, body), ""])
 
 

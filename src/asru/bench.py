@@ -1153,6 +1153,16 @@ def execute_todo(todo: list[tuple[PlannedRun, str]], total: int, world_dir: Path
                 console.print(f"[green]done[/green] {name(run)} in {time.perf_counter() - started:.0f} s, {count} of {len(todo)}", soft_wrap=True)
 
 
+def rejudge_finished(runs: list[PlannedRun], console=None) -> None:
+    """Finished runs judged by older judge rules are judged again from their answers before any table reads them
+    (:mod:`asru.eval.rejudge`): rows judged by different rules compare nothing."""
+    from asru.eval.rejudge import rejudge_runs
+
+    done = rejudge_runs([run.folder for run in runs if (run.folder / "results.json").is_file() and (run.folder / "answers.jsonl").is_file()], console)
+    if done and console:
+        console.print(f"re-judged {len(done)} finished runs judged by older rules", soft_wrap=True)
+
+
 def run_bench(config: BenchConfig, console=None) -> dict:
     """Plan, run (skipping finished runs, resuming interrupted ones), aggregate. Returns the summary.
 
@@ -1208,4 +1218,5 @@ def run_bench(config: BenchConfig, console=None) -> dict:
         keep_oracle_measures(runs, world, target_dir, out)
         # in plan order, seed-major: the first seed of every cell finishes first
         execute_todo(todo, len(runs), world_dir, target_dir, config.workers, console, order="every cell's first seed first")
+    rejudge_finished(runs, console)
     return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries, tuned, recorded, stale)

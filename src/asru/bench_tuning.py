@@ -41,6 +41,7 @@ from asru.bench import (
     prepare_oracles,
     print_plan,
     recorded_runs,
+    rejudge_finished,
     restore_oracle_measures,
     run_state,
     summary_header,
@@ -251,6 +252,7 @@ def run_tuning(
         prepare_oracles(to_run, states, world_dir, target_dir, console, config.workers)
         keep_oracle_measures(to_run, world, target_dir, out)
         execute_todo(todo, len(to_run), world_dir, target_dir, config.workers, console, order="every grid point's first validation seed first")
+    rejudge_finished(runs, console)
     table = aggregate(config.model_copy(update={"seeds": config.resolved_validation_seeds()}), runs, recorded)
     chosen = choose(table, every, len(config.resolved_validation_seeds()))
     entries = every

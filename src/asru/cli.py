@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperCommand
 
-from asru.errors import AsruError, Interrupted
+from asru.errors import AsruError, ConfigError, Interrupted
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Controllable machine unlearning for multimodal LLMs.")
 world_app = typer.Typer(no_args_is_help=True, help="The embedded synthetic public-figures world.")
@@ -274,6 +274,26 @@ def report(
     table = compare_runs(runs, out)
     console.print(table)
     console.print(f"[green]comparison written to {out}[/green]")
+
+
+@app.command()
+def rejudge(
+    runs: list[Path] = typer.Argument(..., help="Run folders, or folders to search for runs (a benchmark's runs/)."),
+    world: Optional[Path] = typer.Option(None, "--world", help="The runs' world, if it has moved since (default: the path each results.json records)."),
+    force: bool = typer.Option(False, "--force", help="Judge again runs already judged by today's rules too."),
+) -> None:
+    """Judge finished runs again from their stored answers with today's offline judge rules (no model needed).
+
+    Runs judged by older rules get new labels, naturalness and judge summaries (results.json, answers.jsonl,
+    plots, report); the rates and the oracle measures are kept. `asru bench` does this itself before its tables."""
+    from asru.eval.judge import RULES_VERSION
+    from asru.eval.rejudge import rejudge_runs, run_folders
+
+    folders = run_folders(runs)
+    if not folders:
+        raise ConfigError(f"no finished run (results.json and answers.jsonl) at or under {', '.join(map(str, runs))}")
+    done = rejudge_runs(folders, console, world, force)
+    console.print(f"re-judged {len(done)} of {len(folders)} runs with judge rules {RULES_VERSION}; the others were judged by them already", soft_wrap=True)
 
 
 @app.command()
@@ -626,8 +646,6 @@ def data_import(
     family: str = typer.Option("qwen3", "--family", help="PPU-Bench: whose own answers are the targets: train_pair_<family>[_qa] (qwen3 | gemma3)."),
 ) -> None:
     """Convert a released benchmark into a world folder that unlearn/eval/targets read."""
-    from asru.errors import ConfigError
-
     if kind == "ppu-bench":
         from asru.data.ppu_bench import import_ppu_bench
 

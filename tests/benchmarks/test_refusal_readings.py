@@ -30,12 +30,12 @@ def test_each_run_is_read_and_the_group_summed(tmp_path):
     summary = module.main([f"g={tmp_path / 'runs' / '*'}", "--out", str(tmp_path / "out")])
     a, b = (summary["groups"]["g"][str(tmp_path / "runs" / name)] for name in ("a", "b"))
     assert a["forget_answers"] == 4 and a["contextual_share"] == pytest.approx(0.25) and a["rigid"] == 2
-    assert a["rigid_causes"] == {"wrong_topic": 1, "names_other_person": 0, "generic_template": 1}
+    assert a["rigid_causes"] == {"broken_wording": 0, "wrong_topic": 1, "names_other_person": 0, "generic_template": 1}
     assert a["rigid_by_form"] == {"wrong_topic cloze text": 1, "generic_template qa image": 1}
     assert a["refusal_nll_last_steps"] == pytest.approx(2.0)  # the last 20 steps that log it: the 9.0 of step 1 left out
     assert (a["probe_best"], a["probe_gap"]) == (0.4, 0.25)
     assert b["refusal_nll_last_steps"] is None and b["probe_best"] is None and b["contextual_share"] == 1.0
     md = (tmp_path / "out" / "refusal_readings.md").read_text()
-    assert "| 4 | 0.25 | 2.00 | 0.40 | 0.25 | 1 / 0 / 1 |" in md and "wrong_topic cloze text 1" in md
+    assert "| 4 | 0.25 | 2.00 | 0.40 | 0.25 | 0 / 1 / 0 / 1 |" in md and "wrong_topic cloze text 1" in md
     with pytest.raises(SystemExit, match="no finished run folder"):
         module.main([f"none={tmp_path / 'nothing' / '*'}", "--out", str(tmp_path / "out")])

@@ -36,8 +36,8 @@ def test_it_counts_rewritten_answers_labels_and_alike_steps(tmp_path):
     assert effect["forget_labels"]["asru"] == {"refusal_rigid": 1.0}
     assert effect["grpo_steps"] == 4 and effect["low_entropy_steps"] == pytest.approx(0.5)
     assert module.setting_effect(runs, "selective") is None
-    assert effect["rigid_causes"]["asru"] == {"wrong_topic": 0, "names_other_person": 0, "generic_template": 2}
-    assert "| complete | 1 | 1 / 2 | 0 / 1 | 0.50 → 0.00 | 0.50 → 1.00 | 0 / 0 / 2 | 0.50 of 4 |" in module.markdown(
+    assert effect["rigid_causes"]["asru"] == {"broken_wording": 0, "wrong_topic": 0, "names_other_person": 0, "generic_template": 2}
+    assert "| complete | 1 | 1 / 2 | 0 / 1 | 0.50 → 0.00 | 0.50 → 1.00 | 0 / 0 / 0 / 2 | 0.50 of 4 |" in module.markdown(
         {"date": "d", "runs": str(runs), "settings": {"complete": effect}}
     )
 

@@ -60,6 +60,15 @@ def answer_perplexities(model, encoder: Encoder, probes: list[Probe], answers: l
     return [math.exp(likelihood.mean_nll) for likelihood in answer_likelihoods(model, encoder, probes, answers, batch_size)]
 
 
+# the records the judge labels: answers about a fact or who someone is (not the refusal-trained questions)
+JUDGED_KINDS = ("fact", "identity")
+
+
+def judge_distractors(values: dict[str, list[str]], fact: str | None, gold: str | None) -> list[str]:
+    """The other values of ``fact`` (at most 20) that the judge counts as a hallucination when named."""
+    return [v for v in values.get(fact or "", []) if v != gold][:20]
+
+
 def forgotten_identities(splits: dict[str, list[Sample]]) -> set[str]:
     """The people whose identity (the who-is question) a forget split holds: Complete forgets who they are."""
     return {s.subject_id for name in FORGET_SPLITS for s in splits.get(name, []) if s.kind == "identity"}
@@ -98,7 +107,7 @@ def score(
                 "pred": answer,
                 "should_forget": should_forget,
                 "identity_forgotten": should_forget and s.subject_id in forgotten_identities,
-                "distractors": [v for v in distractors.get(s.fact, []) if v != s.answer][:20],
+                "distractors": judge_distractors(distractors, s.fact, s.answer),
                 "perplexity": perplexities[index] if perplexities else None,
                 "target_correct": known[index] if known is not None else None,
                 "target_answer": before[index] if before is not None else None,
@@ -114,7 +123,7 @@ def score(
         subset = [r for r in records if r["modality"] == modality and r["form"] == "qa"]
         if subset and len(subset) < len(records) and "qa" in metrics and modality in metrics:
             metrics[f"{modality}_qa"] = aggregate(subset)
-    judged_records = [r for r in records if r["kind"] in ("fact", "identity")]
+    judged_records = [r for r in records if r["kind"] in JUDGED_KINDS]
     if judged and judged_records:
         judgements = judge(judged_records)
         for record, judgement in zip(judged_records, judgements):

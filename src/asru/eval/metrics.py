@@ -62,6 +62,7 @@ def _fold_accents(text: str) -> str:
     return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
 
 
+@lru_cache(maxsize=1 << 16)  # the judge matches one answer against its gold and 20 distractors: one normalization, not 40
 def normalize(text: str | None, *, remove_articles: bool = True, fold_accents: bool = False) -> str:
     """SQuAD-style normalization: NFKC, lower case, punctuation → space, articles dropped, spaces collapsed.
 
@@ -105,7 +106,9 @@ def _find_sequence(haystack: Sequence[str], needle: Sequence[str]) -> bool:
     n = len(needle)
     if n == 0:
         return False
-    return any(list(haystack[i : i + n]) == list(needle) for i in range(len(haystack) - n + 1))
+    haystack, needle = list(haystack), list(needle)
+    first = needle[0]
+    return any(word == first and haystack[i : i + n] == needle for i, word in enumerate(haystack[: len(haystack) - n + 1]))
 
 
 # a lower-case letter straight before a capital: where a small model's broken output glued two words
