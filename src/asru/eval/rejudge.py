@@ -11,7 +11,6 @@ the oracle do not depend on the judge and are kept.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterable
 
@@ -32,26 +31,13 @@ def judged_by_older_rules(results: dict) -> bool:
     )
 
 
-def _training_logs(run_dir: Path) -> dict[str, list]:
-    """The training logs the run folder keeps (its plots are drawn again with the report)."""
-    logs = {}
-    for path in [run_dir / "train_log.json", *sorted(run_dir.glob("training_*.json"))]:
-        try:
-            log = json.loads(path.read_text(encoding="utf-8")).get("log") if path.is_file() else None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-            log = None
-        if isinstance(log, list):
-            logs["train" if path.name == "train_log.json" else path.stem.removeprefix("training_")] = log
-    return logs
-
-
 def rejudge_run(run_dir: str | Path, world_dir: str | Path | None = None, force: bool = False) -> bool:
-    """Re-judge one finished run folder in place (results.json, answers.jsonl, plots, report).
+    """Re-judge one finished run folder in place (results.json, answers.jsonl, the labels plot, the report).
 
     Returns False, touching nothing, when the run was judged by today's rules already (unless ``force``).
     ``world_dir``: the run's world when it has moved since (default: the path results.json records).
     """
-    from asru.report.writer import write_run
+    from asru.report.writer import rewrite_judgements
     from asru.world import load_world
 
     run_dir = Path(run_dir)
@@ -91,7 +77,7 @@ def rejudge_run(run_dir: str | Path, world_dir: str | Path | None = None, force:
         target_split = target_metrics.get(split)
         if isinstance(target_split, dict) and "judge" in target_split and all("target_answer" in r for r in records):
             target_split["judge"] = judged_split(records, "target_answer")[1]
-    write_run(run_dir, results, answers, _training_logs(run_dir))
+    rewrite_judgements(run_dir, results, answers)
     return True
 
 

@@ -16,6 +16,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from asru.config import load_json_file
+from asru.errors import DataError
 from asru.eval.judge import SCALE_VERSION
 from asru.io import atomic_write_json, atomic_write_text
 from asru.report.plots import plot_attacks, plot_forget_vs_retain, plot_labels, plot_training
@@ -324,15 +326,30 @@ def write_reports(out_dir: Path, results: dict, answers: list[dict], plots: dict
     atomic_write_text(out_dir / "report.html", render_html(title, results, answers, plots, audit))
 
 
+def _existing_plots(out_dir: Path) -> dict[str, Path]:
+    names = ["labels", "forget_vs_retain", "attacks"] + sorted(p.stem for p in out_dir.glob("training_*.png"))
+    return {name: out_dir / f"{name}.png" for name in names if (out_dir / f"{name}.png").is_file()}
+
+
 def add_audit_to_report(out_dir: Path, audit: dict) -> None:
     """Rewrite a finished run's report.md / report.html with the audit section (plots are reused)."""
     from asru.report.results import load_answers, load_results
 
     out_dir = Path(out_dir)
     results, answers = load_results(out_dir), load_answers(out_dir)
-    names = ["labels", "forget_vs_retain", "attacks"] + sorted(p.stem for p in out_dir.glob("training_*.png"))
-    plots = {name: out_dir / f"{name}.png" for name in names if (out_dir / f"{name}.png").is_file()}
-    write_reports(out_dir, results, answers, plots, audit)
+    write_reports(out_dir, results, answers, _existing_plots(out_dir), audit)
+
+
+def rewrite_judgements(out_dir: Path, results: dict, answers: list[dict]) -> None:
+    """A finished run judged again (:mod:`asru.eval.rejudge`): results.json, answers.jsonl, the labels plot and the
+    report; the other plots and an audit (which reads rates, not labels) are kept."""
+    out_dir = Path(out_dir)
+    atomic_write_json(out_dir / "results.json", results)
+    atomic_write_text(out_dir / "answers.jsonl", "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers))
+    plot_labels({results.get("method", "model"): results}, out_dir / "labels.png")
+    audit_path = out_dir / AUDIT_FILE
+    audit = load_json_file(audit_path, DataError, "audit") if audit_path.is_file() else None
+    write_reports(out_dir, results, answers, _existing_plots(out_dir), audit)
 
 
 def _markdown_to_html(md: str) -> str:
