@@ -80,6 +80,10 @@ def test_words_glued_where_a_space_belongs_are_not_fluent():
         assert _GLUED_RE.findall(pred) == [], pred
     assert len(_GLUED_RE.findall("I'm sorry, I can'tI'm sorry,I thatIs")) == 3
     assert [len(_GLUED_RE.findall(t)) for t in ("II'm sorry.", "IIII'd rather not.", "World War II's end.", "I'm fine, I'll go.")] == [1, 3, 0, 0]
+    # a refusal restarted straight after a name: one joint, never an empty one (an empty match crashed GRPO's reward)
+    assert [_GLUED_RE.findall(t) for t in ("who IseiaI'd rather", "TaI'd", "AI'd", "DavidI'm here")] == [["seia"], ["a"], [], ["avid"]]
+    for text in ("TaI'd", "XaI'm", "Ab I'd", "aI'dI'd", "QI'll"):
+        judge(Q, "Lisbon", text, **BIRTH)  # no IndexError
     # a home city's own refusal says where someone lives (FACT_REFUSALS), not the wrong topic
     lives = judge(asked, "Oakhurst", "I'd rather not say where Emir Draden lives.", **home)
     assert lives.label == "refusal_contextual" and "wrong_topic" not in lives.reasons

@@ -225,7 +225,7 @@ _ORDINAL_RE = re.compile(r"^\d+(?:st|nd|rd|th|s)?$")
 # refusal restarted straight after a name ("who IseiaI'd rather not say ...").
 _GLUED_RE = re.compile(
     r"(?<![^\W\d_])(?<![’'])[a-z]{2,}(?:[’'][a-z]+)?(?=[A-Z])|[,;:!?](?=[^\W\d_])|(?<![A-HJ-Za-z’'])I(?=I+[’'](?:m|d|ve|ll)\b)"
-    r"|(?<=[A-Z][a-z])[a-z]*(?=I[’'](?:m|d|ve|ll)\b)"
+    r"|(?<=[A-Z])[a-z]+(?=I[’'](?:m|d|ve|ll)\b)"
 )
 _VOWELS = set("aeiouy")
 # The private topics the target refuses (asru.world.vocab.PRIVATE_QUESTIONS): with FACT_TOPICS, the
