@@ -119,6 +119,9 @@ def test_cli_and_bench_rejudge_the_older_runs_under_a_folder(finished_run, tmp_p
         shutil.copytree(finished_run, tree / "complete" / name / "seed0")
     _as_older_rules(tree / "complete" / "a" / "seed0")
     assert run_folders([tree]) == [tree / "complete" / name / "seed0" for name in ("a", "b")]
+    (tmp_path / "gathered").mkdir()
+    (tmp_path / "gathered" / "a").symlink_to(tree / "complete" / "a")  # runs gathered by links are found too
+    assert run_folders([tmp_path / "gathered"]) == [tmp_path / "gathered" / "a" / "seed0"]
     code, out, err = cli("rejudge", str(tree))
     assert code == 0, err
     assert "re-judged 1 of 2 runs" in " ".join(out.split())

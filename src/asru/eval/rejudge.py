@@ -11,6 +11,7 @@ the oracle do not depend on the judge and are kept.
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 from typing import Iterable
 
@@ -87,7 +88,8 @@ def run_folders(paths: Iterable[str | Path]) -> list[Path]:
     for path in map(Path, paths):
         if not path.exists():
             raise DataError(f"{path}: no such run folder")
-        candidates = [path] if (path / "results.json").is_file() else sorted(p.parent for p in path.rglob("results.json"))
+        # glob follows linked folders (a benchmark's runs gathered by symlinks), Path.rglob does not
+        candidates = [path] if (path / "results.json").is_file() else sorted(Path(p).parent for p in glob.glob(str(path / "**" / "results.json"), recursive=True))
         found.extend(p for p in candidates if (p / ANSWERS).is_file() and p not in found)
     return found
 
