@@ -285,7 +285,8 @@ def rejudge(
     """Judge finished runs again from their stored answers with today's offline judge rules (no model needed).
 
     Runs judged by older rules get new labels, naturalness and judge summaries (results.json, answers.jsonl,
-    plots, report); the rates and the oracle measures are kept. `asru bench` does this itself before its tables."""
+    the labels plot, the report); the rates, the oracle measures and an audit are kept. `asru bench` does this
+    itself before its tables."""
     from asru.eval.judge import RULES_VERSION
     from asru.eval.rejudge import rejudge_runs, run_folders
 
