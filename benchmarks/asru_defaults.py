@@ -34,6 +34,7 @@ from asru.bench import run_values
 from asru.config import read_yaml
 from asru.errors import ConfigError
 from asru.eval.judge import judge_many
+from asru.eval.rejudge import judged_by_older_rules, rejudge_run
 from asru.eval.score import MODEL_ATTACKS, run_score
 from asru.io import atomic_write_json, atomic_write_text
 from asru.report.writer import markdown_table
@@ -97,6 +98,9 @@ def run_candidate(data: dict, candidate: dict, setting: str, seed: int, console:
 
 def measure(folder: Path, target: dict | None) -> dict:
     results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    if judged_by_older_rules(results):  # judged again first: candidates compare on one judge
+        rejudge_run(folder)
+        results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
     values = run_values(results)
     score = run_score(values, target) or {}
     labels = Counter()
