@@ -297,8 +297,8 @@ class Judgement:
 
     @property
     def rigid_cause(self) -> str | None:
-        """Why a rigid refusal is rigid (one of ``RIGID_CAUSES``: it refuses about another fact's topic, names
-        another person, or is a template that names neither); None for any other label."""
+        """Why a rigid refusal is rigid (one of ``RIGID_CAUSES``: its wording broke down, it refuses about another
+        fact's topic, names another person, or is a template that names neither); None for any other label."""
         if self.label != "refusal_rigid":
             return None
         return next((cause for cause in RIGID_CAUSES if cause in self.reasons), "other")

@@ -100,13 +100,9 @@ def rejudge_runs(folders: Iterable[str | Path], console=None, world_dir: str | P
     A progress bar on ``console``: a benchmark's few hundred runs take a few seconds each.
     """
     folders = [Path(folder) for folder in folders]
-    older = folders if force else [folder for folder in folders if judged_by_older_rules(load_results(folder))]
-    if not older:
-        return []
     if console is not None:
         from rich.progress import track
 
-        older_iter = track(older, description=f"re-judging {len(older)} runs (judge rules {RULES_VERSION})", console=console, transient=True)
-    else:
-        older_iter = older
-    return [folder for folder in older_iter if rejudge_run(folder, world_dir, force=True)]
+        folders = track(folders, description=f"re-judging runs judged by rules before {RULES_VERSION}", console=console, transient=True)
+    # rejudge_run reads each results.json once and leaves a run judged by today's rules untouched
+    return [folder for folder in folders if rejudge_run(folder, world_dir, force=force)]
