@@ -287,6 +287,11 @@ def audit_markdown(audit: dict) -> str:
     return "\n".join(parts)
 
 
+def _write_answers(out_dir: Path, answers: list[dict]) -> None:
+    """answers.jsonl, one judged answer a line (UTF-8 kept readable), written atomically."""
+    atomic_write_text(out_dir / "answers.jsonl", "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers))
+
+
 def write_run(out_dir: Path, results: dict, answers: list[dict], training_logs: dict[str, list[dict]] | None = None) -> dict[str, Path]:
     """Write results.json, answers.jsonl, plots, report.md and report.html into ``out_dir``.
 
@@ -295,7 +300,7 @@ def write_run(out_dir: Path, results: dict, answers: list[dict], training_logs: 
     out_dir = Path(out_dir)
     atomic_write_json(out_dir / "results.json", results)
     (out_dir / AUDIT_FILE).unlink(missing_ok=True)
-    atomic_write_text(out_dir / "answers.jsonl", "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers))
+    _write_answers(out_dir, answers)
     plots = {
         "labels": plot_labels({results.get("method", "model"): results}, out_dir / "labels.png"),
         "forget_vs_retain": plot_forget_vs_retain({results.get("method", "model"): results}, out_dir / "forget_vs_retain.png"),
@@ -345,7 +350,7 @@ def rewrite_judgements(out_dir: Path, results: dict, answers: list[dict]) -> Non
     report; the other plots and an audit (which reads rates, not labels) are kept."""
     out_dir = Path(out_dir)
     atomic_write_json(out_dir / "results.json", results)
-    atomic_write_text(out_dir / "answers.jsonl", "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers))
+    _write_answers(out_dir, answers)
     plot_labels({results.get("method", "model"): results}, out_dir / "labels.png")
     audit_path = out_dir / AUDIT_FILE
     audit = load_json_file(audit_path, DataError, "audit") if audit_path.is_file() else None
