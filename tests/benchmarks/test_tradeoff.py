@@ -177,6 +177,31 @@ def test_every_row_reads_the_same_cached_target_bits(bench, cache):
     assert len({asked[0] for asked in bits}) == len(SETTINGS)
 
 
+def test_the_target_travels_with_the_tables_and_a_fresh_cache_gets_that_build_back(bench, cache):
+    """The bench keeps its target (weights and all) under OUT/target_models; a cache without it gets that very build back
+    (the same fingerprint) instead of fine-tuning another: another machine rounds differently, and the tables use one build."""
+    import shutil
+
+    from asru.bench import TARGET_MODELS, quick_recipe, restore_target
+    from asru.cache import target_folder
+    from asru.eval.knowledge import model_fingerprint
+    from asru.world import load_world
+
+    out, _, _ = bench
+    (kept,) = (out / TARGET_MODELS).iterdir()
+    built = cache / "targets" / kept.name
+    assert model_fingerprint(kept) == model_fingerprint(built)
+    (world_dir,) = (p for p in (cache / "worlds").iterdir() if p.is_dir() and target_folder(load_world(p).manifest["content_hash"], quick_recipe()) == built)
+    moved = shutil.move(built, cache / "elsewhere")
+    try:
+        restore_target(out, world_dir, quick_recipe(), None)
+        assert model_fingerprint(built) == model_fingerprint(kept)
+        assert not list((cache / "targets").glob("*.restoring"))
+    finally:
+        shutil.rmtree(built, ignore_errors=True)
+        shutil.move(moved, built)
+
+
 def test_a_second_invocation_skips_finished_runs(bench):
     out, _, first_seconds = bench
     stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("results.json")}
