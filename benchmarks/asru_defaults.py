@@ -125,7 +125,7 @@ def measure(folder: Path, target: dict | None) -> dict:
         "names_fact_share": names_fact / len(forget) if forget else None,
         "refusal": results.get("metrics", {}).get("forget", {}).get("all", {}).get("refusal_rate_known"),
         "privleak": results.get("membership", {}).get("privleak"), "forget_quality": results.get("forget_quality", {}).get("forget_quality"),
-        "relearn": attacks.get("relearn"), "labels": dict(labels.most_common()),
+        "relearn": attacks.get("relearn"), "probe_gap": results.get("linear_probe", {}).get("gap"), "labels": dict(labels.most_common()),
     }
 
 
@@ -185,15 +185,15 @@ def markdown(summary: dict) -> str:
         "the same seed); one run per cell. Candidates, rules and the dates the rules were written: `configs/bench/asru_defaults.yaml` "
         "(a candidate naming another method, `parity_*`: a tuned baseline given what an adopted ASRU default gives ASRU).",
     ]
-    header = ["candidate", "setting", "score ↑", "efficacy ↑", "closeness ↑", "utility ↑", "leakage ↓", "worst prompt attack", "relearning", "refusal, all forms ↑", "contextual ↑", "names the fact ↑", "gibberish ↓", "PrivLeak (0 best)", "forget quality ↑"]
+    header = ["candidate", "setting", "score ↑", "efficacy ↑", "closeness ↑", "utility ↑", "leakage ↓", "worst prompt attack", "relearning", "refusal, all forms ↑", "contextual ↑", "names the fact ↑", "gibberish ↓", "PrivLeak (0 best)", "forget quality ↑", "probe gap ↓"]
     body = []
     for name, row in summary["candidates"].items():
         for setting, m in row["settings"].items():
             body.append([name, setting, *(cell(m[k]) for k in ("score", "efficacy", "closeness", "utility", "forget_leakage")),
                          f"{m['worst_attack']} {cell(m['worst_attack_leakage'])}", cell(m["relearn"]), cell(m.get("refusal"), 2),
-                         cell(m["contextual_share"], 2), cell(m.get("names_fact_share"), 2), cell(m.get("gibberish_share"), 2), cell(m["privleak"]), cell(m["forget_quality"], 4)])
+                         cell(m["contextual_share"], 2), cell(m.get("names_fact_share"), 2), cell(m.get("gibberish_share"), 2), cell(m["privleak"]), cell(m["forget_quality"], 4), cell(m.get("probe_gap"), 2)])
         if row.get("mean_score") is not None:
-            body.append([name, "**mean**", f"**{row['mean_score']:.3f}**", "", "", "", "", "", "", "", cell(row.get("mean_contextual"), 2), cell(row.get("mean_names_fact"), 2), "", "", ""])
+            body.append([name, "**mean**", f"**{row['mean_score']:.3f}**", "", "", "", "", "", "", "", cell(row.get("mean_contextual"), 2), cell(row.get("mean_names_fact"), 2), "", "", "", ""])
     lines += ["", markdown_table(header, body), "", "## Candidates and rules", ""]
     for name, row in summary["candidates"].items():
         seeds = f" (seeds {', '.join(map(str, row['seeds']))}, mean over them)" if row.get("seeds", summary["seeds"]) != summary["seeds"] else ""

@@ -128,7 +128,7 @@ def _stage1(reference, encoder, **params):
     from asru.methods.asru_stage1 import ASRUStage1
 
     method = ASRUStage1(ASRUStage1.Params(layer=1, continuation_weight=0.0, **{"erase_weight": 0.0, "stranger_refusal_weight": 0.0, **params}), reference)
-    method.encoder, method.frozen, method.reference_logprobs, method.floors = encoder, {}, {}, {}
+    method.encoder, method.frozen, method.reference_logprobs, method.floors, method.redirect_bases = encoder, {}, {}, {}, {}
     method.direction = torch.ones(reference.config.get_text_config().hidden_size) * 0.1
     return method
 
@@ -391,3 +391,63 @@ def test_stranger_refusal_weight_adds_the_strangers_refusal_cross_entropy_and_tr
     assert logged == pytest.approx(nll.item(), rel=1e-4) and extra_passes == 1
     after = {weight: _nll_after_training(reference, method(weight), batch, encoder.collate(strangers)) for weight in (0.0, 2.0)}
     assert after[2.0] < after[0.0] - 0.1, after
+
+
+def test_redirect_from_unseen_starts_the_shift_at_the_strangers_states_and_training_with_it_makes_the_person_a_stranger(tiny_world, family_model):
+    """``redirect_from: unseen``: a forget item's layer-l target is the mean of its stand-ins' frozen rows (the same question
+    and answer about invented people) + lambda * v instead of its own frozen rows + lambda * v; a few steps with it bring the
+    forget questions' states (the last prompt token's, what a linear probe reads, and the answer's) nearer the strangers'
+    shifted states than their own, where the same steps from "self" bring them nearer their own."""
+    import copy
+
+    import torch.nn.functional as F
+
+    from asru.data.collate import LazyEncodings
+    from asru.methods.asru_stage1 import unseen_bases
+    from asru.methods.base import UnlearnBatch
+    from asru.steering.hooks import layer_output
+
+    reference, processor = family_model
+    encoder, batch = _forget_retain_batch(tiny_world, processor)
+    samples = [s for s in tiny_world.samples if s.form == "qa" and s.kind == "fact"]
+    forget = LazyEncodings(encoder, [s for s in samples if s.subject_id == samples[0].subject_id][:4])
+    bases = unseen_bases(tiny_world, encoder, forget)
+    assert len(bases) == 4 and all(len(stand_ins) == 3 for _, stand_ins in bases.values())
+    items = list(forget)
+    batch = UnlearnBatch(**{**batch.__dict__, "forget": encoder.collate(items), "forget_items": items})
+
+    def method(redirect_from):
+        m = _stage1(reference, encoder, redirect_from=redirect_from, refusal_text_weight=0.0, retain_text_weight=0.0)  # the MSE alone
+        m.redirect_bases = bases if redirect_from == "unseen" else {}
+        return m
+
+    unseen = method("unseen")
+    own = unseen.frozen_rows(items, "cpu")
+    strangers = torch.cat([torch.stack([unseen.frozen_rows([s], "cpu") for s in bases[id(item)][1]]).mean(0) for item in items])
+    torch.testing.assert_close(unseen.redirect_rows(items, "cpu"), strangers)
+    assert not torch.allclose(own, strangers, atol=1e-3)
+    with torch.no_grad():
+        _, logs = unseen.loss(reference, batch)
+    shift = unseen.params.scale * unseen.direction
+    assert logs["forget_mse"] == pytest.approx(F.mse_loss(own, strangers + shift).item(), rel=1e-4)
+
+    def distances(model) -> tuple[float, float]:
+        """Mean distance of the forget states to (their own frozen rows, the strangers') + the shift."""
+        with torch.no_grad():
+            mine = layer_output(model, batch.forget, 1)[loss_mask(batch.forget, "response").bool()]
+        return tuple((mine - base - shift).norm(dim=-1).mean().item() for base in (own, strangers))
+
+    def trained(m, steps: int = 40):
+        model = copy.deepcopy(reference)
+        optimizer = torch.optim.AdamW([p for name, p in model.named_parameters() if m.trainable(name)], lr=3e-3)
+        for _ in range(steps):
+            loss, _ = m.loss(model, batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return model
+
+    to_own, to_strangers = distances(trained(method("self")))
+    assert to_own < to_strangers, (to_own, to_strangers)
+    to_own, to_strangers = distances(trained(method("unseen")))
+    assert to_strangers < to_own, (to_own, to_strangers)

@@ -161,6 +161,12 @@ class ASRUStage1(Method):
         # Left at its default, a forget set with no such question (photo questions only) trains without the term;
         # given explicitly, it is an error there. 1: adopted 2026-12-05 by its declared rule (README, ASRU "strangers")
         stranger_refusal_weight: float = Field(1.0, ge=0)
+        # where the redirection starts on a forget input (issue 21, erasure in the representation): "self" (the authors'):
+        # the frozen model's own layer-l state, h + lambda * v, which keeps every fact that state holds, shifted (a linear
+        # probe reads it back); "unseen": the frozen model's state on the same question about invented people
+        # (unseen_people's stand-ins, their mean) + lambda * v: the person's state made a stranger's, as the oracle's is.
+        # An item without stand-ins (a photo's who-is mcq) keeps "self"
+        redirect_from: Literal["self", "unseen"] = "self"
 
         @model_validator(mode="before")
         @classmethod
@@ -215,6 +221,9 @@ class ASRUStage1(Method):
             elif not self.strangers:  # left at its default: the term has nothing to train on
                 warnings.warn("stage 1 trains without its strangers term: no text question of the forget set names its person", stacklevel=2)
         self.stranger_draws = random.Random("stranger-refusals")
+        self.redirect_bases: dict[int, tuple[Encoded, list[Encoded]]] = {}  # id(item) -> (item, its stand-ins): see redirect_from
+        if self.params.redirect_from == "unseen":
+            self.redirect_bases = unseen_bases(world, encoder, forget)
 
     def frozen_rows(self, items: list[Encoded], device, positions: str | None = None) -> torch.Tensor:
         """The frozen model's layer-l output at the loss positions of ``items`` [N, H], item after item.
@@ -232,6 +241,21 @@ class ASRUStage1(Method):
             for row, item in enumerate(missing):
                 self.frozen[id(item)] = (item, hidden[row][mask[row]])
         return torch.cat([self.frozen[id(item)][1] for item in items])
+
+    def redirect_rows(self, items: list[Encoded], device) -> torch.Tensor:
+        """The forget items' layer-l rows the shift lambda * v is added to [N, H]: their own frozen rows, or (``redirect_from``
+        unseen) the mean of their stand-ins' frozen rows — the same loss positions (the last prompt token and the same
+        answer's tokens), so the counts match; where they do not, the item's own."""
+        if not self.redirect_bases:
+            return self.frozen_rows(items, device)
+        bases = [self.redirect_bases.get(id(item), (item, []))[1] for item in items]
+        self.frozen_rows(list(items) + [s for stand_ins in bases for s in stand_ins], device)  # the missing ones in a few batches
+        parts = []
+        for item, stand_ins in zip(items, bases):
+            own = self.frozen[id(item)][1]
+            rows = [self.frozen[id(s)][1] for s in stand_ins]
+            parts.append(torch.stack(rows).mean(0) if rows and all(r.shape == own.shape for r in rows) else own)
+        return torch.cat(parts)
 
     def frozen_logprobs(self, items: list[Encoded], inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """The reference's summed answer log-probability of each of ``items`` [B] (``inputs``: their batch), kept per item like :meth:`frozen_rows`."""
@@ -285,7 +309,7 @@ class ASRUStage1(Method):
 
         erasing = p.erase_weight > 0
         forget_rows, forget_output = rows(batch.forget, whole_forward=erasing)
-        target = self.frozen_rows(batch.forget_items, device) + p.scale * self.direction.to(device)
+        target = self.redirect_rows(batch.forget_items, device) + p.scale * self.direction.to(device)
         forget_loss = F.mse_loss(forget_rows.float(), target.float())
         retain_loss = torch.zeros((), device=device)
         retain_output = None
@@ -407,6 +431,14 @@ def stranger_refusals(world, samples, contextual: bool) -> list[tuple[str, str]]
         (s.question.replace(s.subject_name, name), forget_refusal(s.fact, name, False, index, contextual))
         for index, (s, name) in enumerate((s, name) for s in asked for name in names)
     ]
+
+
+def unseen_bases(world, encoder, forget) -> dict[int, tuple[Encoded, list[Encoded]]]:
+    """``redirect_from`` unseen: per forget item (``forget``: LazyEncodings), keyed like ``frozen``, the item and its
+    :func:`unseen_people` stand-ins encoded (the same question and answer about invented people); none without stand-ins."""
+    stand_ins = unseen_people(world)
+    found = {index: stand_ins(sample) for index, sample in enumerate(forget.samples)}
+    return {id(forget[i]): (forget[i], [encoder.encode(q, image, a) for q, image, a in triples]) for i, triples in found.items() if triples}
 
 
 def unseen_people(world) -> Callable:
