@@ -129,6 +129,7 @@ def _stage1(reference, encoder, **params):
 
     method = ASRUStage1(ASRUStage1.Params(layer=1, continuation_weight=0.0, **{"erase_weight": 0.0, "stranger_refusal_weight": 0.0, **params}), reference)
     method.encoder, method.frozen, method.reference_logprobs, method.floors, method.redirect_bases = encoder, {}, {}, {}, {}
+    method.frozen_below = {}
     method.direction = torch.ones(reference.config.get_text_config().hidden_size) * 0.1
     return method
 
@@ -451,3 +452,54 @@ def test_redirect_from_unseen_starts_the_shift_at_the_strangers_states_and_train
     assert to_own < to_strangers, (to_own, to_strangers)
     to_own, to_strangers = distances(trained(method("unseen")))
     assert to_strangers < to_own, (to_own, to_strangers)
+
+
+def test_redirect_from_unseen_every_layer_also_makes_the_layers_below_a_strangers(tiny_world, family_model):
+    """``unseen_every_layer`` adds the MSE of the layers below l to the strangers' (unshifted) states, and a few steps with it
+    bring layer 0's forget states nearer the strangers' than the same steps with ``unseen`` (layer l only)."""
+    import copy
+
+    import torch.nn.functional as F
+
+    from asru.data.collate import LazyEncodings
+    from asru.methods.asru_stage1 import below_states, unseen_bases
+    from asru.methods.base import UnlearnBatch
+
+    reference, processor = family_model
+    encoder, batch = _forget_retain_batch(tiny_world, processor)
+    samples = [s for s in tiny_world.samples if s.form == "qa" and s.kind == "fact"]
+    forget = LazyEncodings(encoder, [s for s in samples if s.subject_id == samples[0].subject_id][:4])
+    bases = unseen_bases(tiny_world, encoder, forget)
+    items = list(forget)
+    batch = UnlearnBatch(**{**batch.__dict__, "forget": encoder.collate(items), "forget_items": items})
+
+    def method(redirect_from):
+        m = _stage1(reference, encoder, redirect_from=redirect_from, refusal_text_weight=0.0, retain_text_weight=0.0)
+        m.redirect_bases = bases
+        return m
+
+    every = method("unseen_every_layer")
+    mask = loss_mask(batch.forget, "response").bool()
+    with torch.no_grad():
+        own_below = below_states(reference(**{k: v for k, v in batch.forget.items() if k != "labels"}, output_hidden_states=True), 1)[mask]
+        strangers_below = every.redirect_rows(items, "cpu", below=True)
+        _, logs = every.loss(reference, batch)
+        _, logs_unseen = method("unseen").loss(reference, batch)
+    assert strangers_below.shape == own_below.shape and strangers_below.shape[1] == 1  # layer 0, below layer 1
+    assert logs["below_mse"] == pytest.approx(F.mse_loss(own_below, strangers_below).item(), rel=1e-4) and logs["below_mse"] > 0
+    assert logs["forget_mse"] == pytest.approx(logs_unseen["forget_mse"] + logs["below_mse"], rel=1e-4)
+
+    def layer0_distance(m, steps: int = 12) -> float:
+        model = copy.deepcopy(reference)
+        optimizer = torch.optim.AdamW([p for name, p in model.named_parameters() if m.trainable(name)], lr=3e-3)
+        for _ in range(steps):
+            loss, _ = m.loss(model, batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            states = below_states(model(**{k: v for k, v in batch.forget.items() if k != "labels"}, output_hidden_states=True), 1)[mask]
+        return (states - strangers_below).norm(dim=-1).mean().item()
+
+    distances = {name: layer0_distance(method(name)) for name in ("unseen", "unseen_every_layer")}
+    assert distances["unseen_every_layer"] < distances["unseen"] * 0.8, distances

@@ -165,8 +165,9 @@ class ASRUStage1(Method):
         # the frozen model's own layer-l state, h + lambda * v, which keeps every fact that state holds, shifted (a linear
         # probe reads it back); "unseen": the frozen model's state on the same question about invented people
         # (unseen_people's stand-ins, their mean) + lambda * v: the person's state made a stranger's, as the oracle's is.
-        # An item without stand-ins (a photo's who-is mcq) keeps "self"
-        redirect_from: Literal["self", "unseen"] = "self"
+        # An item without stand-ins (a photo's who-is mcq) keeps "self". "unseen_every_layer": also every layer below l
+        # matched to the strangers' states (no shift there), where a probe still read the fact with "unseen" alone
+        redirect_from: Literal["self", "unseen", "unseen_every_layer"] = "self"
 
         @model_validator(mode="before")
         @classmethod
@@ -202,6 +203,7 @@ class ASRUStage1(Method):
         self.refused_prompts = info["refused"]
         self.encoder = encoder
         self.frozen: dict[int, tuple[Encoded, torch.Tensor]] = {}  # id(item) -> (item, its loss rows [positions, H])
+        self.frozen_below: dict[int, tuple[Encoded, torch.Tensor]] = {}  # the same, layers 0..l-1 [positions, l, H] (unseen_every_layer)
         self.reference_logprobs: dict[int, tuple[Encoded, torch.Tensor]] = {}  # id(item) -> (item, its answer's summed log-prob)
         self.floors: dict[int, ErasureFloor] = {}  # id(item) -> its floor: see erase_floor
         if self.params.erase_weight > 0 and self.params.erase_floor is not None:
@@ -222,7 +224,7 @@ class ASRUStage1(Method):
                 warnings.warn("stage 1 trains without its strangers term: no text question of the forget set names its person", stacklevel=2)
         self.stranger_draws = random.Random("stranger-refusals")
         self.redirect_bases: dict[int, tuple[Encoded, list[Encoded]]] = {}  # id(item) -> (item, its stand-ins): see redirect_from
-        if self.params.redirect_from == "unseen":
+        if self.params.redirect_from != "self":
             self.redirect_bases = unseen_bases(world, encoder, forget)
 
     def frozen_rows(self, items: list[Encoded], device, positions: str | None = None) -> torch.Tensor:
@@ -242,18 +244,31 @@ class ASRUStage1(Method):
                 self.frozen[id(item)] = (item, hidden[row][mask[row]])
         return torch.cat([self.frozen[id(item)][1] for item in items])
 
-    def redirect_rows(self, items: list[Encoded], device) -> torch.Tensor:
+    def frozen_rows_below(self, items: list[Encoded], device) -> torch.Tensor:
+        """:meth:`frozen_rows` for the layers below l, stacked [N, l, H] (``hidden_states[i + 1]`` is layer i's output below the last layer)."""
+        missing = list({id(item): item for item in items if id(item) not in self.frozen_below}.values())
+        if missing:
+            batch = {k: v.to(device) for k, v in self.encoder.collate(missing).items()}
+            with torch.no_grad():
+                hidden = below_states(self.reference(**{k: v for k, v in batch.items() if k != "labels"}, output_hidden_states=True), self.layer)
+            mask = loss_mask(batch, self.params.positions).bool()
+            for row, item in enumerate(missing):
+                self.frozen_below[id(item)] = (item, hidden[row][mask[row]])
+        return torch.cat([self.frozen_below[id(item)][1] for item in items])
+
+    def redirect_rows(self, items: list[Encoded], device, below: bool = False) -> torch.Tensor:
         """The forget items' layer-l rows the shift lambda * v is added to [N, H]: their own frozen rows, or (``redirect_from``
         unseen) the mean of their stand-ins' frozen rows — the same loss positions (the last prompt token and the same
-        answer's tokens), so the counts match; where they do not, the item's own."""
+        answer's tokens), so the counts match; where they do not, the item's own. ``below``: the same for layers 0..l-1 [N, l, H]."""
+        frozen_rows, cache = (self.frozen_rows_below, self.frozen_below) if below else (self.frozen_rows, self.frozen)
         if not self.redirect_bases:
-            return self.frozen_rows(items, device)
+            return frozen_rows(items, device)
         bases = [self.redirect_bases.get(id(item), (item, []))[1] for item in items]
-        self.frozen_rows(list(items) + [s for stand_ins in bases for s in stand_ins], device)  # the missing ones in a few batches
+        frozen_rows(list(items) + [s for stand_ins in bases for s in stand_ins], device)  # the missing ones in a few batches
         parts = []
         for item, stand_ins in zip(items, bases):
-            own = self.frozen[id(item)][1]
-            rows = [self.frozen[id(s)][1] for s in stand_ins]
+            own = cache[id(item)][1]
+            rows = [cache[id(s)][1] for s in stand_ins]
             parts.append(torch.stack(rows).mean(0) if rows and all(r.shape == own.shape for r in rows) else own)
         return torch.cat(parts)
 
@@ -298,26 +313,33 @@ class ASRUStage1(Method):
         p = self.params
         device = batch.forget["input_ids"].device
 
-        def rows(inputs, whole_forward: bool = False):
+        def rows(inputs, whole_forward: bool = False, **forward_kwargs):
             """The trained model's layer-l output at the loss positions [N, H], and the whole
             forward's output when a text loss needs it too (one pass instead of two)."""
             if whole_forward:
-                hidden, output = forward_with_layer_output(model, inputs, self.layer)
+                hidden, output = forward_with_layer_output(model, inputs, self.layer, **forward_kwargs)
             else:
                 hidden, output = layer_output(model, inputs, self.layer), None
             return hidden[loss_mask(inputs, p.positions).bool()], output
 
         erasing = p.erase_weight > 0
-        forget_rows, forget_output = rows(batch.forget, whole_forward=erasing)
+        below = p.redirect_from == "unseen_every_layer" and self.layer > 0
+        forget_rows, forget_output = rows(batch.forget, whole_forward=erasing or below, **({"output_hidden_states": True} if below else {}))
         target = self.redirect_rows(batch.forget_items, device) + p.scale * self.direction.to(device)
         forget_loss = F.mse_loss(forget_rows.float(), target.float())
+        logs = {}
+        if below:  # every layer below l made a stranger's too, unshifted
+            trained_below = below_states(forget_output, self.layer)[loss_mask(batch.forget, p.positions).bool()]
+            below_loss = F.mse_loss(trained_below.float(), self.redirect_rows(batch.forget_items, device, below=True).float())
+            forget_loss = forget_loss + below_loss
+            logs["below_mse"] = below_loss.item()
         retain_loss = torch.zeros((), device=device)
         retain_output = None
         if batch.retain_items:
             retain_rows, retain_output = rows(batch.retain, whole_forward=p.retain_text_weight > 0)
             retain_loss = F.mse_loss(retain_rows.float(), self.frozen_rows(batch.retain_items, device).float())
         loss = forget_loss + p.retain_weight * retain_loss
-        logs = {"forget_mse": forget_loss.item(), "retain_mse": retain_loss.item()}
+        logs.update(forget_mse=forget_loss.item(), retain_mse=retain_loss.item())
         if p.continuation_weight > 0 and batch.forget_refusal_items:
             # the refusal's own tokens (not the last prompt token, which the forget loss redirects)
             refusal = batch.forget_refusal
@@ -351,6 +373,11 @@ class ASRUStage1(Method):
             loss = loss + p.retain_text_weight * retain_nll
             logs["retain_nll"] = retain_nll.item()
         return loss, logs
+
+
+def below_states(output, layer: int) -> torch.Tensor:
+    """Layers 0..``layer``-1's outputs [B, T, layer, H] from a forward with ``output_hidden_states`` (entry 0 is the embeddings)."""
+    return torch.stack(output.hidden_states[1 : layer + 1], dim=2)
 
 
 ERASE_FLOOR_VALUES = 3  # other values per forget item whose likelihood sets its erasure floor
