@@ -85,14 +85,14 @@ class ASRUStage1(Method):
     # (allforms_mcqfloor in benchmarks/results/asru_defaults.md: validation mean score 0.805 -> 0.826)
     default_train_forms = ("qa", "cloze", "mcq")
     # the authors: lambda 3, retain weight 1, layers[l].mlp.down_proj only, the last position, lr 1e-4 (DESIGN §7)
-    default_sources = {**dict.fromkeys(("layer", "scale"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
+    default_sources = {**dict.fromkeys(("layer", "scale", "redirect_from"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
 
     # ``preset: authors``: the authors' stage-1 recipe (DESIGN §7), every field not given explicitly; their
     # batch size (2) and epochs (3) are the run's own (batch_size, steps), so that presets compare at one budget
     AUTHORS: ClassVar[dict] = {
         "scale": 3.0, "retain_weight": 1.0, "positions": "last", "modules": ["mlp.down_proj"],
         "continuation_weight": 0.0, "boundary_retain": False, "refusal_text_weight": 0.0, "erase_weight": 0.0, "retain_text_weight": 0.0,
-        "train_layers": None, "contextual_refusals": False, "stranger_refusal_weight": 0.0,
+        "train_layers": None, "contextual_refusals": False, "stranger_refusal_weight": 0.0, "redirect_from": "self",
     }
     AUTHORS_LEARNING_RATE: ClassVar[float] = 1e-4
 
