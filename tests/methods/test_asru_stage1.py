@@ -84,11 +84,9 @@ def test_authors_preset_fills_what_is_not_given_and_keeps_what_is():
     assert stage1.scale == 3.0 and not hasattr(stage1, "quality_weight")
 
 
-def _nll_after_training(reference, method, batch, inputs, steps: int = 8) -> float:
-    """The mean answer NLL of ``inputs`` after ``steps`` AdamW steps of ``method``'s loss on a copy of ``reference`` (its trainable layers only)."""
+def _trained(reference, method, batch, steps: int):
+    """A copy of ``reference`` after ``steps`` AdamW steps of ``method``'s loss on ``batch`` (its trainable layers only)."""
     import copy
-
-    from asru.methods.base import forward_nll
 
     model = copy.deepcopy(reference)
     trained = [p for name, p in model.named_parameters() if method.trainable(name)]
@@ -99,6 +97,14 @@ def _nll_after_training(reference, method, batch, inputs, steps: int = 8) -> flo
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+    return model
+
+
+def _nll_after_training(reference, method, batch, inputs, steps: int = 8) -> float:
+    """The mean answer NLL of ``inputs`` after ``steps`` training steps of ``method`` (:func:`_trained`)."""
+    from asru.methods.base import forward_nll
+
+    model = _trained(reference, method, batch, steps)
     with torch.no_grad():
         return forward_nll(model, inputs)[0].mean().item()
 
@@ -399,8 +405,6 @@ def test_redirect_from_unseen_starts_the_shift_at_the_strangers_states_and_train
     and answer about invented people) + lambda * v instead of its own frozen rows + lambda * v; a few steps with it bring the
     forget questions' states (the last prompt token's, what a linear probe reads, and the answer's) nearer the strangers'
     shifted states than their own, where the same steps from "self" bring them nearer their own."""
-    import copy
-
     import torch.nn.functional as F
 
     from asru.data.collate import LazyEncodings
@@ -438,27 +442,15 @@ def test_redirect_from_unseen_starts_the_shift_at_the_strangers_states_and_train
             mine = layer_output(model, batch.forget, 1)[loss_mask(batch.forget, "response").bool()]
         return tuple((mine - base - shift).norm(dim=-1).mean().item() for base in (own, strangers))
 
-    def trained(m, steps: int = 40):
-        model = copy.deepcopy(reference)
-        optimizer = torch.optim.AdamW([p for name, p in model.named_parameters() if m.trainable(name)], lr=3e-3)
-        for _ in range(steps):
-            loss, _ = m.loss(model, batch)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        return model
-
-    to_own, to_strangers = distances(trained(method("self")))
+    to_own, to_strangers = distances(_trained(reference, method("self"), batch, steps=40))
     assert to_own < to_strangers, (to_own, to_strangers)
-    to_own, to_strangers = distances(trained(method("unseen")))
+    to_own, to_strangers = distances(_trained(reference, method("unseen"), batch, steps=40))
     assert to_strangers < to_own, (to_own, to_strangers)
 
 
 def test_redirect_from_unseen_every_layer_also_makes_the_layers_below_a_strangers(tiny_world, family_model):
     """``unseen_every_layer`` adds the MSE of the layers below l to the strangers' (unshifted) states, and a few steps with it
     bring layer 0's forget states nearer the strangers' than the same steps with ``unseen`` (layer l only)."""
-    import copy
-
     import torch.nn.functional as F
 
     from asru.data.collate import LazyEncodings
@@ -489,14 +481,8 @@ def test_redirect_from_unseen_every_layer_also_makes_the_layers_below_a_stranger
     assert logs["below_mse"] == pytest.approx(F.mse_loss(own_below, strangers_below).item(), rel=1e-4) and logs["below_mse"] > 0
     assert logs["forget_mse"] == pytest.approx(logs_unseen["forget_mse"] + logs["below_mse"], rel=1e-4)
 
-    def layer0_distance(m, steps: int = 12) -> float:
-        model = copy.deepcopy(reference)
-        optimizer = torch.optim.AdamW([p for name, p in model.named_parameters() if m.trainable(name)], lr=3e-3)
-        for _ in range(steps):
-            loss, _ = m.loss(model, batch)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+    def layer0_distance(m) -> float:
+        model = _trained(reference, m, batch, steps=12)
         with torch.no_grad():
             states = below_states(model(**{k: v for k, v in batch.forget.items() if k != "labels"}, output_hidden_states=True), 1)[mask]
         return (states - strangers_below).norm(dim=-1).mean().item()
