@@ -145,7 +145,10 @@ def test_a_signal_in_one_fine_tune_stops_them_all_at_once(tiny_world, tmp_path, 
         build_in_parallel(tiny_world.root, recipes, workers=2)
     assert stop.value.signum == 15 and time.time() - started < 4.5
     assert not list((tmp_path / "cache").rglob("finetune.json"))  # none of the others finished
-    assert sorted(p.name for p in tmp_path.glob("started-*")) == ["started-0", "started-1"]  # the queued two never started
+    # the queued two never started; the second running one may not have reached its first line before the stop (a
+    # loaded machine spawns it late: seen once in a fresh-clone run), so only the interrupted one is sure to have started
+    started_names = {p.name for p in tmp_path.glob("started-*")}
+    assert "started-0" in started_names and started_names <= {"started-0", "started-1"}, started_names
     time.sleep(5)  # the running one was terminated after the grace period: it never finishes
     assert not list((tmp_path / "cache").rglob("finetune.json"))
 
