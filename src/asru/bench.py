@@ -265,8 +265,7 @@ def prepare_inputs(config: BenchConfig, console=None) -> tuple[Path, Path, Any]:
         world_dir = cached_world(config.world_seed, config.resolved_subjects(), console)
         recipe = FinetuneConfig(model=TinyModelConfig(architecture=architecture))
     out = config.resolved_out()
-    restore_target(out, world_dir, recipe, console)
-    target_dir = cached_target(world_dir, recipe, console)
+    target_dir = cached_target(world_dir, recipe, console, kept_in=out / TARGET_MODELS)
     keep_target(out, target_dir)
     return world_dir, target_dir, recipe
 
@@ -274,33 +273,8 @@ def prepare_inputs(config: BenchConfig, console=None) -> tuple[Path, Path, Any]:
 TARGET_MODELS = "target_models"  # OUT/target_models/<cache name>: the target the tables ran on, weights and all, committed with them
 
 
-def restore_target(out: Path, world_dir: Path, recipe, console=None) -> None:
-    """Copy the target kept in ``OUT/target_models`` into the cache where the cache has none.
-
-    Why: the same recipe fine-tuned on another machine is another *build* (CPUs round differently: the
-    40-person target rebuilt on 2026-12-06 is build c50f53c9b7b3b75b, where every committed run had used
-    3a25e19f43429c71), and the tables compare rows on one build only (``target_build``), so a rebuilt
-    target leaves every recorded run unusable. Restored, a fresh machine goes on where the last one stopped.
-    """
-    import shutil
-
-    from asru.cache import target_folder
-    from asru.world import load_world
-
-    folder = target_folder(load_world(world_dir).manifest["content_hash"], recipe)
-    kept = out / TARGET_MODELS / folder.name
-    if (folder / "finetune.json").is_file() or not (kept / "finetune.json").is_file():
-        return
-    if console:
-        console.print(f"restoring the target model from {kept} (the build the tables ran on) into {folder}")
-    restoring = folder.with_name(folder.name + ".restoring")
-    shutil.rmtree(restoring, ignore_errors=True)
-    shutil.copytree(kept, restoring)
-    restoring.rename(folder)
-
-
 def keep_target(out: Path, target_dir: Path) -> None:
-    """Copy the target the tables run on into ``OUT/target_models`` (once): :func:`restore_target` brings it back on another machine."""
+    """Copy the target the tables run on into ``OUT/target_models`` (once): ``cached_target(kept_in=...)`` restores it on another machine."""
     import shutil
 
     kept = out / TARGET_MODELS / target_dir.name

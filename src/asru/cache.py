@@ -72,8 +72,17 @@ def is_cached_model(folder: Path) -> bool:
     return Path(folder).resolve().parent == (cache_root() / "targets").resolve()
 
 
-def cached_target(world_dir: Path, recipe=None, console=None) -> Path:
-    """Fine-tune (once) and return the target model for ``world_dir`` and ``recipe``."""
+def cached_target(world_dir: Path, recipe=None, console=None, kept_in: Path | None = None) -> Path:
+    """Fine-tune (once) and return the target model for ``world_dir`` and ``recipe``.
+
+    ``kept_in``: a folder of kept targets by cache name (``asru bench``'s ``OUT/target_models``): where it holds
+    this recipe's, that copy is restored instead of fine-tuning. Why: the same recipe fine-tuned on another
+    machine is another *build* (CPUs round differently: the 40-person target rebuilt on 2026-12-06 is build
+    c50f53c9b7b3b75b, where every committed run had used 3a25e19f43429c71), and the tables compare rows on one
+    build only, so a rebuilt target would leave every recorded run unusable.
+    """
+    import shutil
+
     from asru.train.finetune import FinetuneConfig, finetune
     from asru.world import load_world
 
@@ -83,10 +92,17 @@ def cached_target(world_dir: Path, recipe=None, console=None) -> Path:
     if not (folder / "finetune.json").is_file():
         with building(folder, "finetune.json", console) as needed:
             if needed:
-                if console:
-                    console.print(f"fine-tuning the target model into {folder} (once per machine)")
                 partial = folder.with_name(folder.name + ".partial")
-                finetune(world_dir, partial, recipe, console=console)
+                kept = kept_in / folder.name if kept_in is not None else None
+                if kept is not None and (kept / "finetune.json").is_file():
+                    if console:
+                        console.print(f"restoring the target model from {kept} (the build the tables ran on) into {folder}")
+                    shutil.rmtree(partial, ignore_errors=True)  # an interrupted fine-tune's checkpoint: the kept build replaces it
+                    shutil.copytree(kept, partial)
+                else:
+                    if console:
+                        console.print(f"fine-tuning the target model into {folder} (once per machine)")
+                    finetune(world_dir, partial, recipe, console=console)
                 partial.rename(folder)
     return folder
 

@@ -177,13 +177,15 @@ def test_every_row_reads_the_same_cached_target_bits(bench, cache):
     assert len({asked[0] for asked in bits}) == len(SETTINGS)
 
 
-def test_the_target_travels_with_the_tables_and_a_fresh_cache_gets_that_build_back(bench, cache):
+def test_the_target_travels_with_the_tables_and_a_fresh_cache_gets_that_build_back(bench, cache, monkeypatch):
     """The bench keeps its target (weights and all) under OUT/target_models; a cache without it gets that very build back
-    (the same fingerprint) instead of fine-tuning another: another machine rounds differently, and the tables use one build."""
+    (the same fingerprint, no fine-tuning) instead of fine-tuning another: another machine rounds differently, and the
+    tables use one build."""
     import shutil
 
-    from asru.bench import TARGET_MODELS, quick_recipe, restore_target
-    from asru.cache import target_folder
+    import asru.train.finetune
+    from asru.bench import TARGET_MODELS, quick_recipe
+    from asru.cache import cached_target, target_folder
     from asru.eval.knowledge import model_fingerprint
     from asru.world import load_world
 
@@ -192,11 +194,12 @@ def test_the_target_travels_with_the_tables_and_a_fresh_cache_gets_that_build_ba
     built = cache / "targets" / kept.name
     assert model_fingerprint(kept) == model_fingerprint(built)
     (world_dir,) = (p for p in (cache / "worlds").iterdir() if p.is_dir() and target_folder(load_world(p).manifest["content_hash"], quick_recipe()) == built)
+    monkeypatch.setattr(asru.train.finetune, "finetune", lambda *args, **kwargs: pytest.fail("fine-tuned instead of restoring"))
     moved = shutil.move(built, cache / "elsewhere")
     try:
-        restore_target(out, world_dir, quick_recipe(), None)
+        assert cached_target(world_dir, quick_recipe(), kept_in=out / TARGET_MODELS) == built
         assert model_fingerprint(built) == model_fingerprint(kept)
-        assert not list((cache / "targets").glob("*.restoring"))
+        assert not list((cache / "targets").glob("*.partial"))
     finally:
         shutil.rmtree(built, ignore_errors=True)
         shutil.move(moved, built)
