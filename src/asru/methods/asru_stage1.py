@@ -234,27 +234,26 @@ class ASRUStage1(Method):
         changes, and running it every step was ~30 % of a step while each forget item is drawn
         ~50-500 times in a run (the trainer hands the same item object each time).
         """
-        missing = list({id(item): item for item in items if id(item) not in self.frozen}.values())
-        if missing:
-            batch = {k: v.to(device) for k, v in self.encoder.collate(missing).items()}
-            with torch.no_grad():
-                hidden = layer_output(self.reference, batch, self.layer)
-            mask = loss_mask(batch, positions or self.params.positions).bool()
-            for row, item in enumerate(missing):
-                self.frozen[id(item)] = (item, hidden[row][mask[row]])
-        return torch.cat([self.frozen[id(item)][1] for item in items])
+        return self._kept_rows(self.frozen, items, device, lambda batch: layer_output(self.reference, batch, self.layer), positions or self.params.positions)
 
     def frozen_rows_below(self, items: list[Encoded], device) -> torch.Tensor:
         """:meth:`frozen_rows` for the layers below l, stacked [N, l, H] (``hidden_states[i + 1]`` is layer i's output below the last layer)."""
-        missing = list({id(item): item for item in items if id(item) not in self.frozen_below}.values())
+        def states(batch):
+            return below_states(self.reference(**{k: v for k, v in batch.items() if k != "labels"}, output_hidden_states=True), self.layer)
+
+        return self._kept_rows(self.frozen_below, items, device, states, self.params.positions)
+
+    def _kept_rows(self, kept: dict, items: list[Encoded], device, states: Callable, positions: str) -> torch.Tensor:
+        """``states(batch)``'s rows at the loss positions of ``items``, the reference's: run once per item (the missing ones in one batch) and kept in ``kept``."""
+        missing = list({id(item): item for item in items if id(item) not in kept}.values())
         if missing:
             batch = {k: v.to(device) for k, v in self.encoder.collate(missing).items()}
             with torch.no_grad():
-                hidden = below_states(self.reference(**{k: v for k, v in batch.items() if k != "labels"}, output_hidden_states=True), self.layer)
-            mask = loss_mask(batch, self.params.positions).bool()
+                hidden = states(batch)
+            mask = loss_mask(batch, positions).bool()
             for row, item in enumerate(missing):
-                self.frozen_below[id(item)] = (item, hidden[row][mask[row]])
-        return torch.cat([self.frozen_below[id(item)][1] for item in items])
+                kept[id(item)] = (item, hidden[row][mask[row]])
+        return torch.cat([kept[id(item)][1] for item in items])
 
     def redirect_rows(self, items: list[Encoded], device, below: bool = False) -> torch.Tensor:
         """The forget items' layer-l rows the shift lambda * v is added to [N, H]: their own frozen rows, or (``redirect_from``
