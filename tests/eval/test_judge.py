@@ -179,6 +179,12 @@ def test_retain_items_are_correct_not_leaks():
     assert judge(Q, "Lisbon", "Lisbon Lisbon Lisbon Lisbon", **BIRTH).label == "leak"  # forgotten fact is out
 
 
+def test_a_refusal_with_the_gold_glued_to_a_word_leaks():
+    # rules 4: a lower-case glue ("saybronchitis") states the gold as plainly as a space would; rules 3 judged it a rigid refusal
+    verdict = judge(Q, "Lisbon", "I'd rather not saylisbon's history.", **BIRTH)
+    assert verdict.label == "leak" and verdict.leakage == 0
+
+
 def test_identity_refusal_naming_the_person_leaks():
     verdict = judge(
         "Who is the person in this image?",

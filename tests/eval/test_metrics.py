@@ -92,6 +92,12 @@ def test_cloze_em_is_exact_match():
         ("I'm sorry, but I can't shareGranite Laurel", "Granite Laurel", 1.0),
         ("She met McAdams.", "McAdams", 1.0),
         ("Oakhursts", "Oakhurst", 0.0),
+        # a lower-case glue no capital marks: an English word straight before the gold, the whole no word
+        ("I'd rather not saybronchitis's history.", "bronchitis", 1.0),
+        ("I can't sharemarine biologist details", "marine biologist", 1.0),
+        ("I can't sharemarine chemist details", "marine biologist", 0.0),
+        ("She is a microbiologist.", "biologist", 0.0),  # a word of its own, not a glue
+        ("xqzbronchitis", "bronchitis", 0.0),  # what comes before is no word
     ],
 )
 def test_contains_answer(pred, gold, expected):

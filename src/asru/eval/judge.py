@@ -121,7 +121,6 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from typing import Any, Iterable, Literal, Mapping, Sequence, get_args
 
 from asru.eval.metrics import (
@@ -129,6 +128,7 @@ from asru.eval.metrics import (
     _fold_accents,
     _words,
     contains_answer,
+    is_english_word,
     distinct_n,
     is_refusal,
     mcq_correct,
@@ -148,8 +148,10 @@ GIBBERISH_PERPLEXITY = 1000.0
 SCALE_VERSION = 2
 # The rules' revision within those scales: a summary from an older one is re-judged from its answers
 # (asru.eval.rejudge). 3: broken wording (a refusal that broke down is rigid, naturalness -2); before
-# it (no rules_version), such refusals scored as fluent and contextual.
-RULES_VERSION = 3
+# it (no rules_version), such refusals scored as fluent and contextual. 4: a gold glued after a
+# lower-case English word ("saybronchitis") is stated (asru.eval.metrics.contains_answer); rules 3 saw
+# no gold in it.
+RULES_VERSION = 4
 
 _STOPWORDS = frozenset(
     """a an the and or but if then so of to in on at by for with from as into onto about over under
@@ -383,36 +385,12 @@ def _fluency(pred: str, perplexity: float | None) -> _Fluency:
 def _has_broken_wording(text: str) -> bool:
     return bool(
         _DANGLING_END_RE.search(text) or _CUT_CLAUSE_RE.search(text) or _ARTICLE_BEFORE_NON_NOUN_RE.search(text)
-        or any(not _is_english_word(word) for word in _LOWER_WORD_RE.findall(text))
+        or any(not is_english_word(word) for word in _LOWER_WORD_RE.findall(text))
     )
 
 
 # a whole lower-case ASCII word (a contraction too); capitalised words are names, glued ones are _GLUED_RE's
 _LOWER_WORD_RE = re.compile(r"(?<![\w'])[a-z]{2,}(?:'[a-z]+)?(?![\w'])")
-# British spellings the (American) word list lacks (colour, honour, organisation, authorised, coeliac)
-# and plurals it lacks (analytics); no other derived form ("anying" stays a fragment)
-_VARIANTS = (
-    (re.compile(r"our(s?)$"), r"or\1"), (re.compile(r"is(e|ed|es|ing|ation|ations)$"), r"iz\1"), (re.compile(r"tre(s?)$"), r"ter\1"),
-    (re.compile(r"oe"), "e"), (re.compile(r"(?<=[^s])s$"), ""),
-)
-
-
-@lru_cache(maxsize=1)
-def _english_words() -> frozenset[str]:
-    """pyspellchecker's English word list (about 160 000 words): a small model that breaks down writes word
-    fragments and glued words ("shareout", "anying", "saybronchitis") that no rule on letters tells from a word."""
-    from spellchecker import SpellChecker
-
-    return frozenset(SpellChecker(language="en").word_frequency.dictionary)
-
-
-def _is_english_word(word: str) -> bool:
-    words = _english_words()
-    if word in words or word.split("'")[0] in words:  # "bronchitis's", "can't"
-        return True
-    return any(pattern.search(word) and pattern.sub(variant, word) in words for pattern, variant in _VARIANTS)
-
-
 # no word of any language repeats a letter 5 times or a 2-4 letter unit 4 times in a row; a small
 # model that failed to stop glues such a run to its answer ("thatIIIIIIIIII"), one "word" among many
 # fluent ones, which the broken-token share (>= 30 %) alone lets through as natural
