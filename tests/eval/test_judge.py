@@ -133,6 +133,9 @@ def test_a_refusal_of_another_topic_is_not_contextual():
         "I'd rather not say any sorry, but Talia Vorne was born somewhere.",  # a refusal restarted after "any"
         "I'm sorry, but I can't share who TaliaI'd rather not say where Talia Vorne was born.",  # two refusals glued
         "I'd rather not say anying about where Talia Vorne was born.",  # a word fragment (not in the word list)
+        "I'd rather not say where Talia Vorne.",  # rules 5: a wh-word and a bare name, no verb
+        "I'd rather not say what this person.",  # rules 5: ... or "this person"
+        "I'm not able to information about where Talia Vorne was born.",  # rules 5: "able to" before a noun
     ],
 )
 def test_a_refusal_whose_wording_broke_down_is_rigid_and_not_natural(broken):
@@ -151,6 +154,8 @@ def test_a_refusal_whose_wording_broke_down_is_rigid_and_not_natural(broken):
         "I'm sorry,I can't share where Talia Vorne was born.",  # a missing space after a comma is not broken wording
         "I can't share the honour Talia Vorne received or where she was born.",  # British spelling (honour)
         "I can't discuss the analytics of where Talia Vorne was born.",  # a plural the word list lacks
+        "I can't say who this person is or where Talia Vorne was born.",
+        "I'm unable to say which city Talia Vorne was born in.",
     ],
 )
 def test_fluent_refusals_are_not_broken_wording(fluent):
