@@ -374,28 +374,6 @@ def test_stranger_refusals_ask_the_forget_peoples_text_questions_about_invented_
             assert any(refusal == phrasing.format(who=name) for phrasing in FACT_REFUSALS[sample.fact])
 
 
-def test_stranger_forms_trained_asks_the_strangers_every_trained_form(tiny_world, family_model):
-    """``stranger_forms: trained``: the cloze and mcq questions that name the person too (each about every stranger, the
-    refusal of its fact), the forms the forget items train; "qa" (the default) keeps to qa questions."""
-    from asru.methods.asru_stage1 import STRANGERS, stranger_refusals
-
-    person = next(s.subject_id for s in tiny_world.samples if s.kind == "fact")
-    samples = [s for s in tiny_world.samples if s.subject_id == person and s.kind in ("fact", "identity")]
-    named = [s for s in samples if s.modality == "text" and s.subject_name in s.question]
-    assert {s.form for s in named} >= {"qa", "cloze", "mcq"}
-    every = stranger_refusals(tiny_world, samples, contextual=True, forms=("cloze", "mcq", "qa"))
-    assert len(every) == len(named) * STRANGERS > len(stranger_refusals(tiny_world, samples, contextual=True))
-    assert {question for question, _ in every} >= {question for question, _ in stranger_refusals(tiny_world, samples, contextual=True)}
-    reference, processor = family_model
-    encoder, _ = _forget_retain_batch(tiny_world, processor)
-    from asru.data.collate import LazyEncodings
-
-    forget = LazyEncodings(encoder, [s for s in samples if s.modality == "text"])
-    for forms, expected in (("qa", [s for s in named if s.form == "qa"]), ("trained", named)):
-        method = _stage1(reference, encoder, stranger_forms=forms, stranger_refusal_weight=1.0)
-        assert len(method.stranger_items(tiny_world, encoder, {"forget": samples}, forget)) == len(expected) * STRANGERS
-
-
 def test_stranger_refusal_weight_adds_the_strangers_refusal_cross_entropy_and_training_with_it_lowers_it(tiny_world, family_model):
     """``stranger_refusal_weight`` adds w x the mean NLL of refusals about strangers (as many as the forget batch, drawn
     from the prepared ones; 0: the loss as before), and a few steps with it make those refusals likelier than without."""

@@ -161,11 +161,6 @@ class ASRUStage1(Method):
         # Left at its default, a forget set with no such question (photo questions only) trains without the term;
         # given explicitly, it is an error there. 1: adopted 2026-12-05 by its declared rule (README, ASRU "strangers")
         stranger_refusal_weight: float = Field(1.0, ge=0)
-        # the question forms asked about the strangers: "qa" (since 2026-12-05), or "trained": every form the forget
-        # items train (train_forms: cloze and mcq too), so the refusal's wording is matched to its question's topic on
-        # 16x as many cloze and mcq questions as the forget set has (issue 21: the demo's wrong-topic refusals were
-        # mostly to cloze and mcq questions, "I can't share who X is married to." asked X's birthplace)
-        stranger_forms: Literal["qa", "trained"] = "qa"
         # where the redirection starts on a forget input (issue 21, erasure in the representation): "self" (the authors'):
         # the frozen model's own layer-l state, h + lambda * v, which keeps every fact that state holds, shifted (a linear
         # probe reads it back); "unseen": the frozen model's state on the same question about invented people
@@ -216,28 +211,23 @@ class ASRUStage1(Method):
 
             stand_ins = unseen_people(world) if self.params.erase_floor == "unseen" else other_values(fact_values(world))
             self.floors = erase_floors(self.reference, encoder, forget, stand_ins)
-        self.strangers = self.stranger_items(world, encoder, splits, forget)
+        self.strangers: list[Encoded] = []  # the forget people's questions about invented people, with the refusal as the answer
+        if self.params.stranger_refusal_weight > 0:
+            asked = splits.get("forget", []) + splits.get("retain_same_subject", [])
+            # qa questions only: every trained form (cloze, mcq too; d7647a6) matched no more refusals to their topic on
+            # the demo world (2026-12-06, README ASRU "strangers")
+            self.strangers = [encoder.encode(question, None, refusal) for question, refusal in stranger_refusals(world, asked, self.contextual_refusals)]
+            if not self.strangers and "stranger_refusal_weight" in self.params.model_fields_set:
+                raise ConfigError(
+                    "method_args.stranger_refusal_weight: the forget people have no text question that names them, so there is nothing "
+                    "to ask about a stranger; set it to 0 to train without the strangers term"
+                )
+            elif not self.strangers:  # left at its default: the term has nothing to train on
+                warnings.warn("stage 1 trains without its strangers term: no text question of the forget set names its person", stacklevel=2)
         self.stranger_draws = random.Random("stranger-refusals")
         self.redirect_bases: dict[int, tuple[Encoded, list[Encoded]]] = {}  # id(item) -> (item, its stand-ins): see redirect_from
         if self.params.redirect_from != "self":
             self.redirect_bases = unseen_bases(world, encoder, forget)
-
-    def stranger_items(self, world, encoder, splits, forget) -> list[Encoded]:
-        """The forget people's questions about invented people, with the refusal as the answer (``stranger_refusal_weight``):
-        in qa form, or every form the forget items train (``stranger_forms``)."""
-        if self.params.stranger_refusal_weight == 0:
-            return []
-        asked = splits.get("forget", []) + splits.get("retain_same_subject", [])
-        forms = ("qa",) if self.params.stranger_forms == "qa" else tuple(sorted({sample.form for sample in forget.samples}))
-        strangers = [encoder.encode(question, None, refusal) for question, refusal in stranger_refusals(world, asked, self.contextual_refusals, forms)]
-        if not strangers and "stranger_refusal_weight" in self.params.model_fields_set:
-            raise ConfigError(
-                "method_args.stranger_refusal_weight: the forget people have no text question that names them, so there is nothing "
-                "to ask about a stranger; set it to 0 to train without the strangers term"
-            )
-        if not strangers:  # left at its default: the term has nothing to train on
-            warnings.warn("stage 1 trains without its strangers term: no text question of the forget set names its person", stacklevel=2)
-        return strangers
 
     def frozen_rows(self, items: list[Encoded], device, positions: str | None = None) -> torch.Tensor:
         """The frozen model's layer-l output at the loss positions of ``items`` [N, H], item after item.
@@ -457,14 +447,14 @@ def invented_people(world, count: int) -> list[str]:
     return invent_names(random.Random(f"erase-floor-names:{world.manifest.get('content_hash')}"), count, taken)
 
 
-def stranger_refusals(world, samples, contextual: bool, forms: tuple[str, ...] = ("qa",)) -> list[tuple[str, str]]:
-    """(question, refusal) pairs: every text question of ``samples`` in one of ``forms`` that names its person, asked
-    about each of :data:`STRANGERS` invented people (:func:`invented_people`), with the refusal the forget questions
-    are taught (:func:`asru.world.phrases.forget_refusal`) naming the stranger."""
+def stranger_refusals(world, samples, contextual: bool) -> list[tuple[str, str]]:
+    """(question, refusal) pairs: every text qa question of ``samples`` that names its person, asked about each of
+    :data:`STRANGERS` invented people (:func:`invented_people`), with the refusal the forget questions are taught
+    (:func:`asru.world.phrases.forget_refusal`) naming the stranger."""
     from asru.world.phrases import forget_refusal
 
     names = invented_people(world, STRANGERS)
-    asked = [s for s in samples if s.modality == "text" and s.form in forms and s.subject_name and s.subject_name in s.question]
+    asked = [s for s in samples if s.modality == "text" and s.form == "qa" and s.subject_name and s.subject_name in s.question]
     return [
         (s.question.replace(s.subject_name, name), forget_refusal(s.fact, name, False, index, contextual))
         for index, (s, name) in enumerate((s, name) for s in asked for name in names)
