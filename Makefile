@@ -18,7 +18,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/asru demo
+	$(BIN)/asru demo --rerun-changed
 
 # two workers on the 2 cores, each test file in one worker (its module fixtures built once); the 20
 # slowest tests listed at the end, to keep the suite within its 15 minutes

@@ -463,6 +463,10 @@ def demo(
     world: Optional[Path] = typer.Option(None, "--world", help="Use this world folder instead of the embedded one. \\[config: world]"),
     model: Optional[Path] = typer.Option(None, "--model", help="Use this target model (trained on --world) instead of the cached one. \\[config: model]"),
     oracle: Optional[bool] = typer.Option(None, "--oracle/--no-oracle", help="Also fine-tune (once, cached) the retrained oracle of each request and show it as a row (default on). \\[config: oracle]"),
+    rerun_changed: Optional[bool] = typer.Option(
+        None, "--rerun-changed/--keep-changed",
+        help="Delete and run again a run folder started with another config (an earlier version's defaults, other options) instead of stopping (default: stop; make demo sets it). \\[config: rerun_changed]",
+    ),
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """The tour: world and target model (cached), forget a person and another's sensitive facts with ASRU, GradDiff, NPO; compare."""
@@ -475,7 +479,7 @@ def demo(
         {
             "out": str(out) if out else None, "subjects": subjects, "seed": seed, "steps": steps, "eval_max_per_split": eval_max_per_split, "workers": workers, "quick_asru": quick_asru,
             "methods": [m.strip() for m in methods.split(",") if m.strip()] if methods is not None else None,
-            "world": str(world) if world else None, "model": str(model) if model else None, "oracle": oracle,
+            "world": str(world) if world else None, "model": str(model) if model else None, "oracle": oracle, "rerun_changed": rerun_changed,
         },
     )
     run_demo(demo_config, console)

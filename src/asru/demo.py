@@ -30,6 +30,7 @@ instead of two; ``asru bench`` runs the full defaults). The other methods run wi
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,9 @@ class DemoConfig(StrictConfig):
     workers: int | None = Field(None, ge=1, description="runs at a time, each in its own process with cores/workers torch threads (default: min(4, CPU cores)); 1: one after another in this process")
     world: str | None = Field(None, description="a world folder to use instead of the embedded one (default: built and cached)")
     model: str | None = Field(None, description="a target model folder to use instead of the cached one (default: fine-tuned once and cached)")
+    rerun_changed: bool = Field(
+        False, description="delete and run again a run folder started with another config (an earlier version's defaults or method, other options) instead of stopping with an error; `make demo` sets it, so the tour still runs after an update"
+    )
     oracle: bool = Field(
         True, description="also fine-tune (once per machine, cached) the retrained oracle of each setting's request -- the target's recipe without it -- and show it as a row: what never having seen the facts looks like, which forget quality and PrivLeak compare with",
     )
@@ -367,6 +371,19 @@ def print_summary(console, summary: dict) -> None:
         console.print(f"  comparison ({setting}): {path}/comparison.md, forget_vs_retain.png, labels.png", soft_wrap=True, highlight=False)
 
 
+def _remove_changed(runs, console) -> None:
+    """Delete each run folder started with another config, saying so: the demo's runs take minutes and are its own,
+    so after an update the tour runs them again rather than stopping (``rerun_changed``; ``asru bench`` refuses)."""
+    from asru.bench import config_change
+
+    for run in runs:
+        change = config_change(run)
+        if change:
+            if console:
+                console.print(f"[yellow]{run.folder} was run with another config ({change}): running it again[/yellow]", soft_wrap=True)
+            shutil.rmtree(run.folder)
+
+
 def run_demo(config: DemoConfig | None = None, console=None) -> dict:
     """Build or load the world and target, run what is not finished, write demo.json and the comparisons, print the story."""
     import gc
@@ -399,6 +416,8 @@ def run_demo(config: DemoConfig | None = None, console=None) -> dict:
     if config.oracle and not (target_dir / "finetune.json").is_file():
         raise ConfigError(f"option --model: {target_dir} has no finetune.json, the recipe the oracle retrains (`asru finetune` writes one); pass --no-oracle")
     runs = plan(config, world, world_dir, target_dir)
+    if config.rerun_changed:
+        _remove_changed(runs, console)
     states = [run_state(run) for run in runs]  # a stale folder stops here, before any work
     requests = demo_requests(world, config.seed)
     for setting in DEMO_SETTINGS:

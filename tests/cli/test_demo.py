@@ -143,6 +143,20 @@ def test_demo_table_and_examples_come_from_its_runs(cli, tiny_world, tiny_target
     code, _, err = cli(*[a if a != "2" else "3" for a in args])
     assert_one_line_error(code, err, "was started with another config", "steps")
 
+    # --rerun-changed (make demo): a folder an earlier version ran is run again, the others are kept
+    record_file = demo / "complete" / "npo" / "bench_run.json"
+    record = json.loads(record_file.read_text())
+    record_file.write_text(json.dumps({**record, "method_revision": record["method_revision"] + 1}))
+    code, _, err = cli(*args)
+    assert_one_line_error(code, err, "was started with another config", "method_revision")
+    code, again, err = cli(*args, "--rerun-changed")
+    assert code == 0, err
+    assert "complete/npo was run with another config (method_revision" in " ".join(again.split()) and "9 finished (skipped), 1 to run" in again
+    assert json.loads(record_file.read_text())["method_revision"] == record["method_revision"]
+    assert {p: p.stat().st_mtime_ns for p in demo.rglob("results.json") if "complete/npo" not in str(p)} == {
+        p: t for p, t in stamps.items() if "complete/npo" not in str(p)
+    }
+
 
 def test_demo_bad_options_are_one_line(cli, tiny_world, tiny_target, tmp_path):
     code, _, err = cli("demo", "--methods", "nope", "--world", tiny_world.root, "--model", tiny_target, "--out", tmp_path / "d")
