@@ -72,7 +72,7 @@ WORLDS = (
     World("unseen_20_seed1", 20, 1, ("asru",), "unseen", False),
     World("unseen_12_seed2", 12, 2, ("asru",), "unseen", False),
 )
-TRADEOFF = RESULTS / "tradeoff.json"  # the trade-off benchmark's tables: its paired test of tuned ASRU against the best tuned baseline
+TRADEOFF = "tradeoff.json"  # the trade-off benchmark's tables beside this one's results: its paired test of tuned ASRU against the best tuned baseline
 
 
 def _metric(cell: dict | None, key: str) -> dict | None:
@@ -268,7 +268,8 @@ def main() -> None:
     results_dir = args.out or (RESULTS / "quick" if args.quick else RESULTS)
     console = Console()
     started = time.perf_counter()
-    tradeoff = json.loads(TRADEOFF.read_text()) if TRADEOFF.is_file() and not args.quick else None
+    tradeoff_file = results_dir / TRADEOFF  # the trade-off tables the same --out holds (a worktree's run writes them in place)
+    tradeoff = json.loads(tradeoff_file.read_text()) if tradeoff_file.is_file() and not args.quick else None
     worlds = []
     for world in (known[name] for name in asked):
         runs = results_dir / "asru_runs" / world.name
