@@ -400,6 +400,38 @@ def test_stranger_refusal_weight_adds_the_strangers_refusal_cross_entropy_and_tr
     assert after[2.0] < after[0.0] - 0.1, after
 
 
+def test_forget_names_unlearnt_redraws_only_the_rows_no_other_text_uses(tiny_world, family_model):
+    """``forget_names: unlearnt``: the wholly forgotten people's name-only token rows are drawn afresh (as the
+    initialisation draws them, the same draw each time); every other row is kept; a Selective person keeps theirs."""
+    import copy
+
+    from asru.methods.asru_stage1 import unlearn_name_rows, wholly_forgotten_names
+    from asru.pipeline import setting_splits
+
+    reference, processor = family_model
+    tokenizer = processor.tokenizer
+    _, complete = setting_splits(tiny_world, "complete", 0.2, 0, None)
+    _, selective = setting_splits(tiny_world, "selective", 0.2, 0, None)
+    names = wholly_forgotten_names(complete)
+    assert names and names == {s.subject_name for s in complete["forget"] if s.subject_name}
+    assert not wholly_forgotten_names(selective)  # their other facts are kept, so is their name
+    model = copy.deepcopy(reference)
+    rows = unlearn_name_rows(model, tokenizer, tiny_world, complete)
+    assert rows and unlearn_name_rows(copy.deepcopy(reference), tokenizer, tiny_world, selective) == []
+    before, after = reference.get_input_embeddings().weight, model.get_input_embeddings().weight
+    changed = (before != after).any(dim=1).nonzero().flatten().tolist()
+    assert changed == rows
+    named = {i for name in names for text in (name, " " + name) for i in tokenizer(text, add_special_tokens=False)["input_ids"]}
+    assert set(rows) <= named
+    other_text = " ".join(f"{s.question} {s.answer}" for s in tiny_world.samples if not any(n in s.question or n in s.answer for n in names))
+    assert not set(rows) & set(tokenizer(other_text, add_special_tokens=False)["input_ids"])
+    std = reference.config.get_text_config().initializer_range
+    assert 0.5 * std < after[rows].std().item() < 2 * std
+    again = copy.deepcopy(reference)
+    unlearn_name_rows(again, tokenizer, tiny_world, complete)
+    assert torch.equal(again.get_input_embeddings().weight, after)
+
+
 def test_redirect_from_unseen_starts_the_shift_at_the_strangers_states_and_training_with_it_makes_the_person_a_stranger(tiny_world, family_model):
     """``redirect_from: unseen``: a forget item's layer-l target is the mean of its stand-ins' frozen rows (the same question
     and answer about invented people) + lambda * v instead of its own frozen rows + lambda * v; a few steps with it bring the

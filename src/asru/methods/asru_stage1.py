@@ -37,6 +37,7 @@ a hallucination either way.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import warnings
 from dataclasses import dataclass
@@ -85,14 +86,14 @@ class ASRUStage1(Method):
     # (allforms_mcqfloor in benchmarks/results/asru_defaults.md: validation mean score 0.805 -> 0.826)
     default_train_forms = ("qa", "cloze", "mcq")
     # the authors: lambda 3, retain weight 1, layers[l].mlp.down_proj only, the last position, lr 1e-4 (DESIGN §7)
-    default_sources = {**dict.fromkeys(("layer", "scale", "redirect_from"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
+    default_sources = {**dict.fromkeys(("layer", "scale", "redirect_from", "forget_names"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
 
     # ``preset: authors``: the authors' stage-1 recipe (DESIGN §7), every field not given explicitly; their
     # batch size (2) and epochs (3) are the run's own (batch_size, steps), so that presets compare at one budget
     AUTHORS: ClassVar[dict] = {
         "scale": 3.0, "retain_weight": 1.0, "positions": "last", "modules": ["mlp.down_proj"],
         "continuation_weight": 0.0, "boundary_retain": False, "refusal_text_weight": 0.0, "erase_weight": 0.0, "retain_text_weight": 0.0,
-        "train_layers": None, "contextual_refusals": False, "stranger_refusal_weight": 0.0, "redirect_from": "self",
+        "train_layers": None, "contextual_refusals": False, "stranger_refusal_weight": 0.0, "redirect_from": "self", "forget_names": "keep",
     }
     AUTHORS_LEARNING_RATE: ClassVar[float] = 1e-4
 
@@ -168,6 +169,13 @@ class ASRUStage1(Method):
         # An item without stand-ins (a photo's who-is mcq) keeps "self". "unseen_every_layer": also every layer below l
         # matched to the strangers' states (no shift there), where a probe still read the fact with "unseen" alone
         redirect_from: Literal["self", "unseen", "unseen_every_layer"] = "self"
+        # the input-embedding rows of the tokens only a wholly forgotten person's name uses (none of the world's other
+        # text): "keep" (the authors'), or "unlearnt": drawn afresh before training, as the model's own initialisation
+        # draws a row (normal, initializer_range), the row a retrained oracle holds for a name it never saw -- the
+        # name no longer carries the facts learnt with it (issue 21: a probe read them back through it). Output rows
+        # are kept, so the refusal can still name the person once stage 1 has taught it. A person with kept facts
+        # (Selective) keeps their name. A real tokenizer shares most name pieces with other words: few rows qualify
+        forget_names: Literal["keep", "unlearnt"] = "keep"
 
         @model_validator(mode="before")
         @classmethod
@@ -198,6 +206,8 @@ class ASRUStage1(Method):
         return ["qa"] if params.preset == "authors" else list(cls.default_train_forms)  # the authors train their qa items
 
     def prepare(self, model, encoder, forget, retain, splits, world):
+        if self.params.forget_names == "unlearnt":
+            self.unlearnt_tokens = unlearn_name_rows(model, encoder.tokenizer, world, splits)
         directions, info = knowledge_absence_direction(self.reference, encoder, splits, [self.layer])
         self.direction = directions[self.layer]
         self.refused_prompts = info["refused"]
@@ -434,6 +444,40 @@ def other_values(values: dict[str, list[str]]) -> Callable:
         return [(sample.question, sample.image, value) for value in drawn]
 
     return stand_ins
+
+
+def wholly_forgotten_names(splits) -> set[str]:
+    """The forget people with nothing kept (no retain_same_subject question): their names may go with their facts."""
+    kept = {s.subject_id for s in splits.get("retain_same_subject", [])}
+    return {s.subject_name for s in splits.get("forget", []) if s.subject_name and s.subject_id not in kept}
+
+
+def unlearn_name_rows(model, tokenizer, world, splits) -> list[int]:
+    """``forget_names: unlearnt``: redraw the input-embedding rows of the tokens only the wholly forgotten names use --
+    in no other question, answer or name of ``world`` once those names are taken out -- as the model's initialisation
+    draws a row (normal, std ``initializer_range``; seeded by the names); returns the token ids redrawn."""
+    names = sorted(wholly_forgotten_names(splits))
+    if not names:
+        return []
+
+    def token_ids(text: str) -> set[int]:
+        return set(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    named = set().union(*(token_ids(name) | token_ids(" " + name) for name in names))
+    elsewhere: set[int] = set()
+    for sample in world.samples:
+        text = f"{sample.question} {sample.answer}"
+        for name in names:
+            text = text.replace(name, " ")
+        elsewhere |= token_ids(text)
+    rows = sorted(named - elsewhere)
+    if rows:
+        embeddings = model.get_input_embeddings().weight
+        std = getattr(model.config.get_text_config(), "initializer_range", 0.02)
+        generator = torch.Generator().manual_seed(int(hashlib.sha256("|".join(names).encode()).hexdigest()[:15], 16))
+        with torch.no_grad():
+            embeddings[rows] = (torch.randn(len(rows), embeddings.shape[1], generator=generator) * std).to(embeddings)
+    return rows
 
 
 STRANGERS = 16  # invented people whose questions ``stranger_refusal_weight`` teaches the refusal on
