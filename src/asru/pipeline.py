@@ -292,6 +292,16 @@ def check_method_fits_model(method: str, params, model, model_path: str | Path) 
         raise ConfigError(f"method_args.layer of {method!r}: {params.layer} is out of range ({model_path} has {count} decoder layers, 0..{count - 1})")
 
 
+def check_saved_edits(config: UnlearnConfig, params) -> None:
+    """Fail before any work when the run would save a model without an edit it makes: ``forget_names: unlearnt`` redraws
+    base embedding rows, which an unmerged LoRA adapter (``merge_lora: false``) does not hold."""
+    if getattr(params, "forget_names", "keep") == "unlearnt" and config.lora_r > 0 and not config.merge_lora:
+        raise ConfigError(
+            "method_args.forget_names: unlearnt redraws the base model's embedding rows, which a LoRA adapter saved unmerged "
+            "(merge_lora: false) does not hold; set merge_lora: true or forget_names: keep"
+        )
+
+
 def unlearn(
     model_path: str | Path, world_dir: str | Path, out: str | Path, config: UnlearnConfig | None = None, attacks: list[str] | None = None, console=None,
     eval_splits: list[str] | None = None, eval_max_per_split: int | None = None,
@@ -323,6 +333,7 @@ def unlearn(
     method_cls = get_method(config.method)
     resolved, params = config.with_method_defaults()
     check_method_fits_model(config.method, params, model, model_path)
+    check_saved_edits(config, params)
     # written only once every input checked out, so a bad re-run leaves an earlier run folder as it was
     check_writable(out)
     atomic_write_text(out / "config.yaml", dump_config(config))

@@ -196,6 +196,15 @@ def test_layer_out_of_range(tiny_world, tiny_model_dir, tmp_path, cli):
     assert_one_line_error(code, err, "method_args.layer of 'rmu': 7 is out of range", "2 decoder layers")
 
 
+def test_forget_names_unlearnt_with_an_unmerged_lora_adapter(tiny_world, tiny_model_dir, tmp_path, cli):
+    """The redrawn name rows live in the base model: an adapter saved unmerged would lose them, so the run refuses first."""
+    config = tmp_path / "c.yaml"
+    config.write_text("method: asru\nmethod_args: {forget_names: unlearnt}\nlora_r: 4\nmerge_lora: false\n")
+    code, _, err = cli("unlearn", "--model", tiny_model_dir, "--world", tiny_world.root, "--out", tmp_path / "run", "--config", config)
+    assert_one_line_error(code, err, "method_args.forget_names: unlearnt", "merge_lora: true")
+    assert not (tmp_path / "run").exists()
+
+
 def test_world_folder_problems(world_copy, tiny_model_dir, tmp_path, cli):
     samples = world_copy / "samples.jsonl"
     lines = samples.read_text().splitlines()
