@@ -174,7 +174,8 @@ class ASRUStage1(Method):
         # draws a row (normal, initializer_range), the row a retrained oracle holds for a name it never saw -- the
         # name no longer carries the facts learnt with it (issue 21: a probe read them back through it). Output rows
         # are kept, so the refusal can still name the person once stage 1 has taught it. A person with kept facts
-        # (Selective) keeps their name. A real tokenizer shares most name pieces with other words: few rows qualify
+        # (Selective, Personalized) keeps their name. A real tokenizer shares most name pieces with other words: few
+        # rows qualify. Not adopted on validation seed 100 (README, ASRU "unlearnt names"): closeness to the oracle fell
         forget_names: Literal["keep", "unlearnt"] = "keep"
 
         @model_validator(mode="before")
@@ -206,8 +207,8 @@ class ASRUStage1(Method):
         return ["qa"] if params.preset == "authors" else list(cls.default_train_forms)  # the authors train their qa items
 
     def prepare(self, model, encoder, forget, retain, splits, world):
-        if self.params.forget_names == "unlearnt":
-            self.unlearnt_tokens = unlearn_name_rows(model, encoder.tokenizer, world, splits)
+        if self.params.forget_names == "unlearnt":  # before anything reads the trained model
+            unlearn_name_rows(model, encoder.tokenizer, world, splits)
         directions, info = knowledge_absence_direction(self.reference, encoder, splits, [self.layer])
         self.direction = directions[self.layer]
         self.refused_prompts = info["refused"]
