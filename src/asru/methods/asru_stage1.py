@@ -325,30 +325,31 @@ class ASRUStage1(Method):
         p = self.params
         device = batch.forget["input_ids"].device
 
-        def rows(inputs, whole_forward: bool = False, **forward_kwargs):
-            """The trained model's layer-l output at the loss positions [N, H], and the whole
+        def rows(inputs, mask, whole_forward: bool = False, **forward_kwargs):
+            """The trained model's layer-l output at the loss positions ``mask`` [N, H], and the whole
             forward's output when a text loss needs it too (one pass instead of two)."""
             if whole_forward:
                 hidden, output = forward_with_layer_output(model, inputs, self.layer, **forward_kwargs)
             else:
                 hidden, output = layer_output(model, inputs, self.layer), None
-            return hidden[loss_mask(inputs, p.positions).bool()], output
+            return hidden[mask], output
 
         erasing = p.erase_weight > 0
         below = p.redirect_from == "unseen_every_layer" and self.layer > 0
-        forget_rows, forget_output = rows(batch.forget, whole_forward=erasing or below, **({"output_hidden_states": True} if below else {}))
+        forget_mask = loss_mask(batch.forget, p.positions).bool()
+        forget_rows, forget_output = rows(batch.forget, forget_mask, whole_forward=erasing or below, **({"output_hidden_states": True} if below else {}))
         target = self.redirect_rows(batch.forget_items, device) + p.scale * self.direction.to(device)
         forget_loss = F.mse_loss(forget_rows.float(), target.float())
         logs = {}
         if below:  # every layer below l made a stranger's too, unshifted
-            trained_below = below_states(forget_output, self.layer)[loss_mask(batch.forget, p.positions).bool()]
+            trained_below = below_states(forget_output, self.layer)[forget_mask]
             below_loss = F.mse_loss(trained_below.float(), self.redirect_rows(batch.forget_items, device, below=True).float())
             forget_loss = forget_loss + below_loss
             logs["below_mse"] = below_loss.item()
         retain_loss = torch.zeros((), device=device)
         retain_output = None
         if batch.retain_items:
-            retain_rows, retain_output = rows(batch.retain, whole_forward=p.retain_text_weight > 0)
+            retain_rows, retain_output = rows(batch.retain, loss_mask(batch.retain, p.positions).bool(), whole_forward=p.retain_text_weight > 0)
             retain_loss = F.mse_loss(retain_rows.float(), self.frozen_rows(batch.retain_items, device).float())
         loss = forget_loss + p.retain_weight * retain_loss
         logs.update(forget_mse=forget_loss.item(), retain_mse=retain_loss.item())
