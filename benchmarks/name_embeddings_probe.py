@@ -46,31 +46,28 @@ def reset_forget_only_rows(model, tokenizer, forget_names: set[str], other_names
     """Set the input-embedding rows of the tokens only ``forget_names`` use to the mean row of ``other_names``' tokens; returns those token ids."""
     import torch
 
-    def token_ids(names: set[str]) -> set[int]:  # a name alone and after a space: both tokenisations occur in questions
-        return {i for name in names for text in (name, " " + name) for i in tokenizer(text, add_special_tokens=False)["input_ids"]}
+    from asru.methods.asru_stage1 import name_token_ids
 
-    only_forget = sorted(token_ids(forget_names) - token_ids(other_names))
+    others = name_token_ids(tokenizer, other_names)
+    only_forget = sorted(name_token_ids(tokenizer, forget_names) - others)
     embeddings = model.get_input_embeddings().weight
     with torch.no_grad():
-        embeddings[only_forget] = embeddings[sorted(token_ids(other_names))].mean(0)
+        embeddings[only_forget] = embeddings[sorted(others)].mean(0)
     return only_forget
 
 
 def reset_run_evaluated(run: Path, out: Path, world_dir: Path, forget_names: set[str], other_names: set[str]) -> dict:
     """The run's model with the forget-only name rows reset, evaluated as the run was (its bench_run.json config) into ``out``."""
     from asru.models.loading import load_vlm
-    from asru.pipeline import EvalConfig, evaluate_model, resolve_attacks
+    from asru.pipeline import UnlearnConfig, evaluate_model, unlearn_eval_config
 
     record = json.loads((run / "bench_run.json").read_text(encoding="utf-8"))
     model, processor = load_vlm(run / "model")
     model.eval()
     only_forget = reset_forget_only_rows(model, processor.tokenizer, forget_names, other_names)
     target = json.loads((run / "results.json").read_text(encoding="utf-8"))["target"]["model"]
-    trained, restrict = record["unlearn_config"], record.get("eval") or {}  # as asru.pipeline.unlearn evaluated the run
-    eval_config = EvalConfig(
-        setting=trained["setting"], forget_ratio=trained["forget_ratio"], requests_file=trained["requests_file"], seed=trained["seed"],
-        attacks=resolve_attacks(record.get("attacks") or []), splits=restrict.get("splits"), max_per_split=restrict.get("max_per_split"), judge=trained["judge"],
-    )
+    restrict = record.get("eval") or {}
+    eval_config = unlearn_eval_config(UnlearnConfig(**record["unlearn_config"]), record.get("attacks"), restrict.get("splits"), restrict.get("max_per_split"))
     evaluate_model(run / "model", world_dir, out, eval_config, model=model, processor=processor, method=record.get("row", "run") + "+names_reset", target_model=target)
     return {"tokens": [processor.tokenizer.decode([i]) for i in only_forget], "run": _readings(run), "names_reset": _readings(out)}
 

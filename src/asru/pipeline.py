@@ -292,6 +292,14 @@ def check_method_fits_model(method: str, params, model, model_path: str | Path) 
         raise ConfigError(f"method_args.layer of {method!r}: {params.layer} is out of range ({model_path} has {count} decoder layers, 0..{count - 1})")
 
 
+def unlearn_eval_config(config: UnlearnConfig, attacks: list[str] | None = None, splits: list[str] | None = None, max_per_split: int | None = None) -> EvalConfig:
+    """How :func:`unlearn` evaluates a run of ``config`` (its setting, request, seed and judge), with these attacks and splits."""
+    return EvalConfig(
+        setting=config.setting, forget_ratio=config.forget_ratio, requests_file=config.requests_file, seed=config.seed, attacks=resolve_attacks(attacks or []),
+        splits=splits, max_per_split=max_per_split, judge=config.judge, lmms_eval=config.lmms_eval,
+    )
+
+
 def check_saved_edits(config: UnlearnConfig, params) -> None:
     """Fail before any work when the run would save a model without an edit it makes: ``forget_names: unlearnt`` redraws
     base embedding rows, which an unmerged LoRA adapter (``merge_lora: false``) does not hold."""
@@ -325,10 +333,7 @@ def unlearn(
     model, processor = load_vlm(model_path, dtype=config.dtype, attn_implementation=config.attn_implementation, device="auto")
     # forget this run's request; keep out of the retain data every fact any request of the chain names
     splits = training_splits(make_splits(world, config.setting, config.forget_ratio, config.seed, chain_requests(chain)), chain[-1])
-    eval_config = EvalConfig(
-        setting=config.setting, forget_ratio=config.forget_ratio, requests_file=config.requests_file, seed=config.seed, attacks=resolve_attacks(attacks or []),
-        splits=eval_splits, max_per_split=eval_max_per_split, judge=config.judge, lmms_eval=config.lmms_eval,
-    )
+    eval_config = unlearn_eval_config(config, attacks, eval_splits, eval_max_per_split)
     eval_subset(splits, eval_config)  # an unknown split name fails here, not after training
     method_cls = get_method(config.method)
     resolved, params = config.with_method_defaults()

@@ -454,6 +454,11 @@ def wholly_forgotten_names(splits) -> set[str]:
     return {s.subject_name for s in splits.get("forget", []) if s.subject_name and s.subject_id not in kept}
 
 
+def name_token_ids(tokenizer, names) -> set[int]:
+    """The token ids of ``names``, each alone and after a space: both tokenisations occur in questions."""
+    return {i for name in names for text in (name, " " + name) for i in tokenizer(text, add_special_tokens=False)["input_ids"]}
+
+
 def unlearn_name_rows(model, tokenizer, world, splits) -> list[int]:
     """``forget_names: unlearnt``: redraw the input-embedding rows of the tokens only the wholly forgotten names use --
     in no other question, answer or name of ``world`` once those names are taken out -- as the model's initialisation
@@ -462,17 +467,13 @@ def unlearn_name_rows(model, tokenizer, world, splits) -> list[int]:
     if not names:
         return []
 
-    def token_ids(text: str) -> set[int]:
-        return set(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    named = set().union(*(token_ids(name) | token_ids(" " + name) for name in names))
     elsewhere: set[int] = set()
     for sample in world.samples:
         text = f"{sample.question} {sample.answer}"
         for name in names:
             text = text.replace(name, " ")
-        elsewhere |= token_ids(text)
-    rows = sorted(named - elsewhere)
+        elsewhere.update(tokenizer(text, add_special_tokens=False)["input_ids"])
+    rows = sorted(name_token_ids(tokenizer, names) - elsewhere)
     if rows:
         embeddings = model.get_input_embeddings().weight
         std = getattr(model.config.get_text_config(), "initializer_range", 0.02)
