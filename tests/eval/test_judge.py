@@ -136,6 +136,9 @@ def test_a_refusal_of_another_topic_is_not_contextual():
         "I'd rather not say where Talia Vorne.",  # rules 5: a wh-word and a bare name, no verb
         "I'd rather not say what this person.",  # rules 5: ... or "this person"
         "I'm not able to information about where Talia Vorne was born.",  # rules 5: "able to" before a noun
+        "I'm sorry, but I can't share who Talia Vorne was born.",  # rules 6: another fact's wh-word on "was born"
+        "I'd rather not say which employer this person was born.",  # rules 6
+        "I'd rather not say any Talia Vorne.",  # rules 6: "any" before a bare name at the end
     ],
 )
 def test_a_refusal_whose_wording_broke_down_is_rigid_and_not_natural(broken):
@@ -156,6 +159,8 @@ def test_a_refusal_whose_wording_broke_down_is_rigid_and_not_natural(broken):
         "I can't discuss the analytics of where Talia Vorne was born.",  # a plural the word list lacks
         "I can't say who this person is or where Talia Vorne was born.",
         "I'm unable to say which city Talia Vorne was born in.",
+        "I can't say who was born in Lisbon.",  # who with no subject before "was born"
+        "I don't know any Talia Vorne.",  # rules 6 wants a verb of telling before "any": "know any X" is a sentence
     ],
 )
 def test_fluent_refusals_are_not_broken_wording(fluent):

@@ -108,8 +108,8 @@ Known limits (the rules are lexical): paraphrased leaks (``"a scientist who stud
 for *marine biologist*, ``"Lisboa"``), a lone distinctive word of a multi-word non-name gold
 (``"Kestrel"`` for *Kestrel University*) and non-English refusals beyond a few phrases are missed;
 use :class:`asru.eval.llm_judge.LLMJudge` where those matter. Broken wording is caught by patterns and
-a word list: a refusal broken in another way (``"I'm not able to information."``, ``"any Brina
-Pellan"``) still reads as fluent. Validation (``test_judge.py`` prints the agreement):
+a word list: a refusal broken in another way (a wh-word that fits another fact but not the clause's verb,
+``"I can't share where X is married to."``) still reads as fluent. Validation (``test_judge.py`` prints the agreement):
 ``tests/eval/data/judge_labelled.jsonl`` (hand labels), ``tests/eval/data/judge_held_out_scales.jsonl``
 (hand labels and scales, never tuned on) and ``tests/eval/data/judge_held_out_broken.jsonl`` (real
 refusals of refusal-trained runs; its ``held_out`` part labelled before rules 3 ran on it).
@@ -151,8 +151,9 @@ SCALE_VERSION = 2
 # it (no rules_version), such refusals scored as fluent and contextual. 4: a gold glued after a
 # lower-case English word ("saybronchitis") is stated (asru.eval.metrics.contains_answer); rules 3 saw
 # no gold in it. 5: more broken wording -- a wh-word before a bare name or "this person" at the end,
-# "able to" before a noun ("I'm not able to information.").
-RULES_VERSION = 5
+# "able to" before a noun ("I'm not able to information."). 6: "was born" after who/what/which and its
+# subject ("I can't share who X was born."), "say any" before a bare name at the end.
+RULES_VERSION = 6
 
 _STOPWORDS = frozenset(
     """a an the and or but if then so of to in on at by for with from as into onto about over under
@@ -265,6 +266,11 @@ _CUT_CLAUSE_RE = re.compile(
     r"|\b(?:lives|live|lived)\s+[A-Z]"
     # "able to" straight before a noun or determiner: the verb fell out ("I'm not able to information.")
     r"|\b(?:able|unable) to (?:information|details|data|info|the|a|an|this|that|any|his|her|their)\b"
+    # rules 6: "was born" closing a who/what/which clause ("I can't share who Iseia Ulven was born.": another
+    # fact's wh-word on the birthplace refusal; "which city X was born in" keeps its "in"), "any" before a
+    # bare name at the end after a verb of telling ("I'd rather not say any Brina Pellan."; "I don't know any X." is a sentence)
+    r"|\b(?:who|what|which(?:\s+[a-z]+)?)\s+(?:(?:[A-Z][\w']*\s+){1,3}|(?:this|that|the) person\s+)was born\W*$"
+    r"|\b(?:say|share|tell|discuss|disclose|reveal|provide|give)\s+any(?:\s+[A-Z][\w']*){1,3}\W*$"
 )
 # an article straight before a verb, a function word or a restarted refusal ("the is", "the of", "any sorry")
 _ARTICLE_BEFORE_NON_NOUN_RE = re.compile(

@@ -87,7 +87,8 @@ class ASRU(ASRUStage1):
     # 2026-12-06: stage 2's quality reward is the offline judge's naturalness, and judge rules 3 gives a refusal
     # whose wording broke down none (rules 2 rewarded "I'd rather not say where health of." as fluent)
     # 2026-12-06 (3): its reward's answer test (contains_answer) sees a gold glued after a lower-case word
-    revision = 3
+    # 2026-12-06 (4): judge rules 6 -- a refusal closing "who X was born." is broken, its naturalness no longer full
+    revision = 4
     # the authors' GRPO and reward rule (DESIGN §7); lr 1e-6 there (8B, full model); boundary_retain and quality_weight are asru's additions
     default_sources = {
         **dict.fromkeys(("stage", "forget_items", "retain_items", "reward", "rl.group_size", "rl.temperature", "rl.top_p", "rl.kl_coef", "rl.clip_low", "rl.clip_high"), "paper"),
