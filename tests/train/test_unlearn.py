@@ -273,6 +273,57 @@ def test_training_variants_are_the_trained_wordings_photos_and_wrappers_never_th
             assert len({c.image for c in copies}) == min(len(copies), 1 + len(original.train_images))
 
 
+def test_train_photos_asks_each_image_question_with_every_training_photo_never_a_held_out_one(tiny_world):
+    from asru.train.unlearn import photo_copies
+
+    samples = [s for s in tiny_world.samples if s.form == "qa" and s.kind == "fact" and s.split == "train"]
+    assert any(s.image and s.train_images for s in samples) and any(not s.image for s in samples)  # not vacuous
+    assert photo_copies(samples, False) == (samples, [[i] for i in range(len(samples))])
+    copies, groups = photo_copies(samples, True)
+    assert len(groups) == len(samples) and sorted(i for g in groups for i in g) == list(range(len(copies)))
+    assert len({c.id for c in copies}) == len(copies)
+    for original, group in zip(samples, groups):
+        members = [copies[i] for i in group]
+        assert members[0] is original  # the plain question first: its own photo
+        assert {(m.question, m.answer) for m in members} == {(original.question, original.answer)}
+        if original.image:
+            assert [m.image for m in members] == [original.image, *original.train_images]
+            assert not {m.image for m in members} & set(original.image_variants)  # the cross-image attack's photos stay held out
+        else:
+            assert len(members) == 1
+
+
+def test_stage1_trains_with_photo_copies(tiny_world, tiny_model_dir, tmp_path):
+    plain = _run(tiny_world, tiny_model_dir, tmp_path / "plain", method="asru_stage1", steps=2)[1]
+    photos = _run(tiny_world, tiny_model_dir, tmp_path / "photos", method="asru_stage1", steps=2, train_photos=True)[1]
+    assert _digests(plain) != _digests(photos)  # other photos in the batches: another model
+
+
+def test_the_sampler_draws_by_question_and_without_photo_copies_its_batches_are_unchanged(tiny_world):
+    from asru.train.unlearn import BatchSampler, photo_copies
+
+    samples = [s for s in tiny_world.samples if s.form == "qa" and s.kind == "fact" and s.split == "train"]
+    forget, retain = samples[:12], samples[12:]
+    config = UnlearnConfig(batch_size=4, seed=3)
+    plain = BatchSampler(forget, retain, [], config, False)
+    same = BatchSampler(forget, retain, [], config, False, {"forget": [[i] for i in range(len(forget))]})
+    assert [plain.indices(step) for step in range(20)] == [same.indices(step) for step in range(20)]
+
+    forget_copies, forget_groups = photo_copies(forget, True)
+    retain_copies, retain_groups = photo_copies(retain, True)
+    sampler = BatchSampler(forget_copies, retain_copies, [], config, False, {"forget": forget_groups, "other": retain_groups})
+    owner = {i: q for q, group in enumerate(forget_groups) for i in group}
+    seen: set[str] = set()
+    for step in range(400):
+        drawn, retained = sampler.indices(step)
+        assert sampler.indices(step) == (drawn, retained)  # deterministic per step (resume)
+        assert len(drawn) == 4 and len({owner[i] for i in drawn}) == 4  # four questions, one copy each
+        assert len(retained) == 4
+        seen |= {forget_copies[i].image for i in drawn if forget_copies[i].image}
+    photos = {p for s in forget if s.image for p in (s.image, *s.train_images)}
+    assert photos and seen == photos  # every training photo is asked in time
+
+
 def test_cloze_and_mcq_are_trained_in_their_trained_wordings_never_the_evaluated_prompt(tiny_world):
     """A method trained on every form (train_forms [qa, cloze, mcq]) sees the cloze templates and the MCQ stems
     the target learned from, never the held-out cloze or the evaluated option set the evaluation asks."""

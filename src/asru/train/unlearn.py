@@ -68,6 +68,11 @@ class UnlearnConfig(StrictConfig):
         False, description="also train on each question's other training wordings and photos and once inside a training wrapper (the material the target learned "
         "the fact from: Sample.train_questions / train_images), never the held-out ones evaluation asks",
     )
+    train_photos: bool = Field(
+        False, description="an image question is asked with one of its person's training photos (Sample.image / train_images) drawn afresh at "
+        "each visit, so that unlearning covers the face and not one picture; never the held-out photos the cross-image attack asks; each "
+        "question keeps its share of the batches",
+    )
     contextual_refusals: bool = Field(
         False, description="the refusal taught on a forget question (IdK, DPO-IdK, ASRU's anchor) says what it will not tell "
         "('I can't share where X was born.'; asru.world.phrases.FACT_REFUSALS) instead of the privacy templates naming the person",
@@ -135,25 +140,54 @@ def _training_samples(samples: list[Sample], forms: list[str], variants: bool = 
     return out
 
 
-class BatchSampler:
-    """Deterministic forget/retain batches; BAO-style retain batches come from the forget subjects."""
+def photo_copies(samples: list[Sample], photos: bool) -> tuple[list[Sample], list[list[int]]]:
+    """(the samples, and per question the indices of its copies among them). With ``photos`` an image question
+    comes once per training photo of its person (its own ``image`` first, then ``train_images``; ids ``~pK``):
+    one group, from which a batch draws the question and then one photo (``BatchSampler``)."""
+    out: list[Sample] = []
+    groups: list[list[int]] = []
+    for sample in samples:
+        views = list(dict.fromkeys([sample.image, *sample.train_images])) if photos and sample.image else [sample.image]
+        groups.append(list(range(len(out), len(out) + len(views))))
+        out += [sample if k == 0 else sample.model_copy(update={"id": f"{sample.id}~p{k}", "image": photo}) for k, photo in enumerate(views)]
+    return out, groups
 
-    def __init__(self, forget, retain, same_subject, config: UnlearnConfig, same_subject_retain: bool):
+
+def single_groups(items: list) -> list[list[int]]:
+    return [[i] for i in range(len(items))]
+
+
+class BatchSampler:
+    """Deterministic forget/retain batches; BAO-style retain batches come from the forget subjects.
+
+    Each pool is drawn by question (``groups``: the indices of a question's photo copies, one each without
+    ``train_photos``), then one copy of each drawn question; a group of one draws nothing more, so a run
+    without photo copies sees exactly the batches it saw before they existed.
+    """
+
+    def __init__(self, forget, retain, same_subject, config: UnlearnConfig, same_subject_retain: bool, groups: dict[str, list[list[int]]] | None = None):
         self.forget, self.retain, self.same_subject = forget, retain, same_subject
         self.config = config
         self.same_subject_retain = same_subject_retain
+        groups = groups or {}
+        self.groups = {name: groups.get(name) or single_groups(items) for name, items in (("forget", forget), ("other", retain), ("same", same_subject))}
 
     def indices(self, step: int) -> tuple[list[int], list[tuple[str, int]]]:
         rng = random.Random(self.config.seed * 1_000_003 + step)
-        forget = rng.sample(range(len(self.forget)), min(self.config.batch_size, len(self.forget)))
+
+        def copies(pool: str, questions: list[int]) -> list[int]:
+            return [group[0] if len(group) == 1 else rng.choice(group) for group in (self.groups[pool][q] for q in questions)]
+
+        batch = self.config.batch_size
+        forget = copies("forget", rng.sample(range(len(self.groups["forget"])), min(batch, len(self.groups["forget"]))))
         retain: list[tuple[str, int]] = []
         if self.same_subject_retain:
             subjects = {self.forget[i].subject_id for i in forget}
-            pool = [i for i, s in enumerate(self.same_subject) if s.subject_id in subjects]
-            retain = [("same", i) for i in rng.sample(pool, min(len(pool), self.config.batch_size // 2))]
+            pool = [q for q, group in enumerate(self.groups["same"]) if self.same_subject[group[0]].subject_id in subjects]
+            retain = [("same", i) for i in copies("same", rng.sample(pool, min(len(pool), batch // 2)))]
         if self.retain:
-            need = self.config.batch_size - len(retain)
-            retain += [("other", i) for i in rng.sample(range(len(self.retain)), min(need, len(self.retain)))]
+            need, questions = batch - len(retain), len(self.groups["other"])
+            retain += [("other", i) for i in copies("other", rng.sample(range(questions), min(need, questions)))]
         return forget, retain
 
 
@@ -205,11 +239,15 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
         retain = same_subject
     if config.retain_limit:
         retain = random.Random(config.seed).sample(retain, min(config.retain_limit, len(retain)))
+    forget, forget_groups = photo_copies(forget, config.train_photos)
+    retain, retain_groups = photo_copies(retain, config.train_photos)
+    same_subject, same_groups = photo_copies(same_subject, config.train_photos)
     if not forget:
         raise ConfigError(f"nothing to forget: the forget split of setting {config.setting!r} has no {'/'.join(config.train_forms)} questions (check the deletion requests and train_forms)")
     if not retain:
         raise ConfigError(f"nothing to retain: setting {config.setting!r} leaves no {'/'.join(config.train_forms)} question to train on (no other people and no kept facts)")
-    sampler = BatchSampler(forget, retain, same_subject, config, config.bao or method.same_subject_retain)
+    groups = {"forget": forget_groups, "other": retain_groups, "same": same_groups}
+    sampler = BatchSampler(forget, retain, same_subject, config, config.bao or method.same_subject_retain, groups)
     encoded_forget = LazyEncodings(encoder, forget)
     encoded_retain = {"other": LazyEncodings(encoder, retain), "same": LazyEncodings(encoder, same_subject)}
     encoded_refusal: list[Encoded] = []
@@ -230,7 +268,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
     accelerator = make_accelerator(config.batch_size, config.max_grad_norm, **tracker_options(config.report_to, out_dir))
-    check_divisible(min(config.batch_size, len(forget)), accelerator, "the forget batch (batch_size, or fewer forget items)")
+    check_divisible(min(config.batch_size, len(forget_groups)), accelerator, "the forget batch (batch_size, or fewer forget questions)")
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     console = console if accelerator.is_main_process else None  # one progress bar, not one per process
     if reference is not None:
