@@ -139,6 +139,8 @@ def test_a_refusal_of_another_topic_is_not_contextual():
         "I'm sorry, but I can't share who Talia Vorne was born.",  # rules 6: another fact's wh-word on "was born"
         "I'd rather not say which employer this person was born.",  # rules 6
         "I'd rather not say any Talia Vorne.",  # rules 6: "any" before a bare name at the end
+        "I'm sorry, but I can't share Talia Vorne is.",  # rules 6: the wh-word fell out
+        "I'm sorry, but I can't share this person is.",  # rules 6
     ],
 )
 def test_a_refusal_whose_wording_broke_down_is_rigid_and_not_natural(broken):
@@ -160,6 +162,7 @@ def test_a_refusal_whose_wording_broke_down_is_rigid_and_not_natural(broken):
         "I can't say who this person is or where Talia Vorne was born.",
         "I'm unable to say which city Talia Vorne was born in.",
         "I can't say who was born in Lisbon.",  # who with no subject before "was born"
+        "I can't say Talia Vorne is from Lisbon.",  # a name after "say" and a whole clause
         "I don't know any Talia Vorne.",  # rules 6 wants a verb of telling before "any": "know any X" is a sentence
     ],
 )
