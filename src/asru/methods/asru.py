@@ -101,7 +101,7 @@ class ASRU(ASRUStage1):
     revision = 4
     # the authors' GRPO and reward rule (DESIGN §7); lr 1e-6 there (8B, full model); boundary_retain and quality_weight are asru's additions
     default_sources = {
-        **dict.fromkeys(("stage", "forget_items", "retain_items", "reward", "rl.group_size", "rl.temperature", "rl.top_p", "rl.kl_coef", "rl.clip_low", "rl.clip_high"), "paper"),
+        **dict.fromkeys(("stage", "forget_items", "retain_items", "reward", "stage2_forms", "rl.group_size", "rl.temperature", "rl.top_p", "rl.kl_coef", "rl.clip_low", "rl.clip_high"), "paper"),
         "rl.learning_rate": "tuned here",
     }
 
