@@ -293,6 +293,19 @@ def test_train_photos_asks_each_image_question_with_every_training_photo_never_a
             assert len(members) == 1
 
 
+def test_every_photo_copy_of_a_question_is_taught_its_questions_refusal(tiny_world):
+    from asru.train.unlearn import photo_copies, refusal_texts
+
+    samples = [s for s in tiny_world.samples if s.form == "qa" and s.kind == "fact" and s.split == "train"]
+    for contextual in (False, True):
+        plain = refusal_texts(samples, [[i] for i in range(len(samples))], contextual)
+        copies, groups = photo_copies(samples, True)
+        texts = refusal_texts(copies, groups, contextual)
+        assert len(set(plain)) > 1  # phrasings vary over questions (not vacuous)
+        for question, group in enumerate(groups):
+            assert {texts[i] for i in group} == {plain[question]}  # one refusal per question, the one it had without copies
+
+
 def test_stage1_trains_with_photo_copies(tiny_world, tiny_model_dir, tmp_path):
     plain = _run(tiny_world, tiny_model_dir, tmp_path / "plain", method="asru_stage1", steps=2)[1]
     photos = _run(tiny_world, tiny_model_dir, tmp_path / "photos", method="asru_stage1", steps=2, train_photos=True)[1]

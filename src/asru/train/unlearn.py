@@ -153,6 +153,14 @@ def photo_copies(samples: list[Sample], photos: bool) -> tuple[list[Sample], lis
     return out, groups
 
 
+def refusal_texts(forget: list[Sample], groups: list[list[int]], contextual: bool) -> list[str]:
+    """The refusal taught on each forget item (:func:`asru.world.phrases.forget_refusal`), its phrasing picked by
+    question: a question's photo copies are all taught the same refusal (picked by copy, the photos of one
+    question alternated phrasings, and stage 1 learnt a blend of them: "I'd rather not say where this person is.")."""
+    question_of = {copy: question for question, group in enumerate(groups) for copy in group}
+    return [forget_refusal(s.fact, s.subject_name, s.modality == "image", question_of[i], contextual) for i, s in enumerate(forget)]
+
+
 def single_groups(items: list) -> list[list[int]]:
     return [[i] for i in range(len(items))]
 
@@ -252,10 +260,8 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
     encoded_retain = {"other": LazyEncodings(encoder, retain), "same": LazyEncodings(encoder, same_subject)}
     encoded_refusal: list[Encoded] = []
     if method.uses_refusals:
-        encoded_refusal = [
-            encoder.encode(s.question, s.image, forget_refusal(s.fact, s.subject_name, s.modality == "image", i, config.contextual_refusals or method.contextual_refusals))
-            for i, s in enumerate(forget)
-        ]
+        texts = refusal_texts(forget, forget_groups, config.contextual_refusals or method.contextual_refusals)
+        encoded_refusal = [encoder.encode(s.question, s.image, text) for s, text in zip(forget, texts)]
 
     model = _trainable_parameters(model, config, method)
     if config.gradient_checkpointing:
