@@ -64,25 +64,3 @@ def test_quality_topic_reaches_stage2s_quality_reward(tiny_world, monkeypatch, t
         names = [name for name, _, _ in seen["rewards"]]
         quality = dict((name, fn) for name, fn, _ in seen["rewards"])["quality"]
         assert names == ["boundary", "quality"] and quality.keywords == {"topic": topic}
-
-
-def test_stage2_forms_adds_the_other_forms_in_their_trained_wordings(tiny_world):
-    splits = make_splits(tiny_world, "complete", forget_ratio=0.34)
-
-    def items(forms: list[str]):
-        params = ASRU.Params(boundary_retain=False, stage2_forms=forms, forget_items=500, retain_items=40)
-        return stage2_items(None, None, splits, params, layer=1)
-
-    qa_items, qa_flags = items(["qa"])
-    assert {s.form for s in qa_items} == {"qa"}
-    every, flags = items(["qa", "cloze", "mcq"])
-    forget = [s for s, f in zip(every, flags) if f]
-    assert {s.form for s in forget} == {"qa", "cloze", "mcq"}
-    asked = {s.id: s for s in splits["forget"]}
-    for s in forget:
-        if s.form == "cloze":  # a trained template, never the evaluated (held-out) cloze
-            assert s.question in asked[s.id].train_questions and s.question != asked[s.id].question
-        if s.form == "mcq":  # built anew from a trained stem, answered with the right option's text
-            original = asked[s.id]
-            assert s.question != original.question and s.answer in s.question and s.answer in original.options
-    assert {s.id for s, f in zip(qa_items, qa_flags) if f} == {s.id for s in forget if s.form == "qa"}  # the qa part as before

@@ -246,13 +246,13 @@ def test_requests_naming_everyone_retain_the_kept_facts(tiny_world, tiny_model_d
 
 def test_training_variants_are_the_trained_wordings_photos_and_wrappers_never_the_held_out_ones(tiny_world):
     from asru.eval.attacks import JAILBREAKS, PREFIXES, ROLE_PLAYS
-    from asru.train.unlearn import training_samples
+    from asru.train.unlearn import _training_samples
     from asru.world.phrases import TRAINING_WRAPPERS
 
     samples = [s for s in tiny_world.samples if s.form == "qa" and s.kind == "fact" and s.split == "train"]
     assert any(s.train_questions for s in samples) and any(s.image and s.train_images for s in samples)  # not vacuous
-    plain = training_samples(samples, ["qa"])
-    expanded = training_samples(samples, ["qa"], variants=True)
+    plain = _training_samples(samples, ["qa"])
+    expanded = _training_samples(samples, ["qa"], variants=True)
     assert plain == samples and len(expanded) == 2 * len(samples) + sum(len(s.train_questions) for s in samples)
     assert len({s.id for s in expanded}) == len(expanded)
     by_origin: dict[str, list] = {}
@@ -340,12 +340,12 @@ def test_the_sampler_draws_by_question_and_without_photo_copies_its_batches_are_
 def test_cloze_and_mcq_are_trained_in_their_trained_wordings_never_the_evaluated_prompt(tiny_world):
     """A method trained on every form (train_forms [qa, cloze, mcq]) sees the cloze templates and the MCQ stems
     the target learned from, never the held-out cloze or the evaluated option set the evaluation asks."""
-    from asru.train.unlearn import training_samples
+    from asru.train.unlearn import _training_samples
 
     samples = [s for s in tiny_world.samples if s.split == "train" and s.form in ("cloze", "mcq")]
     assert {s.form for s in samples} == {"cloze", "mcq"}
     for variants in (False, True):
-        views = training_samples(tiny_world.samples, ["cloze", "mcq"], variants=variants)
+        views = _training_samples(tiny_world.samples, ["cloze", "mcq"], variants=variants)
         assert len({v.id for v in views}) == len(views)
         by_origin: dict[str, list] = {}
         for view in views:
@@ -363,9 +363,9 @@ def test_cloze_and_mcq_are_trained_in_their_trained_wordings_never_the_evaluated
                 assert {c.answer for c in copies} == {gold}  # the option's text, as the target was taught
                 assert all(any(c.question.startswith(stem) for stem in original.train_questions) and gold in c.question for c in copies)
                 assert len(copies) == (1 + len(original.train_questions) if variants else 1)
-    assert training_samples(samples, ["cloze", "mcq"]) == training_samples(samples, ["cloze", "mcq"])  # deterministic
+    assert _training_samples(samples, ["cloze", "mcq"]) == _training_samples(samples, ["cloze", "mcq"])  # deterministic
     released = samples[0].model_copy(update={"train_questions": []})  # a released benchmark's item: no trained wording
-    assert training_samples([released], ["cloze", "mcq"]) == [released]
+    assert _training_samples([released], ["cloze", "mcq"]) == [released]
 
 
 def test_with_method_defaults_fills_only_what_is_unset():

@@ -24,8 +24,6 @@ from asru.methods.base import register
 from asru.rl.grpo import GRPOConfig, grpo
 from asru.rl.rewards import RewardConfig, boundary_reward, quality_reward
 from asru.steering.directions import last_token_activations
-from asru.train.target_items import option_pools
-from asru.train.unlearn import training_samples
 from asru.world.phrases import TRAINING_WRAPPERS
 
 
@@ -49,32 +47,24 @@ def nearest_subjects(model, encoder: Encoder, forget, candidates, layer: int, co
 def stage2_items(model, encoder, splits, params, layer: int):
     """(samples, should_forget) for GRPO: forget items and boundary (or random) retain items."""
     rng = random.Random(params.rl.seed)
-    # the other forms each in its trained wording (training_samples: a cloze in a trained template, an MCQ built anew),
-    # after the qa questions, so that a qa-only stage 2 draws what it drew before stage2_forms existed
-    extra_forms = [form for form in params.stage2_forms if form != "qa"]
-    pools = option_pools([s for split in splits.values() for s in split]) if extra_forms else {}
-
-    def questions(name: str) -> list:
-        asked = splits.get(name, [])
-        return ([s for s in asked if s.form == "qa"] if "qa" in params.stage2_forms else []) + (training_samples(asked, extra_forms, pools=pools) if extra_forms else [])
-
-    forget = questions("forget")
+    qa = lambda name: [s for s in splits.get(name, []) if s.form == "qa"]  # noqa: E731
+    forget = qa("forget")
     forget = rng.sample(forget, min(params.forget_items, len(forget)))
     # a quarter of the retain items are general questions (when the world has them), so that the
     # boundary the RL draws is "these people" and not "people in general" or "images in general"
-    general = questions("retain_general")
+    general = qa("retain_general")
     retain = rng.sample(general, min(len(general), params.retain_items // 4))
     want = params.retain_items - len(retain)
     if params.boundary_retain:
-        same = questions("retain_same_subject")
-        others = questions("retain_other")
+        same = qa("retain_same_subject")
+        others = qa("retain_other")
         near = set(nearest_subjects(model, encoder, forget, others, layer, count=max(2, len({s.subject_id for s in forget}))))
         pool = same + [s for s in others if s.subject_id in near]
         rest = [s for s in others if s.subject_id not in near]
         boundary = rng.sample(pool, min(want, len(pool)))
         retain += boundary + rng.sample(rest, min(want - len(boundary), len(rest)))
     else:
-        pool = questions("retain_same_subject") + questions("retain_other")
+        pool = qa("retain_same_subject") + qa("retain_other")
         retain += rng.sample(pool, min(want, len(pool)))
     items = forget + retain
     if params.prompt_variants > 0:
@@ -101,7 +91,7 @@ class ASRU(ASRUStage1):
     revision = 4
     # the authors' GRPO and reward rule (DESIGN §7); lr 1e-6 there (8B, full model); boundary_retain and quality_weight are asru's additions
     default_sources = {
-        **dict.fromkeys(("stage", "forget_items", "retain_items", "reward", "stage2_forms", "rl.group_size", "rl.temperature", "rl.top_p", "rl.kl_coef", "rl.clip_low", "rl.clip_high"), "paper"),
+        **dict.fromkeys(("stage", "forget_items", "retain_items", "reward", "rl.group_size", "rl.temperature", "rl.top_p", "rl.kl_coef", "rl.clip_low", "rl.clip_high"), "paper"),
         "rl.learning_rate": "tuned here",
     }
 
@@ -115,9 +105,6 @@ class ASRU(ASRUStage1):
         # the quality term pays a forget refusal in full only when it names the fact asked, half when it names
         # only the person (rewards.quality_reward's ``topic``); off: any contextual refusal in full
         quality_topic: bool = False
-        # the question forms stage 2 asks (the authors': qa); cloze and mcq in their trained wordings, so that the RL
-        # also sees the forms whose refusals name the wrong fact (benchmarks/refusal_topics.py)
-        stage2_forms: list[Literal["qa", "cloze", "mcq"]] = Field(default_factory=lambda: ["qa"], min_length=1)
         # share of the stage-2 prompts asked through a training variant (training_variant): RL against the
         # rewordings, photos and framings the attacks vary, from material the target was trained on only
         prompt_variants: float = Field(0.0, ge=0, le=1)

@@ -81,7 +81,7 @@ class ASRUStage1(Method):
     # 480 since 2026-12-05 22:18 (stage1_steps480 in benchmarks/results/asru_defaults.md, by its rule written before its
     # runs: contextual share of the forget answers 0.70 -> 0.76 on validation seed 100, score 0.817 -> 0.816); 240 before
     default_steps = 480
-    # every form the target was taught, each in its trained wording (asru.train.unlearn.training_samples): with qa
+    # every form the target was taught, each in its trained wording (asru.train.unlearn._training_samples): with qa
     # only, every cloze and MCQ forget answer in the demo was gibberish; adopted 2026-12-05 by its declared rule
     # (allforms_mcqfloor in benchmarks/results/asru_defaults.md: validation mean score 0.805 -> 0.826)
     default_train_forms = ("qa", "cloze", "mcq")

@@ -103,7 +103,7 @@ class UnlearnConfig(StrictConfig):
         return resolved, params
 
 
-def training_samples(samples: list[Sample], forms: list[str], variants: bool = False, pools: dict[str, list[str]] | None = None) -> list[Sample]:
+def _training_samples(samples: list[Sample], forms: list[str], variants: bool = False, pools: dict[str, list[str]] | None = None) -> list[Sample]:
     """Train-split questions of the trained forms, each as the target was taught it (released benchmarks'
     held-out test items are only evaluated). A cloze is asked in its first trained template and an MCQ is
     built anew from a trained stem with other distractors (``pools``; :func:`asru.train.target_items.training_mcq`),
@@ -238,9 +238,9 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
 
     encoder = Encoder(processor, world.root)
     pools = option_pools([s for split in splits.values() for s in split])
-    forget = training_samples(splits["forget"], config.train_forms, config.train_variants, pools)
-    retain = training_samples(splits["retain_other"] + splits.get("retain_general", []), config.train_forms, config.train_variants, pools)
-    same_subject = training_samples(splits.get("retain_same_subject", []), config.train_forms, config.train_variants, pools)
+    forget = _training_samples(splits["forget"], config.train_forms, config.train_variants, pools)
+    retain = _training_samples(splits["retain_other"] + splits.get("retain_general", []), config.train_forms, config.train_variants, pools)
+    same_subject = _training_samples(splits.get("retain_same_subject", []), config.train_forms, config.train_variants, pools)
     if not retain:
         # every person is named by a request (PPU-Bench's own Selective / Personalized splits): the
         # kept facts of the same people are then the only retain material, as in PPU-Bench's baselines
