@@ -161,10 +161,6 @@ def refusal_texts(forget: list[Sample], groups: list[list[int]], contextual: boo
     return [forget_refusal(s.fact, s.subject_name, s.modality == "image", question_of[i], contextual) for i, s in enumerate(forget)]
 
 
-def single_groups(items: list) -> list[list[int]]:
-    return [[i] for i in range(len(items))]
-
-
 class BatchSampler:
     """Deterministic forget/retain batches; BAO-style retain batches come from the forget subjects.
 
@@ -178,7 +174,7 @@ class BatchSampler:
         self.config = config
         self.same_subject_retain = same_subject_retain
         groups = groups or {}
-        self.groups = {name: groups.get(name) or single_groups(items) for name, items in (("forget", forget), ("other", retain), ("same", same_subject))}
+        self.groups = {name: groups.get(name) or [[i] for i in range(len(items))] for name, items in (("forget", forget), ("other", retain), ("same", same_subject))}
 
     def indices(self, step: int) -> tuple[list[int], list[tuple[str, int]]]:
         rng = random.Random(self.config.seed * 1_000_003 + step)
