@@ -7,7 +7,7 @@ Runs, through `asru bench` (resumable; one folder per world under benchmarks/res
 - **reported**: the benchmark's 40-person world (seed 0). Rows (configs/bench/asru.yaml): ASRU at its
   defaults, one row per option of its defaults switched off or changed back (``ABLATIONS``: the erasure,
   the strangers' refusal, its floor, every question form, the refusal and retain text, the layers, the anchor, the templates,
-  lambda 1.5, boundary retain items), with training variants (`train_variants: true`), the authors'
+  lambda 1.5, boundary retain items, every training photo), with training variants (`train_variants: true`), the authors'
   recipe (`preset: authors`), the target model and the retrained oracle — the trade-off benchmark's
   (`benchmarks/tradeoff.py`): the same world, target recipe and requests, so the cache holds them once
   that has run (otherwise each is a ~40-minute fine-tune on 2 cores).
@@ -52,7 +52,7 @@ METHODS_FILE = Path(__file__).parent.parent / "configs" / "bench" / "asru.yaml"
 SETTINGS = ("complete", "selective", "personalized")
 ABLATIONS = (
     "asru_no_erase", "asru_no_strangers", "asru_value_floor", "asru_no_floor", "asru_qa_only", "asru_no_refusal_text", "asru_no_retain_text", "asru_layers_to_l", "asru_anchor", "asru_templates",
-    "asru_before_2026_12_04", "asru_scale1.5", "asru_no_boundary", "asru_variants", "asru_authors",
+    "asru_before_2026_12_04", "asru_scale1.5", "asru_no_boundary", "asru_no_photos", "asru_variants", "asru_authors",
 )
 PROMPT_ATTACKS = ("paraphrase", "jailbreak", "role_play", "multi_turn", "random_prefix", "one_word", "cross_image", "cross_modal", "prefill")
 

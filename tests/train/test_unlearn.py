@@ -307,7 +307,7 @@ def test_every_photo_copy_of_a_question_is_taught_its_questions_refusal(tiny_wor
 
 
 def test_stage1_trains_with_photo_copies(tiny_world, tiny_model_dir, tmp_path):
-    plain = _run(tiny_world, tiny_model_dir, tmp_path / "plain", method="asru_stage1", steps=2)[1]
+    plain = _run(tiny_world, tiny_model_dir, tmp_path / "plain", method="asru_stage1", steps=2, train_photos=False)[1]
     photos = _run(tiny_world, tiny_model_dir, tmp_path / "photos", method="asru_stage1", steps=2, train_photos=True)[1]
     assert _digests(plain) != _digests(photos)  # other photos in the batches: another model
 
@@ -379,3 +379,8 @@ def test_with_method_defaults_fills_only_what_is_unset():
     assert (given.steps, given.learning_rate, given.train_forms) == (7, 3e-4, ["cloze"])
     authors, authors_params = UnlearnConfig(method="asru", method_args={"preset": "authors"}).with_method_defaults()
     assert authors.train_forms == ["qa"] and authors.learning_rate == asru.learning_rate_for(authors_params)
+    # every training photo: ASRU's and stage 1's default since 2026-12-06, not the authors' recipe nor a baseline's
+    assert resolved.train_photos is True and UnlearnConfig(method="asru_stage1").with_method_defaults()[0].train_photos is True
+    assert authors.train_photos is False and UnlearnConfig(method="npo").with_method_defaults()[0].train_photos is False
+    assert UnlearnConfig(method="asru", train_photos=False).with_method_defaults()[0].train_photos is False
+    assert UnlearnConfig(method="npo", train_photos=True).with_method_defaults()[0].train_photos is True

@@ -88,6 +88,8 @@ class Method:
     revision: ClassVar[int] = 1
     # the question forms a run without ``train_forms`` trains on (UnlearnConfig.train_forms)
     default_train_forms: ClassVar[tuple[str, ...]] = ("qa",)
+    # whether a run without ``train_photos`` asks image questions with every training photo (UnlearnConfig.train_photos)
+    default_train_photos: ClassVar[bool] = False
     # the source (a key of DEFAULT_SOURCES) of each default: by parameter name ("rl.learning_rate"
     # for a nested one; "learning_rate" and "steps" for the two above), merged over the base
     # classes; a parameter not named has ``default_source``
@@ -150,6 +152,11 @@ class Method:
     def train_forms_for(cls, params) -> list[str]:
         """The question forms a run without ``train_forms`` trains on (a preset may choose its own)."""
         return list(cls.default_train_forms)
+
+    @classmethod
+    def train_photos_for(cls, params) -> bool:
+        """Whether a run without ``train_photos`` draws a training photo per visit (a preset may choose its own)."""
+        return cls.default_train_photos
 
     @classmethod
     def parse_params(cls, values: dict) -> StrictConfig:

@@ -68,10 +68,10 @@ class UnlearnConfig(StrictConfig):
         False, description="also train on each question's other training wordings and photos and once inside a training wrapper (the material the target learned "
         "the fact from: Sample.train_questions / train_images), never the held-out ones evaluation asks",
     )
-    train_photos: bool = Field(
-        False, description="an image question is asked with one of its person's training photos (Sample.image / train_images) drawn afresh at "
+    train_photos: bool | None = Field(
+        None, description="an image question is asked with one of its person's training photos (Sample.image / train_images) drawn afresh at "
         "each visit, so that unlearning covers the face and not one picture; never the held-out photos the cross-image attack asks; each "
-        "question keeps its share of the batches",
+        "question keeps its share of the batches; default: the method's (off; ASRU: on)",
     )
     contextual_refusals: bool = Field(
         False, description="the refusal taught on a forget question (IdK, DPO-IdK, ASRU's anchor) says what it will not tell "
@@ -99,6 +99,7 @@ class UnlearnConfig(StrictConfig):
             "steps": self.steps or method_cls.default_steps,
             "learning_rate": self.learning_rate or method_cls.learning_rate_for(params),
             "train_forms": self.train_forms or method_cls.train_forms_for(params),
+            "train_photos": method_cls.train_photos_for(params) if self.train_photos is None else self.train_photos,
         })
         return resolved, params
 
