@@ -178,6 +178,25 @@ def test_refusal_text_weight_adds_the_refusals_cross_entropy_and_training_with_i
     assert after[2.0] < after[0.0] - 0.1, after
 
 
+def test_redirect_share_drops_the_redirection_after_its_share_of_the_steps_and_keeps_every_other_term(tiny_world, family_model):
+    """``redirect_share``: before that share of the run the loss holds the forget rows' MSE to h + lambda*v; from it
+    on the loss is the same less exactly that term (still logged), the refusal text and the retain terms kept."""
+    import dataclasses
+
+    reference, processor = family_model
+    encoder, batch = _forget_retain_batch(tiny_world, processor)
+    method = _stage1(reference, encoder, refusal_text_weight=2.0, redirect_share=0.5)
+    with torch.no_grad():
+        early, early_logs = method.loss(reference, dataclasses.replace(batch, progress=0.25))
+        late, late_logs = method.loss(reference, dataclasses.replace(batch, progress=0.5))
+    assert early_logs["forget_mse"] > 0 and late_logs["forget_mse"] == pytest.approx(early_logs["forget_mse"])
+    torch.testing.assert_close(early - late, torch.tensor(early_logs["forget_mse"]), atol=1e-3, rtol=1e-4)
+    assert late_logs["refusal_nll"] == pytest.approx(early_logs["refusal_nll"]) and late_logs["retain_mse"] == pytest.approx(early_logs["retain_mse"])
+    with torch.no_grad():  # the default redirects throughout
+        whole, _ = _stage1(reference, encoder, refusal_text_weight=2.0).loss(reference, dataclasses.replace(batch, progress=0.99))
+    torch.testing.assert_close(whole, early)
+
+
 def test_erase_weight_adds_npo_on_the_forget_answers_and_training_with_it_makes_them_less_likely(tiny_world, family_model):
     """``erase_weight`` adds w x NPO (the forget answers' summed log-probability against the reference's) to stage 1's
     loss (0: the loss as before; at the reference itself NPO is (2/beta) log 2), and a few steps with it leave
@@ -262,6 +281,34 @@ def test_erase_floors_are_other_values_of_the_fact_never_the_evaluations_wrong_a
         expected = forward_nll(reference, encoder.collate([encoder.encode(first.question, first.image, v) for v in used]))[0].mean()
     assert floors[id(forget[index])].reference_nll == pytest.approx(expected.item(), rel=1e-4)
     assert [encoded.input_ids for encoded in floors[id(forget[index])].stand_ins] == [encoder.encode(first.question, first.image, v).input_ids for v in used]
+
+
+def test_erase_floors_score_each_distinct_stand_in_once_and_photo_copies_share_it(tiny_world, family_model):
+    """With every training photo (``train_photos``) a photo question comes once per photo, and its unseen stand-ins are
+    its person's text question about invented people: one encoding and one reference pass per distinct stand-in,
+    the same floor for every copy and for the text question it borrows."""
+    from asru.data.collate import Encoder, LazyEncodings
+    from asru.methods.asru_stage1 import erase_floors, unseen_people
+    from asru.train.unlearn import photo_copies
+
+    reference, processor = family_model
+    encoder = Encoder(processor, tiny_world.root)
+    person = next(s.subject_id for s in tiny_world.samples if s.modality == "image" and s.train_images)
+    samples, groups = photo_copies([s for s in tiny_world.samples if s.subject_id == person and s.kind == "fact" and s.form == "qa"], True)
+    forget = LazyEncodings(encoder, samples)
+    list(forget)
+    encoded: list[tuple] = []
+    original = encoder.encode
+    encoder.encode = lambda question, image=None, answer=None, **kw: encoded.append((question, image, answer)) or original(question, image, answer, **kw)
+    floors = erase_floors(reference, encoder, forget, unseen_people(tiny_world))
+    encoder.encode = original
+    assert len(encoded) == len(set(encoded)) and encoded
+    copied = next(group for group in groups if len(group) > 1)
+    nlls = {floors[id(forget[i])].reference_nll for i in copied}
+    assert len(nlls) == 1
+    photo = samples[copied[0]]
+    text = next(i for i, s in enumerate(samples) if s.modality == "text" and s.fact == photo.fact)
+    assert floors[id(forget[text])].reference_nll == pytest.approx(nlls.pop(), rel=1e-4)
 
 
 def test_erase_floor_stops_the_erasure_item_by_item(tiny_world, family_model):

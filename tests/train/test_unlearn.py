@@ -208,6 +208,17 @@ def test_refusal_tuning_is_taught_the_refusal_contextual_refusals_asks_for(tiny_
     assert any("this person" in t for t in taught)  # a photo's refusal names nobody, either way
 
 
+def test_each_step_tells_the_method_how_much_of_the_run_is_done(tiny_world, tiny_model_dir, tmp_path, monkeypatch):
+    """``UnlearnBatch.progress``: step / steps, 0 at the first step (a method's schedule, e.g. stage 1's ``redirect_share``)."""
+    from asru.methods.ga import GradientAscent
+
+    seen: list[float] = []
+    real = GradientAscent.loss
+    monkeypatch.setattr(GradientAscent, "loss", lambda self, model, batch: seen.append(batch.progress) or real(self, model, batch))
+    _run(tiny_world, tiny_model_dir, tmp_path, method="ga", steps=4)
+    assert seen == [0.0, 0.25, 0.5, 0.75]
+
+
 def test_boundary_retain_keeps_the_forgotten_persons_other_facts_in_place(tiny_world, tiny_model_dir, tmp_path):
     """Selective: with boundary_retain, stage 1's retain batches hold the forget people's kept facts, so the
     redirection moves those facts' states far less than without (when it keys on the person, not the fact)."""

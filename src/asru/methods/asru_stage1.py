@@ -175,6 +175,11 @@ class ASRUStage1(Method):
         # An item without stand-ins (a photo's who-is mcq) keeps "self". "unseen_every_layer": also every layer below l
         # matched to the strangers' states (no shift there), where a probe still read the fact with "unseen" alone
         redirect_from: Literal["self", "unseen", "unseen_every_layer"] = "self"
+        # the share of stage 1's steps (the first ones) in which the forget rows are redirected; in the rest the
+        # redirection's MSE is off and every other term goes on, the refusal text last (issue 21: the redirection
+        # holds the per-fact refusal text at 0.4-1.4 nats a token and the refusals lose their topic; the text
+        # learnt first did not survive the redirection switching on). 1 (the authors'): redirected throughout
+        redirect_share: float = Field(1.0, gt=0, le=1)
         # the input-embedding rows of the tokens only a wholly forgotten person's name uses (none of the world's other
         # text): "keep" (the authors'), or "unlearnt": drawn afresh before training, as the model's own initialisation
         # draws a row (normal, initializer_range), the row a retrained oracle holds for a name it never saw -- the
@@ -361,7 +366,8 @@ class ASRUStage1(Method):
         if batch.retain_items:
             retain_rows, retain_output = rows(batch.retain, loss_mask(batch.retain, p.positions).bool(), whole_forward=p.retain_text_weight > 0)
             retain_loss = F.mse_loss(retain_rows.float(), self.frozen_rows(batch.retain_items, device).float())
-        loss = forget_loss + p.retain_weight * retain_loss
+        redirecting = batch.progress < p.redirect_share
+        loss = (forget_loss if redirecting else 0.0) + p.retain_weight * retain_loss
         logs.update(forget_mse=forget_loss.item(), retain_mse=retain_loss.item())
         if p.continuation_weight > 0 and batch.forget_refusal_items:
             # the refusal's own tokens (not the last prompt token, which the forget loss redirects)
@@ -418,24 +424,23 @@ class ErasureFloor:
 def erase_floors(reference, encoder, forget, stand_ins: Callable, batch_size: int = 32) -> dict[int, ErasureFloor]:
     """Per forget item (``forget``: LazyEncodings of the forget samples), its stand-ins (``stand_ins(sample)``:
     (question, image, answer) triples, :func:`other_values` or :func:`unseen_people`) encoded, and the
-    reference's mean answer NLL of them. An item without stand-ins has no floor. Keyed like ``frozen``."""
-    from collections import defaultdict
-
-    prompts: dict[int, list[Encoded]] = {}
-    for index, sample in enumerate(forget.samples):
-        found = stand_ins(sample)
-        if found:
-            prompts[index] = [encoder.encode(question, image, answer) for question, image, answer in found]
-    jobs = [(index, encoded) for index, encodings in prompts.items() for encoded in encodings]
-    nlls: dict[int, list[float]] = defaultdict(list)
+    reference's mean answer NLL of them. An item without stand-ins has no floor. Keyed like ``frozen``.
+    Each distinct triple is encoded and scored once: a question's photo copies, and a photo question and its
+    person's text question, share their unseen stand-ins."""
+    triples = {index: found for index, sample in enumerate(forget.samples) if (found := stand_ins(sample))}
+    encoded = {triple: encoder.encode(*triple) for triple in dict.fromkeys(t for found in triples.values() for t in found)}
+    nll: dict[tuple, float] = {}
     device = next(reference.parameters()).device
+    jobs = list(encoded)
     with torch.no_grad():
         for start in range(0, len(jobs), batch_size):
             chunk = jobs[start : start + batch_size]
-            batch = {k: v.to(device) for k, v in encoder.collate([encoded for _, encoded in chunk]).items()}
-            for (index, _), value in zip(chunk, forward_nll(reference, batch)[0].tolist()):
-                nlls[index].append(value)
-    return {id(forget[index]): ErasureFloor(forget[index], prompts[index], sum(found) / len(found)) for index, found in nlls.items()}
+            batch = {k: v.to(device) for k, v in encoder.collate([encoded[triple] for triple in chunk]).items()}
+            nll.update(zip(chunk, forward_nll(reference, batch)[0].tolist()))
+    return {
+        id(forget[index]): ErasureFloor(forget[index], [encoded[t] for t in found], sum(nll[t] for t in found) / len(found))
+        for index, found in triples.items()
+    }
 
 
 def other_values(values: dict[str, list[str]]) -> Callable:

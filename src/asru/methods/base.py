@@ -62,6 +62,8 @@ class UnlearnBatch:
     forget_refusal_items: list = field(default_factory=list)
     retain_items: list = field(default_factory=list)
     extras: dict = field(default_factory=dict)
+    # the share of the run's steps done before this one (0 at the first): for a method whose terms follow a schedule
+    progress: float = 0.0
 
 
 def forward_nll(model, inputs: dict[str, torch.Tensor], output_hidden_states: bool = False):

@@ -308,6 +308,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
                 forget_items=forget_items,
                 forget_refusal_items=[encoded_refusal[i] for i in forget_idx] if encoded_refusal else [],
                 retain_items=retain_items,
+                progress=step / config.steps,
             )
             loss, logs = method.loss(model, batch)
             if config.bao and config.method != "bao":
