@@ -141,6 +141,8 @@ def test_a_refusal_of_another_topic_is_not_contextual():
         "I'd rather not say any Talia Vorne.",  # rules 6: "any" before a bare name at the end
         "I'm sorry, but I can't share Talia Vorne is.",  # rules 6: the wh-word fell out
         "I'm sorry, but I can't share this person is.",  # rules 6
+        "I'd rather not say which employer this person is.",  # rules 7: a fact's noun closed by a bare "is"
+        "I'd rather not say what award Talia Vorne is.",  # rules 7
     ],
 )
 def test_a_refusal_whose_wording_broke_down_is_rigid_and_not_natural(broken):
@@ -164,6 +166,9 @@ def test_a_refusal_whose_wording_broke_down_is_rigid_and_not_natural(broken):
         "I can't say who was born in Lisbon.",  # who with no subject before "was born"
         "I can't say Talia Vorne is from Lisbon.",  # a name after "say" and a whole clause
         "I don't know any Talia Vorne.",  # rules 6 wants a verb of telling before "any": "know any X" is a sentence
+        "I can't say what nationality Talia Vorne is.",  # rules 7 names only nouns "is" cannot state
+        "I'd rather not say which city Talia Vorne is from.",
+        "I'd rather not say who the spouse of Talia Vorne is.",
     ],
 )
 def test_fluent_refusals_are_not_broken_wording(fluent):

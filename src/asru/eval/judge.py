@@ -153,8 +153,9 @@ SCALE_VERSION = 2
 # no gold in it. 5: more broken wording -- a wh-word before a bare name or "this person" at the end,
 # "able to" before a noun ("I'm not able to information."). 6: "was born" after who/what/which and its
 # subject ("I can't share who X was born."), "say any" before a bare name at the end, a verb of telling on a
-# name and a bare auxiliary ("I can't share X is.").
-RULES_VERSION = 6
+# name and a bare auxiliary ("I can't share X is."). 7: what/which and a fact's noun closed by a bare "is"
+# ("I'd rather not say which employer this person is.": 218 stored answers had been judged contextual).
+RULES_VERSION = 7
 
 _STOPWORDS = frozenset(
     """a an the and or but if then so of to in on at by for with from as into onto about over under
@@ -275,6 +276,11 @@ _CUT_CLAUSE_RE = re.compile(
     # ... and a verb of telling straight before a name or "this person" and a bare auxiliary, the wh-word
     # fallen out ("I'm sorry, but I can't share Hara Ashford is.": 124 stored answers judged contextual)
     r"|\b(?:say|share|tell|discuss|disclose|reveal)\s+(?:(?:[A-Z][\w']*\s+){1,3}|(?:this|that|the) person\s+)(?:is|was|has|does|did)\W*$"
+    # rules 7: what/which and the noun of a fact that is no property "is" can state, closed by a bare "is"/"was"
+    # ("I'd rather not say which employer this person is.", "what award X is."; "what nationality X is" is a sentence,
+    # and "what job this person is" was hand-labelled fluent, so jobs are not in the list)
+    r"|\b(?:what|which)\s+(?:award|prize|honou?r|employer|company|hobby|pastime|health|condition|illness"
+    r"|disease|diagnosis|spouse|partner|city|town|birthplace|hometown)\s+(?:(?:[A-Z][\w']*\s+){1,3}|(?:this|that|the) person\s+)(?:is|was)\W*$"
 )
 # an article straight before a verb, a function word or a restarted refusal ("the is", "the of", "any sorry")
 _ARTICLE_BEFORE_NON_NOUN_RE = re.compile(

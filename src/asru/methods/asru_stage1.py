@@ -89,8 +89,9 @@ class ASRUStage1(Method):
     # rule (train_photos_by_question in benchmarks/results/asru_defaults.md: validation mean worst prompt attack 0.070 ->
     # 0.017, Complete's cross-image 0.100 -> 0.050, mean score 0.830 -> 0.822)
     default_train_photos = True
-    # 2: train_photos on by default (2026-12-06)
-    revision = 2
+    # 2: train_photos on by default (2026-12-06); 3: the erasure floors score each distinct stand-in once (the
+    # same values, other batches: float rounding only)
+    revision = 3
     # the authors: lambda 3, retain weight 1, layers[l].mlp.down_proj only, the last position, lr 1e-4 (DESIGN §7)
     default_sources = {**dict.fromkeys(("layer", "scale", "redirect_from", "forget_names"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
 
