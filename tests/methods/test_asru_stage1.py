@@ -178,22 +178,25 @@ def test_refusal_text_weight_adds_the_refusals_cross_entropy_and_training_with_i
     assert after[2.0] < after[0.0] - 0.1, after
 
 
-def test_redirect_share_drops_the_redirection_after_its_share_of_the_steps_and_keeps_every_other_term(tiny_world, family_model):
-    """``redirect_share``: before that share of the run the loss holds the forget rows' MSE to h + lambda*v; from it
-    on the loss is the same less exactly that term (still logged), the refusal text and the retain terms kept."""
+def test_activation_share_drops_the_activation_terms_after_its_share_of_the_steps_and_keeps_the_text_terms(tiny_world, family_model):
+    """``activation_share``: before that share of the run the loss holds the forget rows' MSE to h + lambda*v and the
+    retain rows' MSE; from it on the loss is the same less exactly those two terms (still logged), the refusal text kept."""
     import dataclasses
 
     reference, processor = family_model
     encoder, batch = _forget_retain_batch(tiny_world, processor)
-    method = _stage1(reference, encoder, refusal_text_weight=2.0, redirect_share=0.5)
+    method = _stage1(reference, encoder, refusal_text_weight=2.0, retain_weight=3.0, activation_share=0.5)
+    moved = _trained(reference, method, batch, 2)  # the retain MSE is 0 at the reference itself
     with torch.no_grad():
-        early, early_logs = method.loss(reference, dataclasses.replace(batch, progress=0.25))
-        late, late_logs = method.loss(reference, dataclasses.replace(batch, progress=0.5))
-    assert early_logs["forget_mse"] > 0 and late_logs["forget_mse"] == pytest.approx(early_logs["forget_mse"])
-    torch.testing.assert_close(early - late, torch.tensor(early_logs["forget_mse"]), atol=1e-3, rtol=1e-4)
-    assert late_logs["refusal_nll"] == pytest.approx(early_logs["refusal_nll"]) and late_logs["retain_mse"] == pytest.approx(early_logs["retain_mse"])
-    with torch.no_grad():  # the default redirects throughout
-        whole, _ = _stage1(reference, encoder, refusal_text_weight=2.0).loss(reference, dataclasses.replace(batch, progress=0.99))
+        early, early_logs = method.loss(moved, dataclasses.replace(batch, progress=0.25))
+        late, late_logs = method.loss(moved, dataclasses.replace(batch, progress=0.5))
+    assert early_logs["forget_mse"] > 0 and early_logs["retain_mse"] > 0
+    assert late_logs["forget_mse"] == pytest.approx(early_logs["forget_mse"]) and late_logs["retain_mse"] == pytest.approx(early_logs["retain_mse"])
+    activation = early_logs["forget_mse"] + 3.0 * early_logs["retain_mse"]
+    torch.testing.assert_close(early - late, torch.tensor(activation), atol=1e-3, rtol=1e-4)
+    torch.testing.assert_close(late, torch.tensor(2.0 * late_logs["refusal_nll"] + late_logs["retain_nll"]), atol=1e-4, rtol=1e-4)
+    with torch.no_grad():  # the default keeps them throughout
+        whole, _ = _stage1(reference, encoder, refusal_text_weight=2.0, retain_weight=3.0).loss(moved, dataclasses.replace(batch, progress=0.99))
     torch.testing.assert_close(whole, early)
 
 

@@ -209,7 +209,7 @@ def test_refusal_tuning_is_taught_the_refusal_contextual_refusals_asks_for(tiny_
 
 
 def test_each_step_tells_the_method_how_much_of_the_run_is_done(tiny_world, tiny_model_dir, tmp_path, monkeypatch):
-    """``UnlearnBatch.progress``: step / steps, 0 at the first step (a method's schedule, e.g. stage 1's ``redirect_share``)."""
+    """``UnlearnBatch.progress``: step / steps, 0 at the first step (a method's schedule, e.g. stage 1's ``activation_share``)."""
     from asru.methods.ga import GradientAscent
 
     seen: list[float] = []

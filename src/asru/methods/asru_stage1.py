@@ -176,11 +176,12 @@ class ASRUStage1(Method):
         # An item without stand-ins (a photo's who-is mcq) keeps "self". "unseen_every_layer": also every layer below l
         # matched to the strangers' states (no shift there), where a probe still read the fact with "unseen" alone
         redirect_from: Literal["self", "unseen", "unseen_every_layer"] = "self"
-        # the share of stage 1's steps (the first ones) in which the forget rows are redirected; in the rest the
-        # redirection's MSE is off and every other term goes on, the refusal text last (issue 21: the redirection
-        # holds the per-fact refusal text at 0.4-1.4 nats a token and the refusals lose their topic; the text
-        # learnt first did not survive the redirection switching on). 1 (the authors'): redirected throughout
-        redirect_share: float = Field(1.0, gt=0, le=1)
+        # the share of stage 1's steps (the first ones) that train the activation terms: the forget rows' redirection
+        # and the retain rows' MSE. In the rest only the text terms train (the refusal text, the erasure, the strangers,
+        # the retain answers' cross-entropy): each activation term alone holds the per-fact refusal text at 0.4-1.4 nats a
+        # token and the refusals lose their topic, while a text learnt first did not survive the terms switching on
+        # (README, ASRU "The activation terms are the brake"). 1 (the authors'): the activation terms throughout
+        activation_share: float = Field(1.0, gt=0, le=1)
         # the input-embedding rows of the tokens only a wholly forgotten person's name uses (none of the world's other
         # text): "keep" (the authors'), or "unlearnt": drawn afresh before training, as the model's own initialisation
         # draws a row (normal, initializer_range), the row a retrained oracle holds for a name it never saw -- the
@@ -367,8 +368,8 @@ class ASRUStage1(Method):
         if batch.retain_items:
             retain_rows, retain_output = rows(batch.retain, loss_mask(batch.retain, p.positions).bool(), whole_forward=p.retain_text_weight > 0)
             retain_loss = F.mse_loss(retain_rows.float(), self.frozen_rows(batch.retain_items, device).float())
-        redirecting = batch.progress < p.redirect_share
-        loss = (forget_loss if redirecting else 0.0) + p.retain_weight * retain_loss
+        activation_terms = forget_loss + p.retain_weight * retain_loss
+        loss = activation_terms if batch.progress < p.activation_share else torch.zeros((), device=device)
         logs.update(forget_mse=forget_loss.item(), retain_mse=retain_loss.item())
         if p.continuation_weight > 0 and batch.forget_refusal_items:
             # the refusal's own tokens (not the last prompt token, which the forget loss redirects)
