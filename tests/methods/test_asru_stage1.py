@@ -75,7 +75,7 @@ def test_authors_preset_fills_what_is_not_given_and_keeps_what_is():
     assert asru.learning_rate_for(params) == 1e-4
     ours = asru.parse_params({})
     assert ours.preset == "asru" and ours.boundary_retain and ours.train_layers == "all" and ours.contextual_refusals
-    assert (ours.refusal_text_weight, ours.retain_text_weight, ours.continuation_weight) == (10.0, 1.0, 0.0)  # adopted on validation seed 100
+    assert (ours.refusal_text_weight, ours.retain_text_weight, ours.continuation_weight) == (20.0, 1.0, 0.0)  # adopted on validation seed 100
     assert (ours.erase_weight, ours.erase_floor, params.erase_weight) == (2.0, "unseen", 0.0)  # adopted 2026-12-05; the authors' none
     assert asru.learning_rate_for(ours) == asru.default_learning_rate
     assert asru.train_forms_for(ours) == ["qa", "cloze", "mcq"] and asru.train_forms_for(params) == ["qa"]  # the authors train their qa items
@@ -437,7 +437,7 @@ def test_stranger_refusal_weight_adds_the_strangers_refusal_cross_entropy_and_tr
     assert len(strangers) == len(batch.forget_items)  # every one drawn each step: the term is their mean NLL
 
     def method(weight):
-        m = _stage1(reference, encoder, stranger_refusal_weight=weight)
+        m = _stage1(reference, encoder, stranger_refusal_weight=weight, refusal_text_weight=0.0)  # the term alone
         m.strangers, m.stranger_draws = strangers, __import__("random").Random(0)
         return m
 

@@ -90,8 +90,8 @@ class ASRUStage1(Method):
     # 0.017, Complete's cross-image 0.100 -> 0.050, mean score 0.830 -> 0.822)
     default_train_photos = True
     # 2: train_photos on by default (2026-12-06); 3: the erasure floors score each distinct stand-in once (the
-    # same values, other batches: float rounding only)
-    revision = 3
+    # same values, other batches: float rounding only); 4: refusal_text_weight 20
+    revision = 4
     # the authors: lambda 3, retain weight 1, layers[l].mlp.down_proj only, the last position, lr 1e-4 (DESIGN §7)
     default_sources = {**dict.fromkeys(("layer", "scale", "redirect_from", "forget_names"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
 
@@ -135,8 +135,10 @@ class ASRUStage1(Method):
         # picks): redirection alone makes the tiny target refuse in its own trained private refusals, whatever
         # the question ("... this person's card details." to a birthplace question); 0 (the authors'): none
         # the default 10 with every layer trained, the anchor off and the retain text at 1 was adopted on validation
-        # seed 100 of the 40-person world by a rule declared before the runs (README "ASRU")
-        refusal_text_weight: float = Field(10.0, ge=0)
+        # seed 100 of the 40-person world by a rule declared before the runs (README "ASRU"); 20 since 2026-12-06
+        # (photos_refusal_text20 in benchmarks/results/asru_defaults.md: with every training photo, the mean share of
+        # contextual refusals 0.70 -> 0.76, mean score 0.822 -> 0.854)
+        refusal_text_weight: float = Field(20.0, ge=0)
         # the refusal text is about the fact asked ("I'm sorry, but I can't share where X was born.";
         # asru.world.phrases.FACT_REFUSALS) rather than the privacy templates; the run-level
         # UnlearnConfig.contextual_refusals gives the same text to IdK and DPO-IdK
