@@ -161,13 +161,6 @@ class ASRUStage1(Method):
         # each step); None: no floor, NPO pushes on (PrivLeak +0.57 at erase_weight 0.5 and 2.0, Complete,
         # validation seed 100 of the 40-person world). Chosen on that seed: benchmarks/results/asru_defaults.md
         erase_floor: Literal["reference", "model", "unseen"] | None = "unseen"
-        # weight of a term that lifts a forget answer back up to its floor where the other terms (the refusal's pull, the
-        # redirection) left it less likely (its mean NLL above the floor's, the excess averaged over the batch): the forget
-        # people's answers end about as likely as a never-seen person's, neither likelier (the erasure's job) nor less
-        # likely -- which is what the oracle shows and what PrivLeak and forget quality read (validation seed 100:
-        # Min-K% loss of the forget answers 14.5 against the holdout people's 10.1, the oracle's 10.5 and 9.1).
-        # Needs the erasure and a floor (erase_weight > 0, erase_floor set); 0: none
-        floor_hold_weight: float = Field(0.0, ge=0)
         # weight of the retain answers' cross-entropy (GradDiff's retain term): the retain MSE holds layer l
         # only, so layers above it that the refusal text or the erasure train (train_layers) drift freely
         # (the forgotten person's kept facts fell to 78 % with every layer training); 0 (the authors'): none
@@ -206,12 +199,6 @@ class ASRUStage1(Method):
             if isinstance(values, dict) and values.get("preset") == "authors":
                 return merge(cls.authors_values(), values)  # nested: a given rl.steps keeps the preset's rl lr
             return values
-
-        @model_validator(mode="after")
-        def _floor_hold_needs_a_floor(self):
-            if self.floor_hold_weight > 0 and (self.erase_weight <= 0 or self.erase_floor is None):
-                raise ValueError("floor_hold_weight lifts the forget answers back to the erasure's floor: it needs erase_weight > 0 and an erase_floor")
-            return self
 
         @classmethod
         def authors_values(cls) -> dict:
@@ -325,10 +312,9 @@ class ASRUStage1(Method):
                 self.reference_logprobs[id(item)] = (item, value)
         return torch.stack([self.reference_logprobs[id(item)][1] for item in items])
 
-    def floor_nlls(self, model, items: list[Encoded], device) -> list[float | None]:
-        """Each of ``items``' floor now (a mean NLL per answer token): the frozen model's for "reference" and "unseen",
-        the trained model's (a no-grad pass) for "model"; None for an item without one (no stand-in: an mcq, a fact
-        with no value to spare)."""
+    def above_floor(self, model, items: list[Encoded], nll: torch.Tensor) -> torch.Tensor:
+        """Which of ``items`` the erasure still pushes [B] bool: those likelier than their floor (``nll``: their mean NLL now);
+        an item without a floor (no stand-in: an mcq, a fact with no value to spare) always."""
         floors: list[float | None] = [None] * len(items)
         found = [(row, self.floors[id(item)]) for row, item in enumerate(items) if id(item) in self.floors]
         if self.params.erase_floor in ("reference", "unseen"):
@@ -338,17 +324,11 @@ class ASRUStage1(Method):
             from accelerate.utils import extract_model_from_parallel
 
             stand_ins = [encoded for _, floor in found for encoded in floor.stand_ins]
-            batch = {k: v.to(device) for k, v in self.encoder.collate(stand_ins).items()}
+            batch = {k: v.to(nll.device) for k, v in self.encoder.collate(stand_ins).items()}
             with torch.no_grad():  # the bare model: a DDP wrapper arms its gradient sync on every forward
                 values = iter(forward_nll(extract_model_from_parallel(model), batch)[0].tolist())
             for row, floor in found:
                 floors[row] = sum(next(values) for _ in floor.stand_ins) / len(floor.stand_ins)
-        return floors
-
-    def above_floor(self, model, items: list[Encoded], nll: torch.Tensor, floors: list[float | None] | None = None) -> torch.Tensor:
-        """Which of ``items`` the erasure still pushes [B] bool: those likelier than their floor (``nll``: their mean NLL now;
-        ``floors``: :meth:`floor_nlls`, found here when not given); an item without a floor always."""
-        floors = self.floor_nlls(model, items, nll.device) if floors is None else floors
         return torch.tensor([floor is None or value < floor for floor, value in zip(floors, nll.tolist())], device=nll.device)
 
     def trainable(self, name: str) -> bool:
@@ -406,9 +386,8 @@ class ASRUStage1(Method):
             logs["refusal_nll"] = refusal_loss.item()
         if erasing:
             logprobs = sequence_logprob(forget_output.logits, batch.forget["labels"])
-            nll_now = -logprobs / answer_lengths(batch.forget["labels"]).clamp(min=1)  # answer_nll, without a second log-softmax
-            floors = self.floor_nlls(model, batch.forget_items, device)
-            active = self.above_floor(model, batch.forget_items, nll_now.detach(), floors)
+            mean_nll = -logprobs.detach() / answer_lengths(batch.forget["labels"]).clamp(min=1)  # answer_nll, without a second log-softmax
+            active = self.above_floor(model, batch.forget_items, mean_nll)
             erase_loss = torch.zeros((), device=device)
             if active.any():  # NPO over the items still above their floor, as a share of the batch
                 reference = self.frozen_logprobs(batch.forget_items, batch.forget)
@@ -416,12 +395,6 @@ class ASRUStage1(Method):
             logs["erase_active"] = active.float().mean().item()
             loss = loss + p.erase_weight * erase_loss
             logs["erase_npo"] = erase_loss.item()
-            if p.floor_hold_weight > 0:  # the answers the other terms pushed below their floor, lifted back to it
-                rows = [row for row, floor in enumerate(floors) if floor is not None]
-                below = F.relu(nll_now[rows] - torch.tensor([floors[row] for row in rows], device=device, dtype=nll_now.dtype))
-                hold_loss = below.sum() / len(floors)
-                loss = loss + p.floor_hold_weight * hold_loss
-                logs["floor_hold"] = hold_loss.item()
         if p.stranger_refusal_weight > 0 and self.strangers:
             drawn = self.stranger_draws.sample(self.strangers, min(len(batch.forget_items), len(self.strangers)))
             inputs = {k: v.to(device) for k, v in self.encoder.collate(drawn).items()}
