@@ -28,6 +28,10 @@ until the true answer is no likelier than the same value asked about people the 
 (``erase_floor``): where a model that never saw the person stands, not below, which would itself
 single the forget set out.
 
+Text last (``activation_share`` < 1, asru's addition, off by default): the activation terms (the redirection and the
+retain MSE) train in the first share of the steps only, so that the per-fact refusal text, which they hold back,
+is learnt last from the redirected model.
+
 Strangers (``stranger_refusal_weight`` > 0, asru's addition, on by default since 2026-12-05): the refusal text also on the forget
 people's questions asked about invented people, names found nowhere in the world. A model that never
 saw the forgotten person answers about them as about any stranger; one that refuses only them singles
@@ -182,7 +186,9 @@ class ASRUStage1(Method):
         # and the retain rows' MSE. In the rest only the text terms train (the refusal text, the erasure, the strangers,
         # the retain answers' cross-entropy): each activation term alone holds the per-fact refusal text at 0.4-1.4 nats a
         # token and the refusals lose their topic, while a text learnt first did not survive the terms switching on
-        # (README, ASRU "The activation terms are the brake"). 1 (the authors'): the activation terms throughout
+        # (README, ASRU "The activation terms are the brake"). 1 (the authors'): the activation terms throughout.
+        # Not adopted on validation seed 100 at 0.5 or 0.75 (benchmarks/results/asru_defaults.md): the contextual
+        # share rose 0.76 -> 0.95 at 0.5, but Complete's general image questions and the mean score fell
         activation_share: float = Field(1.0, gt=0, le=1)
         # the input-embedding rows of the tokens only a wholly forgotten person's name uses (none of the world's other
         # text): "keep" (the authors'), or "unlearnt": drawn afresh before training, as the model's own initialisation
