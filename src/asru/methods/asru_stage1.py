@@ -97,7 +97,7 @@ class ASRUStage1(Method):
     # same values, other batches: float rounding only); 4: refusal_text_weight 20
     revision = 4
     # the authors: lambda 3, retain weight 1, layers[l].mlp.down_proj only, the last position, lr 1e-4 (DESIGN §7)
-    default_sources = {**dict.fromkeys(("layer", "scale", "redirect_from", "forget_names"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
+    default_sources = {**dict.fromkeys(("layer", "scale", "redirect_from", "forget_names", "activation_share"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight", "refusal_text_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
 
     # ``preset: authors``: the authors' stage-1 recipe (DESIGN §7), every field not given explicitly; their
     # batch size (2) and epochs (3) are the run's own (batch_size, steps), so that presets compare at one budget
