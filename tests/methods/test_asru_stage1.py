@@ -200,6 +200,32 @@ def test_activation_share_drops_the_activation_terms_after_its_share_of_the_step
     torch.testing.assert_close(whole, early)
 
 
+def test_text_phase_retain_text_weight_weighs_the_retain_answers_only_after_the_activation_share(tiny_world, family_model):
+    """``text_phase_retain_text_weight``: the retain answers' cross-entropy at that weight once the activation terms are
+    off, at ``retain_text_weight`` before; with no text-only steps (``activation_share`` 1) it is a config error."""
+    import dataclasses
+
+    reference, processor = family_model
+    encoder, batch = _forget_retain_batch(tiny_world, processor)
+    method = _stage1(reference, encoder, refusal_text_weight=2.0, retain_text_weight=1.5, activation_share=0.5, text_phase_retain_text_weight=5.0)
+    with torch.no_grad():
+        early, early_logs = method.loss(reference, dataclasses.replace(batch, progress=0.25))
+        late, late_logs = method.loss(reference, dataclasses.replace(batch, progress=0.75))
+    assert early_logs["retain_nll"] > 0
+    expected_early = early_logs["forget_mse"] + method.params.retain_weight * early_logs["retain_mse"] + 2.0 * early_logs["refusal_nll"] + 1.5 * early_logs["retain_nll"]
+    torch.testing.assert_close(early, torch.tensor(expected_early), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(late, torch.tensor(2.0 * late_logs["refusal_nll"] + 5.0 * late_logs["retain_nll"]), atol=1e-4, rtol=1e-4)
+    # a retain text of 0 before the switch still computes the retain answers for the text-only steps
+    silent_then_on = _stage1(reference, encoder, refusal_text_weight=2.0, retain_text_weight=0.0, activation_share=0.5, text_phase_retain_text_weight=5.0)
+    with torch.no_grad():
+        _, logs = silent_then_on.loss(reference, dataclasses.replace(batch, progress=0.75))
+    assert logs["retain_nll"] == pytest.approx(late_logs["retain_nll"], rel=1e-4)
+    from asru.methods.asru_stage1 import ASRUStage1
+
+    with pytest.raises(ValueError, match="activation_share"):
+        ASRUStage1.Params(text_phase_retain_text_weight=5.0)
+
+
 def test_erase_weight_adds_npo_on_the_forget_answers_and_training_with_it_makes_them_less_likely(tiny_world, family_model):
     """``erase_weight`` adds w x NPO (the forget answers' summed log-probability against the reference's) to stage 1's
     loss (0: the loss as before; at the reference itself NPO is (2/beta) log 2), and a few steps with it leave

@@ -97,7 +97,7 @@ class ASRUStage1(Method):
     # same values, other batches: float rounding only); 4: refusal_text_weight 20
     revision = 4
     # the authors: lambda 3, retain weight 1, layers[l].mlp.down_proj only, the last position, lr 1e-4 (DESIGN §7)
-    default_sources = {**dict.fromkeys(("layer", "scale", "redirect_from", "forget_names", "activation_share"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight", "refusal_text_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
+    default_sources = {**dict.fromkeys(("layer", "scale", "redirect_from", "forget_names", "activation_share"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight", "refusal_text_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain", "text_phase_retain_text_weight"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
 
     # ``preset: authors``: the authors' stage-1 recipe (DESIGN §7), every field not given explicitly; their
     # batch size (2) and epochs (3) are the run's own (batch_size, steps), so that presets compare at one budget
@@ -190,6 +190,11 @@ class ASRUStage1(Method):
         # Not adopted on validation seed 100 at 0.5 or 0.75 (benchmarks/results/asru_defaults.md): the contextual
         # share rose 0.76 -> 0.95 at 0.5, but Complete's general image questions and the mean score fell
         activation_share: float = Field(1.0, gt=0, le=1)
+        # the retain answers' cross-entropy weight in the text-only steps after ``activation_share`` (None: retain_text_weight
+        # throughout). Once the retain MSE is off, that cross-entropy is all that holds the general answers while the refusal
+        # text trains at its full weight; on development seed 102 (Complete) text last at 0.5 cost the image questions about
+        # shapes (utility 1.00 -> 0.95) and 5x the retain text there kept most of the gain (README, ASRU "Text last")
+        text_phase_retain_text_weight: float | None = Field(None, ge=0)
         # the input-embedding rows of the tokens only a wholly forgotten person's name uses (none of the world's other
         # text): "keep" (the authors'), or "unlearnt": drawn afresh before training, as the model's own initialisation
         # draws a row (normal, initializer_range), the row a retrained oracle holds for a name it never saw -- the
@@ -205,6 +210,12 @@ class ASRUStage1(Method):
             if isinstance(values, dict) and values.get("preset") == "authors":
                 return merge(cls.authors_values(), values)  # nested: a given rl.steps keeps the preset's rl lr
             return values
+
+        @model_validator(mode="after")
+        def _text_phase_needs_one(self):
+            if self.text_phase_retain_text_weight is not None and self.activation_share >= 1:
+                raise ValueError("text_phase_retain_text_weight weighs the steps after activation_share, and activation_share is 1 (no such steps): set activation_share below 1 or leave text_phase_retain_text_weight out")
+            return self
 
         @classmethod
         def authors_values(cls) -> dict:
@@ -346,6 +357,14 @@ class ASRUStage1(Method):
             layers = [self.layer] if self.params.preset == "authors" else range(self.layer + 1)
         return any(f"layers.{layer}.{module}." in f"{name}." for layer in layers for module in self.params.modules)
 
+    def retain_text_weight_at(self, progress: float) -> float:
+        """The retain answers' cross-entropy weight at ``progress`` (step / steps): ``text_phase_retain_text_weight`` in the
+        text-only steps once the activation terms are off, if given, else ``retain_text_weight``."""
+        p = self.params
+        if progress >= p.activation_share and p.text_phase_retain_text_weight is not None:
+            return p.text_phase_retain_text_weight
+        return p.retain_text_weight
+
     def loss(self, model, batch: UnlearnBatch):
         p = self.params
         device = batch.forget["input_ids"].device
@@ -374,7 +393,7 @@ class ASRUStage1(Method):
         retain_loss = torch.zeros((), device=device)
         retain_output = None
         if batch.retain_items:
-            retain_rows, retain_output = rows(batch.retain, loss_mask(batch.retain, p.positions).bool(), whole_forward=p.retain_text_weight > 0)
+            retain_rows, retain_output = rows(batch.retain, loss_mask(batch.retain, p.positions).bool(), whole_forward=self.retain_text_weight_at(batch.progress) > 0)
             retain_loss = F.mse_loss(retain_rows.float(), self.frozen_rows(batch.retain_items, device).float())
         activation_terms = forget_loss + p.retain_weight * retain_loss
         loss = activation_terms if batch.progress < p.activation_share else torch.zeros((), device=device)
@@ -409,7 +428,7 @@ class ASRUStage1(Method):
             logs["stranger_nll"] = stranger_loss.item()
         if retain_output is not None:
             retain_nll = answer_nll(retain_output.logits, batch.retain["labels"]).mean()
-            loss = loss + p.retain_text_weight * retain_nll
+            loss = loss + self.retain_text_weight_at(batch.progress) * retain_nll
             logs["retain_nll"] = retain_nll.item()
         return loss, logs
 
