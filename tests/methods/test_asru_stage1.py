@@ -226,6 +226,41 @@ def test_text_phase_retain_text_weight_weighs_the_retain_answers_only_after_the_
         ASRUStage1.Params(text_phase_retain_text_weight=5.0)
 
 
+def test_text_phase_general_image_weight_holds_the_general_rows_image_states_in_the_text_only_steps(tiny_world, family_model):
+    """``text_phase_general_image_weight``: once the activation terms are off, w x the MSE between the trained and the frozen
+    layer-l states at the image placeholder positions of the general retain rows (no person), and of no other row."""
+    import dataclasses
+
+    from asru.methods.asru_stage1 import ASRUStage1
+    from asru.rl.grpo import placeholder_token_ids
+    from asru.steering.hooks import layer_output
+
+    reference, processor = family_model
+    encoder, batch = _forget_retain_batch(tiny_world, processor)
+    general = [s for s in tiny_world.samples if s.kind == "utility" and s.image][:2]
+    people = [s for s in tiny_world.samples if s.kind == "fact" and s.form == "qa" and s.image and s.subject_id != batch.forget_subjects[0]][:2]
+    assert len(general) == 2 and len(people) == 2
+    retain_items = [encoder.encode_sample(s) for s in people + general]
+    batch = dataclasses.replace(batch, retain=encoder.collate(retain_items), retain_items=retain_items, retain_subjects=[s.subject_id or "" for s in people + general])
+    moved = _trained(reference, _stage1(reference, encoder, refusal_text_weight=2.0), batch, 2)  # the image states move with the terms on
+    method = _stage1(reference, encoder, refusal_text_weight=2.0, activation_share=0.5, text_phase_general_image_weight=3.0)
+    with torch.no_grad():
+        _, early_logs = method.loss(moved, dataclasses.replace(batch, progress=0.25))
+        late, late_logs = method.loss(moved, dataclasses.replace(batch, progress=0.75))
+        alone = encoder.collate(retain_items[2:])
+        image = torch.isin(alone["input_ids"], torch.tensor(placeholder_token_ids(reference))) & alone["attention_mask"].bool()
+        by_hand = torch.nn.functional.mse_loss(layer_output(moved, alone, 1)[image], layer_output(reference, alone, 1)[image]).item()
+    assert "general_image_mse" not in early_logs
+    assert late_logs["general_image_mse"] == pytest.approx(by_hand, rel=1e-3) and by_hand > 0
+    torch.testing.assert_close(late, torch.tensor(2.0 * late_logs["refusal_nll"] + late_logs["retain_nll"] + 3.0 * by_hand), atol=1e-3, rtol=1e-3)
+    people_only = dataclasses.replace(batch, retain=encoder.collate(retain_items[:2]), retain_items=retain_items[:2], retain_subjects=batch.retain_subjects[:2])
+    with torch.no_grad():
+        _, logs = method.loss(moved, dataclasses.replace(people_only, progress=0.75))
+    assert "general_image_mse" not in logs  # the other people's photos are not held
+    with pytest.raises(ValueError, match="activation_share"):
+        ASRUStage1.Params(text_phase_general_image_weight=1.0)
+
+
 def test_erase_weight_adds_npo_on_the_forget_answers_and_training_with_it_makes_them_less_likely(tiny_world, family_model):
     """``erase_weight`` adds w x NPO (the forget answers' summed log-probability against the reference's) to stage 1's
     loss (0: the loss as before; at the reference itself NPO is (2/beta) log 2), and a few steps with it leave

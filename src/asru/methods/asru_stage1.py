@@ -45,7 +45,7 @@ import hashlib
 import random
 import warnings
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Literal
+from typing import Callable, ClassVar, Literal, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -57,14 +57,18 @@ from asru.errors import ConfigError
 from asru.methods.base import Method, UnlearnBatch, forward_nll, register
 from asru.methods.losses import answer_lengths, answer_nll, npo, sequence_logprob
 from asru.models.layers import num_language_layers
+from asru.rl.grpo import placeholder_token_ids
 from asru.steering.hooks import forward_with_layer_output, layer_output
 from asru.steering.refusal import knowledge_absence_direction
 
 
-def loss_mask(inputs: dict[str, torch.Tensor], positions: str) -> torch.Tensor:
-    """[B, T] 0/1 mask of the positions where the activation loss is taken."""
+def loss_mask(inputs: dict[str, torch.Tensor], positions: str, image_tokens: Sequence[int] = ()) -> torch.Tensor:
+    """[B, T] 0/1 mask of the positions where the activation loss is taken (``"image"``: the image placeholder tokens,
+    ``image_tokens``, whose states carry the picture into the language model)."""
     if positions == "tokens":
         return inputs["attention_mask"]
+    if positions == "image":
+        return torch.isin(inputs["input_ids"], torch.tensor(list(image_tokens), device=inputs["input_ids"].device)).long() * inputs["attention_mask"]
     if positions == "response":
         answer = inputs["labels"] != IGNORE_INDEX
         predicts_answer = torch.zeros_like(answer)
@@ -97,7 +101,7 @@ class ASRUStage1(Method):
     # same values, other batches: float rounding only); 4: refusal_text_weight 20
     revision = 4
     # the authors: lambda 3, retain weight 1, layers[l].mlp.down_proj only, the last position, lr 1e-4 (DESIGN §7)
-    default_sources = {**dict.fromkeys(("layer", "scale", "redirect_from", "forget_names", "activation_share"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight", "refusal_text_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain", "text_phase_retain_text_weight"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
+    default_sources = {**dict.fromkeys(("layer", "scale", "redirect_from", "forget_names", "activation_share"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight", "refusal_text_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain", "text_phase_retain_text_weight", "text_phase_general_image_weight"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
 
     # ``preset: authors``: the authors' stage-1 recipe (DESIGN §7), every field not given explicitly; their
     # batch size (2) and epochs (3) are the run's own (batch_size, steps), so that presets compare at one budget
@@ -195,6 +199,12 @@ class ASRUStage1(Method):
         # text trains at its full weight; on development seed 102 (Complete) text last at 0.5 cost the image questions about
         # shapes (utility 1.00 -> 0.95) and 5x the retain text there kept most of the gain (README, ASRU "Text last")
         text_phase_retain_text_weight: float | None = Field(None, ge=0)
+        # weight of an MSE that holds, in the text-only steps after ``activation_share``, the layer-l states at the image
+        # positions of the general retain rows (questions about no person: the shapes) to the frozen model's: with the
+        # activation terms off, the refusal text moved how the layers below l read a plain picture (development seed 102,
+        # Complete: two of the sixty shape questions answered wrong), and holding every retain row's states (the other
+        # people's photos too) held the per-fact refusal back with them (README, ASRU "Text last"); 0: none
+        text_phase_general_image_weight: float = Field(0.0, ge=0)
         # the input-embedding rows of the tokens only a wholly forgotten person's name uses (none of the world's other
         # text): "keep" (the authors'), or "unlearnt": drawn afresh before training, as the model's own initialisation
         # draws a row (normal, initializer_range), the row a retrained oracle holds for a name it never saw -- the
@@ -213,8 +223,9 @@ class ASRUStage1(Method):
 
         @model_validator(mode="after")
         def _text_phase_needs_one(self):
-            if self.text_phase_retain_text_weight is not None and self.activation_share >= 1:
-                raise ValueError("text_phase_retain_text_weight weighs the steps after activation_share, and activation_share is 1 (no such steps): set activation_share below 1 or leave text_phase_retain_text_weight out")
+            for name in ("text_phase_retain_text_weight", "text_phase_general_image_weight"):
+                if getattr(self, name) and self.activation_share >= 1:
+                    raise ValueError(f"{name} weighs the steps after activation_share, and activation_share is 1 (no such steps): set activation_share below 1 or leave {name} out")
             return self
 
         @classmethod
@@ -229,6 +240,8 @@ class ASRUStage1(Method):
         self.uses_refusals = params.continuation_weight > 0 or params.refusal_text_weight > 0
         self.contextual_refusals = params.contextual_refusals
         self.same_subject_retain = params.boundary_retain
+        self.image_tokens = placeholder_token_ids(reference)  # the "image" loss positions (text_phase_general_image_weight)
+        self.frozen_images: dict[int, tuple[Encoded, torch.Tensor]] = {}  # id(item) -> its frozen rows there, like ``frozen``
 
     @classmethod
     def learning_rate_for(cls, params) -> float:
@@ -299,7 +312,7 @@ class ASRUStage1(Method):
             batch = {k: v.to(device) for k, v in self.encoder.collate(missing).items()}
             with torch.no_grad():
                 hidden = states(batch)
-            mask = loss_mask(batch, positions).bool()
+            mask = loss_mask(batch, positions, self.image_tokens).bool()
             for row, item in enumerate(missing):
                 kept[id(item)] = (item, hidden[row][mask[row]])
         return torch.cat([kept[id(item)][1] for item in items])
@@ -369,19 +382,18 @@ class ASRUStage1(Method):
         p = self.params
         device = batch.forget["input_ids"].device
 
-        def rows(inputs, mask, whole_forward: bool = False, **forward_kwargs):
-            """The trained model's layer-l output at the loss positions ``mask`` [N, H], and the whole
-            forward's output when a text loss needs it too (one pass instead of two)."""
+        def states(inputs, whole_forward: bool = False, **forward_kwargs):
+            """The trained model's layer-l output [B, T, H], and the whole forward's output when a text loss needs it
+            too (one pass instead of two)."""
             if whole_forward:
-                hidden, output = forward_with_layer_output(model, inputs, self.layer, **forward_kwargs)
-            else:
-                hidden, output = layer_output(model, inputs, self.layer), None
-            return hidden[mask], output
+                return forward_with_layer_output(model, inputs, self.layer, **forward_kwargs)
+            return layer_output(model, inputs, self.layer), None
 
         erasing = p.erase_weight > 0
         below = p.redirect_from == "unseen_every_layer" and self.layer > 0
         forget_mask = loss_mask(batch.forget, p.positions).bool()
-        forget_rows, forget_output = rows(batch.forget, forget_mask, whole_forward=erasing or below, **({"output_hidden_states": True} if below else {}))
+        forget_hidden, forget_output = states(batch.forget, whole_forward=erasing or below, **({"output_hidden_states": True} if below else {}))
+        forget_rows = forget_hidden[forget_mask]
         target = self.redirect_rows(batch.forget_items, device) + p.scale * self.direction.to(device)
         forget_loss = F.mse_loss(forget_rows.float(), target.float())
         logs = {}
@@ -393,10 +405,21 @@ class ASRUStage1(Method):
         retain_loss = torch.zeros((), device=device)
         retain_output = None
         if batch.retain_items:
-            retain_rows, retain_output = rows(batch.retain, loss_mask(batch.retain, p.positions).bool(), whole_forward=self.retain_text_weight_at(batch.progress) > 0)
+            retain_hidden, retain_output = states(batch.retain, whole_forward=self.retain_text_weight_at(batch.progress) > 0)
+            retain_rows = retain_hidden[loss_mask(batch.retain, p.positions).bool()]
             retain_loss = F.mse_loss(retain_rows.float(), self.frozen_rows(batch.retain_items, device).float())
         activation_terms = forget_loss + p.retain_weight * retain_loss
-        loss = activation_terms if batch.progress < p.activation_share else torch.zeros((), device=device)
+        text_only = batch.progress >= p.activation_share
+        loss = torch.zeros((), device=device) if text_only else activation_terms
+        if text_only and p.text_phase_general_image_weight > 0 and batch.retain_items:
+            general = torch.tensor([not subject for subject in batch.retain_subjects], device=device)
+            held = loss_mask(batch.retain, "image", self.image_tokens).bool() & general[:, None]
+            if held.any():
+                general_items = [item for item, subject in zip(batch.retain_items, batch.retain_subjects) if not subject]
+                frozen = self._kept_rows(self.frozen_images, general_items, device, lambda inputs: layer_output(self.reference, inputs, self.layer), "image")
+                image_loss = F.mse_loss(retain_hidden[held].float(), frozen.float())
+                loss = loss + p.text_phase_general_image_weight * image_loss
+                logs["general_image_mse"] = image_loss.item()
         logs.update(forget_mse=forget_loss.item(), retain_mse=retain_loss.item())
         if p.continuation_weight > 0 and batch.forget_refusal_items:
             # the refusal's own tokens (not the last prompt token, which the forget loss redirects)
