@@ -257,8 +257,9 @@ def test_text_phase_general_image_weight_holds_the_general_rows_image_states_in_
     with torch.no_grad():
         _, logs = method.loss(moved, dataclasses.replace(people_only, progress=0.75))
     assert "general_image_mse" not in logs  # the other people's photos are not held
-    with pytest.raises(ValueError, match="activation_share"):
-        ASRUStage1.Params(text_phase_general_image_weight=1.0)
+    with pytest.raises(ValueError, match="text_phase_general_image_weight"):
+        ASRUStage1.Params(text_phase_general_image_weight=1.0, activation_share=1.0)
+    assert ASRUStage1.Params(activation_share=1.0).activation_share == 1.0  # a default is no error: only a given weight
 
 
 def test_erase_weight_adds_npo_on_the_forget_answers_and_training_with_it_makes_them_less_likely(tiny_world, family_model):

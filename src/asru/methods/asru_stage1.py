@@ -223,8 +223,8 @@ class ASRUStage1(Method):
 
         @model_validator(mode="after")
         def _text_phase_needs_one(self):
-            for name in ("text_phase_retain_text_weight", "text_phase_general_image_weight"):
-                if getattr(self, name) and self.activation_share >= 1:
+            for name in ("text_phase_retain_text_weight", "text_phase_general_image_weight"):  # given, not a default
+                if name in self.model_fields_set and getattr(self, name) and self.activation_share >= 1:
                     raise ValueError(f"{name} weighs the steps after activation_share, and activation_share is 1 (no such steps): set activation_share below 1 or leave {name} out")
             return self
 
