@@ -195,8 +195,8 @@ def test_activation_share_drops_the_activation_terms_after_its_share_of_the_step
     activation = early_logs["forget_mse"] + 3.0 * early_logs["retain_mse"]
     torch.testing.assert_close(early - late, torch.tensor(activation), atol=1e-3, rtol=1e-4)
     torch.testing.assert_close(late, torch.tensor(2.0 * late_logs["refusal_nll"] + late_logs["retain_nll"]), atol=1e-4, rtol=1e-4)
-    with torch.no_grad():  # the default keeps them throughout
-        whole, _ = _stage1(reference, encoder, refusal_text_weight=2.0, retain_weight=3.0).loss(moved, dataclasses.replace(batch, progress=0.99))
+    with torch.no_grad():  # the authors' 1 keeps them throughout
+        whole, _ = _stage1(reference, encoder, refusal_text_weight=2.0, retain_weight=3.0, activation_share=1.0).loss(moved, dataclasses.replace(batch, progress=0.99))
     torch.testing.assert_close(whole, early)
 
 
@@ -223,7 +223,7 @@ def test_text_phase_retain_text_weight_weighs_the_retain_answers_only_after_the_
     from asru.methods.asru_stage1 import ASRUStage1
 
     with pytest.raises(ValueError, match="activation_share"):
-        ASRUStage1.Params(text_phase_retain_text_weight=5.0)
+        ASRUStage1.Params(text_phase_retain_text_weight=5.0, activation_share=1.0)
 
 
 def test_text_phase_general_image_weight_holds_the_general_rows_image_states_in_the_text_only_steps(tiny_world, family_model):

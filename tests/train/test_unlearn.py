@@ -124,7 +124,7 @@ def test_stage1_moves_forget_activations_along_the_direction(tiny_world, tiny_mo
     encoder = Encoder(processor, tiny_world.root)
     direction = knowledge_absence_direction(original, encoder, splits, [1])[0][1]
     scale = 3.0
-    _, trained, _ = _run(tiny_world, tiny_model_dir, tmp_path, method="asru_stage1", method_args={"layer": 1, "scale": scale, "retain_weight": 1.0, "modules": ["mlp.down_proj"], "train_layers": [1], "refusal_text_weight": 0.0, "retain_text_weight": 0.0, "erase_weight": 0.0, "stranger_refusal_weight": 0.0}, steps=40, learning_rate=3e-3)
+    _, trained, _ = _run(tiny_world, tiny_model_dir, tmp_path, method="asru_stage1", method_args={"layer": 1, "scale": scale, "retain_weight": 1.0, "modules": ["mlp.down_proj"], "train_layers": [1], "refusal_text_weight": 0.0, "retain_text_weight": 0.0, "erase_weight": 0.0, "stranger_refusal_weight": 0.0, "activation_share": 1.0}, steps=40, learning_rate=3e-3)
 
     def shift(split):
         batch = encoder.collate([encoder.encode_sample(s) for s in splits[split] if s.form == "qa"][:16])
@@ -152,7 +152,7 @@ def test_continuation_anchor_keeps_the_refusal_tokens_where_the_frozen_model_has
     forget = [s for s in splits["forget"] if s.form == "qa"][:16]
     refusals = encoder.collate([encoder.encode(s.question, s.image, REFUSAL_TEMPLATES[0].format(name=s.subject_name)) for s in forget])
     answers = loss_mask(refusals, "answer").bool()
-    common = {"layer": 1, "scale": 3.0, "retain_weight": 1.0, "modules": ["mlp.down_proj"], "train_layers": [1], "refusal_text_weight": 0.0, "retain_text_weight": 0.0, "erase_weight": 0.0, "stranger_refusal_weight": 0.0}
+    common = {"layer": 1, "scale": 3.0, "retain_weight": 1.0, "modules": ["mlp.down_proj"], "train_layers": [1], "refusal_text_weight": 0.0, "retain_text_weight": 0.0, "erase_weight": 0.0, "stranger_refusal_weight": 0.0, "activation_share": 1.0}
 
     def drift(weight: float) -> float:
         _, trained, log = _run(tiny_world, tiny_model_dir, tmp_path / str(weight), method="asru_stage1", method_args={**common, "continuation_weight": weight}, steps=40, learning_rate=3e-3)
@@ -231,7 +231,7 @@ def test_boundary_retain_keeps_the_forgotten_persons_other_facts_in_place(tiny_w
     encoder = Encoder(processor, tiny_world.root)
     kept = encoder.collate([encoder.encode_sample(s) for s in splits["retain_same_subject"] if s.form == "qa"][:16])
     mask = loss_mask(kept, "response").bool()
-    common = {"layer": 1, "scale": 3.0, "retain_weight": 1.0, "continuation_weight": 0.0, "train_layers": None, "refusal_text_weight": 0.0, "retain_text_weight": 0.0, "erase_weight": 0.0, "stranger_refusal_weight": 0.0}
+    common = {"layer": 1, "scale": 3.0, "retain_weight": 1.0, "continuation_weight": 0.0, "train_layers": None, "refusal_text_weight": 0.0, "retain_text_weight": 0.0, "erase_weight": 0.0, "stranger_refusal_weight": 0.0, "activation_share": 1.0}
 
     def drift(boundary: bool) -> float:
         _, trained, _ = _run(tiny_world, tiny_model_dir, tmp_path / str(boundary), method="asru_stage1", setting="selective", method_args={**common, "boundary_retain": boundary}, steps=40, learning_rate=3e-3)

@@ -91,7 +91,8 @@ class ASRU(ASRUStage1):
     # 2026-12-06 (5): stage 1 draws every training photo (train_photos on by default)
     # 2026-12-06 (6): judge rules 7 ("which employer this person is." is broken); stage 1's revision 3
     # 2026-12-06 (7): stage 1's refusal text at weight 20 (stage 1's revision 4)
-    revision = 7
+    # 2026-12-06 (8): stage 1's text last with the general image hold (stage 1's revision 5)
+    revision = 8
     # the authors' GRPO and reward rule (DESIGN §7); lr 1e-6 there (8B, full model); boundary_retain and quality_weight are asru's additions
     default_sources = {
         **dict.fromkeys(("stage", "forget_items", "retain_items", "reward", "rl.group_size", "rl.temperature", "rl.top_p", "rl.kl_coef", "rl.clip_low", "rl.clip_high"), "paper"),

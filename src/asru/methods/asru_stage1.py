@@ -28,9 +28,10 @@ until the true answer is no likelier than the same value asked about people the 
 (``erase_floor``): where a model that never saw the person stands, not below, which would itself
 single the forget set out.
 
-Text last (``activation_share`` < 1, asru's addition, off by default): the activation terms (the redirection and the
-retain MSE) train in the first share of the steps only, so that the per-fact refusal text, which they hold back,
-is learnt last from the redirected model.
+Text last (``activation_share`` 0.5, asru's addition, on by default since 2026-12-06): the activation terms (the redirection
+and the retain MSE) train in the first share of the steps only, so that the per-fact refusal text, which they hold back,
+is learnt last from the redirected model; meanwhile the layer-l states at the image positions of the general retain rows
+(questions about no person) stay held (``text_phase_general_image_weight``), or the text moves how a plain picture is read.
 
 Strangers (``stranger_refusal_weight`` > 0, asru's addition, on by default since 2026-12-05): the refusal text also on the forget
 people's questions asked about invented people, names found nowhere in the world. A model that never
@@ -98,10 +99,11 @@ class ASRUStage1(Method):
     # 0.017, Complete's cross-image 0.100 -> 0.050, mean score 0.830 -> 0.822)
     default_train_photos = True
     # 2: train_photos on by default (2026-12-06); 3: the erasure floors score each distinct stand-in once (the
-    # same values, other batches: float rounding only); 4: refusal_text_weight 20
-    revision = 4
+    # same values, other batches: float rounding only); 4: refusal_text_weight 20; 5: text last (activation_share 0.5)
+    # with the general image hold (text_phase_general_image_weight 5)
+    revision = 5
     # the authors: lambda 3, retain weight 1, layers[l].mlp.down_proj only, the last position, lr 1e-4 (DESIGN §7)
-    default_sources = {**dict.fromkeys(("layer", "scale", "redirect_from", "forget_names", "activation_share"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight", "refusal_text_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain", "text_phase_retain_text_weight", "text_phase_general_image_weight"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
+    default_sources = {**dict.fromkeys(("layer", "scale", "redirect_from", "forget_names"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight", "refusal_text_weight", "activation_share", "text_phase_general_image_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain", "text_phase_retain_text_weight"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
 
     # ``preset: authors``: the authors' stage-1 recipe (DESIGN §7), every field not given explicitly; their
     # batch size (2) and epochs (3) are the run's own (batch_size, steps), so that presets compare at one budget
@@ -109,6 +111,7 @@ class ASRUStage1(Method):
         "scale": 3.0, "retain_weight": 1.0, "positions": "last", "modules": ["mlp.down_proj"],
         "continuation_weight": 0.0, "boundary_retain": False, "refusal_text_weight": 0.0, "erase_weight": 0.0, "retain_text_weight": 0.0,
         "train_layers": None, "contextual_refusals": False, "stranger_refusal_weight": 0.0, "redirect_from": "self", "forget_names": "keep",
+        "activation_share": 1.0, "text_phase_general_image_weight": 0.0,
     }
     AUTHORS_LEARNING_RATE: ClassVar[float] = 1e-4
 
@@ -191,9 +194,10 @@ class ASRUStage1(Method):
         # the retain answers' cross-entropy): each activation term alone holds the per-fact refusal text at 0.4-1.4 nats a
         # token and the refusals lose their topic, while a text learnt first did not survive the terms switching on
         # (README, ASRU "The activation terms are the brake"). 1 (the authors'): the activation terms throughout.
-        # Not adopted on validation seed 100 at 0.5 or 0.75 (benchmarks/results/asru_defaults.md): the contextual
-        # share rose 0.76 -> 0.95 at 0.5, but Complete's general image questions and the mean score fell
-        activation_share: float = Field(1.0, gt=0, le=1)
+        # 0.5 adopted 2026-12-06 with text_phase_general_image_weight 5 (text_last_general_image5 in
+        # benchmarks/results/asru_defaults.md, by its rule written before its runs: validation seed 100, mean contextual share
+        # 0.76 -> 0.88, mean score 0.854 -> 0.887, utility within 0.01); alone, at 0.5 or 0.75, it cost Complete's general image questions
+        activation_share: float = Field(0.5, gt=0, le=1)
         # the retain answers' cross-entropy weight in the text-only steps after ``activation_share`` (None: retain_text_weight
         # throughout). Once the retain MSE is off, that cross-entropy is all that holds the general answers while the refusal
         # text trains at its full weight; on development seed 102 (Complete) text last at 0.5 cost the image questions about
@@ -203,8 +207,9 @@ class ASRUStage1(Method):
         # positions of the general retain rows (questions about no person: the shapes) to the frozen model's: with the
         # activation terms off, the refusal text moved how the layers below l read a plain picture (development seed 102,
         # Complete: two of the sixty shape questions answered wrong), and holding every retain row's states (the other
-        # people's photos too) held the per-fact refusal back with them (README, ASRU "Text last"); 0: none
-        text_phase_general_image_weight: float = Field(0.0, ge=0)
+        # people's photos too) held the per-fact refusal back with them (README, ASRU "Text last"); 0: none. 5: adopted
+        # 2026-12-06 with activation_share 0.5 (above)
+        text_phase_general_image_weight: float = Field(5.0, ge=0)
         # the input-embedding rows of the tokens only a wholly forgotten person's name uses (none of the world's other
         # text): "keep" (the authors'), or "unlearnt": drawn afresh before training, as the model's own initialisation
         # draws a row (normal, initializer_range), the row a retrained oracle holds for a name it never saw -- the
