@@ -191,7 +191,7 @@ def trl_trainer(model_dir: Path, world, items, sizes: dict, seed: int, reward, o
     from trl import GRPOConfig as TRLConfig
     from trl import GRPOTrainer
 
-    from asru.rl.grpo import placeholder_token_ids
+    from asru.models.layers import placeholder_token_ids
 
     model, processor = load_vlm(model_dir)
     freeze_vision(model)
@@ -326,7 +326,8 @@ def bench_grpo(model_dir: Path, world, sizes: dict, folder: Path, profile_path: 
 def bench_grpo_phases(model_dir: Path, world, sizes: dict, repeats: int) -> dict:
     """What made the difference: each phase of our step on one batch, the plain full-batch call against the
     prompt-shared one that ``grpo`` uses (alternating, best of ``repeats``)."""
-    from asru.rl.grpo import completion_logprobs, completion_mask, mrope_module, placeholder_token_ids, shared_prompt_generate, shared_prompt_logprobs
+    from asru.models.layers import placeholder_token_ids
+    from asru.rl.grpo import completion_logprobs, completion_mask, mrope_module, shared_prompt_generate, shared_prompt_logprobs
 
     model, processor = load_vlm(model_dir)
     reference, _ = load_vlm(model_dir)

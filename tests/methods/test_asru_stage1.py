@@ -232,7 +232,7 @@ def test_text_phase_general_image_weight_holds_the_general_rows_image_states_in_
     import dataclasses
 
     from asru.methods.asru_stage1 import ASRUStage1
-    from asru.rl.grpo import placeholder_token_ids
+    from asru.models.layers import placeholder_token_ids
     from asru.steering.hooks import layer_output
 
     reference, processor = family_model

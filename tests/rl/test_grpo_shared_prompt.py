@@ -5,11 +5,11 @@ import torch
 
 from asru.data.collate import Encoder
 from asru.models import TinyModelConfig, build_tiny
+from asru.models.layers import placeholder_token_ids
 from asru.rl.grpo import (
     completion_logprobs,
     completion_mask,
     mrope_module,
-    placeholder_token_ids,
     shared_prompt_generate,
     shared_prompt_logprobs,
 )

@@ -57,8 +57,7 @@ from asru.data.collate import IGNORE_INDEX, Encoded
 from asru.errors import ConfigError
 from asru.methods.base import Method, UnlearnBatch, forward_nll, register
 from asru.methods.losses import answer_lengths, answer_nll, npo, sequence_logprob
-from asru.models.layers import num_language_layers
-from asru.rl.grpo import placeholder_token_ids
+from asru.models.layers import num_language_layers, placeholder_token_ids
 from asru.steering.hooks import forward_with_layer_output, layer_output
 from asru.steering.refusal import knowledge_absence_direction
 
@@ -409,8 +408,9 @@ class ASRUStage1(Method):
             logs["below_mse"] = below_loss.item()
         retain_loss = torch.zeros((), device=device)
         retain_output = None
+        retain_text_weight = self.retain_text_weight_at(batch.progress)
         if batch.retain_items:
-            retain_hidden, retain_output = states(batch.retain, whole_forward=self.retain_text_weight_at(batch.progress) > 0)
+            retain_hidden, retain_output = states(batch.retain, whole_forward=retain_text_weight > 0)
             retain_rows = retain_hidden[loss_mask(batch.retain, p.positions).bool()]
             retain_loss = F.mse_loss(retain_rows.float(), self.frozen_rows(batch.retain_items, device).float())
         activation_terms = forget_loss + p.retain_weight * retain_loss
@@ -456,7 +456,7 @@ class ASRUStage1(Method):
             logs["stranger_nll"] = stranger_loss.item()
         if retain_output is not None:
             retain_nll = answer_nll(retain_output.logits, batch.retain["labels"]).mean()
-            loss = loss + self.retain_text_weight_at(batch.progress) * retain_nll
+            loss = loss + retain_text_weight * retain_nll
             logs["retain_nll"] = retain_nll.item()
         return loss, logs
 

@@ -5,6 +5,7 @@ family, so it is looked up in an explicit table keyed by ``config.model_type``.
 Qwen3-VL note: its vision tower also injects "deepstack" features into the first decoder layers
 (``vision_config.deepstack_visual_indexes``); the language layers are still the residual stream
 we steer, and the deepstack merge happens inside the text model before each early layer.
+The vision placeholder tokens are looked up per architecture too (``placeholder_token_ids``).
 """
 
 from __future__ import annotations
@@ -100,3 +101,16 @@ def is_vision_parameter(model: nn.Module) -> Callable[[str], bool]:
         known = ", ".join(sorted(VISION_MODULE_PATHS))
         raise ModelError(f"no known vision-tower path for architecture {model_type!r} (known: {known})")
     return lambda name: any(f".{path}." in f".{name}" for path in paths)
+
+
+def placeholder_token_ids(model) -> list[int]:
+    """Token ids that stand for vision features (image/video pads and their start/end markers), per architecture's config.
+
+    GRPO's sampling suppresses them: a sampled one would leave more placeholder tokens than image features in
+    the sequence that is scored next ("Image features and image tokens do not match"). ASRU stage 1's image
+    hold takes its loss at their positions, where the picture enters the language model.
+    """
+    config = getattr(model, "config", None)
+    names = ("image_token_id", "video_token_id", "image_token_index", "video_token_index", "vision_start_token_id", "vision_end_token_id")
+    ids = {getattr(config, name, None) for name in names}
+    return sorted(i for i in ids if isinstance(i, int) and i >= 0)

@@ -28,6 +28,7 @@ from pydantic import Field
 
 from asru.config import StrictConfig
 from asru.data.collate import SEQUENCE_KEYS, Encoded, Encoder
+from asru.models.layers import placeholder_token_ids
 from asru.data.schema import Sample
 from asru.eval.metrics import is_refusal
 from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint, stop_on_signals
@@ -134,18 +135,6 @@ def policy_loss(logprobs, old_logprobs, reference_logprobs, advantages, mask, co
     mean_kl = ((kl * mask).sum(-1) / mask.sum(-1).clamp(min=1)).mean()
     loss = per_sequence.mean() if weights is None else (per_sequence * weights).sum() / weights.sum().clamp(min=1)
     return loss, {"kl": mean_kl.item(), "clip_fraction": clip_fraction.item()}
-
-
-def placeholder_token_ids(model) -> list[int]:
-    """Token ids that stand for vision features (image/video pads and their start/end markers).
-
-    A sampled one would leave more placeholder tokens than image features in the sequence that is
-    scored next ("Image features and image tokens do not match"), so sampling suppresses them.
-    """
-    config = getattr(model, "config", None)
-    names = ("image_token_id", "video_token_id", "image_token_index", "video_token_index", "vision_start_token_id", "vision_end_token_id")
-    ids = {getattr(config, name, None) for name in names}
-    return sorted(i for i in ids if isinstance(i, int) and i >= 0)
 
 
 def completion_logprobs(model, batch: dict[str, torch.Tensor], sequences: torch.Tensor, attention: torch.Tensor, prompt_width: int) -> torch.Tensor:
