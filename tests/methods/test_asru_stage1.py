@@ -407,6 +407,40 @@ def test_erase_floor_stops_the_erasure_item_by_item(tiny_world, family_model):
     assert after[0.05] < after[None] - 0.1, after
 
 
+def test_erase_ceiling_pulls_back_up_the_items_far_below_their_floor(tiny_world, family_model):
+    """``erase_ceiling``: an item whose mean answer NLL is more than the margin above its floor adds w x its answer's
+    cross-entropy (as a share of the batch); within the margin nothing; trained with every item pulled, the forget answers
+    end likelier than the same steps without the ceiling leave them; a ceiling without a floor is a config error."""
+    from asru.methods.asru_stage1 import ASRUStage1, ErasureFloor
+    from asru.methods.base import forward_nll
+    from asru.methods.losses import answer_nll
+
+    reference, processor = family_model
+    encoder, batch = _forget_retain_batch(tiny_world, processor)
+    with torch.no_grad():
+        nll = forward_nll(reference, batch.forget)[0]
+
+    def method(floor_offset, ceiling=None, weight=3.0):
+        m = _stage1(reference, encoder, erase_weight=weight, erase_beta=0.5, erase_ceiling=ceiling)
+        m.floors = {id(item): ErasureFloor(item, [], value + floor_offset) for item, value in zip(batch.forget_items, nll.tolist())}
+        return m
+
+    with torch.no_grad():
+        plain, _ = method(-3.0).loss(reference, batch)
+        pulled, logs = method(-3.0, ceiling=1.0).loss(reference, batch)
+        within, logs_within = method(-3.0, ceiling=5.0).loss(reference, batch)
+        cross_entropy = answer_nll(reference(**{k: v for k, v in batch.forget.items() if k != "labels"}).logits, batch.forget["labels"]).mean()
+    assert logs["erase_pulled"] == 1.0 and logs_within["erase_pulled"] == 0.0
+    torch.testing.assert_close(pulled - plain, 3.0 * cross_entropy, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(within, plain)
+
+    after = {ceiling: _nll_after_training(reference, method(-3.0, ceiling), batch, batch.forget) for ceiling in (None, 0.5)}
+    assert after[0.5] < after[None] - 0.1, after
+    for bad in ({"erase_weight": 0.0}, {"erase_floor": None}):
+        with pytest.raises(ValueError, match="erase_ceiling"):
+            ASRUStage1.Params(erase_ceiling=0.5, **bad)
+
+
 def test_model_floor_asks_the_trained_model_about_the_other_values(tiny_world, family_model):
     """``erase_floor: model`` sets each item's floor from the trained model's NLL of its other values, now: at the
     reference itself the same floors as ``reference``; on a model that finds every answer unlikely, none erased."""
