@@ -407,35 +407,47 @@ def test_erase_floor_stops_the_erasure_item_by_item(tiny_world, family_model):
     assert after[0.05] < after[None] - 0.1, after
 
 
-def test_erase_ceiling_pulls_back_up_the_items_far_below_their_floor(tiny_world, family_model):
-    """``erase_ceiling``: an item whose mean answer NLL is more than the margin above its floor adds w x its answer's
-    cross-entropy (as a share of the batch); within the margin nothing; trained with every item pulled, the forget answers
-    end likelier than the same steps without the ceiling leave them; a ceiling without a floor is a config error."""
-    from asru.methods.asru_stage1 import ASRUStage1, ErasureFloor
+def test_erase_ceiling_raises_the_answer_class_of_the_items_far_below_their_floor(tiny_world, family_model):
+    """``erase_ceiling``: an item whose mean answer NLL is more than the margin above its floor adds w x minus the log of
+    the summed first-token probability of its fact's values (as a share of the batch); within the margin nothing; trained
+    with every item pulled, that mass ends higher than the same steps without the ceiling leave it; the truth's first token
+    is in its class on every family's tokenizer; a ceiling without a floor is a config error."""
+    from asru.eval.evaluate import fact_values
+    from asru.methods.asru_stage1 import ASRUStage1, ErasureFloor, answer_class_tokens, first_answer_logprobs
     from asru.methods.base import forward_nll
-    from asru.methods.losses import answer_nll
 
     reference, processor = family_model
     encoder, batch = _forget_retain_batch(tiny_world, processor)
+    qa = [s for s in tiny_world.samples if s.form == "qa" and s.kind == "fact"]
+    forget = [s for s in qa if s.subject_id == qa[0].subject_id][:4]  # the batch's forget questions
+    classes = [torch.tensor(answer_class_tokens(encoder.tokenizer, s, fact_values(tiny_world))) for s in forget]
+    labels = batch.forget["labels"]
+    truth = labels[torch.arange(len(labels)), (labels != -100).float().argmax(-1)]
+    assert all(len(c) > 1 and t in c for c, t in zip(classes, truth.tolist()))
     with torch.no_grad():
         nll = forward_nll(reference, batch.forget)[0]
 
-    def method(floor_offset, ceiling=None, weight=3.0):
-        m = _stage1(reference, encoder, erase_weight=weight, erase_beta=0.5, erase_ceiling=ceiling)
-        m.floors = {id(item): ErasureFloor(item, [], value + floor_offset) for item, value in zip(batch.forget_items, nll.tolist())}
+    def method(ceiling=None):
+        m = _stage1(reference, encoder, erase_weight=3.0, erase_beta=0.5, erase_ceiling=ceiling)
+        m.floors = {id(item): ErasureFloor(item, [], value - 3.0) for item, value in zip(batch.forget_items, nll.tolist())}
+        m.answer_tokens = {id(item): tokens for item, tokens in zip(batch.forget_items, classes)}
         return m
 
+    def class_mass(model) -> torch.Tensor:
+        with torch.no_grad():
+            first = first_answer_logprobs(model(**{k: v for k, v in batch.forget.items() if k != "labels"}).logits, labels)
+        return torch.stack([first[row, tokens].logsumexp(0) for row, tokens in enumerate(classes)])
+
     with torch.no_grad():
-        plain, _ = method(-3.0).loss(reference, batch)
-        pulled, logs = method(-3.0, ceiling=1.0).loss(reference, batch)
-        within, logs_within = method(-3.0, ceiling=5.0).loss(reference, batch)
-        cross_entropy = answer_nll(reference(**{k: v for k, v in batch.forget.items() if k != "labels"}).logits, batch.forget["labels"]).mean()
+        plain, _ = method().loss(reference, batch)
+        pulled, logs = method(ceiling=1.0).loss(reference, batch)
+        within, logs_within = method(ceiling=5.0).loss(reference, batch)
     assert logs["erase_pulled"] == 1.0 and logs_within["erase_pulled"] == 0.0
-    torch.testing.assert_close(pulled - plain, 3.0 * cross_entropy, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(pulled - plain, -3.0 * class_mass(reference).mean(), rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(within, plain)
 
-    after = {ceiling: _nll_after_training(reference, method(-3.0, ceiling), batch, batch.forget) for ceiling in (None, 0.5)}
-    assert after[0.5] < after[None] - 0.1, after
+    after = {ceiling: class_mass(_trained(reference, method(ceiling), batch, 8)).mean().item() for ceiling in (None, 0.5)}
+    assert after[0.5] > after[None] + 0.1, after
     for bad in ({"erase_weight": 0.0}, {"erase_floor": None}):
         with pytest.raises(ValueError, match="erase_ceiling"):
             ASRUStage1.Params(erase_ceiling=0.5, **bad)

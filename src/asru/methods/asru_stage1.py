@@ -172,10 +172,13 @@ class ASRUStage1(Method):
         # validation seed 100 of the 40-person world). Chosen on that seed: benchmarks/results/asru_defaults.md
         erase_floor: Literal["reference", "model", "unseen"] | None = "unseen"
         # the other side of the floor (nats a token above it; None: no ceiling): an item whose true answer the model finds
-        # less likely than its floor plus this margin is pulled back up to it (the answer's cross-entropy, weighted like the
-        # erasure, as a share of the batch). The refusal alone leaves the forget answers far below a never-seen person's
-        # (validation seed 100: Min-K% 16.5 against the holdout people's 10.3, PrivLeak +0.53), itself the tell that PrivLeak
-        # reads; the ceiling asks for the never-seen level from both sides while the refusal keeps the first token
+        # less likely than its floor plus this margin gets the probability of *any* answer to its question raised at the
+        # answer's first token (minus the log of the summed probability of the first tokens of the fact's values in the
+        # world, an mcq's option letters; :func:`answer_class_tokens`), weighted like the erasure, as a share of the batch.
+        # The refusal alone leaves the forget answers far less likely than a never-seen person's (development seed 102:
+        # the true answer's first token at 15.0 nats against the holdout people's 8.7), itself the tell PrivLeak reads;
+        # the sum raises every value in proportion to its share, so the truth gains no rank over the others (the
+        # truth's own cross-entropy in its place relearnt it: README, ASRU "ceiling")
         erase_ceiling: float | None = Field(None, ge=0)
         # weight of the retain answers' cross-entropy (GradDiff's retain term): the retain MSE holds layer l
         # only, so layers above it that the refusal text or the erasure train (train_layers) drift freely
@@ -287,6 +290,14 @@ class ASRUStage1(Method):
 
             stand_ins = unseen_people(world) if self.params.erase_floor == "unseen" else other_values(fact_values(world))
             self.floors = erase_floors(self.reference, encoder, forget, stand_ins)
+        self.answer_tokens: dict[int, torch.Tensor] = {}  # id(item) -> its answer class's first tokens (erase_ceiling)
+        if self.params.erase_ceiling is not None:
+            from asru.eval.evaluate import fact_values
+
+            values = fact_values(world)
+            for index, sample in enumerate(forget.samples):
+                if id(forget[index]) in self.floors and len(tokens := answer_class_tokens(encoder.tokenizer, sample, values)) > 1:
+                    self.answer_tokens[id(forget[index])] = torch.tensor(tokens)
         self.strangers: list[Encoded] = []  # the forget people's questions about invented people, with the refusal as the answer
         if self.params.stranger_refusal_weight > 0:
             asked = splits.get("forget", []) + splits.get("retain_same_subject", [])
@@ -383,10 +394,14 @@ class ASRUStage1(Method):
         floors = self.floor_values(model, items, nll.device) if floors is None else floors
         return torch.tensor([floor is None or value < floor for floor, value in zip(floors, nll.tolist())], device=nll.device)
 
-    def below_ceiling(self, floors: list[float | None], nll: torch.Tensor) -> torch.Tensor:
-        """Which items ``erase_ceiling`` pulls back up [B] bool: those with a floor and a mean NLL more than the margin above it."""
+    def below_ceiling(self, items: list[Encoded], floors: list[float | None], nll: torch.Tensor) -> torch.Tensor:
+        """Which items ``erase_ceiling`` pulls back up [B] bool: those with a floor, an answer class and a mean NLL more than
+        the margin above the floor."""
         margin = self.params.erase_ceiling
-        return torch.tensor([floor is not None and value > floor + margin for floor, value in zip(floors, nll.tolist())], device=nll.device)
+        return torch.tensor(
+            [id(item) in self.answer_tokens and floor is not None and value > floor + margin for item, floor, value in zip(items, floors, nll.tolist())],
+            device=nll.device,
+        )
 
     def trainable(self, name: str) -> bool:
         layers = self.params.train_layers
@@ -473,11 +488,13 @@ class ASRUStage1(Method):
             loss = loss + p.erase_weight * erase_loss
             logs["erase_npo"] = erase_loss.item()
             if p.erase_ceiling is not None:  # the items far below their floor: their answer's cross-entropy, as a share of the batch
-                pulled = self.below_ceiling(floors, mean_nll)
+                pulled = self.below_ceiling(batch.forget_items, floors, mean_nll)
                 ceiling_loss = torch.zeros((), device=device)
                 if pulled.any():
-                    lengths = answer_lengths(batch.forget["labels"]).clamp(min=1)
-                    ceiling_loss = (-logprobs[pulled] / lengths[pulled]).mean() * pulled.float().mean()
+                    first = first_answer_logprobs(forget_output.logits, batch.forget["labels"])
+                    rows = pulled.nonzero().flatten().tolist()
+                    mass = torch.stack([first[row, self.answer_tokens[id(batch.forget_items[row])].to(device)].logsumexp(0) for row in rows])
+                    ceiling_loss = -mass.mean() * pulled.float().mean()
                 loss = loss + p.erase_weight * ceiling_loss
                 logs.update(erase_pulled=pulled.float().mean().item(), erase_ceiling_nll=ceiling_loss.item())
         if p.stranger_refusal_weight > 0 and self.strangers:
@@ -491,6 +508,21 @@ class ASRUStage1(Method):
             loss = loss + retain_text_weight * retain_nll
             logs["retain_nll"] = retain_nll.item()
         return loss, logs
+
+
+def first_answer_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The log-softmax at the position that predicts each row's first answer token [B, V] (a row without one: its last)."""
+    answer = labels[:, 1:] != IGNORE_INDEX  # position t predicts token t + 1
+    position = torch.where(answer.any(-1), answer.float().argmax(-1), torch.full_like(answer[:, 0], answer.shape[1] - 1, dtype=torch.long))
+    return logits[torch.arange(len(logits), device=logits.device), position].float().log_softmax(-1)
+
+
+def answer_class_tokens(tokenizer, sample, values: dict[str, list[str]]) -> list[int]:
+    """The first tokens of every answer a model that never saw the fact could give to ``sample``'s question: the fact's
+    values in the world (``values``: :func:`asru.eval.evaluate.fact_values`), an mcq's option letters, the truth's among them."""
+    candidates = [chr(ord("A") + i) for i in range(len(sample.options))] if sample.form == "mcq" else values.get(sample.fact, [])
+    first = (tokenizer(text, add_special_tokens=False)["input_ids"][:1] for text in dict.fromkeys([*candidates, sample.answer]))
+    return sorted({ids[0] for ids in first if ids})
 
 
 def below_states(output, layer: int) -> torch.Tensor:
