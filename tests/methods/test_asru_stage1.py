@@ -1,5 +1,7 @@
 """Where stage 1 takes its activation loss: masks respected, padding never counted."""
 
+import math
+
 import pytest
 import torch
 
@@ -407,50 +409,66 @@ def test_erase_floor_stops_the_erasure_item_by_item(tiny_world, family_model):
     assert after[0.05] < after[None] - 0.1, after
 
 
-def test_erase_ceiling_raises_the_answer_class_of_the_items_far_below_their_floor(tiny_world, family_model):
-    """``erase_ceiling``: an item whose mean answer NLL is more than the margin above its floor adds w x minus the log of
-    the summed first-token probability of its fact's values (as a share of the batch); within the margin nothing; trained
-    with every item pulled, that mass ends higher than the same steps without the ceiling leave it; the truth's first token
-    is in its class on every family's tokenizer; a ceiling without a floor is a config error."""
+def test_erase_answer_mass_matches_the_strangers_shares_and_holds_the_answer_class(tiny_world, family_model):
+    """``erase_answer_mass`` m: at the first answer token, w x (KL(the frozen model's shares of the fact's values about the
+    invented people || the model's, over those values) + max(0, log m - log of their summed probability)), per forget row
+    with stand-ins; the truth's first token is in its class on every family's tokenizer; at the strangers' own shares and a
+    tiny m the term is 0; trained with it, the class gains mass and the truth's share moves to the strangers'; it needs the
+    unseen floor (a config error otherwise)."""
+    import dataclasses
+
+    from asru.data.collate import LazyEncodings
     from asru.eval.evaluate import fact_values
-    from asru.methods.asru_stage1 import ASRUStage1, ErasureFloor, answer_class_tokens, first_answer_logprobs
-    from asru.methods.base import forward_nll
+    from asru.methods.asru_stage1 import ASRUStage1, answer_class_tokens, erase_floors, first_answer_logprobs, stranger_answer_shares, unseen_people
 
     reference, processor = family_model
     encoder, batch = _forget_retain_batch(tiny_world, processor)
     qa = [s for s in tiny_world.samples if s.form == "qa" and s.kind == "fact"]
-    forget = [s for s in qa if s.subject_id == qa[0].subject_id][:4]  # the batch's forget questions
-    classes = [torch.tensor(answer_class_tokens(encoder.tokenizer, s, fact_values(tiny_world))) for s in forget]
+    lazy = LazyEncodings(encoder, [s for s in qa if s.subject_id == qa[0].subject_id][:4])  # the batch's forget questions
+    batch = dataclasses.replace(batch, forget_items=list(lazy))
+    floors = erase_floors(reference, encoder, lazy, unseen_people(tiny_world))
+    targets = stranger_answer_shares(reference, encoder, lazy, floors, fact_values(tiny_world))
     labels = batch.forget["labels"]
     truth = labels[torch.arange(len(labels)), (labels != -100).float().argmax(-1)]
+    classes = [answer_class_tokens(encoder.tokenizer, s, fact_values(tiny_world)) for s in lazy.samples]
     assert all(len(c) > 1 and t in c for c, t in zip(classes, truth.tolist()))
-    with torch.no_grad():
-        nll = forward_nll(reference, batch.forget)[0]
+    assert len(targets) == 4 and all(torch.isclose(share.sum(), torch.tensor(1.0)) for _, share in targets.values())
 
-    def method(ceiling=None):
-        m = _stage1(reference, encoder, erase_weight=3.0, erase_beta=0.5, erase_ceiling=ceiling)
-        m.floors = {id(item): ErasureFloor(item, [], value - 3.0) for item, value in zip(batch.forget_items, nll.tolist())}
-        m.answer_tokens = {id(item): tokens for item, tokens in zip(batch.forget_items, classes)}
+    def method(mass=None, shares=None):
+        m = _stage1(reference, encoder, erase_weight=3.0, erase_beta=0.5, erase_answer_mass=mass)
+        m.floors, m.answer_targets = floors, shares if shares is not None else targets
         return m
 
-    def class_mass(model) -> torch.Tensor:
+    def first_token(model):
         with torch.no_grad():
             first = first_answer_logprobs(model(**{k: v for k, v in batch.forget.items() if k != "labels"}).logits, labels)
-        return torch.stack([first[row, tokens].logsumexp(0) for row, tokens in enumerate(classes)])
+        rows = [first[row, targets[id(item)][0]] for row, item in enumerate(batch.forget_items)]
+        return [r.logsumexp(0) for r in rows], [r - r.logsumexp(0) for r in rows]
 
+    masses, logshares = first_token(reference)
+    by_hand = torch.stack([
+        (target * (target.log() - own)).sum() + max(0.0, math.log(0.5) - mass.item())
+        for (_, target), own, mass in zip(targets.values(), logshares, masses)
+    ]).mean()
     with torch.no_grad():
         plain, _ = method().loss(reference, batch)
-        pulled, logs = method(ceiling=1.0).loss(reference, batch)
-        within, logs_within = method(ceiling=5.0).loss(reference, batch)
-    assert logs["erase_pulled"] == 1.0 and logs_within["erase_pulled"] == 0.0
-    torch.testing.assert_close(pulled - plain, -3.0 * class_mass(reference).mean(), rtol=1e-4, atol=1e-4)
-    torch.testing.assert_close(within, plain)
+        with_term, logs = method(0.5).loss(reference, batch)
+        own = {id(item): (targets[id(item)][0], share.exp()) for item, share in zip(batch.forget_items, logshares)}
+        at_own, _ = method(1e-6, own).loss(reference, batch)
+    torch.testing.assert_close(with_term - plain, 3.0 * by_hand, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(at_own, plain, rtol=1e-5, atol=1e-5)
+    assert "answer_share_kl" in logs and 0 < logs["answer_mass"] <= 1
 
-    after = {ceiling: class_mass(_trained(reference, method(ceiling), batch, 8)).mean().item() for ceiling in (None, 0.5)}
-    assert after[0.5] > after[None] + 0.1, after
-    for bad in ({"erase_weight": 0.0}, {"erase_floor": None}):
-        with pytest.raises(ValueError, match="erase_ceiling"):
-            ASRUStage1.Params(erase_ceiling=0.5, **bad)
+    def after(mass):
+        masses, logshares = first_token(_trained(reference, method(mass), batch, 8))
+        kl = sum((t * (t.log() - s)).sum().item() for (_, t), s in zip(targets.values(), logshares)) / 4
+        return sum(m.item() for m in masses) / 4, kl
+
+    (mass_without, kl_without), (mass_with, kl_with) = after(None), after(0.9)
+    assert mass_with > mass_without + 0.1 and kl_with < 0.75 * kl_without, (mass_without, mass_with, kl_without, kl_with)
+    for bad in ({"erase_weight": 0.0}, {"erase_floor": "reference"}):
+        with pytest.raises(ValueError, match="erase_answer_mass"):
+            ASRUStage1.Params(erase_answer_mass=0.5, **bad)
 
 
 def test_model_floor_asks_the_trained_model_about_the_other_values(tiny_world, family_model):

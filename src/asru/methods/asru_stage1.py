@@ -43,6 +43,7 @@ a hallucination either way.
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import warnings
 from dataclasses import dataclass
@@ -102,7 +103,7 @@ class ASRUStage1(Method):
     # with the general image hold (text_phase_general_image_weight 5)
     revision = 5
     # the authors: lambda 3, retain weight 1, layers[l].mlp.down_proj only, the last position, lr 1e-4 (DESIGN §7)
-    default_sources = {**dict.fromkeys(("layer", "scale", "redirect_from", "forget_names"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight", "refusal_text_weight", "activation_share", "text_phase_general_image_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain", "text_phase_retain_text_weight", "erase_ceiling"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
+    default_sources = {**dict.fromkeys(("layer", "scale", "redirect_from", "forget_names"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight", "refusal_text_weight", "activation_share", "text_phase_general_image_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain", "text_phase_retain_text_weight", "erase_answer_mass"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
 
     # ``preset: authors``: the authors' stage-1 recipe (DESIGN §7), every field not given explicitly; their
     # batch size (2) and epochs (3) are the run's own (batch_size, steps), so that presets compare at one budget
@@ -171,15 +172,15 @@ class ASRUStage1(Method):
         # each step); None: no floor, NPO pushes on (PrivLeak +0.57 at erase_weight 0.5 and 2.0, Complete,
         # validation seed 100 of the 40-person world). Chosen on that seed: benchmarks/results/asru_defaults.md
         erase_floor: Literal["reference", "model", "unseen"] | None = "unseen"
-        # the other side of the floor (nats a token above it; None: no ceiling): an item whose true answer the model finds
-        # less likely than its floor plus this margin gets the probability of *any* answer to its question raised at the
-        # answer's first token (minus the log of the summed probability of the first tokens of the fact's values in the
-        # world, an mcq's option letters; :func:`answer_class_tokens`), weighted like the erasure, as a share of the batch.
-        # The refusal alone leaves the forget answers far less likely than a never-seen person's (development seed 102:
-        # the true answer's first token at 15.0 nats against the holdout people's 8.7), itself the tell PrivLeak reads;
-        # the sum raises every value in proportion to its share, so the truth gains no rank over the others (the
-        # truth's own cross-entropy in its place relearnt it: README, ASRU "ceiling")
-        erase_ceiling: float | None = Field(None, ge=0)
+        # erasure at the answer's first token, under the refusal (None: none): for each forget item with unseen stand-ins, the
+        # truth's share among the first tokens of the fact's values in the world (an mcq's option letters;
+        # :func:`answer_class_tokens`) is matched to the share the frozen model gives it about the invented people (KL over
+        # that class, renormalised), and the class's summed probability is held at least this much (minus its log below
+        # it), weighted like the erasure. The refusal alone leaves the forget answers far less likely than a never-seen
+        # person's (development seed 102: the truth's first token at 15.0 nats against the holdout people's 8.7), itself the
+        # tell PrivLeak reads; raising the class without the match re-exposed the truth (leakage 0.60: the values' shares
+        # under the refusal were still the target's), and the truth's own cross-entropy relearnt it (README, ASRU "answer mass")
+        erase_answer_mass: float | None = Field(None, gt=0, lt=1)
         # weight of the retain answers' cross-entropy (GradDiff's retain term): the retain MSE holds layer l
         # only, so layers above it that the refusal text or the erasure train (train_layers) drift freely
         # (the forgotten person's kept facts fell to 78 % with every layer training); 0 (the authors'): none
@@ -235,9 +236,9 @@ class ASRUStage1(Method):
             return values
 
         @model_validator(mode="after")
-        def _ceiling_needs_a_floor(self):
-            if self.erase_ceiling is not None and (self.erase_weight <= 0 or self.erase_floor is None):
-                raise ValueError("erase_ceiling is a margin above the erasure's floor, and there is no floor (erase_weight 0 or erase_floor null): set both or leave erase_ceiling out")
+        def _answer_mass_needs_the_unseen_floor(self):
+            if self.erase_answer_mass is not None and (self.erase_weight <= 0 or self.erase_floor != "unseen"):
+                raise ValueError("erase_answer_mass matches the forget answers to the unseen floor's invented people, and there is none (erase_weight 0 or erase_floor not unseen): set erase_floor: unseen with erase_weight > 0, or leave erase_answer_mass out")
             return self
 
         @model_validator(mode="after")
@@ -290,14 +291,11 @@ class ASRUStage1(Method):
 
             stand_ins = unseen_people(world) if self.params.erase_floor == "unseen" else other_values(fact_values(world))
             self.floors = erase_floors(self.reference, encoder, forget, stand_ins)
-        self.answer_tokens: dict[int, torch.Tensor] = {}  # id(item) -> its answer class's first tokens (erase_ceiling)
-        if self.params.erase_ceiling is not None:
+        self.answer_targets: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # id(item) -> (class tokens, strangers' shares)
+        if self.params.erase_answer_mass is not None:
             from asru.eval.evaluate import fact_values
 
-            values = fact_values(world)
-            for index, sample in enumerate(forget.samples):
-                if id(forget[index]) in self.floors and len(tokens := answer_class_tokens(encoder.tokenizer, sample, values)) > 1:
-                    self.answer_tokens[id(forget[index])] = torch.tensor(tokens)
+            self.answer_targets = stranger_answer_shares(self.reference, encoder, forget, self.floors, fact_values(world))
         self.strangers: list[Encoded] = []  # the forget people's questions about invented people, with the refusal as the answer
         if self.params.stranger_refusal_weight > 0:
             asked = splits.get("forget", []) + splits.get("retain_same_subject", [])
@@ -369,9 +367,9 @@ class ASRUStage1(Method):
                 self.reference_logprobs[id(item)] = (item, value)
         return torch.stack([self.reference_logprobs[id(item)][1] for item in items])
 
-    def floor_values(self, model, items: list[Encoded], device) -> list[float | None]:
-        """Each of ``items``' floor (mean NLL a token; see ``erase_floor``), None for an item without one (no stand-in:
-        an mcq, a fact with no value to spare)."""
+    def above_floor(self, model, items: list[Encoded], nll: torch.Tensor) -> torch.Tensor:
+        """Which of ``items`` the erasure still pushes [B] bool: those likelier than their floor (``nll``: their mean NLL now);
+        an item without a floor (no stand-in: an mcq, a fact with no value to spare) always."""
         floors: list[float | None] = [None] * len(items)
         found = [(row, self.floors[id(item)]) for row, item in enumerate(items) if id(item) in self.floors]
         if self.params.erase_floor in ("reference", "unseen"):
@@ -381,27 +379,31 @@ class ASRUStage1(Method):
             from accelerate.utils import extract_model_from_parallel
 
             stand_ins = [encoded for _, floor in found for encoded in floor.stand_ins]
-            batch = {k: v.to(device) for k, v in self.encoder.collate(stand_ins).items()}
+            batch = {k: v.to(nll.device) for k, v in self.encoder.collate(stand_ins).items()}
             with torch.no_grad():  # the bare model: a DDP wrapper arms its gradient sync on every forward
                 values = iter(forward_nll(extract_model_from_parallel(model), batch)[0].tolist())
             for row, floor in found:
                 floors[row] = sum(next(values) for _ in floor.stand_ins) / len(floor.stand_ins)
-        return floors
-
-    def above_floor(self, model, items: list[Encoded], nll: torch.Tensor, floors: list[float | None] | None = None) -> torch.Tensor:
-        """Which of ``items`` the erasure still pushes [B] bool: those likelier than their floor (``nll``: their mean NLL now;
-        ``floors``: :meth:`floor_values`, computed here if not given); an item without a floor always."""
-        floors = self.floor_values(model, items, nll.device) if floors is None else floors
         return torch.tensor([floor is None or value < floor for floor, value in zip(floors, nll.tolist())], device=nll.device)
 
-    def below_ceiling(self, items: list[Encoded], floors: list[float | None], nll: torch.Tensor) -> torch.Tensor:
-        """Which items ``erase_ceiling`` pulls back up [B] bool: those with a floor, an answer class and a mean NLL more than
-        the margin above the floor."""
-        margin = self.params.erase_ceiling
-        return torch.tensor(
-            [id(item) in self.answer_tokens and floor is not None and value > floor + margin for item, floor, value in zip(items, floors, nll.tolist())],
-            device=nll.device,
-        )
+    def answer_mass_loss(self, logits: torch.Tensor, batch: UnlearnBatch) -> tuple[torch.Tensor, dict]:
+        """``erase_answer_mass``'s term over the forget rows with a target, as a share of the batch: at the first answer token,
+        KL(strangers' shares || the model's, over the answer class) + max(0, log m - log of the class's probability)."""
+        rows = [row for row, item in enumerate(batch.forget_items) if id(item) in self.answer_targets]
+        if not rows:
+            return torch.zeros((), device=logits.device), {}
+        first = first_answer_logprobs(logits, batch.forget["labels"])
+        shares, masses = [], []
+        for row in rows:
+            tokens, target = (t.to(logits.device) for t in self.answer_targets[id(batch.forget_items[row])])
+            class_logprobs = first[row, tokens]
+            mass = class_logprobs.logsumexp(0)
+            shares.append(F.kl_div(class_logprobs - mass, target, reduction="sum"))
+            masses.append(mass)
+        kl, mass = torch.stack(shares), torch.stack(masses)
+        below = F.relu(math.log(self.params.erase_answer_mass) - mass)
+        share = len(rows) / len(batch.forget_items)
+        return (kl + below).mean() * share, {"answer_share_kl": kl.mean().item(), "answer_mass": mass.exp().mean().item()}
 
     def trainable(self, name: str) -> bool:
         layers = self.params.train_layers
@@ -478,8 +480,7 @@ class ASRUStage1(Method):
         if erasing:
             logprobs = sequence_logprob(forget_output.logits, batch.forget["labels"])
             mean_nll = -logprobs.detach() / answer_lengths(batch.forget["labels"]).clamp(min=1)  # answer_nll, without a second log-softmax
-            floors = self.floor_values(model, batch.forget_items, device)
-            active = self.above_floor(model, batch.forget_items, mean_nll, floors)
+            active = self.above_floor(model, batch.forget_items, mean_nll)
             erase_loss = torch.zeros((), device=device)
             if active.any():  # NPO over the items still above their floor, as a share of the batch
                 reference = self.frozen_logprobs(batch.forget_items, batch.forget)
@@ -487,16 +488,10 @@ class ASRUStage1(Method):
             logs["erase_active"] = active.float().mean().item()
             loss = loss + p.erase_weight * erase_loss
             logs["erase_npo"] = erase_loss.item()
-            if p.erase_ceiling is not None:  # the items far below their floor: their answer's cross-entropy, as a share of the batch
-                pulled = self.below_ceiling(batch.forget_items, floors, mean_nll)
-                ceiling_loss = torch.zeros((), device=device)
-                if pulled.any():
-                    first = first_answer_logprobs(forget_output.logits, batch.forget["labels"])
-                    rows = pulled.nonzero().flatten().tolist()
-                    mass = torch.stack([first[row, self.answer_tokens[id(batch.forget_items[row])].to(device)].logsumexp(0) for row in rows])
-                    ceiling_loss = -mass.mean() * pulled.float().mean()
-                loss = loss + p.erase_weight * ceiling_loss
-                logs.update(erase_pulled=pulled.float().mean().item(), erase_ceiling_nll=ceiling_loss.item())
+            if p.erase_answer_mass is not None:
+                answer_loss, answer_logs = self.answer_mass_loss(forget_output.logits, batch)
+                loss = loss + p.erase_weight * answer_loss
+                logs.update(answer_logs)
         if p.stranger_refusal_weight > 0 and self.strangers:
             drawn = self.stranger_draws.sample(self.strangers, min(len(batch.forget_items), len(self.strangers)))
             inputs = {k: v.to(device) for k, v in self.encoder.collate(drawn).items()}
@@ -515,6 +510,27 @@ def first_answer_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> torch.T
     answer = labels[:, 1:] != IGNORE_INDEX  # position t predicts token t + 1
     position = torch.where(answer.any(-1), answer.float().argmax(-1), torch.full_like(answer[:, 0], answer.shape[1] - 1, dtype=torch.long))
     return logits[torch.arange(len(logits), device=logits.device), position].float().log_softmax(-1)
+
+
+def stranger_answer_shares(reference, encoder, forget, floors: dict[int, ErasureFloor], values: dict[str, list[str]], batch_size: int = 32) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """Per forget item with unseen stand-ins (``floors``, ``erase_floor: unseen``) and an answer class of two tokens or more:
+    (its class tokens [K], the frozen model's shares of them at the first answer token about its invented people, renormalised
+    over the class and averaged over the stand-ins [K]). Keyed like ``frozen``."""
+    jobs = []  # (item key, class tokens, stand-in)
+    for index, sample in enumerate(forget.samples):
+        floor = floors.get(id(forget[index]))
+        if floor is not None and len(tokens := answer_class_tokens(encoder.tokenizer, sample, values)) > 1:
+            jobs += [(id(forget[index]), torch.tensor(tokens), stand_in) for stand_in in floor.stand_ins]
+    device = next(reference.parameters()).device
+    found: dict[int, tuple[torch.Tensor, list[torch.Tensor]]] = {}
+    with torch.no_grad():
+        for start in range(0, len(jobs), batch_size):
+            chunk = jobs[start : start + batch_size]
+            batch = {k: v.to(device) for k, v in encoder.collate([stand_in for _, _, stand_in in chunk]).items()}
+            first = first_answer_logprobs(reference(**{k: v for k, v in batch.items() if k != "labels"}).logits, batch["labels"]).cpu()
+            for row, (key, tokens, _) in enumerate(chunk):
+                found.setdefault(key, (tokens, []))[1].append(first[row, tokens].softmax(0))
+    return {key: (tokens, torch.stack(shares).mean(0)) for key, (tokens, shares) in found.items()}
 
 
 def answer_class_tokens(tokenizer, sample, values: dict[str, list[str]]) -> list[int]:
