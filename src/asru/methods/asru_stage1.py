@@ -172,14 +172,16 @@ class ASRUStage1(Method):
         # each step); None: no floor, NPO pushes on (PrivLeak +0.57 at erase_weight 0.5 and 2.0, Complete,
         # validation seed 100 of the 40-person world). Chosen on that seed: benchmarks/results/asru_defaults.md
         erase_floor: Literal["reference", "model", "unseen"] | None = "unseen"
-        # erasure at the answer's first token, under the refusal (None: none): for each forget item with unseen stand-ins, the
-        # truth's share among the first tokens of the fact's values in the world (an mcq's option letters;
-        # :func:`answer_class_tokens`) is matched to the share the frozen model gives it about the invented people (KL over
-        # that class, renormalised), and the class's summed probability is held at least this much (minus its log below
-        # it), weighted like the erasure. The refusal alone leaves the forget answers far less likely than a never-seen
-        # person's (development seed 102: the truth's first token at 15.0 nats against the holdout people's 8.7), itself the
-        # tell PrivLeak reads; raising the class without the match re-exposed the truth (leakage 0.60: the values' shares
-        # under the refusal were still the target's), and the truth's own cross-entropy relearnt it (README, ASRU "answer mass")
+        # erasure at the answer's first token, under the refusal (None: none): for each forget item, the shares of the first
+        # tokens of the fact's values in the world (an mcq's option letters; :func:`answer_class_tokens`) are matched to the
+        # frozen model's on the same question about ANSWER_SHARE_PEOPLE other people it keeps, with other answers (KL over
+        # that class, renormalised: a model that never saw the person is confidently wrong about them, as the oracle and the
+        # target are about the holdout people), and the class's summed probability is held at least this much (minus its
+        # log below it), weighted like the erasure. The refusal alone leaves the forget answers far less likely than a
+        # never-seen person's (development seed 102: the truth's first token at 15.0 nats against the holdout people's 8.7),
+        # itself the tell PrivLeak reads; raising the class alone re-exposed the truth (leakage 0.60: under the refusal the
+        # values' shares were still the target's), the truth's own cross-entropy relearnt it, and the invented people's shares
+        # (nearly flat) overshot (4.2 nats) (README, ASRU "answer shares")
         erase_answer_mass: float | None = Field(None, gt=0, lt=1)
         # weight of the retain answers' cross-entropy (GradDiff's retain term): the retain MSE holds layer l
         # only, so layers above it that the refusal text or the erasure train (train_layers) drift freely
@@ -236,9 +238,9 @@ class ASRUStage1(Method):
             return values
 
         @model_validator(mode="after")
-        def _answer_mass_needs_the_unseen_floor(self):
-            if self.erase_answer_mass is not None and (self.erase_weight <= 0 or self.erase_floor != "unseen"):
-                raise ValueError("erase_answer_mass matches the forget answers to the unseen floor's invented people, and there is none (erase_weight 0 or erase_floor not unseen): set erase_floor: unseen with erase_weight > 0, or leave erase_answer_mass out")
+        def _answer_mass_needs_the_erasure(self):
+            if self.erase_answer_mass is not None and self.erase_weight <= 0:
+                raise ValueError("erase_answer_mass is weighted by erase_weight, and erase_weight is 0: set erase_weight above 0 or leave erase_answer_mass out")
             return self
 
         @model_validator(mode="after")
@@ -291,11 +293,9 @@ class ASRUStage1(Method):
 
             stand_ins = unseen_people(world) if self.params.erase_floor == "unseen" else other_values(fact_values(world))
             self.floors = erase_floors(self.reference, encoder, forget, stand_ins)
-        self.answer_targets: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # id(item) -> (class tokens, strangers' shares)
+        self.answer_targets: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # id(item) -> (class tokens, other people's shares)
         if self.params.erase_answer_mass is not None:
-            from asru.eval.evaluate import fact_values
-
-            self.answer_targets = stranger_answer_shares(self.reference, encoder, forget, self.floors, fact_values(world))
+            self.answer_targets = other_people_answer_shares(self.reference, encoder, forget, world, splits)
         self.strangers: list[Encoded] = []  # the forget people's questions about invented people, with the refusal as the answer
         if self.params.stranger_refusal_weight > 0:
             asked = splits.get("forget", []) + splits.get("retain_same_subject", [])
@@ -512,21 +512,34 @@ def first_answer_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> torch.T
     return logits[torch.arange(len(logits), device=logits.device), position].float().log_softmax(-1)
 
 
-def stranger_answer_shares(reference, encoder, forget, floors: dict[int, ErasureFloor], values: dict[str, list[str]], batch_size: int = 32) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
-    """Per forget item with unseen stand-ins (``floors``, ``erase_floor: unseen``) and an answer class of two tokens or more:
-    (its class tokens [K], the frozen model's shares of them at the first answer token about its invented people, renormalised
-    over the class and averaged over the stand-ins [K]). Keyed like ``frozen``."""
-    jobs = []  # (item key, class tokens, stand-in)
+ANSWER_SHARE_PEOPLE = 3  # kept people whose answer shares ``erase_answer_mass`` matches each forget item to
+
+
+def other_people_answer_shares(reference, encoder, forget, world, splits, batch_size: int = 32) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """Per forget item (``forget``: LazyEncodings) with an answer class of two tokens or more and other people to ask: (its
+    class tokens [K], the frozen model's shares of them at the first answer token on the same fact and form asked about
+    ANSWER_SHARE_PEOPLE people of ``splits["retain_other"]`` whose answer differs (text questions, drawn per item),
+    renormalised over the class and averaged [K]). Keyed like ``frozen``."""
+    from asru.eval.evaluate import fact_values
+
+    values = fact_values(world)
+    kept = {s.subject_id for s in splits.get("retain_other", [])}
+    asked: dict[tuple, list] = {}  # (fact, form) -> the kept people's text questions of it
+    for sample in world.samples:
+        if sample.subject_id in kept and sample.modality == "text":
+            asked.setdefault((sample.fact, sample.form), []).append(sample)
+    jobs = []  # (item key, class tokens, another person's question)
     for index, sample in enumerate(forget.samples):
-        floor = floors.get(id(forget[index]))
-        if floor is not None and len(tokens := answer_class_tokens(encoder.tokenizer, sample, values)) > 1:
-            jobs += [(id(forget[index]), torch.tensor(tokens), stand_in) for stand_in in floor.stand_ins]
+        others = [o for o in asked.get((sample.fact, sample.form), []) if o.answer != sample.answer]
+        if others and len(tokens := answer_class_tokens(encoder.tokenizer, sample, values)) > 1:
+            drawn = random.Random(f"answer-shares:{sample.id}").sample(others, min(ANSWER_SHARE_PEOPLE, len(others)))
+            jobs += [(id(forget[index]), torch.tensor(tokens), encoder.encode_sample(other)) for other in drawn]
     device = next(reference.parameters()).device
     found: dict[int, tuple[torch.Tensor, list[torch.Tensor]]] = {}
     with torch.no_grad():
         for start in range(0, len(jobs), batch_size):
             chunk = jobs[start : start + batch_size]
-            batch = {k: v.to(device) for k, v in encoder.collate([stand_in for _, _, stand_in in chunk]).items()}
+            batch = {k: v.to(device) for k, v in encoder.collate([other for _, _, other in chunk]).items()}
             first = first_answer_logprobs(reference(**{k: v for k, v in batch.items() if k != "labels"}).logits, batch["labels"]).cpu()
             for row, (key, tokens, _) in enumerate(chunk):
                 found.setdefault(key, (tokens, []))[1].append(first[row, tokens].softmax(0))
