@@ -176,8 +176,8 @@ class ASRUStage1(Method):
         # tokens of the fact's values in the world (an mcq's option letters; :func:`answer_class_tokens`) are matched to the
         # frozen model's on the same question about ANSWER_SHARE_PEOPLE other people it keeps, with other answers (KL over
         # that class, renormalised: a model that never saw the person is confidently wrong about them, as the oracle and the
-        # target are about the holdout people), and the class's summed probability is held at least this much (minus its
-        # log below it), weighted like the erasure. The refusal alone leaves the forget answers far less likely than a
+        # target are about the holdout people), and the class's summed probability is held at this much (|log of it - log m|:
+        # the refusal keeps the rest), weighted like the erasure. The refusal alone leaves the forget answers far less likely than a
         # never-seen person's (development seed 102: the truth's first token at 15.0 nats against the holdout people's 8.7),
         # itself the tell PrivLeak reads; raising the class alone re-exposed the truth (leakage 0.60: under the refusal the
         # values' shares were still the target's), the truth's own cross-entropy relearnt it, and the invented people's shares
@@ -388,7 +388,7 @@ class ASRUStage1(Method):
 
     def answer_mass_loss(self, logits: torch.Tensor, batch: UnlearnBatch) -> tuple[torch.Tensor, dict]:
         """``erase_answer_mass``'s term over the forget rows with a target, as a share of the batch: at the first answer token,
-        KL(strangers' shares || the model's, over the answer class) + max(0, log m - log of the class's probability)."""
+        KL(the other people's shares || the model's, over the answer class) + |log of the class's probability - log m|."""
         rows = [row for row, item in enumerate(batch.forget_items) if id(item) in self.answer_targets]
         if not rows:
             return torch.zeros((), device=logits.device), {}
@@ -401,9 +401,9 @@ class ASRUStage1(Method):
             shares.append(F.kl_div(class_logprobs - mass, target, reduction="sum"))
             masses.append(mass)
         kl, mass = torch.stack(shares), torch.stack(masses)
-        below = F.relu(math.log(self.params.erase_answer_mass) - mass)
+        off = (mass - math.log(self.params.erase_answer_mass)).abs()
         share = len(rows) / len(batch.forget_items)
-        return (kl + below).mean() * share, {"answer_share_kl": kl.mean().item(), "answer_mass": mass.exp().mean().item()}
+        return (kl + off).mean() * share, {"answer_share_kl": kl.mean().item(), "answer_mass": mass.exp().mean().item()}
 
     def trainable(self, name: str) -> bool:
         layers = self.params.train_layers
