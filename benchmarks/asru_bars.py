@@ -52,7 +52,7 @@ METHODS_FILE = Path(__file__).parent.parent / "configs" / "bench" / "asru.yaml"
 SETTINGS = ("complete", "selective", "personalized")
 ABLATIONS = (
     "asru_no_erase", "asru_no_strangers", "asru_value_floor", "asru_no_floor", "asru_qa_only", "asru_no_refusal_text", "asru_no_retain_text", "asru_layers_to_l", "asru_anchor", "asru_templates",
-    "asru_before_2026_12_04", "asru_scale1.5", "asru_no_boundary", "asru_no_photos", "asru_variants", "asru_authors",
+    "asru_before_2026_12_04", "asru_scale1.5", "asru_no_boundary", "asru_no_photos", "asru_no_text_last", "asru_variants", "asru_authors",
 )
 PROMPT_ATTACKS = ("paraphrase", "jailbreak", "role_play", "multi_turn", "random_prefix", "one_word", "cross_image", "cross_modal", "prefill")
 
