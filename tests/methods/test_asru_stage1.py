@@ -434,6 +434,10 @@ def test_erase_answer_mass_matches_other_peoples_shares_and_holds_the_answer_cla
     assert all(len(c) > 1 and t in c for c, t in zip(classes, truth.tolist()))
     assert len(targets) == 4 and all(torch.isclose(share.sum(), torch.tensor(1.0)) for _, share in targets.values())
     assert other_people_answer_shares(reference, encoder, lazy, tiny_world, {"retain_other": []}) == {}  # nobody kept to ask
+    copies = LazyEncodings(encoder, [*lazy.samples, lazy.samples[0]])  # a question twice (as its photo copies are): one target
+    twice = other_people_answer_shares(reference, encoder, copies, tiny_world, splits)
+    torch.testing.assert_close(twice[id(copies[4])][1], twice[id(copies[0])][1])
+    torch.testing.assert_close(twice[id(copies[0])][1], targets[id(lazy[0])][1])
     assert ANSWER_SHARE_PEOPLE >= 1
 
     def method(mass=None, shares=None, weight=3.0):

@@ -55,6 +55,7 @@ from pydantic import Field, model_validator
 
 from asru.config import StrictConfig, merge
 from asru.data.collate import IGNORE_INDEX, Encoded
+from asru.data.schema import Sample
 from asru.errors import ConfigError
 from asru.methods.base import Method, UnlearnBatch, forward_nll, register
 from asru.methods.losses import answer_lengths, answer_nll, npo, sequence_logprob
@@ -528,22 +529,26 @@ def other_people_answer_shares(reference, encoder, forget, world, splits, batch_
     for sample in world.samples:
         if sample.subject_id in kept and sample.modality == "text":
             asked.setdefault((sample.fact, sample.form), []).append(sample)
-    jobs = []  # (item key, class tokens, another person's question)
+    wanted: dict[int, tuple[torch.Tensor, list[tuple]]] = {}  # item key -> (class tokens, its (other person's id, tokens) pairs)
+    distinct: dict[tuple, Sample] = {}  # each (question, class) scored once: an item's photo copies share theirs
     for index, sample in enumerate(forget.samples):
         others = [o for o in asked.get((sample.fact, sample.form), []) if o.answer != sample.answer]
         if others and len(tokens := answer_class_tokens(encoder.tokenizer, sample, values)) > 1:
             drawn = random.Random(f"answer-shares:{sample.id}").sample(others, min(ANSWER_SHARE_PEOPLE, len(others)))
-            jobs += [(id(forget[index]), torch.tensor(tokens), encoder.encode_sample(other)) for other in drawn]
+            pairs = [(other.id, tuple(tokens)) for other in drawn]
+            distinct.update(zip(pairs, drawn))
+            wanted[id(forget[index])] = (torch.tensor(tokens), pairs)
     device = next(reference.parameters()).device
-    found: dict[int, tuple[torch.Tensor, list[torch.Tensor]]] = {}
+    shares: dict[tuple, torch.Tensor] = {}
+    jobs = list(distinct)
     with torch.no_grad():
         for start in range(0, len(jobs), batch_size):
             chunk = jobs[start : start + batch_size]
-            batch = {k: v.to(device) for k, v in encoder.collate([other for _, _, other in chunk]).items()}
+            batch = {k: v.to(device) for k, v in encoder.collate([encoder.encode_sample(distinct[pair]) for pair in chunk]).items()}
             first = first_answer_logprobs(reference(**{k: v for k, v in batch.items() if k != "labels"}).logits, batch["labels"]).cpu()
-            for row, (key, tokens, _) in enumerate(chunk):
-                found.setdefault(key, (tokens, []))[1].append(first[row, tokens].softmax(0))
-    return {key: (tokens, torch.stack(shares).mean(0)) for key, (tokens, shares) in found.items()}
+            for row, pair in enumerate(chunk):
+                shares[pair] = first[row, list(pair[1])].softmax(0)
+    return {key: (tokens, torch.stack([shares[pair] for pair in pairs]).mean(0)) for key, (tokens, pairs) in wanted.items()}
 
 
 def answer_class_tokens(tokenizer, sample, values: dict[str, list[str]]) -> list[int]:
