@@ -432,12 +432,13 @@ def test_erase_answer_mass_matches_other_peoples_shares_and_holds_the_answer_cla
     truth = labels[torch.arange(len(labels)), (labels != -100).float().argmax(-1)]
     classes = [answer_class_tokens(encoder.tokenizer, s, fact_values(tiny_world)) for s in lazy.samples]
     assert all(len(c) > 1 and t in c for c, t in zip(classes, truth.tolist()))
-    assert len(targets) == 4 and all(torch.isclose(share.sum(), torch.tensor(1.0)) for _, share in targets.values())
+    assert len(targets) == 4 and all(torch.isclose(share.sum(), torch.tensor(1.0)) for _, _, share in targets.values())
+    assert all(targets[id(item)][0] is item for item in lazy)  # the item is kept with its target, as in ``frozen``
     assert other_people_answer_shares(reference, encoder, lazy, tiny_world, {"retain_other": []}) == {}  # nobody kept to ask
     copies = LazyEncodings(encoder, [*lazy.samples, lazy.samples[0]])  # a question twice (as its photo copies are): one target
     twice = other_people_answer_shares(reference, encoder, copies, tiny_world, splits)
-    torch.testing.assert_close(twice[id(copies[4])][1], twice[id(copies[0])][1])
-    torch.testing.assert_close(twice[id(copies[0])][1], targets[id(lazy[0])][1])
+    torch.testing.assert_close(twice[id(copies[4])][2], twice[id(copies[0])][2])
+    torch.testing.assert_close(twice[id(copies[0])][2], targets[id(lazy[0])][2])
     assert ANSWER_SHARE_PEOPLE >= 1
 
     def method(mass=None, shares=None, weight=3.0):
@@ -448,32 +449,32 @@ def test_erase_answer_mass_matches_other_peoples_shares_and_holds_the_answer_cla
     def first_token(model):
         with torch.no_grad():
             first = first_answer_logprobs(model(**{k: v for k, v in batch.forget.items() if k != "labels"}).logits, labels)
-        rows = [first[row, targets[id(item)][0]] for row, item in enumerate(batch.forget_items)]
+        rows = [first[row, targets[id(item)][1]] for row, item in enumerate(batch.forget_items)]
         return [r.logsumexp(0) for r in rows], [r - r.logsumexp(0) for r in rows]
 
     masses, logshares = first_token(reference)
     by_hand = torch.stack([
         (target * (target.log() - own)).sum() + abs(math.log(0.5) - mass.item())
-        for (_, target), own, mass in zip(targets.values(), logshares, masses)
+        for (_, _, target), own, mass in zip(targets.values(), logshares, masses)
     ]).mean()
     with torch.no_grad():
         plain, _ = method().loss(reference, batch)
         with_term, logs = method(0.5).loss(reference, batch)
-        own = {id(item): (targets[id(item)][0], share.exp()) for item, share in zip(batch.forget_items, logshares)}
+        own = {id(item): (item, targets[id(item)][1], share.exp()) for item, share in zip(batch.forget_items, logshares)}
         at_own, _ = method(0.5, own).loss(reference, batch)
     torch.testing.assert_close(with_term - plain, 3.0 * by_hand, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(at_own - plain, 3.0 * torch.stack([(math.log(0.5) - m).abs() for m in masses]).mean(), rtol=1e-4, atol=1e-4)
     assert "answer_share_kl" in logs and 0 < logs["answer_mass"] <= 1
 
     peaked = {}  # a target far from the model's own shares: 0.9 on one value
-    for key, (tokens, share) in targets.items():
+    for key, (item, tokens, share) in targets.items():
         target = torch.full_like(share, 0.1 / (len(share) - 1))
         target[-1] = 0.9
-        peaked[key] = (tokens, target)
+        peaked[key] = (item, tokens, target)
 
     def after(mass, shares):
         masses, logshares = first_token(_trained(reference, method(mass, shares, weight=30.0), batch, 8))  # the term above the redirection
-        kl = sum((t * (t.log() - s)).sum().item() for (_, t), s in zip(peaked.values(), logshares)) / 4
+        kl = sum((t * (t.log() - s)).sum().item() for (_, _, t), s in zip(peaked.values(), logshares)) / 4
         return sum(m.item() for m in masses) / 4, kl
 
     (mass_up, kl_own), (_, kl_matched), (mass_down, _) = after(0.9, own), after(0.9, peaked), after(1e-5, own)

@@ -294,7 +294,7 @@ class ASRUStage1(Method):
 
             stand_ins = unseen_people(world) if self.params.erase_floor == "unseen" else other_values(fact_values(world))
             self.floors = erase_floors(self.reference, encoder, forget, stand_ins)
-        self.answer_targets: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # id(item) -> (class tokens, other people's shares)
+        self.answer_targets: dict[int, tuple[Encoded, torch.Tensor, torch.Tensor]] = {}  # id(item) -> (item, class tokens, other people's shares)
         if self.params.erase_answer_mass is not None:
             self.answer_targets = other_people_answer_shares(self.reference, encoder, forget, world, splits)
         self.strangers: list[Encoded] = []  # the forget people's questions about invented people, with the refusal as the answer
@@ -396,7 +396,8 @@ class ASRUStage1(Method):
         first = first_answer_logprobs(logits, batch.forget["labels"])
         shares, masses = [], []
         for row in rows:
-            tokens, target = (t.to(logits.device) for t in self.answer_targets[id(batch.forget_items[row])])
+            _, tokens, target = self.answer_targets[id(batch.forget_items[row])]
+            tokens, target = tokens.to(logits.device), target.to(logits.device)
             class_logprobs = first[row, tokens]
             mass = class_logprobs.logsumexp(0)
             shares.append(F.kl_div(class_logprobs - mass, target, reduction="sum"))
@@ -516,9 +517,9 @@ def first_answer_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> torch.T
 ANSWER_SHARE_PEOPLE = 3  # kept people whose answer shares ``erase_answer_mass`` matches each forget item to
 
 
-def other_people_answer_shares(reference, encoder, forget, world, splits, batch_size: int = 32) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
-    """Per forget item (``forget``: LazyEncodings) with an answer class of two tokens or more and other people to ask: (its
-    class tokens [K], the frozen model's shares of them at the first answer token on the same fact and form asked about
+def other_people_answer_shares(reference, encoder, forget, world, splits, batch_size: int = 32) -> dict[int, tuple[Encoded, torch.Tensor, torch.Tensor]]:
+    """Per forget item (``forget``: LazyEncodings) with an answer class of two tokens or more and other people to ask: (the
+    item, kept so that its id stays its own as in ``frozen``; its class tokens [K]; the frozen model's shares of them at the first answer token on the same fact and form asked about
     ANSWER_SHARE_PEOPLE people of ``splits["retain_other"]`` whose answer differs (text questions, drawn per item),
     renormalised over the class and averaged [K]). Keyed like ``frozen``."""
     from asru.eval.evaluate import fact_values
@@ -529,7 +530,7 @@ def other_people_answer_shares(reference, encoder, forget, world, splits, batch_
     for sample in world.samples:
         if sample.subject_id in kept and sample.modality == "text":
             asked.setdefault((sample.fact, sample.form), []).append(sample)
-    wanted: dict[int, tuple[torch.Tensor, list[tuple]]] = {}  # item key -> (class tokens, its (other person's id, tokens) pairs)
+    wanted: dict[int, tuple[Encoded, torch.Tensor, list[tuple]]] = {}  # item key -> (item, class tokens, its (other person's id, tokens) pairs)
     distinct: dict[tuple, Sample] = {}  # each (question, class) scored once: an item's photo copies share theirs
     for index, sample in enumerate(forget.samples):
         others = [o for o in asked.get((sample.fact, sample.form), []) if o.answer != sample.answer]
@@ -537,7 +538,7 @@ def other_people_answer_shares(reference, encoder, forget, world, splits, batch_
             drawn = random.Random(f"answer-shares:{sample.id}").sample(others, min(ANSWER_SHARE_PEOPLE, len(others)))
             pairs = [(other.id, tuple(tokens)) for other in drawn]
             distinct.update(zip(pairs, drawn))
-            wanted[id(forget[index])] = (torch.tensor(tokens), pairs)
+            wanted[id(forget[index])] = (forget[index], torch.tensor(tokens), pairs)
     device = next(reference.parameters()).device
     shares: dict[tuple, torch.Tensor] = {}
     jobs = list(distinct)
@@ -545,10 +546,10 @@ def other_people_answer_shares(reference, encoder, forget, world, splits, batch_
         for start in range(0, len(jobs), batch_size):
             chunk = jobs[start : start + batch_size]
             batch = {k: v.to(device) for k, v in encoder.collate([encoder.encode_sample(distinct[pair]) for pair in chunk]).items()}
-            first = first_answer_logprobs(reference(**{k: v for k, v in batch.items() if k != "labels"}).logits, batch["labels"]).cpu()
+            first = first_answer_logprobs(forward_nll(reference, batch)[1].logits, batch["labels"]).cpu()
             for row, pair in enumerate(chunk):
                 shares[pair] = first[row, list(pair[1])].softmax(0)
-    return {key: (tokens, torch.stack([shares[pair] for pair in pairs]).mean(0)) for key, (tokens, pairs) in wanted.items()}
+    return {key: (item, tokens, torch.stack([shares[pair] for pair in pairs]).mean(0)) for key, (item, tokens, pairs) in wanted.items()}
 
 
 def answer_class_tokens(tokenizer, sample, values: dict[str, list[str]]) -> list[int]:

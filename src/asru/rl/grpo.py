@@ -28,9 +28,9 @@ from pydantic import Field
 
 from asru.config import StrictConfig
 from asru.data.collate import SEQUENCE_KEYS, Encoded, Encoder
-from asru.models.layers import placeholder_token_ids
 from asru.data.schema import Sample
 from asru.eval.metrics import is_refusal
+from asru.models.layers import placeholder_token_ids
 from asru.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint, stop_on_signals
 from asru.train.distributed import check_divisible, make_accelerator, mean_over_processes, shard
 from asru.train.tracking import ReportTo, log_row, tracker_options, tracking
