@@ -419,7 +419,7 @@ def test_erase_answer_mass_matches_other_peoples_shares_and_holds_the_answer_cla
 
     from asru.data.collate import LazyEncodings
     from asru.eval.evaluate import fact_values
-    from asru.methods.asru_stage1 import ANSWER_SHARE_PEOPLE, ASRUStage1, answer_class_tokens, first_answer_logprobs, other_people_answer_shares
+    from asru.methods.asru_stage1 import ASRUStage1, answer_class_tokens, first_answer_logprobs, other_people_answer_shares
 
     reference, processor = family_model
     encoder, batch = _forget_retain_batch(tiny_world, processor)
@@ -439,7 +439,16 @@ def test_erase_answer_mass_matches_other_peoples_shares_and_holds_the_answer_cla
     twice = other_people_answer_shares(reference, encoder, copies, tiny_world, splits)
     torch.testing.assert_close(twice[id(copies[4])][2], twice[id(copies[0])][2])
     torch.testing.assert_close(twice[id(copies[0])][2], targets[id(lazy[0])][2])
-    assert ANSWER_SHARE_PEOPLE >= 1
+    # answer_share_people 1: each target is the frozen model's shares on one drawn kept person's question (by hand)
+    one = other_people_answer_shares(reference, encoder, lazy, tiny_world, splits, people=1)
+    sample, (_, tokens, share) = lazy.samples[0], one[id(lazy[0])]
+    asked = [o for o in splits["retain_other"] if o.modality == "text" and (o.fact, o.form) == (sample.fact, sample.form) and o.answer != sample.answer]
+    drawn = __import__("random").Random(f"answer-shares:{sample.id}").sample(asked, 1)[0]
+    inputs = encoder.collate([encoder.encode_sample(drawn)])
+    with torch.no_grad():
+        first = first_answer_logprobs(reference(**{k: v for k, v in inputs.items() if k != "labels"}).logits, inputs["labels"])[0]
+    torch.testing.assert_close(share, first[tokens].softmax(0), rtol=1e-4, atol=1e-5)
+    assert any(not torch.allclose(one[key][2], targets[key][2]) for key in targets)  # three people's mean is another target
 
     def method(mass=None, shares=None, weight=3.0):
         m = _stage1(reference, encoder, erase_weight=weight, erase_beta=0.5, erase_answer_mass=mass)
@@ -588,6 +597,40 @@ def test_stranger_refusal_weight_adds_the_strangers_refusal_cross_entropy_and_tr
     assert logged == pytest.approx(nll.item(), rel=1e-4) and extra_passes == 1
     after = {weight: _nll_after_training(reference, method(weight), batch, encoder.collate(strangers)) for weight in (0.0, 2.0)}
     assert after[2.0] < after[0.0] - 0.1, after
+
+
+def test_general_answer_weight_adds_the_general_rows_cross_entropy_and_training_with_it_lowers_it(tiny_world, family_model):
+    """``general_answer_weight`` adds w x the mean NLL of GENERAL_ANSWER_ROWS general retain rows drawn each step (0: the
+    loss as before), a few steps with it make their answers likelier than without, and a setting without general retain
+    rows is a config error naming the option."""
+    import random
+
+    from asru.errors import ConfigError
+    from asru.methods.asru_stage1 import GENERAL_ANSWER_ROWS
+    from asru.methods.base import forward_nll
+    from asru.pipeline import setting_splits
+
+    reference, processor = family_model
+    encoder, batch = _forget_retain_batch(tiny_world, processor)
+    _, splits = setting_splits(tiny_world, "complete", 0.2, 0, None)
+    general = _stage1(reference, encoder, general_answer_weight=1.0).general_retain_rows(encoder, splits)[:GENERAL_ANSWER_ROWS]
+    assert len(general) == GENERAL_ANSWER_ROWS  # every one drawn each step: the term is their mean NLL
+
+    def method(weight):
+        m = _stage1(reference, encoder, general_answer_weight=weight, refusal_text_weight=0.0)  # the term alone
+        m.general_rows, m.general_draws = general, random.Random(0)
+        return m
+
+    added, logged, extra_passes = _term_added(reference, batch, method, 2.0, "general_nll")
+    with torch.no_grad():
+        nll = forward_nll(reference, encoder.collate(general))[0].mean()
+    torch.testing.assert_close(added, 2.0 * nll, atol=1e-4, rtol=1e-4)
+    assert logged == pytest.approx(nll.item(), rel=1e-4) and extra_passes == 1
+    after = {weight: _nll_after_training(reference, method(weight), batch, encoder.collate(general)) for weight in (0.0, 2.0)}
+    assert after[2.0] < after[0.0] - 0.1, after
+    assert _stage1(reference, encoder).general_retain_rows(encoder, splits) == []  # off: none encoded
+    with pytest.raises(ConfigError, match="general_answer_weight"):
+        _stage1(reference, encoder, general_answer_weight=1.0).general_retain_rows(encoder, {"retain_general": []})
 
 
 def test_forget_names_unlearnt_redraws_only_the_rows_no_other_text_uses(tiny_world, family_model):
