@@ -573,11 +573,24 @@ def test_stranger_refusals_ask_the_forget_peoples_text_questions_about_invented_
             assert any(refusal == phrasing.format(who=name) for phrasing in FACT_REFUSALS[sample.fact])
 
 
+def _check_drawn_rows_term(reference, batch, encoder, method, rows, log_key: str) -> None:
+    """A term over rows drawn each step (all of ``rows``: as many as a step draws): ``method(2.0)`` adds exactly 2 x their
+    mean NLL in one more pass, logs that NLL, and a few steps at 2 leave their answers likelier than at 0."""
+    from asru.methods.base import forward_nll
+
+    added, logged, extra_passes = _term_added(reference, batch, method, 2.0, log_key)
+    with torch.no_grad():
+        nll = forward_nll(reference, encoder.collate(rows))[0].mean()
+    torch.testing.assert_close(added, 2.0 * nll, atol=1e-4, rtol=1e-4)
+    assert logged == pytest.approx(nll.item(), rel=1e-4) and extra_passes == 1
+    after = {weight: _nll_after_training(reference, method(weight), batch, encoder.collate(rows)) for weight in (0.0, 2.0)}
+    assert after[2.0] < after[0.0] - 0.1, after
+
+
 def test_stranger_refusal_weight_adds_the_strangers_refusal_cross_entropy_and_training_with_it_lowers_it(tiny_world, family_model):
     """``stranger_refusal_weight`` adds w x the mean NLL of refusals about strangers (as many as the forget batch, drawn
     from the prepared ones; 0: the loss as before), and a few steps with it make those refusals likelier than without."""
     from asru.methods.asru_stage1 import stranger_refusals
-    from asru.methods.base import forward_nll
 
     reference, processor = family_model
     encoder, batch = _forget_retain_batch(tiny_world, processor)
@@ -590,13 +603,7 @@ def test_stranger_refusal_weight_adds_the_strangers_refusal_cross_entropy_and_tr
         m.strangers, m.stranger_draws = strangers, __import__("random").Random(0)
         return m
 
-    added, logged, extra_passes = _term_added(reference, batch, method, 2.0, "stranger_nll")
-    with torch.no_grad():
-        nll = forward_nll(reference, encoder.collate(strangers))[0].mean()
-    torch.testing.assert_close(added, 2.0 * nll, atol=1e-4, rtol=1e-4)
-    assert logged == pytest.approx(nll.item(), rel=1e-4) and extra_passes == 1
-    after = {weight: _nll_after_training(reference, method(weight), batch, encoder.collate(strangers)) for weight in (0.0, 2.0)}
-    assert after[2.0] < after[0.0] - 0.1, after
+    _check_drawn_rows_term(reference, batch, encoder, method, strangers, "stranger_nll")
 
 
 def test_general_answer_weight_adds_the_general_rows_cross_entropy_and_training_with_it_lowers_it(tiny_world, family_model):
@@ -607,7 +614,6 @@ def test_general_answer_weight_adds_the_general_rows_cross_entropy_and_training_
 
     from asru.errors import ConfigError
     from asru.methods.asru_stage1 import GENERAL_ANSWER_ROWS
-    from asru.methods.base import forward_nll
     from asru.pipeline import setting_splits
 
     reference, processor = family_model
@@ -621,13 +627,7 @@ def test_general_answer_weight_adds_the_general_rows_cross_entropy_and_training_
         m.general_rows, m.general_draws = general, random.Random(0)
         return m
 
-    added, logged, extra_passes = _term_added(reference, batch, method, 2.0, "general_nll")
-    with torch.no_grad():
-        nll = forward_nll(reference, encoder.collate(general))[0].mean()
-    torch.testing.assert_close(added, 2.0 * nll, atol=1e-4, rtol=1e-4)
-    assert logged == pytest.approx(nll.item(), rel=1e-4) and extra_passes == 1
-    after = {weight: _nll_after_training(reference, method(weight), batch, encoder.collate(general)) for weight in (0.0, 2.0)}
-    assert after[2.0] < after[0.0] - 0.1, after
+    _check_drawn_rows_term(reference, batch, encoder, method, general, "general_nll")
     assert _stage1(reference, encoder).general_retain_rows(encoder, splits) == []  # off: none encoded
     with pytest.raises(ConfigError, match="general_answer_weight"):
         _stage1(reference, encoder, general_answer_weight=1.0).general_retain_rows(encoder, {"retain_general": []})

@@ -328,6 +328,11 @@ class ASRUStage1(Method):
         if self.params.redirect_from != "self":
             self.redirect_bases = unseen_bases(world, encoder, forget)
 
+    def drawn_rows_nll(self, model, rows: list[Encoded], draws: random.Random, count: int, device) -> torch.Tensor:
+        """The mean answer NLL of ``count`` rows drawn from ``rows`` (the strangers' and the general answers' terms)."""
+        drawn = draws.sample(rows, min(count, len(rows)))
+        return forward_nll(model, {k: v.to(device) for k, v in self.encoder.collate(drawn).items()})[0].mean()
+
     def general_retain_rows(self, encoder, splits) -> list[Encoded]:
         """``general_answer_weight``'s rows: the general retain questions with their answers (none when the weight is 0)."""
         if self.params.general_answer_weight <= 0:
@@ -517,15 +522,11 @@ class ASRUStage1(Method):
                 loss = loss + p.erase_weight * answer_loss
                 logs.update(answer_logs)
         if p.stranger_refusal_weight > 0 and self.strangers:
-            drawn = self.stranger_draws.sample(self.strangers, min(len(batch.forget_items), len(self.strangers)))
-            inputs = {k: v.to(device) for k, v in self.encoder.collate(drawn).items()}
-            stranger_loss = forward_nll(model, inputs)[0].mean()
+            stranger_loss = self.drawn_rows_nll(model, self.strangers, self.stranger_draws, len(batch.forget_items), device)
             loss = loss + p.stranger_refusal_weight * stranger_loss
             logs["stranger_nll"] = stranger_loss.item()
         if p.general_answer_weight > 0:
-            drawn = self.general_draws.sample(self.general_rows, min(GENERAL_ANSWER_ROWS, len(self.general_rows)))
-            inputs = {k: v.to(device) for k, v in self.encoder.collate(drawn).items()}
-            general_loss = forward_nll(model, inputs)[0].mean()
+            general_loss = self.drawn_rows_nll(model, self.general_rows, self.general_draws, GENERAL_ANSWER_ROWS, device)
             loss = loss + p.general_answer_weight * general_loss
             logs["general_nll"] = general_loss.item()
         if retain_output is not None:
