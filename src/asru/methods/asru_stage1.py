@@ -185,9 +185,10 @@ class ASRUStage1(Method):
         # (nearly flat) overshot (4.2 nats) (README, ASRU "answer shares")
         erase_answer_mass: float | None = Field(None, gt=0, lt=1)
         # how many kept people's shares each forget item's ``erase_answer_mass`` target averages (drawn per item, each with an
-        # answer other than the item's). Their mean is smoother than any one model's belief: the truth ratios (truth against
-        # wrong values) then sit close to 1 item after item, a narrower spread than the oracle's (validation seed 100,
-        # answer_mass_0001: Complete's closeness 0.84 -> 0.74), while one person's shares keep a confident guess's spread
+        # answer other than the item's). With the term the truth ratios (truth against wrong values) sit close to 1 item after
+        # item, a narrower spread than the oracle's (validation seed 100, answer_mass_0001: Complete's closeness 0.84 -> 0.74);
+        # one person's shares (1) did not widen it on development seed 102 (closeness 0.76 against 0.78): the KL weighs each
+        # value by the target's share and leaves the unlikely ones free (README, ASRU "Where the oracle's spread comes from")
         answer_share_people: int = Field(3, ge=1)
         # weight of the retain answers' cross-entropy (GradDiff's retain term): the retain MSE holds layer l
         # only, so layers above it that the refusal text or the erasure train (train_layers) drift freely
