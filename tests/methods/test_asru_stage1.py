@@ -571,6 +571,12 @@ def test_stranger_refusals_ask_the_forget_peoples_text_questions_about_invented_
         assert name in refusal and sample.subject_name not in refusal
         if sample.fact in FACT_REFUSALS:
             assert any(refusal == phrasing.format(who=name) for phrasing in FACT_REFUSALS[sample.fact])
+    for phrasing in (0, 1):
+        one = stranger_refusals(tiny_world, samples, contextual=True, phrasing=phrasing)
+        assert [q for q, _ in one] == [q for q, _ in pairs] and one != pairs  # the same questions; alternated, both phrasings
+        for (_, refusal), (sample, name) in zip(one, ((s, n) for s in asked for n in names)):
+            if sample.fact in FACT_REFUSALS:
+                assert refusal == FACT_REFUSALS[sample.fact][phrasing].format(who=name)
 
 
 def _check_drawn_rows_term(reference, batch, encoder, method, rows, log_key: str) -> None:

@@ -317,6 +317,32 @@ def test_every_photo_copy_of_a_question_is_taught_its_questions_refusal(tiny_wor
             assert {texts[i] for i in group} == {plain[question]}  # one refusal per question, the one it had without copies
 
 
+def test_one_refusal_phrasing_teaches_every_question_of_a_fact_that_phrasing(tiny_world):
+    """``phrasing``: the refusal follows from the question (its fact and person), not from its place in the forget set."""
+    from asru.train.unlearn import refusal_texts
+    from asru.world.phrases import FACT_REFUSALS
+
+    samples = [s for s in tiny_world.samples if s.kind == "fact" and s.split == "train" and s.fact in FACT_REFUSALS]
+    groups = [[i] for i in range(len(samples))]
+    alternated = refusal_texts(samples, groups, True)
+    for phrasing in (0, 1):
+        for sample, text in zip(samples, refusal_texts(samples, groups, True, phrasing=phrasing)):
+            who = "this person" if sample.modality == "image" else sample.subject_name
+            assert text == FACT_REFUSALS[sample.fact][phrasing].format(who=who)
+    assert any(t.startswith("I'm sorry") for t in alternated) and any(t.startswith("I'd rather") for t in alternated)  # alternated: both taught
+
+
+def test_asru_takes_its_refusal_phrasing_from_its_params_and_the_authors_preset_leaves_it_alternated(tiny_world, tiny_model_dir, tmp_path):
+    model, _ = load_vlm(tiny_model_dir)
+    asru = get_method("asru")
+    assert asru(asru.Params(refusal_phrasing=1), model).refusal_phrasing == 1
+    assert asru(asru.Params(), model).refusal_phrasing is None
+    assert asru.Params(preset="authors").refusal_phrasing is None
+    assert get_method("idk")(get_method("idk").Params(), model).refusal_phrasing is None  # the baselines' refusals as before
+    runs = {k: _run(tiny_world, tiny_model_dir, tmp_path / str(k), method="asru_stage1", steps=2, method_args={"refusal_phrasing": k})[1] for k in (None, 0)}
+    assert _digests(runs[None]) != _digests(runs[0])  # another refusal text taught: another model
+
+
 def test_stage1_trains_with_photo_copies(tiny_world, tiny_model_dir, tmp_path):
     plain = _run(tiny_world, tiny_model_dir, tmp_path / "plain", method="asru_stage1", steps=2, train_photos=False)[1]
     photos = _run(tiny_world, tiny_model_dir, tmp_path / "photos", method="asru_stage1", steps=2, train_photos=True)[1]

@@ -104,7 +104,7 @@ class ASRUStage1(Method):
     # with the general image hold (text_phase_general_image_weight 5)
     revision = 5
     # the authors: lambda 3, retain weight 1, layers[l].mlp.down_proj only, the last position, lr 1e-4 (DESIGN §7)
-    default_sources = {**dict.fromkeys(("layer", "scale", "redirect_from", "forget_names"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight", "refusal_text_weight", "activation_share", "text_phase_general_image_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain", "text_phase_retain_text_weight", "erase_answer_mass", "answer_share_people", "general_answer_weight"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
+    default_sources = {**dict.fromkeys(("layer", "scale", "redirect_from", "forget_names"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight", "refusal_text_weight", "activation_share", "text_phase_general_image_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain", "text_phase_retain_text_weight", "erase_answer_mass", "answer_share_people", "general_answer_weight", "refusal_phrasing"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
 
     # ``preset: authors``: the authors' stage-1 recipe (DESIGN §7), every field not given explicitly; their
     # batch size (2) and epochs (3) are the run's own (batch_size, steps), so that presets compare at one budget
@@ -112,7 +112,7 @@ class ASRUStage1(Method):
         "scale": 3.0, "retain_weight": 1.0, "positions": "last", "modules": ["mlp.down_proj"],
         "continuation_weight": 0.0, "boundary_retain": False, "refusal_text_weight": 0.0, "erase_weight": 0.0, "retain_text_weight": 0.0,
         "train_layers": None, "contextual_refusals": False, "stranger_refusal_weight": 0.0, "redirect_from": "self", "forget_names": "keep",
-        "activation_share": 1.0, "text_phase_general_image_weight": 0.0,
+        "activation_share": 1.0, "text_phase_general_image_weight": 0.0, "refusal_phrasing": None,
     }
     AUTHORS_LEARNING_RATE: ClassVar[float] = 1e-4
 
@@ -155,6 +155,13 @@ class ASRUStage1(Method):
         # asru.world.phrases.FACT_REFUSALS) rather than the privacy templates; the run-level
         # UnlearnConfig.contextual_refusals gives the same text to IdK and DPO-IdK
         contextual_refusals: bool = True
+        # which of its fact's phrasings (asru.world.phrases.FACT_REFUSALS, two a fact; 0: "I'm sorry, but I can't share where X
+        # was born.", 1: "I'd rather not say where X was born.") every forget question is taught, the strangers' too; None: the
+        # two alternated over the questions. With one, the phrasing follows from the question; alternated, it follows from the
+        # question's place in the forget set, which the model cannot read, and it learnt blends of the two ("I'd rather not
+        # say which employer this person lives."; development seed 102, Complete: contextual share 0.64 -> 0.77 / 0.88 with
+        # phrasing 0 / 1; README, ASRU "One phrasing")
+        refusal_phrasing: int | None = Field(None, ge=0)
         # erasure, not only refusal (issue 21): weight of an NPO term (Zhang et al. 2024, beta ``erase_beta``) on
         # the forget answers' likelihood, through the trainable layers: the fact itself is pushed down, so that
         # a prefilled answer, the answer ranking or a probe cannot read it behind the refusal; 0 (the
@@ -274,6 +281,7 @@ class ASRUStage1(Method):
         self.layer = params.layer if params.layer is not None else self.num_layers // 2
         self.uses_refusals = params.continuation_weight > 0 or params.refusal_text_weight > 0
         self.contextual_refusals = params.contextual_refusals
+        self.refusal_phrasing = params.refusal_phrasing
         self.same_subject_retain = params.boundary_retain
         self.image_tokens = placeholder_token_ids(reference)  # the "image" loss positions (text_phase_general_image_weight)
         self.frozen_images: dict[int, tuple[Encoded, torch.Tensor]] = {}  # id(item) -> its frozen rows there, like ``frozen``
@@ -316,7 +324,7 @@ class ASRUStage1(Method):
             asked = splits.get("forget", []) + splits.get("retain_same_subject", [])
             # qa questions only: every trained form (cloze, mcq too; d7647a6) matched no more refusals to their topic on
             # the demo world (2026-12-06, README ASRU "strangers")
-            self.strangers = [encoder.encode(question, None, refusal) for question, refusal in stranger_refusals(world, asked, self.contextual_refusals)]
+            self.strangers = [encoder.encode(question, None, refusal) for question, refusal in stranger_refusals(world, asked, self.contextual_refusals, self.refusal_phrasing)]
             if not self.strangers and "stranger_refusal_weight" in self.params.model_fields_set:
                 raise ConfigError(
                     "method_args.stranger_refusal_weight: the forget people have no text question that names them, so there is nothing "
@@ -695,16 +703,16 @@ def invented_people(world, count: int) -> list[str]:
     return invent_names(random.Random(f"erase-floor-names:{world.manifest.get('content_hash')}"), count, taken)
 
 
-def stranger_refusals(world, samples, contextual: bool) -> list[tuple[str, str]]:
+def stranger_refusals(world, samples, contextual: bool, phrasing: int | None = None) -> list[tuple[str, str]]:
     """(question, refusal) pairs: every text qa question of ``samples`` that names its person, asked about each of
     :data:`STRANGERS` invented people (:func:`invented_people`), with the refusal the forget questions are taught
-    (:func:`asru.world.phrases.forget_refusal`) naming the stranger."""
+    (:func:`asru.world.phrases.forget_refusal`; ``phrasing``: always that phrasing, else alternated) naming the stranger."""
     from asru.world.phrases import forget_refusal
 
     names = invented_people(world, STRANGERS)
     asked = [s for s in samples if s.modality == "text" and s.form == "qa" and s.subject_name and s.subject_name in s.question]
     return [
-        (s.question.replace(s.subject_name, name), forget_refusal(s.fact, name, False, index, contextual))
+        (s.question.replace(s.subject_name, name), forget_refusal(s.fact, name, False, index if phrasing is None else phrasing, contextual))
         for index, (s, name) in enumerate((s, name) for s in asked for name in names)
     ]
 

@@ -81,6 +81,7 @@ class Method:
     uses_reference: ClassVar[bool] = False  # needs a frozen copy of the original model
     uses_refusals: bool = False  # needs ``batch.forget_refusal`` (a method may set it per instance from its params)
     contextual_refusals: bool = False  # its refusals say what they will not tell, whatever UnlearnConfig.contextual_refusals says (ASRU's, from its params)
+    refusal_phrasing: int | None = None  # every forget question taught this phrasing of its refusal, not alternated (asru.train.unlearn.refusal_texts; ASRU's, from its params)
     same_subject_retain: bool = False  # half of each retain batch from the forget subjects' kept facts (BAO; per instance where a param decides)
     trains: ClassVar[bool] = True  # False for test-time methods (no weight change)
     default_learning_rate: ClassVar[float] = 1e-4

@@ -154,12 +154,13 @@ def photo_copies(samples: list[Sample], photos: bool) -> tuple[list[Sample], lis
     return out, groups
 
 
-def refusal_texts(forget: list[Sample], groups: list[list[int]], contextual: bool) -> list[str]:
+def refusal_texts(forget: list[Sample], groups: list[list[int]], contextual: bool, phrasing: int | None = None) -> list[str]:
     """The refusal taught on each forget item (:func:`asru.world.phrases.forget_refusal`), its phrasing picked by
     question: a question's photo copies are all taught the same refusal (picked by copy, the photos of one
-    question alternated phrasings, and stage 1 learnt a blend of them: "I'd rather not say where this person is.")."""
+    question alternated phrasings, and stage 1 learnt a blend of them: "I'd rather not say where this person is.").
+    ``phrasing``: every question that phrasing of its refusal (0: the first; one refusal per fact and person), not alternated by question."""
     question_of = {copy: question for question, group in enumerate(groups) for copy in group}
-    return [forget_refusal(s.fact, s.subject_name, s.modality == "image", question_of[i], contextual) for i, s in enumerate(forget)]
+    return [forget_refusal(s.fact, s.subject_name, s.modality == "image", question_of[i] if phrasing is None else phrasing, contextual) for i, s in enumerate(forget)]
 
 
 class BatchSampler:
@@ -257,7 +258,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
     encoded_retain = {"other": LazyEncodings(encoder, retain), "same": LazyEncodings(encoder, same_subject)}
     encoded_refusal: list[Encoded] = []
     if method.uses_refusals:
-        texts = refusal_texts(forget, forget_groups, config.contextual_refusals or method.contextual_refusals)
+        texts = refusal_texts(forget, forget_groups, config.contextual_refusals or method.contextual_refusals, method.refusal_phrasing)
         encoded_refusal = [encoder.encode(s.question, s.image, text) for s, text in zip(forget, texts)]
 
     model = _trainable_parameters(model, config, method)
