@@ -409,6 +409,33 @@ def test_erase_floor_stops_the_erasure_item_by_item(tiny_world, family_model):
     assert after[0.05] < after[None] - 0.1, after
 
 
+def test_erase_floor_margin_pushes_each_item_that_far_past_its_floor(tiny_world, family_model):
+    """``erase_floor_margin`` d: an item is erased until its mean NLL is d nats a token past its floor; an item 1 nat past
+    its floor is left alone at d = 0.5 and erased as without a floor at d = 2."""
+    from asru.methods.asru_stage1 import ErasureFloor
+    from asru.methods.base import forward_nll
+
+    reference, processor = family_model
+    encoder, batch = _forget_retain_batch(tiny_world, processor)
+    with torch.no_grad():
+        nll = forward_nll(reference, batch.forget)[0]
+
+    def method(margin=0.0, floored=True):
+        m = _stage1(reference, encoder, erase_weight=3.0, erase_beta=0.5, erase_floor_margin=margin)
+        if floored:
+            m.floors = {id(item): ErasureFloor(item, [], value - 1.0) for item, value in zip(batch.forget_items, nll.tolist())}
+        return m
+
+    with torch.no_grad():
+        unfloored, _ = method(floored=False).loss(reference, batch)
+        short, logs_short = method(margin=0.5).loss(reference, batch)
+        far, logs_far = method(margin=2.0).loss(reference, batch)
+        plain, logs_plain = method().loss(reference, batch)
+    assert logs_plain["erase_active"] == 0.0 and logs_short["erase_active"] == 0.0 and logs_far["erase_active"] == 1.0
+    torch.testing.assert_close(far, unfloored)
+    torch.testing.assert_close(short, plain)
+
+
 def test_erase_answer_mass_matches_other_peoples_shares_and_holds_the_answer_class(tiny_world, family_model):
     """``erase_answer_mass`` m: at the first answer token, w x (KL(the frozen model's shares of the fact's values on the same
     question about kept people with other answers || the model's, over those values) + |log of their summed probability -

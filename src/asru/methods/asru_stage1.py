@@ -104,7 +104,7 @@ class ASRUStage1(Method):
     # with the general image hold (text_phase_general_image_weight 5)
     revision = 5
     # the authors: lambda 3, retain weight 1, layers[l].mlp.down_proj only, the last position, lr 1e-4 (DESIGN §7)
-    default_sources = {**dict.fromkeys(("layer", "scale", "redirect_from", "forget_names"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight", "refusal_text_weight", "activation_share", "text_phase_general_image_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain", "text_phase_retain_text_weight", "erase_answer_mass", "answer_share_people", "general_answer_weight", "refusal_phrasing"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
+    default_sources = {**dict.fromkeys(("layer", "scale", "redirect_from", "forget_names"), "paper"), **dict.fromkeys(("retain_weight", "positions", "modules", "train_layers", "learning_rate", "steps", "erase_weight", "erase_floor", "stranger_refusal_weight", "refusal_text_weight", "activation_share", "text_phase_general_image_weight"), "tuned here"), **dict.fromkeys(("continuation_weight", "boundary_retain", "text_phase_retain_text_weight", "erase_answer_mass", "answer_share_people", "general_answer_weight", "refusal_phrasing", "erase_floor_margin"), "chosen here"), "erase_beta": "paper"}  # erase_beta: NPO's (open-unlearning)
 
     # ``preset: authors``: the authors' stage-1 recipe (DESIGN §7), every field not given explicitly; their
     # batch size (2) and epochs (3) are the run's own (batch_size, steps), so that presets compare at one budget
@@ -180,6 +180,10 @@ class ASRUStage1(Method):
         # each step); None: no floor, NPO pushes on (PrivLeak +0.57 at erase_weight 0.5 and 2.0, Complete,
         # validation seed 100 of the 40-person world). Chosen on that seed: benchmarks/results/asru_defaults.md
         erase_floor: Literal["reference", "model", "unseen"] | None = "unseen"
+        # nats a token past its floor that the erasure pushes each item (0: to the floor). On validation seed 100 the forget
+        # answers of Selective and Personalized stopped with the truth still likelier than the wrong values the evaluation
+        # ranks it against (median log truth ratio -0.33 / -1.09, the oracle's -0.07 / -0.05; README, ASRU "erasure margin")
+        erase_floor_margin: float = 0.0
         # erasure at the answer's first token, under the refusal (None: none): for each forget item, the shares of the first
         # tokens of the fact's values in the world (an mcq's option letters; :func:`answer_class_tokens`) are matched to the
         # frozen model's on the same question about answer_share_people other people it keeps, with other answers (KL over
@@ -421,7 +425,8 @@ class ASRUStage1(Method):
                 values = iter(forward_nll(extract_model_from_parallel(model), batch)[0].tolist())
             for row, floor in found:
                 floors[row] = sum(next(values) for _ in floor.stand_ins) / len(floor.stand_ins)
-        return torch.tensor([floor is None or value < floor for floor, value in zip(floors, nll.tolist())], device=nll.device)
+        margin = self.params.erase_floor_margin
+        return torch.tensor([floor is None or value < floor + margin for floor, value in zip(floors, nll.tolist())], device=nll.device)
 
     def answer_mass_loss(self, logits: torch.Tensor, batch: UnlearnBatch) -> tuple[torch.Tensor, dict]:
         """``erase_answer_mass``'s term over the forget rows with a target, as a share of the batch: at the first answer token,
