@@ -160,7 +160,9 @@ class ASRUStage1(Method):
         # two alternated over the questions. With one, the phrasing follows from the question; alternated, it follows from the
         # question's place in the forget set, which the model cannot read, and it learnt blends of the two ("I'd rather not
         # say which employer this person lives."; development seed 102, Complete: contextual share 0.64 -> 0.77 / 0.88 with
-        # phrasing 0 / 1; README, ASRU "One phrasing")
+        # phrasing 0 / 1; README, ASRU "One phrasing"). Not adopted (one_phrasing_second, phrasing_second_margin1 in
+        # benchmarks/results/asru_defaults.md: contextual share 0.88 -> 0.97 on validation seed 100, but a paraphrased photo
+        # question leaked in Personalized)
         refusal_phrasing: int | None = Field(None, ge=0)
         # erasure, not only refusal (issue 21): weight of an NPO term (Zhang et al. 2024, beta ``erase_beta``) on
         # the forget answers' likelihood, through the trainable layers: the fact itself is pushed down, so that
@@ -182,7 +184,9 @@ class ASRUStage1(Method):
         erase_floor: Literal["reference", "model", "unseen"] | None = "unseen"
         # nats a token past its floor that the erasure pushes each item (0: to the floor). On validation seed 100 the forget
         # answers of Selective and Personalized stopped with the truth still likelier than the wrong values the evaluation
-        # ranks it against (median log truth ratio -0.33 / -1.09, the oracle's -0.07 / -0.05; README, ASRU "erasure margin")
+        # ranks it against (median log truth ratio -0.33 / -1.09, the oracle's -0.07 / -0.05; README, ASRU "erasure margin").
+        # Not adopted (erase_margin1 in benchmarks/results/asru_defaults.md: their closeness 0.688 / 0.682 -> 0.750 / 0.773, but
+        # Personalized's random-prefix attack leaked one question)
         erase_floor_margin: float = 0.0
         # erasure at the answer's first token, under the refusal (None: none): for each forget item, the shares of the first
         # tokens of the fact's values in the world (an mcq's option letters; :func:`answer_class_tokens`) are matched to the
