@@ -721,7 +721,7 @@ def stranger_refusals(world, samples, contextual: bool, phrasing: int | None = N
     names = invented_people(world, STRANGERS)
     asked = [s for s in samples if s.modality == "text" and s.form == "qa" and s.subject_name and s.subject_name in s.question]
     return [
-        (s.question.replace(s.subject_name, name), forget_refusal(s.fact, name, False, index if phrasing is None else phrasing, contextual))
+        (s.question.replace(s.subject_name, name), forget_refusal(s.fact, name, False, index, contextual, phrasing))
         for index, (s, name) in enumerate((s, name) for s in asked for name in names)
     ]
 

@@ -160,7 +160,7 @@ def refusal_texts(forget: list[Sample], groups: list[list[int]], contextual: boo
     question alternated phrasings, and stage 1 learnt a blend of them: "I'd rather not say where this person is.").
     ``phrasing``: every question that phrasing of its refusal (0: the first; one refusal per fact and person), not alternated by question."""
     question_of = {copy: question for question, group in enumerate(groups) for copy in group}
-    return [forget_refusal(s.fact, s.subject_name, s.modality == "image", question_of[i] if phrasing is None else phrasing, contextual) for i, s in enumerate(forget)]
+    return [forget_refusal(s.fact, s.subject_name, s.modality == "image", question_of[i], contextual, phrasing) for i, s in enumerate(forget)]
 
 
 class BatchSampler:

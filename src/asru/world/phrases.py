@@ -88,8 +88,9 @@ FACT_REFUSALS: dict[str, tuple[str, ...]] = {
 }
 
 
-def forget_refusal(fact: str | None, name: str | None, image: bool, index: int, contextual: bool = False) -> str:
-    """The refusal taught on a forget question (``index`` picks the phrasing).
+def forget_refusal(fact: str | None, name: str | None, image: bool, index: int, contextual: bool = False, phrasing: int | None = None) -> str:
+    """The refusal taught on a forget question (``index`` picks the phrasing; ``phrasing``, when given, is used instead:
+    one phrasing for every question, ASRU's ``refusal_phrasing``).
 
     ``contextual``: the fact's refusal (``FACT_REFUSALS``; a fact it does not know, e.g. a PPU-Bench
     field, gets the privacy templates); otherwise the privacy templates that name the person
@@ -97,6 +98,7 @@ def forget_refusal(fact: str | None, name: str | None, image: bool, index: int, 
     about a photo gets "this person" in place of the name either way.
     """
     who = "this person" if image or not name else name  # a refusal to a photo never names whom it shows
+    index = index if phrasing is None else phrasing
     phrasings = FACT_REFUSALS.get(fact or "") if contextual else None
     if phrasings:
         return phrasings[index % len(phrasings)].format(who=who)
