@@ -160,7 +160,7 @@ class ASRUStage1(Method):
         # two alternated over the questions. With one, the phrasing follows from the question; alternated, it follows from the
         # question's place in the forget set, which the model cannot read, and it learnt blends of the two ("I'd rather not
         # say which employer this person lives."; development seed 102, Complete: contextual share 0.64 -> 0.77 / 0.88 with
-        # phrasing 0 / 1; README, ASRU "One phrasing"). Not adopted (one_phrasing_second, phrasing_second_margin1 in
+        # phrasing 0 / 1; docs/asru_notebook.md, "One phrasing"). Not adopted (one_phrasing_second, phrasing_second_margin1 in
         # benchmarks/results/asru_defaults.md: contextual share 0.88 -> 0.97 on validation seed 100, but a paraphrased photo
         # question leaked in Personalized)
         refusal_phrasing: int | None = Field(None, ge=0)
@@ -184,7 +184,7 @@ class ASRUStage1(Method):
         erase_floor: Literal["reference", "model", "unseen"] | None = "unseen"
         # nats a token past its floor that the erasure pushes each item (0: to the floor). On validation seed 100 the forget
         # answers of Selective and Personalized stopped with the truth still likelier than the wrong values the evaluation
-        # ranks it against (median log truth ratio -0.33 / -1.09, the oracle's -0.07 / -0.05; README, ASRU "erasure margin").
+        # ranks it against (median log truth ratio -0.33 / -1.09, the oracle's -0.07 / -0.05; docs/asru_notebook.md, "erasure margin").
         # Not adopted (erase_margin1 in benchmarks/results/asru_defaults.md: their closeness 0.688 / 0.682 -> 0.750 / 0.773, but
         # Personalized's random-prefix attack leaked one question)
         erase_floor_margin: float = 0.0
@@ -197,13 +197,13 @@ class ASRUStage1(Method):
         # never-seen person's (development seed 102: the truth's first token at 15.0 nats against the holdout people's 8.7),
         # itself the tell PrivLeak reads; raising the class alone re-exposed the truth (leakage 0.60: under the refusal the
         # values' shares were still the target's), the truth's own cross-entropy relearnt it, and the invented people's shares
-        # (nearly flat) overshot (4.2 nats) (README, ASRU "answer shares")
+        # (nearly flat) overshot (4.2 nats) (docs/asru_notebook.md, "answer shares")
         erase_answer_mass: float | None = Field(None, gt=0, lt=1)
         # how many kept people's shares each forget item's ``erase_answer_mass`` target averages (drawn per item, each with an
         # answer other than the item's). With the term the truth ratios (truth against wrong values) sit close to 1 item after
         # item, a narrower spread than the oracle's (validation seed 100, answer_mass_0001: Complete's closeness 0.84 -> 0.74);
         # one person's shares (1) did not widen it on development seed 102 (closeness 0.76 against 0.78): the KL weighs each
-        # value by the target's share and leaves the unlikely ones free (README, ASRU "Where the oracle's spread comes from")
+        # value by the target's share and leaves the unlikely ones free (docs/asru_notebook.md, "Where the oracle's spread comes from")
         answer_share_people: int = Field(3, ge=1)
         # weight of the retain answers' cross-entropy (GradDiff's retain term): the retain MSE holds layer l
         # only, so layers above it that the refusal text or the erasure train (train_layers) drift freely
@@ -213,7 +213,7 @@ class ASRUStage1(Method):
         # (STRANGERS names, found nowhere in the world; see the module docstring): the refusal stops being a tell
         # that singles the forgotten person out, and strangers get a refusal instead of a hallucination; 0: none.
         # Left at its default, a forget set with no such question (photo questions only) trains without the term;
-        # given explicitly, it is an error there. 1: adopted 2026-12-05 by its declared rule (README, ASRU "strangers")
+        # given explicitly, it is an error there. 1: adopted 2026-12-05 by its declared rule (docs/asru_notebook.md, "strangers")
         stranger_refusal_weight: float = Field(1.0, ge=0)
         # where the redirection starts on a forget input (issue 21, erasure in the representation): "self" (the authors'):
         # the frozen model's own layer-l state, h + lambda * v, which keeps every fact that state holds, shifted (a linear
@@ -226,7 +226,7 @@ class ASRUStage1(Method):
         # and the retain rows' MSE. In the rest only the text terms train (the refusal text, the erasure, the strangers,
         # the retain answers' cross-entropy): each activation term alone holds the per-fact refusal text at 0.4-1.4 nats a
         # token and the refusals lose their topic, while a text learnt first did not survive the terms switching on
-        # (README, ASRU "The activation terms are the brake"). 1 (the authors'): the activation terms throughout.
+        # (docs/asru_notebook.md, "The activation terms are the brake"). 1 (the authors'): the activation terms throughout.
         # 0.5 adopted 2026-12-06 with text_phase_general_image_weight 5 (text_last_general_image5 in
         # benchmarks/results/asru_defaults.md, by its rule written before its runs: validation seed 100, mean contextual share
         # 0.76 -> 0.88, mean score 0.854 -> 0.887, utility within 0.01); alone, at 0.5 or 0.75, it cost Complete's general image questions
@@ -234,20 +234,20 @@ class ASRUStage1(Method):
         # the retain answers' cross-entropy weight in the text-only steps after ``activation_share`` (None: retain_text_weight
         # throughout). Once the retain MSE is off, that cross-entropy is all that holds the general answers while the refusal
         # text trains at its full weight; on development seed 102 (Complete) text last at 0.5 cost the image questions about
-        # shapes (utility 1.00 -> 0.95) and 5x the retain text there kept most of the gain (README, ASRU "Text last")
+        # shapes (utility 1.00 -> 0.95) and 5x the retain text there kept most of the gain (docs/asru_notebook.md, "Text last")
         text_phase_retain_text_weight: float | None = Field(None, ge=0)
         # weight of an MSE that holds, in the text-only steps after ``activation_share``, the layer-l states at the image
         # positions of the general retain rows (questions about no person: the shapes) to the frozen model's: with the
         # activation terms off, the refusal text moved how the layers below l read a plain picture (development seed 102,
         # Complete: two of the sixty shape questions answered wrong), and holding every retain row's states (the other
-        # people's photos too) held the per-fact refusal back with them (README, ASRU "Text last"); 0: none. 5: adopted
+        # people's photos too) held the per-fact refusal back with them (docs/asru_notebook.md, "Text last"); 0: none. 5: adopted
         # 2026-12-06 with activation_share 0.5 (above)
         text_phase_general_image_weight: float = Field(5.0, ge=0)
         # weight of the answers' cross-entropy on GENERAL_ANSWER_ROWS general retain rows (the shape questions, no person)
         # drawn each step, throughout stage 1: the refusal learnt on a forget person's photos spreads to pictures that share
         # their look (a person with pink hair: the pink shapes refused, 4 of 8 after stage 1 with today's defaults and 8 of 8
         # with erase_answer_mass, development seed 102), and the retain batch holds about one general row a step against
-        # the refusal text's weight 20 (README, ASRU "Look-alike pictures"); 0: none
+        # the refusal text's weight 20 (docs/asru_notebook.md, "Look-alike pictures"); 0: none
         general_answer_weight: float = Field(0.0, ge=0)
         # the input-embedding rows of the tokens only a wholly forgotten person's name uses (none of the world's other
         # text): "keep" (the authors'), or "unlearnt": drawn afresh before training, as the model's own initialisation
@@ -255,7 +255,7 @@ class ASRUStage1(Method):
         # name no longer carries the facts learnt with it (issue 21: a probe read them back through it). Output rows
         # are kept, so the refusal can still name the person once stage 1 has taught it. A person with kept facts
         # (Selective, Personalized) keeps their name. A real tokenizer shares most name pieces with other words: few
-        # rows qualify. Not adopted on validation seed 100 (README, ASRU "unlearnt names"): closeness to the oracle fell
+        # rows qualify. Not adopted on validation seed 100 (docs/asru_notebook.md, "unlearnt names"): closeness to the oracle fell
         forget_names: Literal["keep", "unlearnt"] = "keep"
 
         @model_validator(mode="before")
@@ -331,7 +331,7 @@ class ASRUStage1(Method):
         if self.params.stranger_refusal_weight > 0:
             asked = splits.get("forget", []) + splits.get("retain_same_subject", [])
             # qa questions only: every trained form (cloze, mcq too; d7647a6) matched no more refusals to their topic on
-            # the demo world (2026-12-06, README ASRU "strangers")
+            # the demo world (2026-12-06, docs/asru_notebook.md, "strangers")
             self.strangers = [encoder.encode(question, None, refusal) for question, refusal in stranger_refusals(world, asked, self.contextual_refusals, self.refusal_phrasing)]
             if not self.strangers and "stranger_refusal_weight" in self.params.model_fields_set:
                 raise ConfigError(
