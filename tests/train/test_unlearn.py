@@ -5,6 +5,7 @@ import json
 
 import pytest
 import torch
+from pydantic import ValidationError
 
 from asru.eval.settings import make_splits
 from asru.methods.base import get_method
@@ -421,3 +422,32 @@ def test_with_method_defaults_fills_only_what_is_unset():
     assert authors.train_photos is False and UnlearnConfig(method="npo").with_method_defaults()[0].train_photos is False
     assert UnlearnConfig(method="asru", train_photos=False).with_method_defaults()[0].train_photos is False
     assert UnlearnConfig(method="npo", train_photos=True).with_method_defaults()[0].train_photos is True
+
+
+def test_lr_cycles_restart_the_rate_at_each_cycle_and_one_cycle_is_the_plain_cosine():
+    from transformers import get_cosine_schedule_with_warmup
+
+    from asru.train.unlearn import lr_schedule
+
+    def rates(schedule_of, steps=20):
+        optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        schedule, out = schedule_of(optimizer), []
+        for _ in range(steps):
+            out.append(schedule.get_last_lr()[0])
+            optimizer.step()
+            schedule.step()
+        return out
+
+    plain = rates(lambda o: get_cosine_schedule_with_warmup(o, 2, 20))
+    assert rates(lambda o: lr_schedule(o, UnlearnConfig(steps=20, warmup_steps=2))) == plain
+    two = rates(lambda o: lr_schedule(o, UnlearnConfig(steps=20, warmup_steps=2, lr_cycles=2)))
+    assert two[:2] == plain[:2] and two[2] == pytest.approx(1.0)  # the same warmup
+    assert two[10] < 0.1 and two[11] == pytest.approx(1.0, abs=0.02)  # decayed by the middle, then back at the full rate
+    assert max(plain[11:]) <= 0.5 + 1e-9  # where the single cycle keeps decaying
+
+
+def test_a_run_with_two_lr_cycles_trains_another_model(tiny_world, tiny_model_dir, tmp_path):
+    runs = {k: _run(tiny_world, tiny_model_dir, tmp_path / str(k), method="grad_diff", steps=4, warmup_steps=0, lr_cycles=k)[1] for k in (1, 2)}
+    assert _digests(runs[1]) != _digests(runs[2])
+    with pytest.raises(ValidationError, match="lr_cycles"):
+        UnlearnConfig(lr_cycles=0)

@@ -19,7 +19,7 @@ from typing import Literal
 
 import torch
 from pydantic import Field
-from transformers import get_cosine_schedule_with_warmup
+from transformers import get_cosine_schedule_with_warmup, get_cosine_with_hard_restarts_schedule_with_warmup
 
 from asru.config import StrictConfig
 from asru.data.collate import Encoded, Encoder, LazyEncodings
@@ -54,6 +54,10 @@ class UnlearnConfig(StrictConfig):
     batch_size: int = Field(8, ge=1)
     learning_rate: float | None = Field(None, gt=0, description="default: the method's own")
     warmup_steps: int = Field(5, ge=0)
+    lr_cycles: int = Field(
+        1, ge=1, description="cosine cycles of the learning rate, each restarting at the full rate (SGDR's hard restarts, transformers' "
+        "get_cosine_with_hard_restarts_schedule_with_warmup); 2 with ASRU's activation_share 0.5 restarts the rate where its text-only phase begins",
+    )
     max_grad_norm: float = Field(1.0, gt=0)
     lora_r: int = Field(0, ge=0, description="0 = full fine-tuning")
     lora_alpha: int = 16
@@ -152,6 +156,13 @@ def photo_copies(samples: list[Sample], photos: bool) -> tuple[list[Sample], lis
         groups.append(list(range(len(out), len(out) + len(views))))
         out += [sample if k == 0 else sample.model_copy(update={"id": f"{sample.id}~p{k}", "image": photo}) for k, photo in enumerate(views)]
     return out, groups
+
+
+def lr_schedule(optimizer, config: UnlearnConfig):
+    """Warmup, then a cosine decay to 0; with ``lr_cycles`` k, k equal cosine cycles, each restarting at the full rate."""
+    if config.lr_cycles > 1:
+        return get_cosine_with_hard_restarts_schedule_with_warmup(optimizer, config.warmup_steps, config.steps, num_cycles=config.lr_cycles)
+    return get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
 
 
 def refusal_texts(forget: list[Sample], groups: list[list[int]], contextual: bool, phrasing: int | None = None) -> list[str]:
@@ -270,7 +281,7 @@ def unlearn(model, processor, world, splits: dict[str, list[Sample]], config: Un
         method.prepare(model, encoder, encoded_forget, encoded_retain["other"], splits, world)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
-    scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
+    scheduler = lr_schedule(optimizer, config)
     accelerator = make_accelerator(config.batch_size, config.max_grad_norm, **tracker_options(config.report_to, out_dir))
     check_divisible(min(config.batch_size, len(forget_groups)), accelerator, "the forget batch (batch_size, or fewer forget questions)")
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
