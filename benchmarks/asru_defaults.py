@@ -37,6 +37,7 @@ from asru.eval.judge import judge_many
 from asru.eval.rejudge import judged_by_older_rules, rejudge_run
 from asru.eval.score import MODEL_ATTACKS, run_score
 from asru.io import atomic_write_json, atomic_write_text
+from asru.report.plots import plot_candidates
 from asru.report.writer import markdown_table
 
 HERE = Path(__file__).parent
@@ -57,6 +58,8 @@ def load_candidates(path: Path) -> dict:
     names = [c.get("name") for c in data["candidates"]]
     if len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
         raise ConfigError(f"{path}: every candidate needs a unique 'name'")
+    if data.get("current") is not None and data["current"] not in names:
+        raise ConfigError(f"{path}: 'current' names {data['current']!r}, which is no candidate's name")
     return data
 
 
@@ -165,6 +168,18 @@ def build_reference_rows(data: dict, setting: str, seed: int, console: Console, 
         raise ConfigError(f"{source}: 'model' is {data['model']}, but asru bench's target is {record.get('target')}: the reference rows of seed {seed} would be another model's")
 
 
+def candidate_points(summary: dict) -> dict[str, dict]:
+    """Per candidate measured in every setting: its mean score, mean |PrivLeak| and mean contextual share (the plot's points)."""
+    points = {}
+    for name, row in summary["candidates"].items():
+        if row.get("mean_score") is None:
+            continue
+        leaks = [m.get("privleak") for m in row["settings"].values()]
+        points[name] = {"score": row["mean_score"], "contextual": row.get("mean_contextual"),
+                        "abs_privleak": statistics.fmean(abs(v) for v in leaks) if leaks and all(v is not None for v in leaks) else None}
+    return points
+
+
 def previous_summary() -> dict:
     """The committed asru_defaults.json: its numbers stand for candidates whose run folders (not committed) are gone."""
     path = RESULTS / "asru_defaults.json"
@@ -185,6 +200,9 @@ def markdown(summary: dict) -> str:
         "the same seed); one run per cell. Candidates, rules and the dates the rules were written: `configs/bench/asru_defaults.yaml` "
         "(a candidate naming another method, `parity_*`: a tuned baseline given what an adopted ASRU default gives ASRU).",
     ]
+    if summary.get("current"):
+        lines += ["", f"Today's defaults are candidate `{summary['current']}`'s fields. Every candidate measured in every setting, its mean score "
+                  "against its mean |PrivLeak| and its mean contextual share: ![candidates](asru_defaults.png)"]
     header = ["candidate", "setting", "score ↑", "efficacy ↑", "closeness ↑", "utility ↑", "leakage ↓", "worst prompt attack", "relearning", "refusal, all forms ↑", "contextual ↑", "names the fact ↑", "gibberish ↓", "PrivLeak (0 best)", "forget quality ↑", "probe gap ↓"]
     body = []
     for name, row in summary["candidates"].items():
@@ -213,7 +231,7 @@ def main(argv: list[str] | None = None) -> dict:
     unknown = sorted(set(wanted) - {c["name"] for c in data["candidates"]})
     if unknown:
         raise ConfigError(f"--candidates: unknown {', '.join(unknown)} (in {args.file}: {', '.join(c['name'] for c in data['candidates'])})")
-    summary = {"world": data["world"], "model": data["model"], "seeds": data["seeds"], "candidates": {}}
+    summary = {"world": data["world"], "model": data["model"], "seeds": data["seeds"], "current": data.get("current"), "candidates": {}}
     before = previous_summary()
     # the model folder is named by its recipe and its world's content hash: the same model, the same world wherever it is cached
     same_inputs = all(before.get(k) == data[k] for k in ("model", "seeds"))
@@ -246,6 +264,7 @@ def main(argv: list[str] | None = None) -> dict:
         }
     atomic_write_json(RESULTS / "asru_defaults.json", summary)
     atomic_write_text(RESULTS / "asru_defaults.md", markdown(summary))
+    plot_candidates(candidate_points(summary), RESULTS / "asru_defaults.png", data.get("current"))
     console.print(f"wrote {RESULTS / 'asru_defaults.md'}")
     return summary
 

@@ -168,3 +168,22 @@ def test_a_candidate_with_its_own_seeds_gets_the_missing_seeds_reference_rows_fi
     file.write_text(yaml.safe_dump({"world": "w", "model": "m", "seeds": [100], "settings": ["complete"], "candidates": [{"name": "c", "seeds": [100, 3]}]}))
     with pytest.raises(ConfigError, match="3 is a test seed"):
         module.main(["--report-only", "--file", str(file)])
+
+
+def test_the_candidates_plot_has_a_point_for_each_candidate_measured_everywhere_and_current_must_be_a_candidate(tmp_path, monkeypatch):
+    module = benchmark_script("asru_defaults")
+    summary = {"candidates": {
+        "a": {"mean_score": 0.8, "mean_contextual": 0.5, "settings": {"complete": {"privleak": 0.4}, "selective": {"privleak": -0.2}}},
+        "b": {"mean_score": None, "mean_contextual": None, "settings": {"complete": {"privleak": 0.1}}},  # not every setting: no point
+        "c": {"mean_score": 0.7, "mean_contextual": 0.9, "settings": {"complete": {"privleak": None}}},  # no PrivLeak: left panel skips it
+    }}
+    points = module.candidate_points(summary)
+    assert points.keys() == {"a", "c"} and points["a"]["abs_privleak"] == pytest.approx(0.3) and points["c"]["abs_privleak"] is None
+    from asru.report.plots import plot_candidates
+
+    path = plot_candidates(points, tmp_path / "candidates.png", current="a")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    file = tmp_path / "candidates.yaml"
+    file.write_text(yaml.safe_dump({"world": "w", "model": "m", "seeds": [100], "settings": ["complete"], "current": "zz", "candidates": [{"name": "a"}]}))
+    with pytest.raises(ConfigError, match="'current' names 'zz'"):
+        module.load_candidates(file)

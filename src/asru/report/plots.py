@@ -148,6 +148,29 @@ def plot_tradeoff_scatter(panels: dict[str, dict[str, dict]], path: Path, fronts
     return _save(figure, path)
 
 
+def plot_candidates(points: dict[str, dict], path: Path, current: str | None = None) -> Path:
+    """Validation candidates side by side: mean |PrivLeak| (x) and the mean share of contextual refusals (right panel, x)
+    against the mean unlearning score (y), one labelled point each; ``current`` (today's defaults) ringed.
+
+    ``points[name] = {"score": float, "abs_privleak": float | None, "contextual": float | None}``: two of issue 21's goals
+    that the score does not read, against the score, so that a trade between them shows at a glance.
+    """
+    figure, axes = _panels(2, width=6.0, height=5.0)
+    for axis, key, label, goal in ((axes[0], "abs_privleak", "mean |PrivLeak| (0 best)", 0.10), (axes[1], "contextual", "mean contextual share of forget answers", 0.80)):
+        shown = {name: p for name, p in points.items() if p.get(key) is not None and p.get("score") is not None}
+        for name, p in shown.items():
+            ringed = name == current
+            axis.scatter([p[key]], [p["score"]], s=70 if ringed else 28, color="#c0392b" if ringed else "#2a6f9a",
+                         edgecolors="black" if ringed else "none", zorder=3 if ringed else 2)
+            axis.annotate(name, (p[key], p["score"]), fontsize=6, xytext=(3, 2), textcoords="offset points", alpha=0.8)
+        axis.axvline(goal, ls="--", color="grey", lw=1)
+        axis.set_xlabel(f"{label}; dashed: issue 21's goal")
+        axis.set_ylabel("mean unlearning score (higher is better)")
+        axis.grid(alpha=0.3)
+    figure.suptitle("ASRU's validation candidates (red: today's defaults)", fontsize=10)
+    return _save(figure, path)
+
+
 REFERENCE_ROWS = ("target", "oracle")  # the benchmark's reference rows, not methods (asru.bench passes its own names)
 
 
