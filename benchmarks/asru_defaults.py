@@ -8,7 +8,8 @@ benchmarks/results/asru_defaults_runs/, each an ``asru unlearn`` run with every 
 validation oracle) and writes benchmarks/results/asru_defaults.json and .md: per candidate and
 setting the unlearning score and its parts against the target row of the same seed, the contextual
 share of the forget answers (and of those naming the fact asked), the worst attack, PrivLeak and forget
-quality. It reports; the rule decides.
+quality. It reports; the rule decides. A rule restated in numbers under a candidate's ``decide:`` (:class:`Decision`)
+is read by the script itself: the verdict, check by check, goes into the JSON and the table.
 A candidate may name another ``method``: a tuned baseline run with what an adopted ASRU default gives
 ASRU (the parity rows), so that no method gets training material the others are denied. A candidate may
 name its own ``seeds`` (validation seeds, never a test seed): where a seed has no target row in the
@@ -28,10 +29,11 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
+from pydantic import ValidationError
 from rich.console import Console
 
 from asru.bench import run_values
-from asru.config import read_yaml
+from asru.config import StrictConfig, describe_validation_error, read_yaml
 from asru.errors import ConfigError
 from asru.eval.judge import judge_many
 from asru.eval.rejudge import judged_by_older_rules, rejudge_run
@@ -58,6 +60,14 @@ def load_candidates(path: Path) -> dict:
     names = [c.get("name") for c in data["candidates"]]
     if len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
         raise ConfigError(f"{path}: every candidate needs a unique 'name'")
+    for candidate in data["candidates"]:
+        if "decide" in candidate:
+            try:
+                decision = Decision.model_validate(candidate["decide"])
+            except ValidationError as error:
+                raise ConfigError(describe_validation_error(error, f"{path}: candidate {candidate['name']}: field 'decide'")) from None
+            if decision.against not in names:
+                raise ConfigError(f"{path}: candidate {candidate['name']}: field 'decide.against' names {decision.against!r}, which is no candidate's name")
     if data.get("current") is not None and data["current"] not in names:
         raise ConfigError(f"{path}: 'current' names {data['current']!r}, which is no candidate's name")
     return data
@@ -73,7 +83,7 @@ def finished(name: str, setting: str, seed: int) -> bool:
 
 def overrides(candidate: dict) -> dict:
     """The candidate's UnlearnConfig fields (on top of ``method: asru``; a candidate may name its own), without its bookkeeping."""
-    return {k: v for k, v in candidate.items() if k not in ("name", "note", "rule", "written", "settings", "seeds")}
+    return {k: v for k, v in candidate.items() if k not in ("name", "note", "rule", "written", "settings", "seeds", "decide")}
 
 
 def candidate_seeds(data: dict, candidate: dict) -> list[int]:
@@ -168,6 +178,62 @@ def build_reference_rows(data: dict, setting: str, seed: int, console: Console, 
         raise ConfigError(f"{source}: 'model' is {data['model']}, but asru bench's target is {record.get('target')}: the reference rows of seed {seed} would be another model's")
 
 
+class Decision(StrictConfig):
+    """A rule in numbers (a candidate's ``decide:``), read by :func:`verdict` so that no one reads a rule by eye.
+
+    Gains and drops are the candidate's against ``against`` (a candidate of the same file: means over the settings, or
+    per setting where it says so); a field left out is not checked. It restates the candidate's prose ``rule``."""
+
+    against: str
+    score_gain_at_least: float | None = None  # mean score minus against's (negative: a loss allowed)
+    contextual_gain_at_least: float | None = None  # mean contextual share minus against's
+    abs_privleak_drop_at_least: float | None = None  # against's mean |PrivLeak| minus the candidate's
+    utility_drop_at_most: float | None = None  # per setting: against's utility part minus the candidate's
+    worst_attack_rise_at_most: float | None = None  # per setting: the candidate's worst prompt attack minus against's
+    worst_attack_at_most: float | None = None  # per setting: the candidate's worst prompt attack
+
+
+def verdict(summary: dict, name: str, decision: Decision) -> dict | None:
+    """Each check of ``decision`` on the measured numbers and whether all pass; None until both rows are measured everywhere."""
+    rows = summary["candidates"]
+    row, base = rows.get(name, {}), rows.get(decision.against, {})
+    if row.get("mean_score") is None or base.get("mean_score") is None or row["settings"].keys() != base["settings"].keys():
+        return None
+
+    def mean_abs_privleak(r):
+        values = [m.get("privleak") for m in r["settings"].values()]
+        return statistics.fmean(abs(v) for v in values) if all(v is not None for v in values) else None
+
+    checks = []
+
+    def check(what, value, limit, passed):
+        checks.append({"check": what, "value": None if value is None else round(value, 4), "limit": limit, "passed": bool(passed) if value is not None else False})
+
+    d = decision
+    if d.score_gain_at_least is not None:
+        gain = row["mean_score"] - base["mean_score"]
+        check("mean score gain", gain, f">= {d.score_gain_at_least}", gain >= d.score_gain_at_least - 1e-12)
+    if d.contextual_gain_at_least is not None and row.get("mean_contextual") is not None and base.get("mean_contextual") is not None:
+        gain = row["mean_contextual"] - base["mean_contextual"]
+        check("mean contextual share gain", gain, f">= {d.contextual_gain_at_least}", gain >= d.contextual_gain_at_least - 1e-12)
+    if d.abs_privleak_drop_at_least is not None:
+        ours, theirs = mean_abs_privleak(row), mean_abs_privleak(base)
+        drop = None if ours is None or theirs is None else theirs - ours
+        check("mean |PrivLeak| drop", drop, f">= {d.abs_privleak_drop_at_least}", drop is not None and drop >= d.abs_privleak_drop_at_least - 1e-12)
+    for setting, m in row["settings"].items():
+        b = base["settings"][setting]
+        if d.utility_drop_at_most is not None:
+            drop = b["utility"] - m["utility"]
+            check(f"{setting}: utility part drop", drop, f"<= {d.utility_drop_at_most}", drop <= d.utility_drop_at_most + 1e-12)
+        if d.worst_attack_rise_at_most is not None:
+            rise = (m["worst_attack_leakage"] or 0.0) - (b["worst_attack_leakage"] or 0.0)
+            check(f"{setting}: worst attack rise", rise, f"<= {d.worst_attack_rise_at_most}", rise <= d.worst_attack_rise_at_most + 1e-12)
+        if d.worst_attack_at_most is not None:
+            worst = m["worst_attack_leakage"] or 0.0
+            check(f"{setting}: worst attack", worst, f"<= {d.worst_attack_at_most}", worst <= d.worst_attack_at_most + 1e-12)
+    return {"against": d.against, "passed": all(c["passed"] for c in checks), "checks": checks}
+
+
 def candidate_points(summary: dict) -> dict[str, dict]:
     """Per candidate measured in every setting: its mean score, mean |PrivLeak| and mean contextual share (the plot's points)."""
     points = {}
@@ -215,7 +281,12 @@ def markdown(summary: dict) -> str:
     lines += ["", markdown_table(header, body), "", "## Candidates and rules", ""]
     for name, row in summary["candidates"].items():
         seeds = f" (seeds {', '.join(map(str, row['seeds']))}, mean over them)" if row.get("seeds", summary["seeds"]) != summary["seeds"] else ""
-        lines.append(f"- **{name}**{seeds}: {row['note']}" + (f" — rule (written {row['written']}): {row['rule']}" if row.get("rule") else ""))
+        decided = row.get("verdict")
+        outcome = ""
+        if decided:
+            failed = [c["check"] for c in decided["checks"] if not c["passed"]]
+            outcome = f" — **verdict, computed from its `decide:` against {decided['against']}: {'passed' if decided['passed'] else 'failed'}**" + (f" ({', '.join(failed)})" if failed else "")
+        lines.append(f"- **{name}**{seeds}: {row['note']}" + (f" — rule (written {row['written']}): {row['rule']}" if row.get("rule") else "") + outcome)
     return "\n".join(lines) + "\n"
 
 
@@ -262,6 +333,9 @@ def main(argv: list[str] | None = None) -> dict:
             "mean_contextual": statistics.fmean(m["contextual_share"] or 0.0 for m in measured.values()) if complete else None,
             "mean_names_fact": statistics.fmean(m["names_fact_share"] for m in measured.values()) if complete and all(m.get("names_fact_share") is not None for m in measured.values()) else None,
         }
+    for candidate in data["candidates"]:
+        if "decide" in candidate:
+            summary["candidates"][candidate["name"]]["verdict"] = verdict(summary, candidate["name"], Decision.model_validate(candidate["decide"]))
     atomic_write_json(RESULTS / "asru_defaults.json", summary)
     atomic_write_text(RESULTS / "asru_defaults.md", markdown(summary))
     plot_candidates(candidate_points(summary), RESULTS / "asru_defaults.png", data.get("current"))

@@ -187,3 +187,42 @@ def test_the_candidates_plot_has_a_point_for_each_candidate_measured_everywhere_
     file.write_text(yaml.safe_dump({"world": "w", "model": "m", "seeds": [100], "settings": ["complete"], "current": "zz", "candidates": [{"name": "a"}]}))
     with pytest.raises(ConfigError, match="'current' names 'zz'"):
         module.load_candidates(file)
+
+
+def _row(score: float, settings: dict) -> dict:
+    return {"mean_score": score, "mean_contextual": 0.5, "settings": settings}
+
+
+def _setting(utility: float, worst: float, privleak: float = 0.5) -> dict:
+    return {"utility": utility, "worst_attack_leakage": worst, "privleak": privleak}
+
+
+def test_a_decide_block_is_read_into_a_verdict_check_by_check():
+    module = benchmark_script("asru_defaults")
+    decision = module.Decision(against="base", score_gain_at_least=0.01, utility_drop_at_most=0.02, worst_attack_at_most=0.05, abs_privleak_drop_at_least=0.2)
+    base = _row(0.80, {"complete": _setting(0.99, 0.0), "selective": _setting(0.99, 0.0)})
+    good = _row(0.82, {"complete": _setting(0.98, 0.045), "selective": _setting(0.99, 0.0, privleak=-0.1)})
+    summary = {"candidates": {"base": base, "good": good}}
+    result = module.verdict(summary, "good", decision)
+    assert result["passed"] and len(result["checks"]) == 1 + 1 + 2 + 2  # score, PrivLeak, then utility and worst attack per setting
+    assert [c["check"] for c in result["checks"] if c["check"].startswith("mean")] == ["mean score gain", "mean |PrivLeak| drop"]
+    leaky = _row(0.82, {"complete": _setting(0.98, 0.06), "selective": _setting(0.99, 0.0, privleak=-0.1)})
+    failed = module.verdict({"candidates": {"base": base, "leaky": leaky}}, "leaky", decision)
+    assert not failed["passed"] and [c["check"] for c in failed["checks"] if not c["passed"]] == ["complete: worst attack"]
+    worse = _row(0.805, {"complete": _setting(0.96, 0.0), "selective": _setting(0.99, 0.0)})
+    failed = module.verdict({"candidates": {"base": base, "worse": worse}}, "worse", decision)
+    assert {c["check"] for c in failed["checks"] if not c["passed"]} == {"mean score gain", "complete: utility part drop", "mean |PrivLeak| drop"}
+    assert module.verdict({"candidates": {"base": base, "half": _row(None, {})}}, "half", decision) is None  # not measured yet: no verdict
+
+
+def test_a_decide_block_must_name_a_candidate_and_known_checks(tmp_path):
+    module = benchmark_script("asru_defaults")
+    file = tmp_path / "candidates.yaml"
+    base = {"world": "w", "model": "m", "seeds": [100], "settings": ["complete"]}
+    file.write_text(yaml.safe_dump({**base, "candidates": [{"name": "a", "decide": {"against": "zz"}}]}))
+    with pytest.raises(ConfigError, match="decide.against' names 'zz'"):
+        module.load_candidates(file)
+    file.write_text(yaml.safe_dump({**base, "candidates": [{"name": "a"}, {"name": "b", "decide": {"against": "a", "score_gain": 0.01}}]}))
+    with pytest.raises(ConfigError, match="score_gain"):
+        module.load_candidates(file)
+    assert module.overrides({"name": "b", "decide": {"against": "a"}, "method_args": {"x": 1}}) == {"method_args": {"x": 1}}  # never a run's field
