@@ -63,11 +63,11 @@ def load_candidates(path: Path) -> dict:
     for candidate in data["candidates"]:
         if "decide" in candidate:
             try:
-                decision = Decision.model_validate(candidate["decide"])
+                candidate["decide"] = Decision.model_validate(candidate["decide"])  # parsed once, here; main reads it
             except ValidationError as error:
                 raise ConfigError(describe_validation_error(error, f"{path}: candidate {candidate['name']}: field 'decide'")) from None
-            if decision.against not in names:
-                raise ConfigError(f"{path}: candidate {candidate['name']}: field 'decide.against' names {decision.against!r}, which is no candidate's name")
+            if candidate["decide"].against not in names:
+                raise ConfigError(f"{path}: candidate {candidate['name']}: field 'decide.against' names {candidate['decide'].against!r}, which is no candidate's name")
     if data.get("current") is not None and data["current"] not in names:
         raise ConfigError(f"{path}: 'current' names {data['current']!r}, which is no candidate's name")
     return data
@@ -193,6 +193,12 @@ class Decision(StrictConfig):
     worst_attack_at_most: float | None = None  # per setting: the candidate's worst prompt attack
 
 
+def mean_abs_privleak(row: dict) -> float | None:
+    """A candidate row's mean |PrivLeak| over its settings (None if a setting has none: it cannot be compared)."""
+    values = [m.get("privleak") for m in row["settings"].values()]
+    return statistics.fmean(abs(v) for v in values) if values and all(v is not None for v in values) else None
+
+
 def verdict(summary: dict, name: str, decision: Decision) -> dict | None:
     """Each check of ``decision`` on the measured numbers and whether all pass; None until both rows are measured everywhere."""
     rows = summary["candidates"]
@@ -200,37 +206,32 @@ def verdict(summary: dict, name: str, decision: Decision) -> dict | None:
     if row.get("mean_score") is None or base.get("mean_score") is None or row["settings"].keys() != base["settings"].keys():
         return None
 
-    def mean_abs_privleak(r):
-        values = [m.get("privleak") for m in r["settings"].values()]
-        return statistics.fmean(abs(v) for v in values) if all(v is not None for v in values) else None
-
     checks = []
 
-    def check(what, value, limit, passed):
-        checks.append({"check": what, "value": None if value is None else round(value, 4), "limit": limit, "passed": bool(passed) if value is not None else False})
+    def check(what, value, at_least=None, at_most=None):
+        """One check: ``value`` at least ``at_least`` or at most ``at_most`` (a missing value fails)."""
+        if at_most is None:
+            limit, passed = f">= {at_least}", value is not None and value >= at_least - 1e-12
+        else:
+            limit, passed = f"<= {at_most}", value is not None and value <= at_most + 1e-12
+        checks.append({"check": what, "value": None if value is None else round(value, 4), "limit": limit, "passed": passed})
 
     d = decision
     if d.score_gain_at_least is not None:
-        gain = row["mean_score"] - base["mean_score"]
-        check("mean score gain", gain, f">= {d.score_gain_at_least}", gain >= d.score_gain_at_least - 1e-12)
+        check("mean score gain", row["mean_score"] - base["mean_score"], at_least=d.score_gain_at_least)
     if d.contextual_gain_at_least is not None and row.get("mean_contextual") is not None and base.get("mean_contextual") is not None:
-        gain = row["mean_contextual"] - base["mean_contextual"]
-        check("mean contextual share gain", gain, f">= {d.contextual_gain_at_least}", gain >= d.contextual_gain_at_least - 1e-12)
+        check("mean contextual share gain", row["mean_contextual"] - base["mean_contextual"], at_least=d.contextual_gain_at_least)
     if d.abs_privleak_drop_at_least is not None:
         ours, theirs = mean_abs_privleak(row), mean_abs_privleak(base)
-        drop = None if ours is None or theirs is None else theirs - ours
-        check("mean |PrivLeak| drop", drop, f">= {d.abs_privleak_drop_at_least}", drop is not None and drop >= d.abs_privleak_drop_at_least - 1e-12)
+        check("mean |PrivLeak| drop", None if ours is None or theirs is None else theirs - ours, at_least=d.abs_privleak_drop_at_least)
     for setting, m in row["settings"].items():
         b = base["settings"][setting]
         if d.utility_drop_at_most is not None:
-            drop = b["utility"] - m["utility"]
-            check(f"{setting}: utility part drop", drop, f"<= {d.utility_drop_at_most}", drop <= d.utility_drop_at_most + 1e-12)
+            check(f"{setting}: utility part drop", b["utility"] - m["utility"], at_most=d.utility_drop_at_most)
         if d.worst_attack_rise_at_most is not None:
-            rise = (m["worst_attack_leakage"] or 0.0) - (b["worst_attack_leakage"] or 0.0)
-            check(f"{setting}: worst attack rise", rise, f"<= {d.worst_attack_rise_at_most}", rise <= d.worst_attack_rise_at_most + 1e-12)
+            check(f"{setting}: worst attack rise", (m["worst_attack_leakage"] or 0.0) - (b["worst_attack_leakage"] or 0.0), at_most=d.worst_attack_rise_at_most)
         if d.worst_attack_at_most is not None:
-            worst = m["worst_attack_leakage"] or 0.0
-            check(f"{setting}: worst attack", worst, f"<= {d.worst_attack_at_most}", worst <= d.worst_attack_at_most + 1e-12)
+            check(f"{setting}: worst attack", m["worst_attack_leakage"] or 0.0, at_most=d.worst_attack_at_most)
     return {"against": d.against, "passed": all(c["passed"] for c in checks), "checks": checks}
 
 
@@ -240,9 +241,7 @@ def candidate_points(summary: dict) -> dict[str, dict]:
     for name, row in summary["candidates"].items():
         if row.get("mean_score") is None:
             continue
-        leaks = [m.get("privleak") for m in row["settings"].values()]
-        points[name] = {"score": row["mean_score"], "contextual": row.get("mean_contextual"),
-                        "abs_privleak": statistics.fmean(abs(v) for v in leaks) if leaks and all(v is not None for v in leaks) else None}
+        points[name] = {"score": row["mean_score"], "contextual": row.get("mean_contextual"), "abs_privleak": mean_abs_privleak(row)}
     return points
 
 
@@ -335,7 +334,7 @@ def main(argv: list[str] | None = None) -> dict:
         }
     for candidate in data["candidates"]:
         if "decide" in candidate:
-            summary["candidates"][candidate["name"]]["verdict"] = verdict(summary, candidate["name"], Decision.model_validate(candidate["decide"]))
+            summary["candidates"][candidate["name"]]["verdict"] = verdict(summary, candidate["name"], candidate["decide"])
     atomic_write_json(RESULTS / "asru_defaults.json", summary)
     atomic_write_text(RESULTS / "asru_defaults.md", markdown(summary))
     plot_candidates(candidate_points(summary), RESULTS / "asru_defaults.png", data.get("current"))
