@@ -28,7 +28,7 @@ import re
 import statistics
 import sys
 import time
-from collections.abc import Container
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
@@ -590,13 +590,17 @@ def start_method(threads: int) -> str:
     return "fork" if threads == 1 and sys.platform.startswith("linux") else "spawn"
 
 
-def execute_parallel(todo: list[PlannedRun], world_dir: Path, target_dir: Path, workers: int, console=None, name=run_name, label: str = "runs", order: str = "in plan order") -> dict[str, float]:
+def execute_parallel(
+    todo: list[PlannedRun], world_dir: Path, target_dir: Path, workers: int, console=None, name=run_name, label: str = "runs", order: str = "in plan order",
+    after_each: Callable[[], None] | None = None,
+) -> dict[str, float]:
     """The runs, started in the given order, in ``workers`` processes (``start_method``) with ``cores // workers`` torch threads each.
 
     A 5-million-parameter model keeps one core busy with one thread; a second thread mostly waits,
     so two runs side by side use two cores far better than one run with two threads. On an error or
     a signal the workers get SIGTERM (a training step in progress finishes and is checkpointed), and
-    the next invocation resumes. Returns the CPU seconds of each run (by ``name(run)``).
+    the next invocation resumes. Returns the CPU seconds of each run (by ``name(run)``). ``after_each``: called
+    after every finished run (the bench's summary snapshot, :func:`every`).
     """
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -632,6 +636,8 @@ def execute_parallel(todo: list[PlannedRun], world_dir: Path, target_dir: Path, 
                         left = time_left(time.perf_counter() - began, len(cpu_seconds), len(todo))
                         console.print(f"[green]done[/green] {name(run)} in {outcome.wall_seconds:.0f} s (CPU {outcome.cpu_seconds:.0f} s), {len(cpu_seconds)} of {len(todo)}"
                                       + (f", {left} at this pace" if left else ""), soft_wrap=True)
+                    if after_each:
+                        after_each()
     except BaseException as error:
         stop_pool(executor, error)
         raise
@@ -1145,16 +1151,20 @@ def print_plan(console, total: int, todo: list[tuple[PlannedRun, str]], folder: 
         )
 
 
-def execute_todo(todo: list[tuple[PlannedRun, str]], total: int, world_dir: Path, target_dir: Path, workers: int, console=None, name=run_name, order: str = "in plan order") -> None:
+def execute_todo(
+    todo: list[tuple[PlannedRun, str]], total: int, world_dir: Path, target_dir: Path, workers: int, console=None, name=run_name, order: str = "in plan order",
+    after_each: Callable[[], None] | None = None,
+) -> None:
     """The unfinished runs (with their states), in order: in ``workers`` processes (:func:`execute_parallel`), or here one after another.
 
     ``total``: every run of the benchmark (the progress bar counts the finished ones as done).
+    ``after_each``: called after every finished run (the summary snapshot, :func:`every`).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     workers = min(workers, len(todo))
     if workers > 1:
-        execute_parallel([run for run, _ in todo], world_dir, target_dir, workers, console, name=name, label="bench", order=order)
+        execute_parallel([run for run, _ in todo], world_dir, target_dir, workers, console, name=name, label="bench", order=order, after_each=after_each)
         return
     progress = Progress(
         TextColumn("[bold]bench[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -1170,6 +1180,35 @@ def execute_todo(todo: list[tuple[PlannedRun, str]], total: int, world_dir: Path
             progress.advance(task)
             if console:
                 console.print(f"[green]done[/green] {name(run)} in {time.perf_counter() - started:.0f} s, {count} of {len(todo)}", soft_wrap=True)
+            if after_each:
+                after_each()
+
+
+# How often a running benchmark rewrites its summary (tradeoff.json, validation.json) between runs. Why: the run
+# folders are not committed and go with a lost machine, the summary is (``recorded_runs`` reuses what it holds), so
+# a machine lost mid-bench loses at most this much finished work instead of everything since the bench began.
+SNAPSHOT_SECONDS = 300.0
+
+
+def every(write: Callable[[], object], console=None) -> Callable[[], None]:
+    """``write`` at most once per :data:`SNAPSHOT_SECONDS` (the first time that long after this call), for :func:`execute_todo`'s ``after_each``.
+
+    A failed snapshot is reported and the benchmark goes on: the final summary is written (and raises) at the end.
+    """
+    last = time.monotonic()
+
+    def maybe_write() -> None:
+        nonlocal last
+        if time.monotonic() - last < SNAPSHOT_SECONDS:
+            return
+        try:
+            write()
+        except (OSError, AsruError, ValueError) as error:
+            if console:
+                console.print(f"[yellow]the summary snapshot failed ({error}); the benchmark goes on and writes it at the end[/yellow]", soft_wrap=True)
+        last = time.monotonic()
+
+    return maybe_write
 
 
 def rejudge_finished(runs: list[PlannedRun], console=None) -> None:
@@ -1236,6 +1275,9 @@ def run_bench(config: BenchConfig, console=None) -> dict:
         prepare_oracles(runs, states, world_dir, target_dir, console, config.workers)
         keep_oracle_measures(runs, world, target_dir, out)
         # in plan order, seed-major: the first seed of every cell finishes first
-        execute_todo(todo, len(runs), world_dir, target_dir, config.workers, console, order="every cell's first seed first")
+        def snapshot() -> dict:
+            return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries, tuned, recorded, stale)
+
+        execute_todo(todo, len(runs), world_dir, target_dir, config.workers, console, order="every cell's first seed first", after_each=every(snapshot, console))
     rejudge_finished(runs, console)
     return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries, tuned, recorded, stale)

@@ -36,6 +36,7 @@ from asru.bench import (
     aggregate,
     bench_common,
     execute_todo,
+    every,
     keep_oracle_measures,
     merge,
     prepare_oracles,
@@ -230,12 +231,12 @@ def run_tuning(
     untuned = [e.name for e in entries if not e.grid and not e.tuned_as]
     borrowed = [f"{e.name} (as {e.tuned_as})" for e in entries if e.tuned_as]
     entries = check_equal_budget(entries)
-    every = check_equal_budget(every_entry) if every_entry is not None else entries
+    all_entries = check_equal_budget(every_entry) if every_entry is not None else entries
     if untuned and console:
         console.print(f"not tuned (no grid in the methods file): {', '.join(untuned)}", soft_wrap=True)
     if borrowed and console:
         console.print(f"ablations that take another entry's choice (no grid of their own): {', '.join(borrowed)}", soft_wrap=True)
-    runs = plan_validation(config, every, world, target_dir, attacks)  # the report's: every grid, finished or not
+    runs = plan_validation(config, all_entries, world, target_dir, attacks)  # the report's: every grid, finished or not
     out = config.resolved_out()
     recorded = one_build_per_grid(runs, recorded_runs(out / "validation.json", runs, same_build=False))
     if not config.report_only:
@@ -251,11 +252,22 @@ def run_tuning(
         restore_oracle_measures(out)
         prepare_oracles(to_run, states, world_dir, target_dir, console, config.workers)
         keep_oracle_measures(to_run, world, target_dir, out)
-        execute_todo(todo, len(to_run), world_dir, target_dir, config.workers, console, order="every grid point's first validation seed first")
+        execute_todo(
+            todo, len(to_run), world_dir, target_dir, config.workers, console, order="every grid point's first validation seed first",
+            after_each=every(lambda: write_tuning(config, all_entries, runs, recorded, world, world_dir, target_dir, recipe, attacks), console),
+        )
     rejudge_finished(runs, console)
+    return write_tuning(config, all_entries, runs, recorded, world, world_dir, target_dir, recipe, attacks)
+
+
+def write_tuning(config: BenchConfig, entries: list[MethodEntry], runs: list, recorded, world, world_dir: Path, target_dir: Path, recipe, attacks: list[str]) -> dict:
+    """Aggregate the finished grid points, choose, write validation.json/.md and tuned.yaml; the summary.
+
+    At the end of the tuning, and every ``asru.bench.SNAPSHOT_SECONDS`` while it runs (a grid not yet finished is not chosen).
+    """
+    out = config.resolved_out()
     table = aggregate(config.model_copy(update={"seeds": config.resolved_validation_seeds()}), runs, recorded)
-    chosen = choose(table, every, len(config.resolved_validation_seeds()))
-    entries = every
+    chosen = choose(table, entries, len(config.resolved_validation_seeds()))
     header = summary_header(config, world, world_dir, target_dir, recipe, attacks, entries)
     tuned_file = config.resolved_tuned_file()
     summary = {

@@ -662,3 +662,33 @@ def test_a_field_added_inside_a_nested_config_keeps_finished_runs_done(tmp_path)
     run.record = {**record, "method_params": {**params, "rl": {**params["rl"], "drop_flat_groups": True}}}
     with pytest.raises(ConfigError, match="method_params.rl.drop_flat_groups"):
         run_state(run)
+
+
+def test_the_summary_snapshot_waits_its_interval_and_a_failed_one_does_not_stop_the_bench(monkeypatch):
+    """``asru.bench.every``: the tables' and the tuning's summary rewritten between runs, at most once per SNAPSHOT_SECONDS."""
+    import asru.bench
+
+    clock = [1000.0]
+    monkeypatch.setattr("asru.bench.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("asru.bench.SNAPSHOT_SECONDS", 300.0)
+    writes = []
+    maybe_write = asru.bench.every(lambda: writes.append(clock[0]))
+    maybe_write()
+    clock[0] += 299
+    maybe_write()
+    assert writes == []  # not yet: the bench began less than 300 s ago
+    clock[0] += 1
+    maybe_write()
+    clock[0] += 100
+    maybe_write()
+    assert writes == [1300.0]
+
+    def failing() -> None:
+        raise OSError("disk full")
+
+    printed = []
+    console = type("Console", (), {"print": lambda self, text, **_: printed.append(text)})()
+    maybe_fail = asru.bench.every(failing, console)
+    clock[0] += 300
+    maybe_fail()  # reported, not raised
+    assert "disk full" in printed[0] and "writes it at the end" in printed[0]

@@ -274,3 +274,41 @@ def test_a_fresh_machine_runs_nothing_finished_and_builds_no_finished_oracle(tun
     assert "2 finished (skipped)" in stdout and "4 new" in stdout, stdout
     summary = json.loads((fresh / "validation.json").read_text())
     assert "elsewhere" not in summary["target_builds"] and summary["runs_finished"] == 6
+
+
+def test_a_tuning_stopped_midway_keeps_its_finished_runs_in_validation_json(tuned, tmp_path, monkeypatch):
+    """The summary is rewritten between runs (``SNAPSHOT_SECONDS``): a machine lost mid-tuning, run folders and all,
+    loses none of the runs finished before, and the next start reuses them from validation.json."""
+    import shutil
+
+    import asru.bench
+
+    folder, methods, out = tuned
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    for name in ("validation.json", "validation.md", "tuned.yaml"):
+        (copy / name).unlink()
+    shutil.rmtree(copy / "runs" / "validation" / "complete" / "grad_diff")  # its two points run again, then the "machine" stops
+    real_execute, ran = asru.bench.execute, []
+
+    def execute_then_stop(run, *args, **kwargs):
+        if ran:
+            raise KeyboardInterrupt  # the second run never finishes
+        real_execute(run, *args, **kwargs)
+        ran.append(run.row)
+
+    monkeypatch.setattr("asru.bench.execute", execute_then_stop)
+    monkeypatch.setattr("asru.bench.SNAPSHOT_SECONDS", 0.0)
+    code, stdout, err = run_cli("bench", *COMMON, "--methods-file", methods, "--tune", "--out", copy, "--tuned-file", copy / "tuned.yaml")
+    assert code == 130 and ran == ["grad_diff@g0"], err + stdout
+    snapshot = json.loads((copy / "validation.json").read_text())
+    assert snapshot["runs_finished"] == 5 and not snapshot["settings"]["complete"]["grad_diff@g1"]["seeds"]
+    assert snapshot["settings"]["complete"]["grad_diff@g0"]["records"]["100"]["row"] == "grad_diff@g0"
+    assert "Not chosen yet (a grid point still unfinished on a validation seed): grad_diff." in (copy / "validation.md").read_text()
+    # the machine is lost: the finished point's folder goes, its record stays; only the unfinished point runs
+    shutil.rmtree(copy / "runs" / "validation" / "complete" / "grad_diff" / "g0")
+    monkeypatch.setattr("asru.bench.execute", real_execute)
+    code, stdout, err = run_cli("bench", *COMMON, "--methods-file", methods, "--tune", "--out", copy, "--tuned-file", copy / "tuned.yaml")
+    assert code == 0, err + stdout
+    assert "1 new" in stdout and not (copy / "runs" / "validation" / "complete" / "grad_diff" / "g0").exists(), stdout
+    assert json.loads((copy / "validation.json").read_text())["runs_finished"] == 6
