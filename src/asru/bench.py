@@ -475,7 +475,17 @@ def execute(run: PlannedRun, world_dir: Path, target_dir: Path, console=None) ->
             pass  # never hide the error that stopped the run behind one about its timing file
 
 
-def prepare_oracles(runs: list[PlannedRun], states: list[str], world_dir: Path, target_dir: Path, console=None, workers: int = 1) -> None:
+@dataclass(frozen=True)
+class PendingOracle:
+    """An oracle that :func:`execute_parallel` fine-tunes in its pool of runs; the runs of ``cells`` ((setting, seed)) wait for it."""
+
+    recipe: Any
+    cells: frozenset
+
+
+def prepare_oracles(
+    runs: list[PlannedRun], states: list[str], world_dir: Path, target_dir: Path, console=None, workers: int = 1, in_pool: bool = False,
+) -> list[PendingOracle]:
     """Fine-tune (once per machine, cached) the oracle of every (setting, seed) that has an unfinished run, before any run.
 
     Every row's gone-or-hidden measures compare with its setting's and seed's oracle, which an
@@ -483,7 +493,10 @@ def prepare_oracles(runs: list[PlannedRun], states: list[str], world_dir: Path, 
     Not built where its own row is finished and its measures are recorded (a fresh machine with the
     committed ``oracle_measures``: :func:`restore_oracle_measures`).
     With ``workers`` > 1 the oracles not yet built are fine-tuned side by side, ``workers`` at a time
-    (:func:`asru.cache.build_in_parallel`): independent fine-tunes, like the runs.
+    (:func:`asru.cache.build_in_parallel`): independent fine-tunes, like the runs. With ``in_pool`` as
+    well, none is built here: they are returned, for :func:`execute_parallel` to fine-tune ahead of
+    the runs that need them while the other runs fill the workers they leave free (3 oracles on 2
+    workers left one core idle for an hour).
     """
     from asru.cache import build_in_parallel, cached_oracle, oracle_recipe
     from asru.eval.oracle import forget_set, resolve_oracle, target_recipe
@@ -500,16 +513,24 @@ def prepare_oracles(runs: list[PlannedRun], states: list[str], world_dir: Path, 
         return not recorded
 
     todo = [run for run in runs if run.row == ORACLE_ROW and (run.setting, run.seed) in unfinished and needs_model(run)]
-    if workers > 1 and len(todo) > 1:
+    if workers > 1 and len(todo) > 1 or in_pool and workers > 1 and todo:
         recipe = target_recipe(target_dir, world)
-        excluded = [forget_set(world, evaluation_splits(world, run.config, run.chain)[0]) for run in todo]
-        # one per forget set (two settings can share one): a fine-tune never runs twice side by side
-        missing = list({oracle_recipe(recipe, facts).model_dump_json(): oracle_recipe(recipe, facts) for facts in excluded if cached_oracle(world_dir, recipe, facts, build=False) is None}.values())
-        if console and len(missing) > 1:
-            console.print(f"fine-tuning {len(missing)} oracles (the target's recipe without each forget set), {min(workers, len(missing))} at a time")
-        build_in_parallel(world_dir, missing, console, workers)
+        cells: dict[str, set] = {}
+        recipes: dict[str, Any] = {}
+        for run in todo:  # one per forget set (two settings can share one): a fine-tune never runs twice side by side
+            facts = forget_set(world, evaluation_splits(world, run.config, run.chain)[0])
+            if cached_oracle(world_dir, recipe, facts, build=False) is None:
+                key = oracle_recipe(recipe, facts).model_dump_json()
+                recipes[key] = oracle_recipe(recipe, facts)
+                cells.setdefault(key, set()).add((run.setting, run.seed))
+        if in_pool:
+            return [PendingOracle(recipes[key], frozenset(cells[key])) for key in recipes]
+        if console and len(recipes) > 1:
+            console.print(f"fine-tuning {len(recipes)} oracles (the target's recipe without each forget set), {min(workers, len(recipes))} at a time")
+        build_in_parallel(world_dir, list(recipes.values()), console, workers)
     for run in todo:
         oracle(target_dir, world_dir, run.config, console=console, chain=run.chain)
+    return []
 
 
 MEASURES_DIR = "oracle_measures"  # OUT/oracle_measures: the oracles' own numbers (asru.eval.oracle), committed with the tables
@@ -592,7 +613,7 @@ def start_method(threads: int) -> str:
 
 def execute_parallel(
     todo: list[PlannedRun], world_dir: Path, target_dir: Path, workers: int, console=None, name=run_name, label: str = "runs", order: str = "in plan order",
-    after_each: Callable[[], None] | None = None,
+    after_each: Callable[[], None] | None = None, oracles: list[PendingOracle] | None = None, oracle_built: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     """The runs, started in the given order, in ``workers`` processes (``start_method``) with ``cores // workers`` torch threads each.
 
@@ -601,19 +622,34 @@ def execute_parallel(
     a signal the workers get SIGTERM (a training step in progress finishes and is checkpointed), and
     the next invocation resumes. Returns the CPU seconds of each run (by ``name(run)``). ``after_each``: called
     after every finished run (the bench's summary snapshot, :func:`every`).
+
+    ``oracles`` (:func:`prepare_oracles` with ``in_pool``): fine-tuned first, in the same workers; a run
+    of a (setting, seed) whose oracle is not built yet waits, and the next run that needs none takes
+    the free worker. ``oracle_built``: called after each (the bench keeps the oracle's measures then).
     """
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from asru.cache import stop_pool, top_up
+    from asru.cache import _fine_tune_in_worker, stop_pool, top_up
 
     threads = max(1, available_cores() // workers)
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(start_method(threads)))
-    queue, pending = list(todo), {}
+    oracles = list(oracles or [])
+    queue, pending, unbuilt = [*oracles, *todo], {}, set(range(len(oracles)))
+
+    def ready(job) -> bool:  # a run waits for the oracles of its setting and seed
+        return isinstance(job, PendingOracle) or not any((job.setting, job.seed) in oracles[i].cells for i in unbuilt)
+
+    def submit(job):
+        if isinstance(job, PendingOracle):
+            return executor.submit(_fine_tune_in_worker, world_dir, job.recipe, threads)
+        return executor.submit(_worker_run, job, world_dir, target_dir, threads)
+
     if console:
-        console.print(f"{len(todo)} runs in {workers} processes side by side ({threads} torch thread{'s' if threads > 1 else ''} each), {order}")
+        console.print(f"{len(todo)} runs in {workers} processes side by side ({threads} torch thread{'s' if threads > 1 else ''} each), {order}"
+                      + (f"; first {len(oracles)} oracle fine-tunes (about an hour each on the 40-person world), the runs that need none beside them" if oracles else ""), soft_wrap=True)
     cpu_seconds: dict[str, float] = {}
     began = time.perf_counter()
     progress = Progress(
@@ -624,11 +660,20 @@ def execute_parallel(
         with progress:
             task = progress.add_task("", total=len(todo))
             while queue or pending:
-                top_up(queue, pending, workers, lambda run: executor.submit(_worker_run, run, world_dir, target_dir, threads))
+                top_up(queue, pending, workers, submit, ready)
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     run = pending.pop(future)
                     outcome = future.result()
+                    if isinstance(run, PendingOracle):
+                        outcome.raise_if_interrupted("oracle fine-tune: ")
+                        unbuilt.discard(oracles.index(run))
+                        if console:
+                            cells = ", ".join(f"{setting} seed {seed}" for setting, seed in sorted(run.cells))
+                            console.print(f"[green]built[/green] the oracle of {cells} in {outcome.wall_seconds:.0f} s", soft_wrap=True)
+                        if oracle_built:
+                            oracle_built()
+                        continue
                     outcome.raise_if_interrupted(f"{name(run)}: ")
                     cpu_seconds[name(run)] = round(outcome.cpu_seconds, 1)
                     progress.advance(task)
@@ -1153,19 +1198,25 @@ def print_plan(console, total: int, todo: list[tuple[PlannedRun, str]], folder: 
 
 def execute_todo(
     todo: list[tuple[PlannedRun, str]], total: int, world_dir: Path, target_dir: Path, workers: int, console=None, name=run_name, order: str = "in plan order",
-    after_each: Callable[[], None] | None = None,
+    after_each: Callable[[], None] | None = None, oracles: list[PendingOracle] | None = None, oracle_built: Callable[[], None] | None = None,
 ) -> None:
     """The unfinished runs (with their states), in order: in ``workers`` processes (:func:`execute_parallel`), or here one after another.
 
     ``total``: every run of the benchmark (the progress bar counts the finished ones as done).
-    ``after_each``: called after every finished run (the summary snapshot, :func:`every`).
+    ``after_each``: called after every finished run (the summary snapshot, :func:`every`). ``oracles``,
+    ``oracle_built``: oracles to fine-tune in the same workers first (:func:`execute_parallel`).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    workers = min(workers, len(todo))
+    workers = min(workers, len(todo) + len(oracles or []))
     if workers > 1:
-        execute_parallel([run for run, _ in todo], world_dir, target_dir, workers, console, name=name, label="bench", order=order, after_each=after_each)
+        execute_parallel(
+            [run for run, _ in todo], world_dir, target_dir, workers, console, name=name, label="bench", order=order, after_each=after_each,
+            oracles=oracles, oracle_built=oracle_built,
+        )
         return
+    if oracles:
+        raise ValueError("oracles to fine-tune in the pool need workers > 1 (prepare_oracles builds them itself otherwise)")
     progress = Progress(
         TextColumn("[bold]bench[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
         console=console, disable=console is None, transient=False,
@@ -1272,12 +1323,15 @@ def run_bench(config: BenchConfig, console=None) -> dict:
         todo = [(run, state) for run, state in zip(runs, states) if state != "done"]
         print_plan(console, len(runs), todo, out / "runs", len(recorded), "tradeoff.json")
         restore_oracle_measures(out)
-        prepare_oracles(runs, states, world_dir, target_dir, console, config.workers)
+        oracles = prepare_oracles(runs, states, world_dir, target_dir, console, config.workers, in_pool=bool(todo))
         keep_oracle_measures(runs, world, target_dir, out)
         # in plan order, seed-major: the first seed of every cell finishes first
         def snapshot() -> dict:
             return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries, tuned, recorded, stale)
 
-        execute_todo(todo, len(runs), world_dir, target_dir, config.workers, console, order="every cell's first seed first", after_each=every(snapshot, console))
+        execute_todo(
+            todo, len(runs), world_dir, target_dir, config.workers, console, order="every cell's first seed first", after_each=every(snapshot, console),
+            oracles=oracles, oracle_built=lambda: keep_oracle_measures(runs, world, target_dir, out),
+        )
     rejudge_finished(runs, console)
     return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries, tuned, recorded, stale)

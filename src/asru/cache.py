@@ -217,8 +217,10 @@ def build_in_parallel(world_dir: Path, recipes: list, console=None, workers: int
     return folders
 
 
-def top_up(queue: list, running: dict, workers: int, submit) -> None:
+def top_up(queue: list, running: dict, workers: int, submit, ready=None) -> None:
     """Submit from the front of ``queue`` until ``workers`` jobs are in flight (``running``: future -> item).
+
+    ``ready``: the first item it accepts is taken instead of the front (one waiting for another job stays queued).
 
     Why not submit everything at once: ProcessPoolExecutor moves submitted jobs into its call queue
     ahead of the workers, where ``cancel_futures`` cannot reach them, so after a stop a worker went
@@ -226,7 +228,10 @@ def top_up(queue: list, running: dict, workers: int, submit) -> None:
     parent waited for it).
     """
     while queue and len(running) < workers:
-        item = queue.pop(0)
+        index = next((i for i, item in enumerate(queue) if ready is None or ready(item)), None)
+        if index is None:
+            return
+        item = queue.pop(index)
         running[submit(item)] = item
 
 

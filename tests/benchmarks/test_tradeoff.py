@@ -692,3 +692,87 @@ def test_the_summary_snapshot_waits_its_interval_and_a_failed_one_does_not_stop_
     clock[0] += 300
     maybe_fail()  # reported, not raised
     assert "disk full" in printed[0] and "writes it at the end" in printed[0]
+
+
+# ----- oracles fine-tuned in the pool of runs (asru.bench.execute_parallel): fake jobs that log when they start and end
+
+JOB_LOG = "jobs.log"
+SLEEP = {"A": 0.3, "B": 0.6, "C": 1.5}
+
+
+def _log(folder: Path, line: str) -> None:
+    with open(folder / JOB_LOG, "a", encoding="utf-8") as handle:  # appends from two processes: one short write each
+        handle.write(line + "\n")
+
+
+def _fake_fine_tune(world_dir, recipe, threads):
+    from asru.errors import WorkerOutcome
+
+    _log(Path(world_dir), f"start oracle {recipe}")
+    time.sleep(SLEEP[recipe])
+    _log(Path(world_dir), f"end oracle {recipe}")
+    return WorkerOutcome(False, wall_seconds=SLEEP[recipe])
+
+
+def _fake_run(run, world_dir, target_dir, threads):
+    from asru.errors import WorkerOutcome
+
+    _log(Path(world_dir), f"start {run.setting}/{run.row}")
+    time.sleep(0.1)
+    _log(Path(world_dir), f"end {run.setting}/{run.row}")
+    return WorkerOutcome(False, wall_seconds=0.1)
+
+
+def test_oracles_fine_tune_in_the_pool_and_runs_that_need_none_fill_the_free_worker(tmp_path, monkeypatch):
+    """Three oracles on two workers: when the first is built, the third starts, and the runs of the first's setting take
+    the worker the second leaves; no run starts before its own oracle is built."""
+    from asru.bench import PendingOracle, PlannedRun, execute_parallel
+
+    monkeypatch.setattr("asru.cache._fine_tune_in_worker", _fake_fine_tune)
+    monkeypatch.setattr("asru.bench._worker_run", _fake_run)
+    monkeypatch.setattr("asru.bench.available_cores", lambda: 2)  # one thread a worker: forked workers, which see the fakes
+    oracles = [PendingOracle(name, frozenset({(setting, 0)})) for name, setting in (("A", "complete"), ("B", "selective"), ("C", "personalized"))]
+    runs = [PlannedRun(setting, row, 0, tmp_path / setting / row, {}) for setting in ("personalized", "complete", "selective") for row in ("target", "npo")]
+    built = []
+    execute_parallel(runs, tmp_path, tmp_path, 2, oracles=oracles, oracle_built=lambda: built.append(len(built)))
+    log = (tmp_path / JOB_LOG).read_text().splitlines()
+    at = {line: index for index, line in enumerate(log)}
+    assert len(built) == 3 and len(log) == 2 * (3 + 6)
+    for name, setting in (("A", "complete"), ("B", "selective"), ("C", "personalized")):
+        for row in ("target", "npo"):
+            assert at[f"start {setting}/{row}"] > at[f"end oracle {name}"], log  # never before its oracle
+    assert at["start oracle C"] < at["start complete/target"] < at["end oracle C"], log  # beside the third oracle, not after it
+
+
+def test_an_oracle_missing_from_the_cache_is_fine_tuned_in_the_pool_of_runs(bench, tmp_path):
+    """--workers 2 on a cache without the oracle the quick bench built: the oracles are fine-tuned by the run pool's
+    workers before the runs that need them; Complete's runs give the same numbers as the first time."""
+    import shutil
+
+    out, _, _ = bench
+    copy = tmp_path / "bench"
+    shutil.copytree(out, copy)
+    complete = copy / "runs" / "complete"
+    oracle_dir = Path(json.loads((complete / "oracle" / "seed0" / "results.json").read_text())["model"])
+    redo = [complete / "oracle" / "seed0", complete / "grad_diff" / "seed0", copy / "runs" / "selective" / "steering" / "seed0"]
+    for run in redo:
+        (run / "results.json").unlink()
+    aside = tmp_path / "oracle model"
+    cached = set(oracle_dir.parent.iterdir())
+    shutil.move(oracle_dir, aside)  # Complete's oracle, which also covered Selective's forget set: Selective's own is built too
+    try:
+        code, stdout, err = run_cli("bench", *QUICK, "--out", copy, "--workers", "2")
+        assert code == 0, err + stdout
+        flat = " ".join(stdout.split())
+        assert "first 2 oracle fine-tunes" in flat and (oracle_dir / "finetune.json").is_file(), stdout
+        for setting, row in (("complete", "oracle"), ("complete", "grad_diff"), ("selective", "steering")):
+            assert flat.index(f"built the oracle of {setting} seed 0") < flat.index(f"done {setting}/{row}/seed0"), stdout
+        for run in redo[:2]:
+            again = json.loads((run / "results.json").read_text())
+            first = json.loads((out / run.relative_to(copy) / "results.json").read_text())
+            assert again["metrics"] == first["metrics"] and again.get("forget_quality") == first.get("forget_quality"), run
+    finally:  # the module's cache as it was: the covering oracle back, Selective's own gone (later tests compare with the first numbers)
+        shutil.rmtree(oracle_dir, ignore_errors=True)
+        shutil.move(aside, oracle_dir)
+        for extra in set(oracle_dir.parent.iterdir()) - cached:
+            shutil.rmtree(extra) if extra.is_dir() else extra.unlink()
