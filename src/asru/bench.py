@@ -513,7 +513,7 @@ def prepare_oracles(
         return not recorded
 
     todo = [run for run in runs if run.row == ORACLE_ROW and (run.setting, run.seed) in unfinished and needs_model(run)]
-    if workers > 1 and len(todo) > 1 or in_pool and workers > 1 and todo:
+    if workers > 1 and (len(todo) > 1 or in_pool and todo):
         recipe = target_recipe(target_dir, world)
         cells: dict[str, set] = {}
         recipes: dict[str, Any] = {}
