@@ -481,6 +481,8 @@ class PendingOracle:
 
     recipe: Any
     cells: frozenset
+    folder: Path  # its cache folder: the fine-tune's progress file is beside it (``<folder>.partial``), for the progress bar
+    steps: int  # the fine-tune's length (the bar's)
 
 
 def prepare_oracles(
@@ -498,9 +500,10 @@ def prepare_oracles(
     the runs that need them while the other runs fill the workers they leave free (3 oracles on 2
     workers left one core idle for an hour).
     """
-    from asru.cache import build_in_parallel, cached_oracle, oracle_recipe
+    from asru.cache import build_in_parallel, cached_oracle, oracle_recipe, target_folder
     from asru.eval.oracle import forget_set, resolve_oracle, target_recipe
     from asru.pipeline import evaluation_splits, oracle
+    from asru.train.finetune import target_steps
     from asru.world import load_world
 
     world = load_world(world_dir)
@@ -524,13 +527,20 @@ def prepare_oracles(
                 recipes[key] = oracle_recipe(recipe, facts)
                 cells.setdefault(key, set()).add((run.setting, run.seed))
         if in_pool:
-            return [PendingOracle(recipes[key], frozenset(cells[key])) for key in recipes]
+            return [
+                PendingOracle(recipes[key], frozenset(cells[key]), target_folder(world.manifest["content_hash"], recipes[key]), target_steps(world, recipes[key]))
+                for key in recipes
+            ]
         if console and len(recipes) > 1:
             console.print(f"fine-tuning {len(recipes)} oracles (the target's recipe without each forget set), {min(workers, len(recipes))} at a time")
         build_in_parallel(world_dir, list(recipes.values()), console, workers)
     for run in todo:
         oracle(target_dir, world_dir, run.config, console=console, chain=run.chain)
     return []
+
+
+def oracle_cells(oracle: PendingOracle) -> str:
+    return ", ".join(f"{setting} seed {seed}" for setting, seed in sorted(oracle.cells))
 
 
 MEASURES_DIR = "oracle_measures"  # OUT/oracle_measures: the oracles' own numbers (asru.eval.oracle), committed with the tables
@@ -632,7 +642,7 @@ def execute_parallel(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from asru.cache import _fine_tune_in_worker, stop_pool, top_up
+    from asru.cache import _fine_tune_in_worker, fine_tune_progress, stop_pool, top_up
 
     threads = max(1, available_cores() // workers)
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(start_method(threads)))
@@ -644,6 +654,8 @@ def execute_parallel(
 
     def submit(job):
         if isinstance(job, PendingOracle):
+            if console:
+                console.print(f"fine-tuning the oracle of {oracle_cells(job)} (the target's recipe without its forget set)", soft_wrap=True)
             return executor.submit(_fine_tune_in_worker, world_dir, job.recipe, threads)
         return executor.submit(_worker_run, job, world_dir, target_dir, threads)
 
@@ -653,24 +665,28 @@ def execute_parallel(
     cpu_seconds: dict[str, float] = {}
     began = time.perf_counter()
     progress = Progress(
-        SpinnerColumn(), TextColumn(f"[bold]{label}[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+        SpinnerColumn(), TextColumn(f"[bold]{label}[/bold] {{task.description}}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
         console=console, disable=console is None, transient=True,
     )
     try:
         with progress:
             task = progress.add_task("", total=len(todo))
+            # one bar per oracle, read from its fine-tune's progress file (as asru.cache.build_in_parallel's)
+            bars = {i: progress.add_task(f"oracle of {oracle_cells(o)}", total=o.steps) for i, o in enumerate(oracles)}
             while queue or pending:
                 top_up(queue, pending, workers, submit, ready)
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                finished, _ = wait(pending, timeout=2.0 if unbuilt else None, return_when=FIRST_COMPLETED)
+                for i in unbuilt:
+                    progress.update(bars[i], completed=fine_tune_progress(oracles[i].folder.with_name(oracles[i].folder.name + ".partial"))[0])
                 for future in finished:
                     run = pending.pop(future)
                     outcome = future.result()
                     if isinstance(run, PendingOracle):
                         outcome.raise_if_interrupted("oracle fine-tune: ")
                         unbuilt.discard(oracles.index(run))
+                        progress.remove_task(bars[oracles.index(run)])
                         if console:
-                            cells = ", ".join(f"{setting} seed {seed}" for setting, seed in sorted(run.cells))
-                            console.print(f"[green]built[/green] the oracle of {cells} in {outcome.wall_seconds:.0f} s", soft_wrap=True)
+                            console.print(f"[green]built[/green] the oracle of {oracle_cells(run)} in {outcome.wall_seconds:.0f} s", soft_wrap=True)
                         if oracle_built:
                             oracle_built()
                         continue

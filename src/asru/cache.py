@@ -206,7 +206,7 @@ def build_in_parallel(world_dir: Path, recipes: list, console=None, workers: int
                         done.add(running.pop(job))
                 for index, (task, total, (_, folder)) in enumerate(zip(tasks, totals, todo)):
                     # a finished fine-tune has removed its progress file: its bar is full, at its final loss
-                    step, loss = (total, _final_loss(folder)) if index in done else _progress(folder.with_name(folder.name + ".partial"))
+                    step, loss = (total, _final_loss(folder)) if index in done else fine_tune_progress(folder.with_name(folder.name + ".partial"))
                     bar.update(task, completed=step, loss=loss)
                 if running:
                     time.sleep(1.0)
@@ -260,7 +260,7 @@ def stop_pool(pool, error: BaseException) -> None:
     pool.shutdown(wait=True)
 
 
-def _progress(partial: Path) -> tuple[int, float]:
+def fine_tune_progress(partial: Path) -> tuple[int, float]:
     """(step, loss) a fine-tune in ``partial`` has reached (its progress file; 0 and nan before the first)."""
     from asru.train.finetune import PROGRESS_FILE
 

@@ -731,7 +731,7 @@ def test_oracles_fine_tune_in_the_pool_and_runs_that_need_none_fill_the_free_wor
     monkeypatch.setattr("asru.cache._fine_tune_in_worker", _fake_fine_tune)
     monkeypatch.setattr("asru.bench._worker_run", _fake_run)
     monkeypatch.setattr("asru.bench.available_cores", lambda: 2)  # one thread a worker: forked workers, which see the fakes
-    oracles = [PendingOracle(name, frozenset({(setting, 0)})) for name, setting in (("A", "complete"), ("B", "selective"), ("C", "personalized"))]
+    oracles = [PendingOracle(name, frozenset({(setting, 0)}), tmp_path / name, 10) for name, setting in (("A", "complete"), ("B", "selective"), ("C", "personalized"))]
     runs = [PlannedRun(setting, row, 0, tmp_path / setting / row, {}) for setting in ("personalized", "complete", "selective") for row in ("target", "npo")]
     built = []
     execute_parallel(runs, tmp_path, tmp_path, 2, oracles=oracles, oracle_built=lambda: built.append(len(built)))
@@ -765,6 +765,7 @@ def test_an_oracle_missing_from_the_cache_is_fine_tuned_in_the_pool_of_runs(benc
         assert code == 0, err + stdout
         flat = " ".join(stdout.split())
         assert "first 2 oracle fine-tunes" in flat and (oracle_dir / "finetune.json").is_file(), stdout
+        assert flat.index("fine-tuning the oracle of complete seed 0") < flat.index("built the oracle of complete seed 0"), stdout
         for setting, row in (("complete", "oracle"), ("complete", "grad_diff"), ("selective", "steering")):
             assert flat.index(f"built the oracle of {setting} seed 0") < flat.index(f"done {setting}/{row}/seed0"), stdout
         for run in redo[:2]:
