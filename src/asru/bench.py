@@ -652,18 +652,21 @@ def execute_parallel(
     def ready(job) -> bool:  # a run waits for the oracles of its setting and seed
         return isinstance(job, PendingOracle) or not any((job.setting, job.seed) in oracles[i].cells for i in unbuilt)
 
+    began: list[float] = []  # when the first run started: the pace of the runs, not of the oracles before them
+
     def submit(job):
         if isinstance(job, PendingOracle):
             if console:
                 console.print(f"fine-tuning the oracle of {oracle_cells(job)} (the target's recipe without its forget set)", soft_wrap=True)
             return executor.submit(_fine_tune_in_worker, world_dir, job.recipe, threads)
+        if not began:
+            began.append(time.perf_counter())
         return executor.submit(_worker_run, job, world_dir, target_dir, threads)
 
     if console:
         console.print(f"{len(todo)} runs in {workers} processes side by side ({threads} torch thread{'s' if threads > 1 else ''} each), {order}"
                       + (f"; first {len(oracles)} oracle fine-tunes (about an hour each on the 40-person world), the runs that need none beside them" if oracles else ""), soft_wrap=True)
     cpu_seconds: dict[str, float] = {}
-    began = time.perf_counter()
     progress = Progress(
         SpinnerColumn(), TextColumn(f"[bold]{label}[/bold] {{task.description}}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
         console=console, disable=console is None, transient=True,
@@ -694,7 +697,7 @@ def execute_parallel(
                     cpu_seconds[name(run)] = round(outcome.cpu_seconds, 1)
                     progress.advance(task)
                     if console:  # the count and the time left too: in a log (no live bar) they are the only progress there is
-                        left = time_left(time.perf_counter() - began, len(cpu_seconds), len(todo))
+                        left = time_left(time.perf_counter() - began[0], len(cpu_seconds), len(todo))
                         console.print(f"[green]done[/green] {name(run)} in {outcome.wall_seconds:.0f} s (CPU {outcome.cpu_seconds:.0f} s), {len(cpu_seconds)} of {len(todo)}"
                                       + (f", {left} at this pace" if left else ""), soft_wrap=True)
                     if after_each:
