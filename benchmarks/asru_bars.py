@@ -8,9 +8,10 @@ Runs, through `asru bench` (resumable; one folder per world under benchmarks/res
   defaults, one row per option of its defaults switched off or changed back (``ABLATIONS``: the erasure,
   the strangers' refusal, its floor, every question form, the refusal and retain text, the layers, the anchor, the templates,
   lambda 1.5, boundary retain items, every training photo), with training variants (`train_variants: true`), the authors'
-  recipe (`preset: authors`), the target model and the retrained oracle — the trade-off benchmark's
-  (`benchmarks/tradeoff.py`): the same world, target recipe and requests, so the cache holds them once
-  that has run (otherwise each is a ~40-minute fine-tune on 2 cores).
+  recipe (`preset: authors`) and the target model; the retrained oracle is the trade-off benchmark's
+  (`benchmarks/tradeoff.py`, the same world, target build and requests): its row is read from the
+  trade-off's tradeoff.json and its measures restored from the trade-off's oracle_measures/, so no
+  oracle is fine-tuned here (on a fresh machine that was 15 fine-tunes of about an hour each).
 - **unseen**: worlds of other seeds and sizes (20 people seed 1, 12 people seed 2) that nothing was ever
   chosen on: ASRU at its defaults and the target, as a new user would run it; no oracle row there, so
   the goals against the oracle are listed, not judged.
@@ -42,7 +43,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from asru.bench import TEST_SEEDS, BenchConfig, machine_info, run_bench
+from asru.bench import TEST_SEEDS, BenchConfig, machine_info, restore_oracle_measures, run_bench
 from asru.io import atomic_write_json, atomic_write_text
 from asru.pipeline import versions
 from asru.report.writer import markdown_table
@@ -64,7 +65,7 @@ class World:
     seed: int
     rows: tuple[str, ...]
     role: str  # "reported" or "unseen"
-    oracle: bool  # an oracle row (the goals against the oracle judged); the reported world's are the trade-off's, cached
+    oracle: bool  # the goals against the oracle judged: the reported world's oracle rows and measures are the trade-off's (tradeoff_oracle)
 
 
 WORLDS = (
@@ -198,11 +199,29 @@ def fmt(value) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def tradeoff_oracle(table: dict, tradeoff: dict | None) -> dict:
+    """``table`` with each setting's oracle row taken from the trade-off's summary, where both ran on one build of one target.
+
+    Why: the reported world is the trade-off's own (world, target, requests, test seeds), so its oracle row would be
+    the same runs of the same oracles; reading them saves their fine-tunes. Another target or build: ``table`` as it is.
+    """
+    if not tradeoff or table.get("target_model") != tradeoff.get("target_model") or set(table.get("target_builds") or {}) - set(tradeoff.get("target_builds") or {}):
+        return table
+    settings = {s: dict(rows) for s, rows in table.get("settings", {}).items()}
+    for setting, rows in settings.items():
+        oracle = tradeoff.get("settings", {}).get(setting, {}).get("oracle")
+        if oracle and "oracle" not in rows:
+            rows["oracle"] = oracle
+    return {**table, "settings": settings}
+
+
 def world_record(world: World, runs: Path, tradeoff: dict | None = None) -> dict:
     """Goals, ablations and tests of one world, from its tradeoff.json and run folders (``tradeoff``: the trade-off
-    benchmark's summary, whose score test the reported world's goals read)."""
+    benchmark's summary, whose score test and oracle rows the reported world's goals read)."""
     path = runs / "tradeoff.json"
     table = json.loads(path.read_text()) if path.is_file() else {}
+    if world.role == "reported" and world.oracle:
+        table = tradeoff_oracle(table, tradeoff)
     return {
         "world": {"name": world.name, "subjects": world.subjects, "seed": world.seed, "role": world.role, "target_model": table.get("target_model")},
         "goals": {s: goals(table, runs / "runs", s, tradeoff=tradeoff if world.role == "reported" else None) for s in SETTINGS},
@@ -275,10 +294,12 @@ def main() -> None:
         runs = results_dir / "asru_runs" / world.name
         config = BenchConfig(
             out=str(runs), methods_file=str(METHODS_FILE), methods=[r for r in world.rows if not only or r in only], seeds=[0] if args.quick else seeds,
-            subjects=None if args.quick else world.subjects, world_seed=world.seed, oracle_row=world.oracle and not args.quick, use_tuned=False,
+            subjects=None if args.quick else world.subjects, world_seed=world.seed, oracle_row=False, use_tuned=False,
             quick=args.quick, workers=args.workers, report_only=args.report_only,
         )
         console.rule(f"{world.name}: {world.subjects} people, world seed {world.seed}")
+        if world.oracle and not args.quick:
+            restore_oracle_measures(results_dir)  # the trade-off's oracles' measures: every run here compares with them
         run_bench(config, console)
         worlds.append(world_record(world, runs, tradeoff))
     record = {

@@ -100,3 +100,19 @@ def test_unknown_world_is_a_one_line_error(tmp_path):
     script = Path(__file__).parents[2] / "benchmarks" / "asru_bars.py"
     done = subprocess.run([sys.executable, str(script), "--worlds", "moon", "--out", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 2 and "--worlds: unknown world 'moon'" in done.stderr
+
+
+def test_the_reported_world_reads_the_tradeoffs_oracle_rows_on_the_same_build_only():
+    """The reported world runs no oracle of its own (15 fine-tunes on a fresh machine): its goals against the oracle read
+    the trade-off's oracle rows, which ran on the same world, target and build; on another build they stay unjudged."""
+    module = _module()
+    asru = _cell([0], attack__relearn=[0.3], answer_rank1=[0.2], probe_recovery=[0.3])
+    oracle = _cell([0], attack__relearn=[0.28], answer_rank1=[0.15], probe_recovery=[0.25])
+    table = {"target_model": "t", "target_builds": {"b1": 2}, "settings": {"complete": {"asru": asru}}}
+    tradeoff = {"target_model": "t", "target_builds": {"b1": 40}, "settings": {"complete": {"oracle": oracle, "npo": _cell([0])}}}
+    merged = module.tradeoff_oracle(table, tradeoff)
+    assert merged["settings"]["complete"] == {"asru": asru, "oracle": oracle} and "oracle" not in table["settings"]["complete"]
+    judged = {g["goal"]: g for g in module.goals(merged, Path("."), "complete")}
+    assert judged["relearning leakage"]["pass"] is True and judged["relearning leakage"]["note"] == "oracle: 0.280"
+    for other in ({**tradeoff, "target_builds": {"b2": 40}}, {**tradeoff, "target_model": "u"}, None):
+        assert module.tradeoff_oracle(table, other) is table  # another build or target (or no trade-off yet): nothing borrowed
