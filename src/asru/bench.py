@@ -1224,9 +1224,14 @@ def execute_todo(
     ``total``: every run of the benchmark (the progress bar counts the finished ones as done).
     ``after_each``: called after every finished run (the summary snapshot, :func:`every`). ``oracles``,
     ``oracle_built``: oracles to fine-tune in the same workers first (:func:`execute_parallel`).
+
+    The oracle rows go first, the others keep their order: once an oracle's row is recorded (and its
+    measures kept), a lost machine never fine-tunes that oracle again; recorded only at the end of its
+    setting's grid, it cost another hour after every loss.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    todo = sorted(todo, key=lambda item: item[0].row != ORACLE_ROW)  # stable: the rest in plan order
     workers = min(workers, len(todo) + len(oracles or []))
     if workers > 1:
         execute_parallel(

@@ -777,3 +777,14 @@ def test_an_oracle_missing_from_the_cache_is_fine_tuned_in_the_pool_of_runs(benc
         shutil.move(aside, oracle_dir)
         for extra in set(oracle_dir.parent.iterdir()) - cached:
             shutil.rmtree(extra) if extra.is_dir() else extra.unlink()
+
+
+def test_the_oracle_rows_run_first_and_the_rest_in_plan_order(tmp_path, monkeypatch):
+    """A recorded oracle row (with the oracle's kept measures) spares a lost machine that oracle's fine-tune: its runs go first."""
+    from asru.bench import PlannedRun, execute_todo
+
+    ran = []
+    monkeypatch.setattr("asru.bench.execute", lambda run, *args, **kwargs: ran.append(f"{run.setting}/{run.row}"))
+    plan = [PlannedRun(setting, row, 100, tmp_path / setting / row, {}) for setting in ("complete", "selective") for row in ("target", "oracle", "npo@g0", "npo@g1")]
+    execute_todo([(run, "new") for run in plan], len(plan), tmp_path, tmp_path, 1)
+    assert ran == ["complete/oracle", "selective/oracle", "complete/target", "complete/npo@g0", "complete/npo@g1", "selective/target", "selective/npo@g0", "selective/npo@g1"]
