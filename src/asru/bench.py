@@ -1259,6 +1259,26 @@ def execute_todo(
                 after_each()
 
 
+def execute_with_oracles(
+    runs: list[PlannedRun], states: list[str], world, world_dir: Path, target_dir: Path, out: Path, workers: int, console=None,
+    order: str = "in plan order", after_each: Callable[[], None] | None = None,
+) -> None:
+    """The unfinished runs of ``runs`` (``states``: :func:`run_state`, or ``"done"``) with the oracles they compare with.
+
+    The committed oracle measures come back first (:func:`restore_oracle_measures`), so a fresh machine
+    fine-tunes only the oracles whose rows are not recorded; those go into the run pool with ``workers`` > 1
+    (:func:`prepare_oracles`), and every oracle built keeps its measures at once (:func:`keep_oracle_measures`).
+    """
+    todo = [(run, state) for run, state in zip(runs, states) if state != "done"]
+    restore_oracle_measures(out)
+    oracles = prepare_oracles(runs, states, world_dir, target_dir, console, workers, in_pool=bool(todo))
+    keep_oracle_measures(runs, world, target_dir, out)
+    execute_todo(
+        todo, len(runs), world_dir, target_dir, workers, console, order=order, after_each=after_each,
+        oracles=oracles, oracle_built=lambda: keep_oracle_measures(runs, world, target_dir, out),
+    )
+
+
 # How often a running benchmark rewrites its summary (tradeoff.json, validation.json) between runs. Why: the run
 # folders are not committed and go with a lost machine, the summary is (``recorded_runs`` reuses what it holds), so
 # a machine lost mid-bench loses at most this much finished work instead of everything since the bench began.
@@ -1346,16 +1366,12 @@ def run_bench(config: BenchConfig, console=None) -> dict:
     if not config.report_only:
         todo = [(run, state) for run, state in zip(runs, states) if state != "done"]
         print_plan(console, len(runs), todo, out / "runs", len(recorded), "tradeoff.json")
-        restore_oracle_measures(out)
-        oracles = prepare_oracles(runs, states, world_dir, target_dir, console, config.workers, in_pool=bool(todo))
-        keep_oracle_measures(runs, world, target_dir, out)
         # in plan order, seed-major: the first seed of every cell finishes first
         def snapshot() -> dict:
             return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries, tuned, recorded, stale)
 
-        execute_todo(
-            todo, len(runs), world_dir, target_dir, config.workers, console, order="every cell's first seed first", after_each=every(snapshot, console),
-            oracles=oracles, oracle_built=lambda: keep_oracle_measures(runs, world, target_dir, out),
+        execute_with_oracles(
+            runs, states, world, world_dir, target_dir, out, config.workers, console, order="every cell's first seed first", after_each=every(snapshot, console),
         )
     rejudge_finished(runs, console)
     return write_summary(config, runs, world, world_dir, target_dir, recipe, attacks, entries, tuned, recorded, stale)

@@ -35,15 +35,12 @@ from asru.bench import (
     _fmt,
     aggregate,
     bench_common,
-    execute_todo,
     every,
-    keep_oracle_measures,
+    execute_with_oracles,
     merge,
-    prepare_oracles,
     print_plan,
     recorded_runs,
     rejudge_finished,
-    restore_oracle_measures,
     run_state,
     summary_header,
     target_builds,
@@ -249,13 +246,9 @@ def run_tuning(
         todo = [(run, state) for run, state in zip(to_run, states) if state != "done"]
         known = sum((run.setting, run.row, run.seed) in reusable for run in to_run)
         print_plan(console, len(to_run), todo, out / "runs" / VALIDATION_DIR, known, "validation.json")
-        restore_oracle_measures(out)
-        oracles = prepare_oracles(to_run, states, world_dir, target_dir, console, config.workers, in_pool=bool(todo))
-        keep_oracle_measures(to_run, world, target_dir, out)
-        execute_todo(
-            todo, len(to_run), world_dir, target_dir, config.workers, console, order="every grid point's first validation seed first",
+        execute_with_oracles(
+            to_run, states, world, world_dir, target_dir, out, config.workers, console, order="every grid point's first validation seed first",
             after_each=every(lambda: write_tuning(config, all_entries, runs, recorded, world, world_dir, target_dir, recipe, attacks), console),
-            oracles=oracles, oracle_built=lambda: keep_oracle_measures(to_run, world, target_dir, out),
         )
     rejudge_finished(runs, console)
     return write_tuning(config, all_entries, runs, recorded, world, world_dir, target_dir, recipe, attacks)
