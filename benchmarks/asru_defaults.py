@@ -199,12 +199,16 @@ def mean_abs_privleak(row: dict) -> float | None:
     return statistics.fmean(abs(v) for v in values) if values and all(v is not None for v in values) else None
 
 
-def verdict(summary: dict, name: str, decision: Decision) -> dict | None:
-    """Each check of ``decision`` on the measured numbers and whether all pass; None until both rows are measured everywhere."""
+def verdict(summary: dict, name: str, decision: Decision, settings: list[str]) -> dict | None:
+    """Each check of ``decision`` on the measured numbers and whether all pass; None until both rows are measured in every one of
+    ``settings`` (the candidate's own: a rule for one setting, like a baseline's parity, is decided on that setting's means)."""
     rows = summary["candidates"]
-    row, base = rows.get(name, {}), rows.get(decision.against, {})
-    if row.get("mean_score") is None or base.get("mean_score") is None or row["settings"].keys() != base["settings"].keys():
+    if not all(rows.get(n, {}).get("settings", {}).get(s, {}).get("score") is not None for n in (name, decision.against) for s in settings):
         return None
+    row, base = ({"settings": {s: rows[n]["settings"][s] for s in settings}} for n in (name, decision.against))
+    for r in (row, base):
+        r["mean_score"] = statistics.fmean(m["score"] for m in r["settings"].values())
+        r["mean_contextual"] = statistics.fmean(m.get("contextual_share") or 0.0 for m in r["settings"].values())
 
     checks = []
 
@@ -219,7 +223,7 @@ def verdict(summary: dict, name: str, decision: Decision) -> dict | None:
     d = decision
     if d.score_gain_at_least is not None:
         check("mean score gain", row["mean_score"] - base["mean_score"], at_least=d.score_gain_at_least)
-    if d.contextual_gain_at_least is not None and row.get("mean_contextual") is not None and base.get("mean_contextual") is not None:
+    if d.contextual_gain_at_least is not None:
         check("mean contextual share gain", row["mean_contextual"] - base["mean_contextual"], at_least=d.contextual_gain_at_least)
     if d.abs_privleak_drop_at_least is not None:
         ours, theirs = mean_abs_privleak(row), mean_abs_privleak(base)
@@ -334,7 +338,7 @@ def main(argv: list[str] | None = None) -> dict:
         }
     for candidate in data["candidates"]:
         if "decide" in candidate:
-            summary["candidates"][candidate["name"]]["verdict"] = verdict(summary, candidate["name"], candidate["decide"])
+            summary["candidates"][candidate["name"]]["verdict"] = verdict(summary, candidate["name"], candidate["decide"], candidate.get("settings", data["settings"]))
     atomic_write_json(RESULTS / "asru_defaults.json", summary)
     atomic_write_text(RESULTS / "asru_defaults.md", markdown(summary))
     plot_candidates(candidate_points(summary), RESULTS / "asru_defaults.png", data.get("current"))

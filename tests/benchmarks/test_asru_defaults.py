@@ -189,8 +189,9 @@ def test_the_candidates_plot_has_a_point_for_each_candidate_measured_everywhere_
         module.load_candidates(file)
 
 
-def _row(score: float, settings: dict) -> dict:
-    return {"mean_score": score, "mean_contextual": 0.5, "settings": settings}
+def _row(score: float | None, settings: dict) -> dict:
+    """A summary row whose every setting scores ``score`` (the verdict averages the settings' own scores)."""
+    return {"mean_score": score, "mean_contextual": 0.5, "settings": {name: {"score": score, **m} for name, m in settings.items()}}
 
 
 def _setting(utility: float, worst: float, privleak: float = 0.5) -> dict:
@@ -203,16 +204,30 @@ def test_a_decide_block_is_read_into_a_verdict_check_by_check():
     base = _row(0.80, {"complete": _setting(0.99, 0.0), "selective": _setting(0.99, 0.0)})
     good = _row(0.82, {"complete": _setting(0.98, 0.045), "selective": _setting(0.99, 0.0, privleak=-0.1)})
     summary = {"candidates": {"base": base, "good": good}}
-    result = module.verdict(summary, "good", decision)
+    result = module.verdict(summary, "good", decision, ["complete", "selective"])
     assert result["passed"] and len(result["checks"]) == 1 + 1 + 2 + 2  # score, PrivLeak, then utility and worst attack per setting
     assert [c["check"] for c in result["checks"] if c["check"].startswith("mean")] == ["mean score gain", "mean |PrivLeak| drop"]
     leaky = _row(0.82, {"complete": _setting(0.98, 0.06), "selective": _setting(0.99, 0.0, privleak=-0.1)})
-    failed = module.verdict({"candidates": {"base": base, "leaky": leaky}}, "leaky", decision)
+    failed = module.verdict({"candidates": {"base": base, "leaky": leaky}}, "leaky", decision, ["complete", "selective"])
     assert not failed["passed"] and [c["check"] for c in failed["checks"] if not c["passed"]] == ["complete: worst attack"]
     worse = _row(0.805, {"complete": _setting(0.96, 0.0), "selective": _setting(0.99, 0.0)})
-    failed = module.verdict({"candidates": {"base": base, "worse": worse}}, "worse", decision)
+    failed = module.verdict({"candidates": {"base": base, "worse": worse}}, "worse", decision, ["complete", "selective"])
     assert {c["check"] for c in failed["checks"] if not c["passed"]} == {"mean score gain", "complete: utility part drop", "mean |PrivLeak| drop"}
-    assert module.verdict({"candidates": {"base": base, "half": _row(None, {})}}, "half", decision) is None  # not measured yet: no verdict
+    assert module.verdict({"candidates": {"base": base, "half": _row(None, {})}}, "half", decision, ["complete", "selective"]) is None  # not measured yet: no verdict
+    one_of_two = _row(0.9, {"complete": _setting(0.99, 0.0)})
+    assert module.verdict({"candidates": {"base": base, "one": one_of_two}}, "one", decision, ["complete", "selective"]) is None  # a declared setting missing
+
+
+def test_a_rule_for_one_setting_is_decided_on_that_settings_numbers():
+    """A baseline's parity pair runs one setting: its file's mean over every setting never exists, its verdict does."""
+    module = benchmark_script("asru_defaults")
+    decision = module.Decision(against="ref", score_gain_at_least=0.0)
+    ref, lower, higher = (_row(score, {"complete": _setting(0.92, 0.06)}) for score in (0.883, 0.840, 0.890))
+    for row in (ref, lower, higher):
+        row["mean_score"] = None  # what main writes for a candidate not measured in every setting of the file
+    assert not module.verdict({"candidates": {"ref": ref, "c": lower}}, "c", decision, ["complete"])["passed"]
+    result = module.verdict({"candidates": {"ref": ref, "c": higher}}, "c", decision, ["complete"])
+    assert result["passed"] and result["checks"][0]["value"] == pytest.approx(0.007)
 
 
 def test_a_decide_block_must_name_a_candidate_and_known_checks(tmp_path):
