@@ -5,7 +5,8 @@
 Runs, through `asru bench` (resumable; one folder per world under benchmarks/results/asru_runs/):
 
 - **reported**: the benchmark's 40-person world (seed 0). Rows (configs/bench/asru.yaml): ASRU at its
-  defaults, one row per option of its defaults switched off or changed back (``ABLATIONS``: the erasure,
+  defaults on every test seed, and on the first two test seeds only (``--ablation-seeds``, a folder of their own,
+  ``asru_runs/reported_ablations``) one row per option of its defaults switched off or changed back (``ABLATIONS``: the erasure,
   the strangers' refusal, its floor, every question form, the refusal and retain text, the layers, the anchor, the templates,
   lambda 1.5, boundary retain items, every training photo), with training variants (`train_variants: true`), the authors'
   recipe (`preset: authors`) and the target model; the retrained oracle is the trade-off benchmark's
@@ -24,9 +25,13 @@ read here when it exists.
 
 Writes benchmarks/results/asru.json and asru.md: each goal per world and setting (mean over seeds, and
 the worst seed where the goal says "every seed"), the ablation table, and a paired bootstrap (seeds,
-then items) of ASRU's unlearning score against each ablation row.
+then items) of ASRU's unlearning score against each ablation row, over the seeds both ran.
 
-    .venv/bin/python benchmarks/asru_bars.py --workers 2          # ~300 runs of 1-6 minutes, two at a time: most of a day on 2 CPU cores
+Why the ablations run on two seeds: 17 rows of 3-6 minutes each on 5 seeds and 3 settings are some 15 hours of
+this 2-core machine; on two seeds about 6. The goals themselves read ASRU's five.
+
+    .venv/bin/python benchmarks/asru_bars.py --workers 2          # ~160 runs of 1-6 minutes, two at a time: some 8 hours on 2 CPU cores
+    .venv/bin/python benchmarks/asru_bars.py --ablation-seeds 0,1,2,3,4   # the ablation rows on every test seed too
     .venv/bin/python benchmarks/asru_bars.py --worlds reported    # one world only
     .venv/bin/python benchmarks/asru_bars.py --rows asru,asru_no_refusal_text   # some rows only
     .venv/bin/python benchmarks/asru_bars.py --report-only        # tables from the finished runs
@@ -63,16 +68,18 @@ class World:
     name: str
     subjects: int
     seed: int
-    rows: tuple[str, ...]
+    rows: tuple[str, ...]  # run on every test seed (--seeds)
     role: str  # "reported" or "unseen"
     oracle: bool  # the goals against the oracle judged: the reported world's oracle rows and measures are the trade-off's (tradeoff_oracle)
+    ablations: tuple[str, ...] = ()  # run on the ablation seeds only (--ablation-seeds), in the folder ``<name>_ablations``
 
 
 WORLDS = (
-    World("reported", 40, 0, ("asru", *ABLATIONS), "reported", True),
+    World("reported", 40, 0, ("asru",), "reported", True, ABLATIONS),
     World("unseen_20_seed1", 20, 1, ("asru",), "unseen", False),
     World("unseen_12_seed2", 12, 2, ("asru",), "unseen", False),
 )
+ABLATION_SEEDS = (0, 1)  # the first two test seeds (asru.bench.TEST_SEEDS)
 TRADEOFF = "tradeoff.json"  # the trade-off benchmark's tables beside this one's results: its paired test of tuned ASRU against the best tuned baseline
 
 
@@ -173,8 +180,10 @@ def ablation_rows(table: dict, setting: str, rows: tuple[str, ...]) -> list[list
     return lines
 
 
-def ablation_tests(table: dict, runs: Path, setting: str, rows: tuple[str, ...], resamples: int = 2000) -> list[dict]:
-    """ASRU's unlearning score minus each ablation's: paired bootstrap over seeds, then items (asru.eval.score)."""
+def ablation_tests(table: dict, runs: Path, setting: str, rows: tuple[str, ...], resamples: int = 2000, ablation_runs: Path | None = None) -> list[dict]:
+    """ASRU's unlearning score minus each ablation's: paired bootstrap over the seeds both ran, then items (asru.eval.score).
+
+    ``runs``: the run folders of ASRU and the target; ``ablation_runs``: those of the other rows, where they ran apart (default ``runs``)."""
     from asru.eval.score import RETAIN_SPLITS, load_run_items, paired_bootstrap
 
     cells = table.get("settings", {}).get(setting, {})
@@ -188,9 +197,20 @@ def ablation_tests(table: dict, runs: Path, setting: str, rows: tuple[str, ...],
         if not seeds:
             continue
         target_retain = {s: {k: target["per_seed"][str(s)].get(k) for k in RETAIN_SPLITS} for s in seeds}  # JSON keys
-        items = lambda name: {s: load_run_items(runs / setting / name / f"seed{s}") for s in seeds}  # noqa: E731
-        tests.append({"setting": setting, "row": row, **paired_bootstrap(items("asru"), items(row), target_retain, resamples=resamples)})
+        items = lambda folder, name: {s: load_run_items(folder / setting / name / f"seed{s}") for s in seeds}  # noqa: E731
+        tests.append({"setting": setting, "row": row, **paired_bootstrap(items(runs, "asru"), items(ablation_runs or runs, row), target_retain, resamples=resamples)})
     return tests
+
+
+def with_ablations(table: dict, ablations: dict, rows: tuple[str, ...]) -> dict:
+    """``table`` (ASRU and the target on every test seed) with the cells of ``rows`` from ``ablations`` (the ablation
+    seeds' table, which ran apart); its target and ASRU cells, if any, are not taken: ``table``'s cover every seed."""
+    settings = {s: dict(cells) for s, cells in table.get("settings", {}).items()}
+    for setting, cells in ablations.get("settings", {}).items():
+        for row in rows:
+            if row in cells:
+                settings.setdefault(setting, {})[row] = cells[row]
+    return {**table, "settings": settings}
 
 
 def fmt(value) -> str:
@@ -215,18 +235,30 @@ def tradeoff_oracle(table: dict, tradeoff: dict | None) -> dict:
     return {**table, "settings": settings}
 
 
+def ablation_folder(runs: Path) -> Path:
+    """Where a world's ablation rows run: beside its own folder (``asru_runs/reported`` -> ``asru_runs/reported_ablations``)."""
+    return runs.with_name(runs.name + "_ablations")
+
+
 def world_record(world: World, runs: Path, tradeoff: dict | None = None) -> dict:
-    """Goals, ablations and tests of one world, from its tradeoff.json and run folders (``tradeoff``: the trade-off
-    benchmark's summary, whose score test and oracle rows the reported world's goals read)."""
-    path = runs / "tradeoff.json"
-    table = json.loads(path.read_text()) if path.is_file() else {}
+    """Goals, ablations and tests of one world, from its tradeoff.json and run folders (and its ablation folder's, see
+    :func:`ablation_folder`; ``tradeoff``: the trade-off benchmark's summary, whose score test and oracle rows the
+    reported world's goals read)."""
+    def table_of(folder: Path) -> dict:
+        path = folder / "tradeoff.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    table = table_of(runs)
+    if world.ablations:
+        table = with_ablations(table, table_of(ablation_folder(runs)), world.ablations)
     if world.role == "reported" and world.oracle:
         table = tradeoff_oracle(table, tradeoff)
+    rows = (*world.rows, *world.ablations)
     return {
         "world": {"name": world.name, "subjects": world.subjects, "seed": world.seed, "role": world.role, "target_model": table.get("target_model")},
         "goals": {s: goals(table, runs / "runs", s, tradeoff=tradeoff if world.role == "reported" else None) for s in SETTINGS},
-        "ablations": {s: [dict(zip(["row", "seeds", *[k for k, _ in ABLATION_COLUMNS], "worst_attack"], line)) for line in ablation_rows(table, s, world.rows)] for s in SETTINGS},
-        "tests": [t for s in SETTINGS for t in ablation_tests(table, runs / "runs", s, world.rows)],
+        "ablations": {s: [dict(zip(["row", "seeds", *[k for k, _ in ABLATION_COLUMNS], "worst_attack"], line)) for line in ablation_rows(table, s, rows)] for s in SETTINGS},
+        "tests": [t for s in SETTINGS for t in ablation_tests(table, runs / "runs", s, rows, ablation_runs=ablation_folder(runs) / "runs")],
     }
 
 
@@ -234,7 +266,7 @@ def markdown(record: dict) -> str:
     lines = [
         "# ASRU against its goals (issue 21), with ablations", "",
         f"{record['date']}; {record['machine'].get('platform')}, {record['machine'].get('cpu_count')} CPUs; torch {record['versions'].get('torch')}; "
-        f"test seeds asked {record['seeds']} (the `seeds` column: how many finished); every attack"
+        f"test seeds asked {record['seeds']}, the ablation rows on {record.get('ablation_seeds', record['seeds'])} (the `seeds` column: how many finished); every attack"
         + ("; **quick mode: tiny world and target, numbers meaningless**" if record["quick"] else ""), "",
         "The continuation anchor and boundary retain items were chosen on one-off runs on the 8-person world of seed 0 "
         "(development); none of the worlds below was used to choose anything. The reported world has the trade-off benchmark's oracle row; "
@@ -256,7 +288,7 @@ def markdown(record: dict) -> str:
             lines.append("")
         tests = world["tests"]
         if tests:
-            lines += ["### ASRU minus each ablation: unlearning score, paired bootstrap (seeds, then items)", ""]
+            lines += ["### ASRU minus each ablation: unlearning score, paired bootstrap (the seeds both ran, then items)", ""]
             lines.append(markdown_table(["setting", "row", "difference", "95 % interval", "p"], [
                 [t["setting"], t["row"], f"{t['difference']:+.3f}", f"[{t['ci95'][0]:+.3f}, {t['ci95'][1]:+.3f}]", f"{t['p_value']:.3g}"] for t in tests
             ]))
@@ -271,6 +303,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="runs at a time, each in its own process (asru bench --workers)")
     parser.add_argument("--worlds", default=",".join(w.name for w in WORLDS), help="comma-separated world names (default: all)")
     parser.add_argument("--seeds", default=",".join(map(str, TEST_SEEDS)), help="comma-separated test seeds (default: the trade-off's)")
+    parser.add_argument("--ablation-seeds", default=",".join(map(str, ABLATION_SEEDS)), help="comma-separated test seeds of the ablation rows (default: the first two; a subset of --seeds)")
     parser.add_argument("--rows", default=None, help="comma-separated rows to run (default: each world's; the tables show every finished one)")
     parser.add_argument("--report-only", action="store_true", help="run nothing; tables from the finished runs")
     args = parser.parse_args()
@@ -280,6 +313,9 @@ def main() -> None:
     if unknown:
         parser.error(f"--worlds: unknown world {unknown[0]!r}; choose from {', '.join(known)}")
     seeds = [int(s) for s in args.seeds.split(",")]
+    ablation_seeds = [int(s) for s in args.ablation_seeds.split(",") if s]
+    if set(ablation_seeds) - set(seeds):
+        parser.error(f"--ablation-seeds: seed {sorted(set(ablation_seeds) - set(seeds))[0]} is not in --seeds; the ablations are compared with ASRU on seeds it ran")
     only = [row for row in (args.rows or "").split(",") if row]
     unknown_rows = [row for row in only if row not in ("asru", *ABLATIONS)]
     if unknown_rows:
@@ -292,19 +328,24 @@ def main() -> None:
     worlds = []
     for world in (known[name] for name in asked):
         runs = results_dir / "asru_runs" / world.name
-        config = BenchConfig(
-            out=str(runs), methods_file=str(METHODS_FILE), methods=[r for r in world.rows if not only or r in only], seeds=[0] if args.quick else seeds,
-            subjects=None if args.quick else world.subjects, world_seed=world.seed, oracle_row=False, use_tuned=False,
-            quick=args.quick, workers=args.workers, report_only=args.report_only,
-        )
-        console.rule(f"{world.name}: {world.subjects} people, world seed {world.seed}")
-        if world.oracle and not args.quick:
-            restore_oracle_measures(results_dir)  # the trade-off's oracles' measures: every run here compares with them
-        run_bench(config, console)
+        parts = [(runs, world.rows, seeds)] + ([(ablation_folder(runs), world.ablations, ablation_seeds)] if world.ablations and ablation_seeds else [])
+        for folder, rows, part_seeds in parts:
+            picked = [r for r in rows if args.report_only or not only or r in only]
+            if not picked:
+                continue
+            config = BenchConfig(
+                out=str(folder), methods_file=str(METHODS_FILE), methods=picked, seeds=[0] if args.quick else part_seeds,
+                subjects=None if args.quick else world.subjects, world_seed=world.seed, oracle_row=False, use_tuned=False,
+                quick=args.quick, workers=args.workers, report_only=args.report_only,
+            )
+            console.rule(f"{world.name}: {world.subjects} people, world seed {world.seed}" + (" (ablation rows)" if folder != runs else ""))
+            if world.oracle and not args.quick:
+                restore_oracle_measures(results_dir)  # the trade-off's oracles' measures: every run here compares with them
+            run_bench(config, console)
         worlds.append(world_record(world, runs, tradeoff))
     record = {
         "benchmark": "asru", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_info(), "versions": versions(),
-        "quick": args.quick, "seeds": seeds, "worlds": worlds, "seconds": round(time.perf_counter() - started, 1),
+        "quick": args.quick, "seeds": seeds, "ablation_seeds": ablation_seeds, "worlds": worlds, "seconds": round(time.perf_counter() - started, 1),
     }
     atomic_write_json(results_dir / "asru.json", record)
     text = markdown(record)

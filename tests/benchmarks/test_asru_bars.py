@@ -116,3 +116,44 @@ def test_the_reported_world_reads_the_tradeoffs_oracle_rows_on_the_same_build_on
     assert judged["relearning leakage"]["pass"] is True and judged["relearning leakage"]["note"] == "oracle: 0.280"
     for other in ({**tradeoff, "target_builds": {"b2": 40}}, {**tradeoff, "target_model": "u"}, None):
         assert module.tradeoff_oracle(table, other) is table  # another build or target (or no trade-off yet): nothing borrowed
+
+
+def test_ablation_rows_run_apart_on_fewer_seeds_and_are_tested_on_the_seeds_both_ran(tmp_path, monkeypatch):
+    """The reported world's ablations run in a folder of their own on the ablation seeds: the record takes their cells
+    beside ASRU's five seeds, and the bootstrap pairs each with ASRU on their shared seeds, reading each row's own folder."""
+    module = _module()
+    world = module.World("reported", 40, 0, ("asru",), "reported", False, ("asru_no_erase",))
+    runs = tmp_path / "reported"
+    main = {"settings": {"complete": {"asru": _cell([0, 1, 2], score=[0.8, 0.9, 0.7]), "target": _cell([0, 1, 2], score=[0.0, 0.0, 0.0])}}}
+    ablations = {"settings": {"complete": {"asru_no_erase": _cell([0, 1], score=[0.5, 0.6]), "target": _cell([0, 1], score=[0.1, 0.1])}}}
+    runs.mkdir()
+    (runs / "tradeoff.json").write_text(json.dumps(main))
+    module.ablation_folder(runs).mkdir()
+    (module.ablation_folder(runs) / "tradeoff.json").write_text(json.dumps(ablations))
+    assert module.ablation_folder(runs) == tmp_path / "reported_ablations"
+    calls = []
+
+    def fake_bootstrap(asru_items, other_items, target_retain, resamples):
+        calls.append((asru_items, other_items, sorted(target_retain)))
+        return {"difference": 0.25, "ci95": [0.1, 0.4], "p_value": 0.01}
+
+    monkeypatch.setattr("asru.eval.score.load_run_items", lambda folder: folder)
+    monkeypatch.setattr("asru.eval.score.paired_bootstrap", fake_bootstrap)
+    record = module.world_record(world, runs)
+    rows = {r["row"]: r for r in record["ablations"]["complete"]}
+    assert rows["asru"]["seeds"] == 3 and rows["asru_no_erase"]["seeds"] == 2 and abs(rows["asru_no_erase"]["score"] - 0.55) < 1e-9
+    assert rows["target"]["seeds"] == 3  # the target of every seed, not the ablation folder's
+    (asru_items, other_items, seeds), = calls
+    assert seeds == [0, 1]
+    assert asru_items == {s: runs / "runs" / "complete" / "asru" / f"seed{s}" for s in (0, 1)}
+    assert other_items == {s: tmp_path / "reported_ablations" / "runs" / "complete" / "asru_no_erase" / f"seed{s}" for s in (0, 1)}
+    assert record["tests"] == [{"setting": "complete", "row": "asru_no_erase", "difference": 0.25, "ci95": [0.1, 0.4], "p_value": 0.01}]
+
+
+def test_ablation_seeds_outside_the_seeds_are_a_one_line_error(tmp_path):
+    import subprocess
+    import sys
+
+    script = Path(__file__).parents[2] / "benchmarks" / "asru_bars.py"
+    done = subprocess.run([sys.executable, str(script), "--seeds", "0,1", "--ablation-seeds", "1,3", "--out", str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 2 and "--ablation-seeds: seed 3 is not in --seeds" in done.stderr
