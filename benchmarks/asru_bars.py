@@ -5,7 +5,9 @@
 Runs, through `asru bench` (resumable; one folder per world under benchmarks/results/asru_runs/):
 
 - **reported**: the benchmark's 40-person world (seed 0). Rows (configs/bench/asru.yaml): ASRU at its
-  defaults on every test seed, and on the first two test seeds only (``--ablation-seeds``, a folder of their own,
+  defaults on every test seed — the trade-off's own ASRU runs where its tuned point trained exactly the defaults
+  in every run (``tradeoff_asru_differences``: config, method parameters and revision compared run by run; then
+  its target row too, and nothing runs in ``asru_runs/reported``), else run here — and on the first two test seeds only (``--ablation-seeds``, a folder of their own,
   ``asru_runs/reported_ablations``) one row per option of its defaults switched off or changed back (``ABLATIONS``: the erasure,
   the strangers' refusal, its floor, every question form, the refusal and retain text, the layers, the anchor, the templates,
   lambda 1.5, boundary retain items, every training photo), with training variants (`train_variants: true`), the authors'
@@ -70,7 +72,7 @@ class World:
     seed: int
     rows: tuple[str, ...]  # run on every test seed (--seeds)
     role: str  # "reported" or "unseen"
-    oracle: bool  # the goals against the oracle judged: the reported world's oracle rows and measures are the trade-off's (tradeoff_oracle)
+    oracle: bool  # the goals against the oracle judged: the reported world's oracle rows and measures are the trade-off's (from_tradeoff)
     ablations: tuple[str, ...] = ()  # run on the ablation seeds only (--ablation-seeds), in the folder ``<name>_ablations``
 
 
@@ -180,11 +182,13 @@ def ablation_rows(table: dict, setting: str, rows: tuple[str, ...]) -> list[list
     return lines
 
 
-def ablation_tests(table: dict, runs: Path, setting: str, rows: tuple[str, ...], resamples: int = 2000, ablation_runs: Path | None = None) -> list[dict]:
+def ablation_tests(table: dict, out: Path, setting: str, rows: tuple[str, ...], resamples: int = 2000, ablation_out: Path | None = None) -> list[dict]:
     """ASRU's unlearning score minus each ablation's: paired bootstrap over the seeds both ran, then items (asru.eval.score).
 
-    ``runs``: the run folders of ASRU and the target; ``ablation_runs``: those of the other rows, where they ran apart (default ``runs``)."""
-    from asru.eval.score import RETAIN_SPLITS, load_run_items, paired_bootstrap
+    ``out``: the bench folder of ASRU's and the target's runs, whose ``items/`` (asru.bench.keep_items, committed with
+    the tables) hold each run's per-item outcomes; ``ablation_out``: the other rows', where they ran apart (default ``out``)."""
+    from asru.bench import ITEMS_DIR
+    from asru.eval.score import RETAIN_SPLITS, paired_bootstrap, read_run_items
 
     cells = table.get("settings", {}).get(setting, {})
     asru, target = cells.get("asru"), cells.get("target")
@@ -193,12 +197,16 @@ def ablation_tests(table: dict, runs: Path, setting: str, rows: tuple[str, ...],
         other = cells.get(row)
         if row == "asru" or not (asru and target and other):
             continue
-        seeds = sorted(set(asru["seeds"]) & set(other["seeds"]) & set(target["seeds"]))
+        both = sorted(set(asru["seeds"]) & set(other["seeds"]) & set(target["seeds"]))
+        mine = {s: out / ITEMS_DIR / setting / "asru" / f"seed{s}.json" for s in both}
+        theirs = {s: (ablation_out or out) / ITEMS_DIR / setting / row / f"seed{s}.json" for s in both}
+        seeds = [s for s in both if mine[s].is_file() and theirs[s].is_file()]
         if not seeds:
             continue
         target_retain = {s: {k: target["per_seed"][str(s)].get(k) for k in RETAIN_SPLITS} for s in seeds}  # JSON keys
-        items = lambda folder, name: {s: load_run_items(folder / setting / name / f"seed{s}") for s in seeds}  # noqa: E731
-        tests.append({"setting": setting, "row": row, **paired_bootstrap(items(runs, "asru"), items(ablation_runs or runs, row), target_retain, resamples=resamples)})
+        tests.append({"setting": setting, "row": row, **paired_bootstrap(
+            {s: read_run_items(mine[s]) for s in seeds}, {s: read_run_items(theirs[s]) for s in seeds}, target_retain, resamples=resamples,
+        )})
     return tests
 
 
@@ -210,7 +218,8 @@ def with_ablations(table: dict, ablations: dict, rows: tuple[str, ...]) -> dict:
         for row in rows:
             if row in cells:
                 settings.setdefault(setting, {})[row] = cells[row]
-    return {**table, "settings": settings}
+    base = table if table.get("settings") else {k: v for k, v in ablations.items() if k != "settings"}  # nothing of its own: the ablations' target and build
+    return {**base, "settings": settings}
 
 
 def fmt(value) -> str:
@@ -219,20 +228,60 @@ def fmt(value) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def tradeoff_oracle(table: dict, tradeoff: dict | None) -> dict:
-    """``table`` with each setting's oracle row taken from the trade-off's summary, where both ran on one build of one target.
+def from_tradeoff(table: dict, tradeoff: dict | None, rows: tuple[str, ...] = ("oracle",)) -> dict:
+    """``table`` with each setting's ``rows`` it lacks taken from the trade-off's summary, where both ran on one build of one target.
 
     Why: the reported world is the trade-off's own (world, target, requests, test seeds), so its oracle row would be
-    the same runs of the same oracles; reading them saves their fine-tunes. Another target or build: ``table`` as it is.
+    the same runs of the same oracles; reading them saves their fine-tunes (and ASRU's runs, where the trade-off's
+    trained its defaults: :func:`tradeoff_asru_differences`). Another target or build: ``table`` as it is.
     """
     if not tradeoff or table.get("target_model") != tradeoff.get("target_model") or set(table.get("target_builds") or {}) - set(tradeoff.get("target_builds") or {}):
         return table
-    settings = {s: dict(rows) for s, rows in table.get("settings", {}).items()}
-    for setting, rows in settings.items():
-        oracle = tradeoff.get("settings", {}).get(setting, {}).get("oracle")
-        if oracle and "oracle" not in rows:
-            rows["oracle"] = oracle
+    settings = {s: dict(cells) for s, cells in table.get("settings", {}).items()}
+    for setting, cells in tradeoff.get("settings", {}).items():
+        for row in rows:
+            if row in cells and row not in settings.get(setting, {}):
+                settings.setdefault(setting, {})[row] = cells[row]
     return {**table, "settings": settings}
+
+
+def defaults_difference(record: dict) -> str | None:
+    """How a trade-off run (its bench_run.json ``record``) trained otherwise than this benchmark's ``asru`` row (ASRU at
+    its defaults, configs/bench/asru.yaml) on the same setting and seed would: the first difference in the run's
+    config with the method's defaults resolved, its method parameters or the method's revision (None: none). The
+    trade-off runs ASRU at its tuned point; where that point is the defaults, its runs are the ones this benchmark makes."""
+    from asru.bench import first_difference
+    from asru.methods.base import get_method
+    from asru.train.unlearn import UnlearnConfig
+
+    given = record.get("unlearn_config") or {}
+    ran, _ = UnlearnConfig.model_validate(given).with_method_defaults()
+    mine, params = UnlearnConfig.model_validate({k: given[k] for k in ("method", "setting", "seed", "forget_ratio") if k in given}).with_method_defaults()
+
+    def config(resolved, **recorded) -> dict:  # the given method_args are in the parameters; what ran is in the record
+        return {k: v for k, v in resolved.model_dump(mode="json").items() if k != "method_args"} | recorded
+
+    theirs = {"unlearn_config": config(ran, learning_rate=record.get("learning_rate"), steps=record.get("steps")),
+              "method_params": record.get("method_params"), "method_revision": record.get("method_revision")}
+    found = first_difference(theirs, {"unlearn_config": config(mine), "method_params": params.model_dump(mode="json"), "method_revision": get_method(mine.method).revision})
+    return found[1] if found else None
+
+
+def tradeoff_asru_differences(tradeoff: dict | None, seeds: list[int]) -> list[str]:
+    """Why the trade-off's ASRU row cannot stand for ASRU at its defaults on ``seeds`` (empty: it can): a setting or seed
+    not finished there, or a run that trained otherwise (:func:`defaults_difference`)."""
+    if not tradeoff:
+        return ["no trade-off tables (benchmarks/tradeoff.py) beside these"]
+    reasons = []
+    for setting in SETTINGS:
+        cell = tradeoff.get("settings", {}).get(setting, {}).get("asru") or {}
+        records = cell.get("records") or {}
+        for seed in seeds:
+            if str(seed) not in records or cell.get("partial") and seed not in cell.get("seeds", []):
+                reasons.append(f"{setting} seed {seed}: not finished in the trade-off")
+            elif (difference := defaults_difference(records[str(seed)])) is not None:
+                reasons.append(f"{setting} seed {seed}: {difference}")
+    return reasons
 
 
 def ablation_folder(runs: Path) -> Path:
@@ -240,25 +289,29 @@ def ablation_folder(runs: Path) -> Path:
     return runs.with_name(runs.name + "_ablations")
 
 
-def world_record(world: World, runs: Path, tradeoff: dict | None = None) -> dict:
-    """Goals, ablations and tests of one world, from its tradeoff.json and run folders (and its ablation folder's, see
-    :func:`ablation_folder`; ``tradeoff``: the trade-off benchmark's summary, whose score test and oracle rows the
-    reported world's goals read)."""
+def world_record(world: World, runs: Path, tradeoff: dict | None = None, tradeoff_out: Path | None = None) -> dict:
+    """Goals, ablations and tests of one world, from its tradeoff.json, items and run folders (and its ablation folder's,
+    see :func:`ablation_folder`; ``tradeoff``: the trade-off benchmark's summary, whose score test and oracle rows the
+    reported world's goals read). ``tradeoff_out`` (the trade-off's folder: its tradeoff.json's runs/ and items/):
+    ASRU's and the target's rows are the trade-off's (:func:`tradeoff_asru_differences` found none), and this world's
+    own folder is not read."""
     def table_of(folder: Path) -> dict:
         path = folder / "tradeoff.json"
         return json.loads(path.read_text()) if path.is_file() else {}
 
-    table = table_of(runs)
+    table = {} if tradeoff_out is not None else table_of(runs)
     if world.ablations:
         table = with_ablations(table, table_of(ablation_folder(runs)), world.ablations)
     if world.role == "reported" and world.oracle:
-        table = tradeoff_oracle(table, tradeoff)
+        table = from_tradeoff(table, tradeoff, ("oracle", "asru", "target") if tradeoff_out is not None else ("oracle",))
+    asru_out = tradeoff_out if tradeoff_out is not None else runs
     rows = (*world.rows, *world.ablations)
     return {
         "world": {"name": world.name, "subjects": world.subjects, "seed": world.seed, "role": world.role, "target_model": table.get("target_model")},
-        "goals": {s: goals(table, runs / "runs", s, tradeoff=tradeoff if world.role == "reported" else None) for s in SETTINGS},
+        "asru_row": "the trade-off's" if tradeoff_out is not None else "its own",
+        "goals": {s: goals(table, asru_out / "runs", s, tradeoff=tradeoff if world.role == "reported" else None) for s in SETTINGS},
         "ablations": {s: [dict(zip(["row", "seeds", *[k for k, _ in ABLATION_COLUMNS], "worst_attack"], line)) for line in ablation_rows(table, s, rows)] for s in SETTINGS},
-        "tests": [t for s in SETTINGS for t in ablation_tests(table, runs / "runs", s, rows, ablation_runs=ablation_folder(runs) / "runs")],
+        "tests": [t for s in SETTINGS for t in ablation_tests(table, asru_out, s, rows, ablation_out=ablation_folder(runs))],
     }
 
 
@@ -275,6 +328,8 @@ def markdown(record: dict) -> str:
     for world in record["worlds"]:
         w = world["world"]
         lines += [f"## {w['name']}: {w['subjects']} people, world seed {w['seed']} ({w['role']})", ""]
+        if world.get("asru_row") == "the trade-off's":
+            lines += ["ASRU's and the target's rows are the trade-off benchmark's (`tradeoff.json`, the same world, target build and seeds): its tuned ASRU trained ASRU's defaults in every run (method parameters, learning rate, steps, forms, photos, revision).", ""]
         for setting in SETTINGS:
             lines += [f"### {setting}: goals (ASRU at its defaults)", ""]
             lines.append(markdown_table(["goal", "measured", "target", "pass", "note"], [
@@ -328,7 +383,15 @@ def main() -> None:
     worlds = []
     for world in (known[name] for name in asked):
         runs = results_dir / "asru_runs" / world.name
-        parts = [(runs, world.rows, seeds)] + ([(ablation_folder(runs), world.ablations, ablation_seeds)] if world.ablations and ablation_seeds else [])
+        rows, tradeoff_out = world.rows, None
+        if world.role == "reported" and world.oracle and not args.quick:  # ASRU's row: the trade-off's runs, where they trained its defaults
+            reasons = tradeoff_asru_differences(tradeoff, seeds)
+            if not reasons:
+                rows, tradeoff_out = tuple(r for r in rows if r != "asru"), results_dir
+                console.print(f"{world.name}: ASRU's row is the trade-off's ({tradeoff_file}): its tuned point trained ASRU's defaults on every seed and setting asked")
+            else:
+                console.print(f"{world.name}: ASRU's row runs here ({len(reasons)} of the trade-off's runs do not stand for its defaults; first: {reasons[0]})", soft_wrap=True)
+        parts = [(runs, rows, seeds)] + ([(ablation_folder(runs), world.ablations, ablation_seeds)] if world.ablations and ablation_seeds else [])
         for folder, rows, part_seeds in parts:
             picked = [r for r in rows if args.report_only or not only or r in only]
             if not picked:
@@ -342,7 +405,7 @@ def main() -> None:
             if world.oracle and not args.quick:
                 restore_oracle_measures(results_dir)  # the trade-off's oracles' measures: every run here compares with them
             run_bench(config, console)
-        worlds.append(world_record(world, runs, tradeoff))
+        worlds.append(world_record(world, runs, tradeoff, tradeoff_out))
     record = {
         "benchmark": "asru", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_info(), "versions": versions(),
         "quick": args.quick, "seeds": seeds, "ablation_seeds": ablation_seeds, "worlds": worlds, "seconds": round(time.perf_counter() - started, 1),

@@ -110,12 +110,12 @@ def test_the_reported_world_reads_the_tradeoffs_oracle_rows_on_the_same_build_on
     oracle = _cell([0], attack__relearn=[0.28], answer_rank1=[0.15], probe_recovery=[0.25])
     table = {"target_model": "t", "target_builds": {"b1": 2}, "settings": {"complete": {"asru": asru}}}
     tradeoff = {"target_model": "t", "target_builds": {"b1": 40}, "settings": {"complete": {"oracle": oracle, "npo": _cell([0])}}}
-    merged = module.tradeoff_oracle(table, tradeoff)
+    merged = module.from_tradeoff(table, tradeoff)
     assert merged["settings"]["complete"] == {"asru": asru, "oracle": oracle} and "oracle" not in table["settings"]["complete"]
     judged = {g["goal"]: g for g in module.goals(merged, Path("."), "complete")}
     assert judged["relearning leakage"]["pass"] is True and judged["relearning leakage"]["note"] == "oracle: 0.280"
     for other in ({**tradeoff, "target_builds": {"b2": 40}}, {**tradeoff, "target_model": "u"}, None):
-        assert module.tradeoff_oracle(table, other) is table  # another build or target (or no trade-off yet): nothing borrowed
+        assert module.from_tradeoff(table, other) is table  # another build or target (or no trade-off yet): nothing borrowed
 
 
 def test_ablation_rows_run_apart_on_fewer_seeds_and_are_tested_on_the_seeds_both_ran(tmp_path, monkeypatch):
@@ -137,7 +137,11 @@ def test_ablation_rows_run_apart_on_fewer_seeds_and_are_tested_on_the_seeds_both
         calls.append((asru_items, other_items, sorted(target_retain)))
         return {"difference": 0.25, "ci95": [0.1, 0.4], "p_value": 0.01}
 
-    monkeypatch.setattr("asru.eval.score.load_run_items", lambda folder: folder)
+    for folder, row, seeds in ((runs, "asru", (0, 1, 2)), (module.ablation_folder(runs), "asru_no_erase", (0, 1))):
+        for seed in seeds:  # each run's per-item outcomes, as asru.bench.keep_items writes them
+            (folder / "items" / "complete" / row).mkdir(parents=True, exist_ok=True)
+            (folder / "items" / "complete" / row / f"seed{seed}.json").write_text("{}")
+    monkeypatch.setattr("asru.eval.score.read_run_items", lambda path: path)
     monkeypatch.setattr("asru.eval.score.paired_bootstrap", fake_bootstrap)
     record = module.world_record(world, runs)
     rows = {r["row"]: r for r in record["ablations"]["complete"]}
@@ -145,8 +149,11 @@ def test_ablation_rows_run_apart_on_fewer_seeds_and_are_tested_on_the_seeds_both
     assert rows["target"]["seeds"] == 3  # the target of every seed, not the ablation folder's
     (asru_items, other_items, seeds), = calls
     assert seeds == [0, 1]
-    assert asru_items == {s: runs / "runs" / "complete" / "asru" / f"seed{s}" for s in (0, 1)}
-    assert other_items == {s: tmp_path / "reported_ablations" / "runs" / "complete" / "asru_no_erase" / f"seed{s}" for s in (0, 1)}
+    assert asru_items == {s: runs / "items" / "complete" / "asru" / f"seed{s}.json" for s in (0, 1)}
+    assert other_items == {s: tmp_path / "reported_ablations" / "items" / "complete" / "asru_no_erase" / f"seed{s}.json" for s in (0, 1)}
+    (runs / "items" / "complete" / "asru" / "seed1.json").unlink()  # a seed without its items (a run lost before they were kept): left out
+    module.world_record(world, runs)
+    assert sorted(calls[-1][2]) == [0]
     assert record["tests"] == [{"setting": "complete", "row": "asru_no_erase", "difference": 0.25, "ci95": [0.1, 0.4], "p_value": 0.01}]
 
 
@@ -157,3 +164,57 @@ def test_ablation_seeds_outside_the_seeds_are_a_one_line_error(tmp_path):
     script = Path(__file__).parents[2] / "benchmarks" / "asru_bars.py"
     done = subprocess.run([sys.executable, str(script), "--seeds", "0,1", "--ablation-seeds", "1,3", "--out", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 2 and "--ablation-seeds: seed 3 is not in --seeds" in done.stderr
+
+
+def _asru_record(**fields) -> dict:
+    from asru.bench import unlearn_record
+    from asru.train.unlearn import UnlearnConfig
+
+    return unlearn_record({"target_build": "b1"}, "asru", UnlearnConfig.model_validate({"method": "asru", "setting": "complete", "seed": 0, **fields}))
+
+
+def test_a_tradeoff_run_stands_for_the_defaults_only_when_it_trained_them():
+    """The trade-off runs ASRU at its tuned point: the same run as the defaults when that point sets each field to its
+    default value (given or not), another as soon as one field differs."""
+    from asru.methods.base import get_method
+
+    module = _module()
+    params = get_method("asru").Params()
+    assert module.defaults_difference(_asru_record()) is None
+    at_defaults = _asru_record(learning_rate=get_method("asru").default_learning_rate, method_args={"scale": params.scale, "erase_weight": params.erase_weight})
+    assert module.defaults_difference(at_defaults) is None
+    assert "method_params.scale was 1.5" in module.defaults_difference(_asru_record(method_args={"scale": 1.5}))
+    assert module.defaults_difference(_asru_record(learning_rate=1e-5)).startswith("unlearn_config.learning_rate was 1e-05")
+    assert module.defaults_difference(_asru_record(batch_size=4)).startswith("unlearn_config.batch_size was 4")
+    assert "train_photos was false" in module.defaults_difference(_asru_record(train_photos=False))
+
+
+def test_the_reported_world_reads_the_tradeoffs_asru_row_only_where_every_run_trained_the_defaults(tmp_path):
+    module = _module()
+    finished = {"seeds": [0, 1], "records": {"0": _asru_record(), "1": _asru_record()}}
+    tradeoff = {"settings": {s: {"asru": finished} for s in module.SETTINGS}}
+    assert module.tradeoff_asru_differences(tradeoff, [0, 1]) == []
+    assert module.tradeoff_asru_differences(tradeoff, [0, 2])[0] == "complete seed 2: not finished in the trade-off"
+    other = {"seeds": [0, 1], "records": {"0": _asru_record(), "1": _asru_record(method_args={"erase_weight": 0.0})}}
+    reasons = module.tradeoff_asru_differences({"settings": {**tradeoff["settings"], "selective": {"asru": other}}}, [0, 1])
+    assert reasons == ["selective seed 1: method_params.erase_weight was 0.0, now 2.0"]
+    assert module.tradeoff_asru_differences(None, [0])  # no trade-off: a reason, not a crash
+
+    # the record: ASRU, the target and the oracle from the trade-off, the ablations from their folder; a stale table in
+    # the world's own folder (another build) is not read
+    world = module.World("reported", 40, 0, ("asru",), "reported", True, ("asru_no_erase",))
+    runs = tmp_path / "asru_runs" / "reported"
+    runs.mkdir(parents=True)
+    (runs / "tradeoff.json").write_text(json.dumps({"target_model": "t", "target_builds": {"old": 1}, "settings": {"complete": {"asru": _cell([0], score=[0.1])}}}))
+    module.ablation_folder(runs).mkdir()
+    ablations = {"target_model": "t", "target_builds": {"b1": 2}, "settings": {"complete": {"asru_no_erase": _cell([0], score=[0.5]), "target": _cell([0], score=[0.0])}}}
+    (module.ablation_folder(runs) / "tradeoff.json").write_text(json.dumps(ablations))
+    full = {"target_model": "t", "target_builds": {"b1": 40}, "settings": {"complete": {
+        "asru": _cell([0, 1], score=[0.8, 0.9]), "target": _cell([0, 1], score=[0.0, 0.0]), "oracle": _cell([0, 1], score=[0.95, 0.95]), "npo": _cell([0, 1], score=[0.7, 0.7])}}}
+    record = module.world_record(world, runs, full, tradeoff_out=tmp_path)
+    rows = {r["row"]: r for r in record["ablations"]["complete"]}
+    assert set(rows) == {"target", "oracle", "asru", "asru_no_erase"}
+    assert abs(rows["asru"]["score"] - 0.85) < 1e-9 and rows["asru"]["seeds"] == 2 and rows["target"]["seeds"] == 2
+    assert record["asru_row"] == "the trade-off's"
+    own = module.world_record(world, runs, full)  # without: the world's own table (another build: no oracle borrowed)
+    assert {r["row"] for r in own["ablations"]["complete"]} == {"asru", "asru_no_erase"} and own["asru_row"] == "its own"
