@@ -212,13 +212,18 @@ def ablation_tests(table: dict, out: Path, setting: str, rows: tuple[str, ...], 
 
 def with_ablations(table: dict, ablations: dict, rows: tuple[str, ...]) -> dict:
     """``table`` (ASRU and the target on every test seed) with the cells of ``rows`` from ``ablations`` (the ablation
-    seeds' table, which ran apart); its target and ASRU cells, if any, are not taken: ``table``'s cover every seed."""
+    seeds' table, which ran apart); its target and ASRU cells, if any, are not taken: ``table``'s cover every seed.
+    Runs of another target or build than ``table``'s are not mixed in: ``table`` as it is."""
+    if table.get("target_model") and ablations.get("target_model") and (
+        table["target_model"] != ablations["target_model"] or set(ablations.get("target_builds") or {}) - set(table.get("target_builds") or {})
+    ):
+        return table
     settings = {s: dict(cells) for s, cells in table.get("settings", {}).items()}
     for setting, cells in ablations.get("settings", {}).items():
         for row in rows:
             if row in cells:
                 settings.setdefault(setting, {})[row] = cells[row]
-    base = table if table.get("settings") else {k: v for k, v in ablations.items() if k != "settings"}  # nothing of its own: the ablations' target and build
+    base = table if table.get("target_model") else {k: v for k, v in ablations.items() if k != "settings"}  # no runs of its own yet: the ablations' target and build
     return {**base, "settings": settings}
 
 
@@ -299,11 +304,15 @@ def world_record(world: World, runs: Path, tradeoff: dict | None = None, tradeof
         path = folder / "tradeoff.json"
         return json.loads(path.read_text()) if path.is_file() else {}
 
-    table = {} if tradeoff_out is not None else table_of(runs)
+    if tradeoff_out is not None:  # the trade-off's target, build and rows; the ablations join them on that build only
+        header = {k: v for k, v in (tradeoff or {}).items() if k in ("target_model", "target_builds")}
+        table = from_tradeoff({**header, "settings": {}}, tradeoff, ("oracle", "asru", "target"))
+    else:
+        table = table_of(runs)
     if world.ablations:
         table = with_ablations(table, table_of(ablation_folder(runs)), world.ablations)
-    if world.role == "reported" and world.oracle:
-        table = from_tradeoff(table, tradeoff, ("oracle", "asru", "target") if tradeoff_out is not None else ("oracle",))
+    if world.role == "reported" and world.oracle and tradeoff_out is None:
+        table = from_tradeoff(table, tradeoff)
     asru_out = tradeoff_out if tradeoff_out is not None else runs
     rows = (*world.rows, *world.ablations)
     return {
@@ -392,8 +401,8 @@ def main() -> None:
             else:
                 console.print(f"{world.name}: ASRU's row runs here ({len(reasons)} of the trade-off's runs do not stand for its defaults; first: {reasons[0]})", soft_wrap=True)
         parts = [(runs, rows, seeds)] + ([(ablation_folder(runs), world.ablations, ablation_seeds)] if world.ablations and ablation_seeds else [])
-        for folder, rows, part_seeds in parts:
-            picked = [r for r in rows if args.report_only or not only or r in only]
+        for folder, part_rows, part_seeds in parts:
+            picked = [r for r in part_rows if args.report_only or not only or r in only]
             if not picked:
                 continue
             config = BenchConfig(

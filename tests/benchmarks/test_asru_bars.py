@@ -216,5 +216,13 @@ def test_the_reported_world_reads_the_tradeoffs_asru_row_only_where_every_run_tr
     assert set(rows) == {"target", "oracle", "asru", "asru_no_erase"}
     assert abs(rows["asru"]["score"] - 0.85) < 1e-9 and rows["asru"]["seeds"] == 2 and rows["target"]["seeds"] == 2
     assert record["asru_row"] == "the trade-off's"
-    own = module.world_record(world, runs, full)  # without: the world's own table (another build: no oracle borrowed)
-    assert {r["row"] for r in own["ablations"]["complete"]} == {"asru", "asru_no_erase"} and own["asru_row"] == "its own"
+    own = module.world_record(world, runs, full)  # without: the world's own table, on another build: neither ablations nor oracle mixed in
+    assert {r["row"] for r in own["ablations"]["complete"]} == {"asru"} and own["asru_row"] == "its own"
+    # before any ablation ran: the trade-off's rows all the same
+    (module.ablation_folder(runs) / "tradeoff.json").unlink()
+    alone = module.world_record(world, runs, full, tradeoff_out=tmp_path)
+    assert {r["row"] for r in alone["ablations"]["complete"]} == {"target", "oracle", "asru"}
+    # ablations on another build than the trade-off's are not mixed with its rows
+    (module.ablation_folder(runs) / "tradeoff.json").write_text(json.dumps({**ablations, "target_builds": {"b2": 2}}))
+    mixed = module.world_record(world, runs, full, tradeoff_out=tmp_path)
+    assert {r["row"] for r in mixed["ablations"]["complete"]} == {"target", "oracle", "asru"}
