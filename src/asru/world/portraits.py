@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import math
 import random
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -66,9 +66,6 @@ class Face:
     glasses: int
     hat: int
     beard: int
-
-    def describe(self) -> dict[str, object]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def _colour_distance(a: RGB, b: RGB) -> float:
