@@ -995,6 +995,31 @@ def headline(summary: dict, asked: int) -> list[str]:
     return lines
 
 
+# the head-to-head table's columns: the score's parts, then what the score does not read (the same person's kept facts and
+# other people, generation quality on the authors' scales, membership, the probe, cost)
+HEAD_TO_HEAD = ("score", "score_efficacy", "score_closeness", "score_utility", "retain_same_subject", "retain_other",
+                "naturalness", "contextual_refusal", "privleak", "probe_recovery", "wall_seconds")
+
+
+def head_to_head(summary: dict, asked: int) -> list[str]:
+    """Per setting with a paired test, the proposed method beside the baseline the test picked (the best by mean score) and
+    the oracle, on :data:`HEAD_TO_HEAD`: the comparison a reader quotes, without the wide tables' other twenty columns."""
+    from asru.report.writer import markdown_table
+
+    titles = dict(SCORE_COLUMNS) | {key: title for key, title, _, _ in COLUMNS} | {"wall_seconds": "wall time (s)"}
+    kinds = dict.fromkeys(dict(SCORE_COLUMNS), "score") | {key: kind for key, _, _, kind in COLUMNS} | {"wall_seconds": "seconds"}
+    lines = []
+    for setting, test in summary.get("significance", {}).items():
+        rows = summary["settings"].get(setting, {})
+        body = [
+            [row, *[_fmt(rows[row].get("metrics", {}).get(key), kinds[key], asked) for key in HEAD_TO_HEAD]]
+            for row in (test["method"], test["baseline"], ORACLE_ROW) if row in rows
+        ]
+        lines += ["", f"### {setting}: `{test['method']}` against `{test['baseline']}` (the best baseline by mean score) and the oracle", "",
+                  markdown_table(["row", *[titles[key] for key in HEAD_TO_HEAD]], body)]
+    return ["", "## Head to head: the score's parts and what it does not read", *lines] if lines else []
+
+
 def attack_names(table: dict) -> list[str]:
     return sorted({k.split(".", 1)[1] for rows in table.values() for cell in rows.values() for k in cell.get("metrics", {}) if k.startswith("attack.")})
 
@@ -1065,6 +1090,7 @@ def markdown(summary: dict) -> str:
         "the model's hidden states names after training on the other people's questions.",
     ]
     lines += headline(summary, asked)
+    lines += head_to_head(summary, asked)
     header = ["method", "seeds"] + [title for _, title in SCORE_COLUMNS] + [title for _, title, _, _ in COLUMNS] + [f"leak: {a}" for a in attacks] + ["wall time (s)"]
     for setting, rows in table.items():
         body = []

@@ -613,6 +613,28 @@ def test_the_headline_table_bolds_each_settings_best_method_and_lists_the_paired
     assert lines[-1].startswith("- complete: Paired test") and "no significant difference" in lines[-1]
 
 
+def test_the_head_to_head_table_sets_the_proposed_method_beside_the_tested_baseline_and_the_oracle():
+    """One small table per setting with a paired test: the score's parts and the columns the score does not read, for the
+    proposed method, the baseline its test picked and the oracle; no table where nothing was tested."""
+    from asru.bench import HEAD_TO_HEAD, head_to_head
+
+    def cell(score, privleak, n=2):
+        return {"metrics": {"score": {"mean": score, "n": n, "ci95": 0.01}, "privleak": {"mean": privleak, "n": n, "ci95": None}}}
+
+    summary = {
+        "settings": {"complete": {"target": cell(0.0, -1.0), "oracle": cell(0.97, 0.0), "asru": cell(0.85, 0.31), "npo": cell(0.86, 0.2), "kl": cell(0.8, 0.05)}},
+        "significance": {"complete": {"method": "asru", "baseline": "npo", "difference": -0.01, "ci95": [-0.1, 0.08], "p_value": 0.8, "seeds": [0, 1], "resamples": 2000}},
+    }
+    lines = head_to_head(summary, asked=2)
+    table = "\n".join(lines)
+    assert "## Head to head" in lines[1] and "### complete: `asru` against `npo`" in table
+    rows = [line.split(" | ")[0].strip("| ") for line in table.splitlines() if line.startswith("| ") and not line.startswith("| row")]
+    assert rows == ["asru", "npo", "oracle"]  # not the target, not the untested kl
+    assert "| asru | 0.85 ± 0.01 |" in table and "| 0.31 |" in table  # the score, then PrivLeak among the columns
+    assert len(lines[-1].splitlines()[0].split(" | ")) == len(HEAD_TO_HEAD) + 1
+    assert head_to_head({**summary, "significance": {}}, asked=2) == []
+
+
 def test_a_run_started_with_an_option_asru_no_longer_has_is_named_as_such(tmp_path):
     """A folder whose record holds a method option that today's code lacks (asru upgraded mid-benchmark): the one-line
     error says so, beside the usual "delete that folder"."""
