@@ -29,7 +29,7 @@ Writes benchmarks/results/asru.json and asru.md: each goal per world and setting
 the worst seed where the goal says "every seed"), the ablation table, and a paired bootstrap (seeds,
 then items) of ASRU's unlearning score against each ablation row, over the seeds both ran.
 
-Why the ablations run on two seeds: 17 rows of 3-6 minutes each on 5 seeds and 3 settings are some 15 hours of
+Why the ablations run on two seeds: 17 rows of 3-6 minutes each on 5 seeds and 3 settings are some 14 hours of
 this 2-core machine; on two seeds about 6. The goals themselves read ASRU's five.
 
     .venv/bin/python benchmarks/asru_bars.py --workers 2          # ~160 runs of 1-6 minutes, two at a time: some 8 hours on 2 CPU cores
