@@ -210,13 +210,16 @@ def ablation_tests(table: dict, out: Path, setting: str, rows: tuple[str, ...], 
     return tests
 
 
+def within_builds(table: dict, other: dict) -> bool:
+    """Whether ``table``'s runs are of ``other``'s target and among its builds: the tables may then be read together."""
+    return table.get("target_model") == other.get("target_model") and not set(table.get("target_builds") or {}) - set(other.get("target_builds") or {})
+
+
 def with_ablations(table: dict, ablations: dict, rows: tuple[str, ...]) -> dict:
     """``table`` (ASRU and the target on every test seed) with the cells of ``rows`` from ``ablations`` (the ablation
     seeds' table, which ran apart); its target and ASRU cells, if any, are not taken: ``table``'s cover every seed.
     Runs of another target or build than ``table``'s are not mixed in: ``table`` as it is."""
-    if table.get("target_model") and ablations.get("target_model") and (
-        table["target_model"] != ablations["target_model"] or set(ablations.get("target_builds") or {}) - set(table.get("target_builds") or {})
-    ):
+    if table.get("target_model") and ablations.get("target_model") and not within_builds(ablations, table):
         return table
     settings = {s: dict(cells) for s, cells in table.get("settings", {}).items()}
     for setting, cells in ablations.get("settings", {}).items():
@@ -240,7 +243,7 @@ def from_tradeoff(table: dict, tradeoff: dict | None, rows: tuple[str, ...] = ("
     the same runs of the same oracles; reading them saves their fine-tunes (and ASRU's runs, where the trade-off's
     trained its defaults: :func:`tradeoff_asru_differences`). Another target or build: ``table`` as it is.
     """
-    if not tradeoff or table.get("target_model") != tradeoff.get("target_model") or set(table.get("target_builds") or {}) - set(tradeoff.get("target_builds") or {}):
+    if not tradeoff or not within_builds(table, tradeoff):
         return table
     settings = {s: dict(cells) for s, cells in table.get("settings", {}).items()}
     for setting, cells in tradeoff.get("settings", {}).items():
@@ -400,6 +403,8 @@ def main() -> None:
                 console.print(f"{world.name}: ASRU's row is the trade-off's ({tradeoff_file}): its tuned point trained ASRU's defaults on every seed and setting asked")
             else:
                 console.print(f"{world.name}: ASRU's row runs here ({len(reasons)} of the trade-off's runs do not stand for its defaults; first: {reasons[0]})", soft_wrap=True)
+        if world.oracle and not args.quick:
+            restore_oracle_measures(results_dir)  # the trade-off's oracles' measures: every run here compares with them
         parts = [(runs, rows, seeds)] + ([(ablation_folder(runs), world.ablations, ablation_seeds)] if world.ablations and ablation_seeds else [])
         for folder, part_rows, part_seeds in parts:
             picked = [r for r in part_rows if args.report_only or not only or r in only]
@@ -411,8 +416,6 @@ def main() -> None:
                 quick=args.quick, workers=args.workers, report_only=args.report_only,
             )
             console.rule(f"{world.name}: {world.subjects} people, world seed {world.seed}" + (" (ablation rows)" if folder != runs else ""))
-            if world.oracle and not args.quick:
-                restore_oracle_measures(results_dir)  # the trade-off's oracles' measures: every run here compares with them
             run_bench(config, console)
         worlds.append(world_record(world, runs, tradeoff, tradeoff_out))
     record = {
