@@ -32,3 +32,18 @@ def test_a_finished_call_raises_nothing_and_an_error_is_not_swallowed():
     outcome.raise_if_interrupted()  # nothing to raise
     with pytest.raises(ZeroDivisionError):  # only a stop becomes data: a bug still surfaces as itself
         call_in_worker(lambda: 1 / 0)
+
+
+def test_inside_sigterm_unwinds_a_sigterm_raises_interrupted_and_the_old_handler_comes_back():
+    """Python's default SIGTERM ends the process without unwinding (no finally, no stop_pool); inside, it unwinds."""
+    import os
+
+    from asru.errors import sigterm_unwinds
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Interrupted, match="terminated by SIGTERM") as stop:
+        with sigterm_unwinds():
+            os.kill(os.getpid(), signal.SIGTERM)
+            pytest.fail("SIGTERM did not unwind")  # the handler runs as soon as os.kill returns
+    assert stop.value.signum == signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == before

@@ -36,7 +36,7 @@ from typing import Any, get_args
 from pydantic import Field, ValidationError
 
 from asru.config import Architecture, StrictConfig, describe_validation_error, load_yaml_file, merge
-from asru.errors import AsruError, ConfigError, DataError, WorkerOutcome, call_in_worker
+from asru.errors import AsruError, ConfigError, DataError, WorkerOutcome, call_in_worker, sigterm_unwinds
 from asru.eval.settings import Setting, default_requests
 from asru.io import atomic_write_json, atomic_write_text, check_writable
 from asru.report.results import load_results
@@ -672,7 +672,7 @@ def execute_parallel(
         console=console, disable=console is None, transient=True,
     )
     try:
-        with progress:
+        with sigterm_unwinds(), progress:  # a SIGTERM to this process stops the workers too (stop_pool), not only it
             task = progress.add_task("", total=len(todo))
             # one bar per oracle, read from its fine-tune's progress file (as asru.cache.build_in_parallel's)
             bars = {i: progress.add_task(f"oracle of {oracle_cells(o)}", total=o.steps) for i, o in enumerate(oracles)}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from asru.errors import WorkerOutcome, call_in_worker
+from asru.errors import WorkerOutcome, call_in_worker, sigterm_unwinds
 
 
 @contextmanager
@@ -196,7 +196,7 @@ def build_in_parallel(world_dir: Path, recipes: list, console=None, workers: int
     totals = [target_steps(world, recipe) for recipe, _ in todo]
     queue, running, done = list(range(len(todo))), {}, set()
     try:
-        with progress_bar(console, "fine-tuning") as bar:
+        with sigterm_unwinds(), progress_bar(console, "fine-tuning") as bar:  # a SIGTERM here stops the workers too (stop_pool)
             tasks = [bar.add_task(f"fine-tune {folder.name}", total=total, loss=float("nan")) for (_, folder), total in zip(todo, totals)]
             while queue or running:
                 top_up(queue, running, processes, lambda index: pool.submit(_fine_tune_in_worker, world_dir, todo[index][0], threads))
@@ -245,7 +245,9 @@ def stop_pool(pool, error: BaseException) -> None:
     process group) finish the step in progress, checkpoint and return by themselves; a second signal
     would stop them at once and lose the steps since their last checkpoint, so they get a grace
     period first. Whatever still runs after it (the parent alone was signalled, or another worker
-    failed) gets SIGTERM, which finishes the step in progress and checkpoints it.
+    failed) gets SIGTERM, which finishes the step in progress and checkpoints it (or, between steps,
+    unwinds); what still runs a second grace period later is killed, and every worker is reaped before
+    this returns: no worker outlives its pool.
     """
     import time
 
@@ -257,6 +259,12 @@ def stop_pool(pool, error: BaseException) -> None:
     for process in processes:
         if process.is_alive():
             process.terminate()
+    deadline = time.monotonic() + STOP_GRACE_SECONDS  # the terminated ones checkpoint their step, or unwind (asru.errors.sigterm_unwinds)
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
     pool.shutdown(wait=True)
 
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperCommand
 
-from asru.errors import AsruError, ConfigError, Interrupted
+from asru.errors import AsruError, ConfigError, Interrupted, raise_interrupted
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Controllable machine unlearning for multimodal LLMs.")
 world_app = typer.Typer(no_args_is_help=True, help="The embedded synthetic public-figures world.")
@@ -693,11 +693,6 @@ def targets(
         console.print(f"[yellow]{summary['empty_kept_original']} empty answers kept the release's gold[/yellow]")
 
 
-def _terminate(signum, frame) -> None:
-    """SIGTERM outside a training step unwinds like Ctrl-C: temp files removed, one line, exit 143."""
-    raise Interrupted("terminated by SIGTERM", signum)
-
-
 def main() -> None:
     """Entry point: our errors become one line on stderr and exit code 2 (``--debug`` re-raises).
 
@@ -706,7 +701,7 @@ def main() -> None:
     """
     from rich.markup import escape
 
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, raise_interrupted)  # outside a training step: unwind like Ctrl-C, one line, exit 143
     try:
         code = app(standalone_mode=False)  # returns the code of a typer.Exit (130 after Ctrl-C)
     except AsruError as error:

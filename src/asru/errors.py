@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from typing import Any, Callable, NamedTuple
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, NamedTuple
 
 
 class AsruError(Exception):
@@ -31,6 +34,33 @@ class Interrupted(BaseException):
     def __init__(self, message: str, signum: int):
         super().__init__(message)
         self.signum = signum
+
+
+def raise_interrupted(signum: int, frame: Any) -> None:
+    """A signal handler: SIGTERM unwinds like Ctrl-C (``finally`` blocks run, temp files go) as :class:`Interrupted`."""
+    raise Interrupted(f"terminated by {signal.Signals(signum).name}", signum)
+
+
+@contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """Inside, SIGTERM raises :class:`Interrupted` in this process, as Ctrl-C raises KeyboardInterrupt.
+
+    Python's default SIGTERM ends a process without unwinding. A parent running a pool of workers
+    (``asru.bench.execute_parallel``, ``asru.cache.build_in_parallel``) then dies without stopping
+    them, and the workers, each holding the pool's pipes open for the other, wait for work forever
+    (2026-12-07: two orphaned bench workers of 0.9 GB each after a SIGTERM to
+    ``benchmarks/asru_bars.py``, which is not the CLI and had no handler). Workers forked inside
+    inherit the handler, so one signalled between training steps returns its stop as data too.
+    Outside the main thread, where Python cannot install handlers, it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, raise_interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class WorkerOutcome(NamedTuple):

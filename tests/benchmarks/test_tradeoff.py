@@ -7,6 +7,7 @@ the module; the other tests read it, re-invoke it (everything skipped) or feed i
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -502,6 +503,52 @@ def test_a_stopped_run_stops_the_pool_and_nothing_queued_starts(tmp_path, monkey
     assert time.time() - started < 4.5
     assert sorted(p.name for p in tmp_path.glob("started-*")) == ["started-0", "started-1"]
     time.sleep(5)
+    assert not list(tmp_path.glob("finished-*"))
+
+
+def _slow_worker_run(run, world_dir, target_dir, threads):
+    """bench._worker_run's stand-in: notes its process, then takes 5 s (a run between training steps, e.g. evaluating)."""
+    from asru.errors import WorkerOutcome
+
+    (run.folder / f"started-{run.seed}").write_text(str(os.getpid()))
+    time.sleep(5)
+    (run.folder / f"finished-{run.seed}").touch()
+    return WorkerOutcome(False)
+
+
+def test_a_sigterm_to_the_parent_alone_stops_its_workers_too(tmp_path, monkeypatch):
+    """A SIGTERM to the bench process (not its group: ``kill PID``, a scheduler's stop) unwinds it through stop_pool,
+    which stops the workers; with Python's default SIGTERM the parent died at once and its workers lived on
+    (benchmarks/*.py, which are not the CLI, had no handler: 2026-12-07)."""
+    import threading
+
+    import asru.bench as bench_module
+    import asru.cache as cache_module
+    from asru.bench import PlannedRun, execute_parallel
+    from asru.errors import Interrupted
+
+    monkeypatch.setattr(bench_module, "_worker_run", _slow_worker_run)
+    monkeypatch.setattr(bench_module, "available_cores", lambda: 2)
+    monkeypatch.setattr(cache_module, "STOP_GRACE_SECONDS", 1.0)
+    before = signal.getsignal(signal.SIGTERM)
+    runs = [PlannedRun("complete", "fake", seed, tmp_path, {}) for seed in range(4)]
+
+    def signal_once_both_started():
+        deadline = time.time() + 30
+        while len(list(tmp_path.glob("started-*"))) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=signal_once_both_started, daemon=True).start()
+    with pytest.raises(Interrupted, match="terminated by SIGTERM"):
+        execute_parallel(runs, tmp_path, tmp_path, workers=2)
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is the pool's only
+    pids = [int(p.read_text()) for p in tmp_path.glob("started-*")]
+    assert len(pids) == 2 and pids[0] != pids[1]
+    for pid in pids:  # stopped and reaped: no process left with that id
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert sorted(p.name for p in tmp_path.glob("started-*")) == ["started-0", "started-1"]  # nothing queued started
     assert not list(tmp_path.glob("finished-*"))
 
 
