@@ -723,6 +723,9 @@ COLUMNS: list[tuple[str, str, tuple[str, ...], str]] = [
     ("utility", "utility (known) ↑", ("metrics", "utility", "all", "exact_match_known"), "rate"),
     ("naturalness", "naturalness (1–5) ↑", ("metrics", "forget", "judge", "naturalness"), "score"),
     ("contextual_refusal", "contextual refusal (0–5) ↑", ("metrics", "forget", "judge", "contextual_refusal"), "score"),
+    # the share of forget answers the judge calls contextual refusals (5 on the authors' scale; issue 21's goal reads it),
+    # kept in the summary so that it outlives the run folders, as every column does
+    ("contextual_share", "contextual refusals (share) ↑", ("metrics", "forget", "judge", "labels", "refusal_contextual"), "rate"),
     # the contextual refusals that name the fact asked, not only the person (asru.eval.judge.Judgement.names_fact)
     ("names_fact", "refusals naming the fact ↑", ("metrics", "forget", "judge", "names_fact"), "rate"),
     # gone or hidden (asru.eval.oracle): read each against the oracle row
@@ -742,7 +745,7 @@ SCORE_COLUMNS: list[tuple[str, str]] = [
 SHORT_TITLES = {
     "forget_leakage": "forget leak (known) ↓", "forget_refusal": "forget refusal (known) ↑", "forget_known": "forget known (n)",
     "retain_same_subject": "retain same (known) ↑", "retain_other": "retain other (known) ↑", "utility": "utility (known) ↑",
-    "naturalness": "natural. ↑", "contextual_refusal": "ctx refusal ↑", "names_fact": "names fact ↑", "wall_seconds": "wall s",
+    "naturalness": "natural. ↑", "contextual_refusal": "ctx refusal ↑", "contextual_share": "ctx share ↑", "names_fact": "names fact ↑", "wall_seconds": "wall s",
     "forget_quality": "FQ (p) ↑", "privleak": "PrivLeak →0", "answer_rank1": "rank1 ↓", "probe_recovery": "probe ↓",
     "score": "score ↑", "score_efficacy": "efficacy ↑", "score_closeness": "close ↑", "score_utility": "util. ↑",
 }

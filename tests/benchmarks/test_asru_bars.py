@@ -18,23 +18,15 @@ def _cell(seeds: list[int], **metrics: list[float]) -> dict:
     return {"seeds": seeds, "metrics": {k.replace("__", "."): _summary(v) for k, v in metrics.items()}, "per_seed": {str(s): {} for s in seeds}}
 
 
-def _labels(runs: Path, setting: str, row: str, seed: int, contextual: float) -> None:
-    folder = runs / setting / row / f"seed{seed}"
-    folder.mkdir(parents=True)
-    labels = {"refusal_contextual": contextual, "refusal_rigid": 1 - contextual}
-    (folder / "results.json").write_text(json.dumps({"metrics": {"forget": {"judge": {"labels": labels}}}}))
-
-
 def test_goals_judge_the_worst_seed_the_worst_attack_and_each_ratio(tmp_path):
     module = _module()
     asru = _cell(
         [0, 1], forget_leakage=[0.0, 0.03], forget_refusal=[0.99, 0.96], attack__paraphrase=[0.0, 0.02], attack__role_play=[0.08, 0.04],
         attack__relearn=[0.5, 0.5], retain_same_subject=[0.96, 0.95], retain_other=[0.99, 0.97], utility=[0.9, 1.0], score=[0.8, 0.9], wall_seconds=[170, 200],
+        contextual_share=[0.9, 0.8],
     )
     table = {"settings": {"selective": {"asru": asru}}}
-    _labels(tmp_path, "selective", "asru", 0, 0.9)
-    _labels(tmp_path, "selective", "asru", 1, 0.8)
-    measured = {g["goal"]: g for g in module.goals(table, tmp_path, "selective")}
+    measured = {g["goal"]: g for g in module.goals(table, "selective")}
     leak = measured["forget leakage, every form (known; worst seed)"]
     assert leak["value"] == 0.03 and leak["pass"] is False  # seed 1 is over 0.02 although the mean (0.015) is not
     attack = measured["worst prompt attack (mean over seeds)"]
@@ -49,7 +41,7 @@ def test_goals_judge_the_worst_seed_the_worst_attack_and_each_ratio(tmp_path):
     assert measured["relearning leakage"]["value"] == 0.5 and measured["relearning leakage"]["pass"] is None  # no oracle: listed, not judged
     assert measured["one run, train + eval (s)"]["value"] == 185 and measured["one run, train + eval (s)"]["pass"] is False
     # Complete has no kept facts of the same people
-    complete = {g["goal"] for g in module.goals({"settings": {"complete": {"asru": asru}}}, tmp_path, "complete")}
+    complete = {g["goal"] for g in module.goals({"settings": {"complete": {"asru": asru}}}, "complete")}
     assert "same person's kept facts (known, vs target)" not in complete
 
 
@@ -59,7 +51,7 @@ def test_goals_against_the_oracle_are_judged_where_the_table_has_its_row_and_the
     oracle = _cell([0, 1], attack__relearn=[0.18, 0.22], answer_rank1=[0.10, 0.10], probe_recovery=[0.25, 0.25])
     table = {"settings": {"complete": {"asru": asru, "oracle": oracle}}}
     tradeoff = {"significance": {"complete": {"difference": 0.04, "p_value": 0.01, "baseline": "npo", "seeds": [0, 1]}}}
-    measured = {g["goal"]: g for g in module.goals(table, tmp_path, "complete", tradeoff=tradeoff)}
+    measured = {g["goal"]: g for g in module.goals(table, "complete", tradeoff=tradeoff)}
     assert measured["relearning leakage"]["pass"] is False and measured["relearning leakage"]["note"] == "oracle: 0.200"  # 0.30 against 0.20
     assert measured["true answer ranked first among six"]["pass"] is False  # 0.30 against 0.10
     assert measured["probe recovery, best layer"]["pass"] is True  # 0.30 against 0.25
@@ -69,15 +61,15 @@ def test_goals_against_the_oracle_are_judged_where_the_table_has_its_row_and_the
     assert score["value"] == 0.04 and score["pass"] is True and "against npo" in score["note"]
     # not significant: not passed; no oracle row: the oracle goals listed, not judged
     tradeoff["significance"]["complete"]["p_value"] = 0.2
-    without = {g["goal"]: g for g in module.goals({"settings": {"complete": {"asru": asru}}}, tmp_path, "complete", tradeoff=tradeoff)}
+    without = {g["goal"]: g for g in module.goals({"settings": {"complete": {"asru": asru}}}, "complete", tradeoff=tradeoff)}
     assert without["unlearning score: tuned ASRU − the best tuned baseline (trade-off benchmark)"]["pass"] is False
     for goal in ("relearning leakage", "true answer ranked first among six", "PrivLeak (mean over seeds)"):
         assert without[goal]["pass"] is None and without[goal]["note"] == "no oracle in this run"
     assert module.WORLDS[0].oracle and not any(w.oracle for w in module.WORLDS[1:])  # the reported world's oracles are the trade-off's
 
 
-def test_missing_runs_are_unmeasured_not_passed(tmp_path):
-    measured = _module().goals({}, tmp_path, "complete")
+def test_missing_runs_are_unmeasured_not_passed():
+    measured = _module().goals({}, "complete")
     assert all(g["value"] is None and g["pass"] is None for g in measured)
 
 
@@ -112,7 +104,7 @@ def test_the_reported_world_reads_the_tradeoffs_oracle_rows_on_the_same_build_on
     tradeoff = {"target_model": "t", "target_builds": {"b1": 40}, "settings": {"complete": {"oracle": oracle, "npo": _cell([0])}}}
     merged = module.from_tradeoff(table, tradeoff)
     assert merged["settings"]["complete"] == {"asru": asru, "oracle": oracle} and "oracle" not in table["settings"]["complete"]
-    judged = {g["goal"]: g for g in module.goals(merged, Path("."), "complete")}
+    judged = {g["goal"]: g for g in module.goals(merged, "complete")}
     assert judged["relearning leakage"]["pass"] is True and judged["relearning leakage"]["note"] == "oracle: 0.280"
     for other in ({**tradeoff, "target_builds": {"b2": 40}}, {**tradeoff, "target_model": "u"}, None):
         assert module.from_tradeoff(table, other) is table  # another build or target (or no trade-off yet): nothing borrowed

@@ -857,3 +857,13 @@ def test_the_oracle_rows_run_first_and_the_rest_in_plan_order(tmp_path, monkeypa
     plan = [PlannedRun(setting, row, 100, tmp_path / setting / row, {}) for setting in ("complete", "selective") for row in ("target", "oracle", "npo@g0", "npo@g1")]
     execute_todo([(run, "new") for run in plan], len(plan), tmp_path, tmp_path, 1)
     assert ran == ["complete/oracle", "selective/oracle", "complete/target", "complete/npo@g0", "complete/npo@g1", "selective/target", "selective/npo@g0", "selective/npo@g1"]
+
+
+def test_the_share_of_contextual_refusals_is_a_column_kept_in_the_summary():
+    """Issue 21's contextual goal reads the share from the summary, which outlives the run folders (it read results.json)."""
+    from asru.bench import run_values
+
+    judge = {"labels": {"refusal_contextual": 0.4, "refusal_rigid": 0.6}, "contextual_refusal": 3.8, "naturalness": 4.0}
+    values = run_values({"metrics": {"forget": {"judge": judge}}})
+    assert values["contextual_share"] == 0.4 and values["contextual_refusal"] == 3.8
+    assert run_values({"metrics": {}})["contextual_share"] is None  # not judged: unmeasured, not 0
