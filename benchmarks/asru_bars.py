@@ -157,11 +157,27 @@ ABLATION_COLUMNS = (
 )
 
 
-def ablation_rows(table: dict, setting: str, rows: tuple[str, ...]) -> list[list]:
-    """One line per row: mean over seeds of each ablation column, plus the worst prompt attack."""
+def on_seeds(cell: dict, seeds: list[int]) -> dict | None:
+    """``cell`` restricted to ``seeds`` (each metric's mean over those of them it ran, from ``per_seed``); None: it ran none."""
+    kept = [s for s in cell.get("seeds", []) if s in seeds and str(s) in (cell.get("per_seed") or {})]
+    if not kept:
+        return None
+    per_seed = [cell["per_seed"][str(s)] for s in kept]
+    keys = dict.fromkeys(k for values in per_seed for k in values)
+    means = {k: [v[k] for v in per_seed if isinstance(v.get(k), (int, float))] for k in keys}
+    return {"seeds": kept, "metrics": {k: {"mean": sum(v) / len(v), "values": v} for k, v in means.items() if v}}
+
+
+def ablation_rows(table: dict, setting: str, rows: tuple[str, ...], ablation_seeds: list[int] | None = None) -> list[list]:
+    """One line per row: mean over seeds of each ablation column, plus the worst prompt attack. With ``ablation_seeds``
+    (a world with ablation rows), ASRU again on those seeds only (``asru@ablation seeds``): its mean over every test seed
+    is not what the ablations, which ran on fewer, compare with."""
+    cells = table.get("settings", {}).get(setting, {})
+    named = [(row, cells.get(row)) for row in ("target", "oracle", *rows)]
+    if ablation_seeds and any(row != "asru" and cell for row, cell in named[2:]) and cells.get("asru"):
+        named.insert([row for row, _ in named].index("asru") + 1, ("asru@ablation seeds", on_seeds(cells["asru"], ablation_seeds)))
     lines = []
-    for row in ("target", "oracle", *rows):
-        cell = table.get("settings", {}).get(setting, {}).get(row)
+    for row, cell in named:
         if cell is None:
             continue
         attacks = [v for a in PROMPT_ATTACKS if (v := _mean(cell, f"attack.{a}")) is not None]
@@ -284,7 +300,7 @@ def ablation_folder(runs: Path) -> Path:
     return runs.with_name(runs.name + "_ablations")
 
 
-def world_record(world: World, runs: Path, tradeoff: dict | None = None, tradeoff_out: Path | None = None) -> dict:
+def world_record(world: World, runs: Path, tradeoff: dict | None = None, tradeoff_out: Path | None = None, ablation_seeds: list[int] | None = None) -> dict:
     """Goals, ablations and tests of one world, from its tradeoff.json, items and run folders (and its ablation folder's,
     see :func:`ablation_folder`; ``tradeoff``: the trade-off benchmark's summary, whose score test and oracle rows the
     reported world's goals read). ``tradeoff_out`` (the trade-off's folder: its tradeoff.json's runs/ and items/):
@@ -309,7 +325,7 @@ def world_record(world: World, runs: Path, tradeoff: dict | None = None, tradeof
         "world": {"name": world.name, "subjects": world.subjects, "seed": world.seed, "role": world.role, "target_model": table.get("target_model")},
         "asru_row": "the trade-off's" if tradeoff_out is not None else "its own",
         "goals": {s: goals(table, s, tradeoff=tradeoff if world.role == "reported" else None) for s in SETTINGS},
-        "ablations": {s: [dict(zip(["row", "seeds", *[k for k, _ in ABLATION_COLUMNS], "worst_attack"], line)) for line in ablation_rows(table, s, rows)] for s in SETTINGS},
+        "ablations": {s: [dict(zip(["row", "seeds", *[k for k, _ in ABLATION_COLUMNS], "worst_attack"], line)) for line in ablation_rows(table, s, rows, (list(ABLATION_SEEDS) if ablation_seeds is None else ablation_seeds) if world.ablations else None)] for s in SETTINGS},
         "tests": [t for s in SETTINGS for t in ablation_tests(table, asru_out, s, rows, ablation_out=ablation_folder(runs))],
     }
 
@@ -404,7 +420,7 @@ def main() -> None:
             )
             console.rule(f"{world.name}: {world.subjects} people, world seed {world.seed}" + (" (ablation rows)" if folder != runs else ""))
             run_bench(config, console)
-        worlds.append(world_record(world, runs, tradeoff, tradeoff_out))
+        worlds.append(world_record(world, runs, tradeoff, tradeoff_out, ablation_seeds))
     record = {
         "benchmark": "asru", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_info(), "versions": versions(),
         "quick": args.quick, "seeds": seeds, "ablation_seeds": ablation_seeds, "worlds": worlds, "seconds": round(time.perf_counter() - started, 1),

@@ -15,7 +15,8 @@ def _summary(values: list[float]) -> dict:
 
 
 def _cell(seeds: list[int], **metrics: list[float]) -> dict:
-    return {"seeds": seeds, "metrics": {k.replace("__", "."): _summary(v) for k, v in metrics.items()}, "per_seed": {str(s): {} for s in seeds}}
+    per_seed = {str(s): {k.replace("__", "."): v[i] for k, v in metrics.items()} for i, s in enumerate(seeds)}
+    return {"seeds": seeds, "metrics": {k.replace("__", "."): _summary(v) for k, v in metrics.items()}, "per_seed": per_seed}
 
 
 def test_goals_judge_the_worst_seed_the_worst_attack_and_each_ratio(tmp_path):
@@ -139,6 +140,9 @@ def test_ablation_rows_run_apart_on_fewer_seeds_and_are_tested_on_the_seeds_both
     rows = {r["row"]: r for r in record["ablations"]["complete"]}
     assert rows["asru"]["seeds"] == 3 and rows["asru_no_erase"]["seeds"] == 2 and abs(rows["asru_no_erase"]["score"] - 0.55) < 1e-9
     assert rows["target"]["seeds"] == 3  # the target of every seed, not the ablation folder's
+    # ASRU again on the ablation seeds, right under its own row: what the ablations' means compare with
+    assert [r["row"] for r in record["ablations"]["complete"]][:3] == ["target", "asru", "asru@ablation seeds"]
+    assert rows["asru@ablation seeds"]["seeds"] == 2 and abs(rows["asru@ablation seeds"]["score"] - 0.85) < 1e-9
     (asru_items, other_items, seeds), = calls
     assert seeds == [0, 1]
     assert asru_items == {s: runs / "items" / "complete" / "asru" / f"seed{s}.json" for s in (0, 1)}
@@ -205,7 +209,8 @@ def test_the_reported_world_reads_the_tradeoffs_asru_row_only_where_every_run_tr
         "asru": _cell([0, 1], score=[0.8, 0.9]), "target": _cell([0, 1], score=[0.0, 0.0]), "oracle": _cell([0, 1], score=[0.95, 0.95]), "npo": _cell([0, 1], score=[0.7, 0.7])}}}
     record = module.world_record(world, runs, full, tradeoff_out=tmp_path)
     rows = {r["row"]: r for r in record["ablations"]["complete"]}
-    assert set(rows) == {"target", "oracle", "asru", "asru_no_erase"}
+    assert set(rows) == {"target", "oracle", "asru", "asru@ablation seeds", "asru_no_erase"}
+    assert rows["asru@ablation seeds"]["seeds"] == 2 and abs(rows["asru@ablation seeds"]["score"] - 0.85) < 1e-9  # the default ablation seeds 0, 1
     assert abs(rows["asru"]["score"] - 0.85) < 1e-9 and rows["asru"]["seeds"] == 2 and rows["target"]["seeds"] == 2
     assert record["asru_row"] == "the trade-off's"
     own = module.world_record(world, runs, full)  # without: the world's own table, on another build: neither ablations nor oracle mixed in
