@@ -97,11 +97,12 @@ def _values(cell: dict | None, key: str) -> list[float]:
     return [v for v in (_metric(cell, key) or {}).get("values", []) if v is not None]
 
 
-def goals(table: dict, setting: str, row: str = "asru", tradeoff: dict | None = None) -> list[dict]:
+def goals(table: dict, setting: str, row: str = "asru", tradeoff: dict | None = None, baselines: bool = True) -> list[dict]:
     """Issue 21's goals for one row in one setting of one world's tradeoff table: measured value, goal, pass.
 
     The goals against the oracle are judged where the table has an oracle row (else listed, pass None);
-    the score goal from ``tradeoff`` (the trade-off benchmark's summary: its paired test per setting)."""
+    the score goal from ``tradeoff`` (the trade-off benchmark's summary: its paired test per setting);
+    ``baselines`` False: a world the trade-off benchmark never runs (its score goal says so, not "yet")."""
     cell = table.get("settings", {}).get(setting, {}).get(row)
     oracle = table.get("settings", {}).get(setting, {}).get("oracle")
     out = []
@@ -144,7 +145,8 @@ def goals(table: dict, setting: str, row: str = "asru", tradeoff: dict | None = 
         add("unlearning score: tuned ASRU − the best tuned baseline (trade-off benchmark)", test["difference"], "> 0, paired p < 0.05",
             test["difference"] > 0 and test["p_value"] < 0.05, f"against {test['baseline']}, p = {test['p_value']:.3g}, {len(test['seeds'])} seeds")
     else:
-        add("unlearning score: tuned ASRU − the best tuned baseline (trade-off benchmark)", None, "> 0, paired p < 0.05", None, "no trade-off test yet")
+        why = "no trade-off test yet" if baselines else "no baselines on this world (the trade-off benchmark runs them on the reported one)"
+        add("unlearning score: tuned ASRU − the best tuned baseline (trade-off benchmark)", None, "> 0, paired p < 0.05", None, why)
     wall = _mean(cell, "wall_seconds")
     add("one run, train + eval (s)", wall, "<= 180", wall is not None and wall <= 180, "two runs side by side on 2 cores")
     return out
@@ -324,7 +326,7 @@ def world_record(world: World, runs: Path, tradeoff: dict | None = None, tradeof
     return {
         "world": {"name": world.name, "subjects": world.subjects, "seed": world.seed, "role": world.role, "target_model": table.get("target_model")},
         "asru_row": "the trade-off's" if tradeoff_out is not None else "its own",
-        "goals": {s: goals(table, s, tradeoff=tradeoff if world.role == "reported" else None) for s in SETTINGS},
+        "goals": {s: goals(table, s, tradeoff=tradeoff if world.role == "reported" else None, baselines=world.role == "reported") for s in SETTINGS},
         "ablations": {s: [dict(zip(["row", "seeds", *[k for k, _ in ABLATION_COLUMNS], "worst_attack"], line)) for line in ablation_rows(table, s, rows, (list(ABLATION_SEEDS) if ablation_seeds is None else ablation_seeds) if world.ablations else None)] for s in SETTINGS},
         "tests": [t for s in SETTINGS for t in ablation_tests(table, asru_out, s, rows, ablation_out=ablation_folder(runs))],
     }

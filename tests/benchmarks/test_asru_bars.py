@@ -44,6 +44,11 @@ def test_goals_judge_the_worst_seed_the_worst_attack_and_each_ratio(tmp_path):
     # Complete has no kept facts of the same people
     complete = {g["goal"] for g in module.goals({"settings": {"complete": {"asru": asru}}}, "complete")}
     assert "same person's kept facts (known, vs target)" not in complete
+    # the score goal without the trade-off's test: not yet run there, or a world it never runs (an unseen one)
+    score = "unlearning score: tuned ASRU − the best tuned baseline (trade-off benchmark)"
+    assert measured[score]["pass"] is None and measured[score]["note"] == "no trade-off test yet"
+    unseen = {g["goal"]: g for g in module.goals(table, "selective", baselines=False)}
+    assert unseen[score]["pass"] is None and unseen[score]["note"].startswith("no baselines on this world")
 
 
 def test_goals_against_the_oracle_are_judged_where_the_table_has_its_row_and_the_score_from_the_tradeoff_test(tmp_path):
