@@ -307,7 +307,7 @@ def world_record(world: World, runs: Path, tradeoff: dict | None = None, tradeof
     see :func:`ablation_folder`; ``tradeoff``: the trade-off benchmark's summary, whose score test and oracle rows the
     reported world's goals read). ``tradeoff_out`` (the trade-off's folder: its tradeoff.json's runs/ and items/):
     ASRU's and the target's rows are the trade-off's (:func:`tradeoff_asru_differences` found none), and this world's
-    own folder is not read."""
+    own folder is not read. ``ablation_seeds`` (default the benchmark's): where ASRU's row is shown again for the ablations."""
     def table_of(folder: Path) -> dict:
         path = folder / "tradeoff.json"
         return json.loads(path.read_text()) if path.is_file() else {}
@@ -323,11 +323,12 @@ def world_record(world: World, runs: Path, tradeoff: dict | None = None, tradeof
         table = from_tradeoff(table, tradeoff)
     asru_out = tradeoff_out if tradeoff_out is not None else runs
     rows = (*world.rows, *world.ablations)
+    compared_on = (list(ABLATION_SEEDS) if ablation_seeds is None else ablation_seeds) if world.ablations else None  # ASRU again on these
     return {
         "world": {"name": world.name, "subjects": world.subjects, "seed": world.seed, "role": world.role, "target_model": table.get("target_model")},
         "asru_row": "the trade-off's" if tradeoff_out is not None else "its own",
         "goals": {s: goals(table, s, tradeoff=tradeoff if world.role == "reported" else None, baselines=world.role == "reported") for s in SETTINGS},
-        "ablations": {s: [dict(zip(["row", "seeds", *[k for k, _ in ABLATION_COLUMNS], "worst_attack"], line)) for line in ablation_rows(table, s, rows, (list(ABLATION_SEEDS) if ablation_seeds is None else ablation_seeds) if world.ablations else None)] for s in SETTINGS},
+        "ablations": {s: [dict(zip(["row", "seeds", *[k for k, _ in ABLATION_COLUMNS], "worst_attack"], line)) for line in ablation_rows(table, s, rows, compared_on)] for s in SETTINGS},
         "tests": [t for s in SETTINGS for t in ablation_tests(table, asru_out, s, rows, ablation_out=ablation_folder(runs))],
     }
 
