@@ -50,7 +50,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from asru.bench import TEST_SEEDS, BenchConfig, machine_info, restore_oracle_measures, run_bench
+from asru.bench import TEST_SEEDS, BenchConfig, machine_info, restore_oracle_measures, run_bench, summarise
 from asru.io import atomic_write_json, atomic_write_text
 from asru.pipeline import versions
 from asru.report.writer import markdown_table
@@ -160,14 +160,13 @@ ABLATION_COLUMNS = (
 
 
 def on_seeds(cell: dict, seeds: list[int]) -> dict | None:
-    """``cell`` restricted to ``seeds`` (each metric's mean over those of them it ran, from ``per_seed``); None: it ran none."""
+    """``cell`` restricted to ``seeds`` (each metric summarised over those of them it ran, from ``per_seed``); None: it ran none."""
     kept = [s for s in cell.get("seeds", []) if s in seeds and str(s) in (cell.get("per_seed") or {})]
     if not kept:
         return None
     per_seed = [cell["per_seed"][str(s)] for s in kept]
     keys = dict.fromkeys(k for values in per_seed for k in values)
-    means = {k: [v[k] for v in per_seed if isinstance(v.get(k), (int, float))] for k in keys}
-    return {"seeds": kept, "metrics": {k: {"mean": sum(v) / len(v), "values": v} for k, v in means.items() if v}}
+    return {"seeds": kept, "metrics": {k: summarise([values.get(k) for values in per_seed]) for k in keys}}  # as asru.bench.aggregate does
 
 
 def ablation_rows(table: dict, setting: str, rows: tuple[str, ...], ablation_seeds: list[int] | None = None) -> list[list]:
