@@ -155,8 +155,8 @@ def goals(table: dict, setting: str, row: str = "asru", tradeoff: dict | None = 
 ABLATION_COLUMNS = (
     ("score", "score ↑"), ("forget_leakage", "forget leak ↓"), ("forget_refusal", "refusal ↑"), ("retain_same_subject", "kept facts ↑"),
     ("retain_other", "other people ↑"), ("utility", "utility ↑"), ("naturalness", "naturalness ↑"), ("contextual_refusal", "contextual (0–5) ↑"),
-    ("wall_seconds", "wall s"),
-)
+    ("contextual_share", "contextual share ↑"), ("privleak", "PrivLeak → 0"), ("wall_seconds", "wall s"),
+)  # the contextual share and PrivLeak: what an ablation can move while the score, which reads neither, stays
 
 
 def on_seeds(cell: dict, seeds: list[int]) -> dict | None:

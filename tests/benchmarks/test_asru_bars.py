@@ -82,13 +82,16 @@ def test_missing_runs_are_unmeasured_not_passed():
 def test_ablation_rows_list_the_target_first_and_skip_rows_not_run(tmp_path):
     module = _module()
     table = {"settings": {"complete": {
-        "asru": _cell([0, 1], score=[0.8, 0.9], attack__jailbreak=[0.1, 0.3]),
+        "asru": _cell([0, 1], score=[0.8, 0.9], attack__jailbreak=[0.1, 0.3], privleak=[0.2, 0.6], contextual_share=[0.5, 0.7]),
         "target": _cell([0, 1], score=[0.0, 0.0]),
     }}}
     table["settings"]["complete"]["oracle"] = _cell([0, 1], score=[0.9, 0.9])
     rows = module.ablation_rows(table, "complete", ("asru", "asru_no_refusal_text"))
     assert [r[0] for r in rows] == ["target", "oracle", "asru"]
     assert abs(rows[2][2] - 0.85) < 1e-9 and abs(rows[2][-1] - 0.2) < 1e-9  # score, worst prompt attack
+    columns = dict(zip([key for key, _ in module.ABLATION_COLUMNS], rows[2][2:-1]))
+    assert abs(columns["privleak"] - 0.4) < 1e-9 and abs(columns["contextual_share"] - 0.6) < 1e-9  # what the score does not read
+    assert columns["forget_leakage"] is None and rows[0][2:-1] == [0.0] + [None] * (len(module.ABLATION_COLUMNS) - 1)
 
 
 def test_unknown_world_is_a_one_line_error(tmp_path):
