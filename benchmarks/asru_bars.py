@@ -15,6 +15,9 @@ Runs, through `asru bench` (resumable; one folder per world under benchmarks/res
   (`benchmarks/tradeoff.py`, the same world, target build and requests): its row is read from the
   trade-off's tradeoff.json and its measures restored from the trade-off's oracle_measures/, so no
   oracle is fine-tuned here (on a fresh machine that was 15 fine-tunes of about an hour each).
+- **reported, alone** (``--solo-seeds``, default test seed 0; ``asru_runs/reported_solo``): ASRU at its defaults once
+  more in every setting, one run at a time with every core, after everything else: the run-time goal (one run,
+  train + eval, 3 minutes on 2 cores) timed as it reads, where the runs above share the cores one each.
 - **unseen**: worlds of other seeds and sizes (20 people seed 1, 12 people seed 2) that nothing was ever
   chosen on: ASRU at its defaults and the target, as a new user would run it; no oracle row there, so
   the goals against the oracle are listed, not judged.
@@ -36,6 +39,7 @@ this 2-core machine; on two seeds about 6. The goals themselves read ASRU's five
     .venv/bin/python benchmarks/asru_bars.py --ablation-seeds 0,1,2,3,4   # the ablation rows on every test seed too
     .venv/bin/python benchmarks/asru_bars.py --worlds reported    # one world only
     .venv/bin/python benchmarks/asru_bars.py --rows asru,asru_no_refusal_text   # some rows only
+    .venv/bin/python benchmarks/asru_bars.py --solo-seeds 0,1     # ASRU timed alone on two test seeds (--solo-seeds '' for none)
     .venv/bin/python benchmarks/asru_bars.py --report-only        # tables from the finished runs
     .venv/bin/python benchmarks/asru_bars.py --quick              # seconds-scale smoke on a tiny world (numbers meaningless)
 """
@@ -50,7 +54,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from asru.bench import TEST_SEEDS, BenchConfig, machine_info, restore_oracle_measures, run_bench, summarise
+import torch
+
+from asru.bench import TEST_SEEDS, BenchConfig, available_cores, machine_info, restore_oracle_measures, run_bench, summarise
 from asru.io import atomic_write_json, atomic_write_text
 from asru.pipeline import versions
 from asru.report.writer import markdown_table
@@ -97,12 +103,13 @@ def _values(cell: dict | None, key: str) -> list[float]:
     return [v for v in (_metric(cell, key) or {}).get("values", []) if v is not None]
 
 
-def goals(table: dict, setting: str, row: str = "asru", tradeoff: dict | None = None, baselines: bool = True) -> list[dict]:
+def goals(table: dict, setting: str, row: str = "asru", tradeoff: dict | None = None, baselines: bool = True, solo: dict | None = None) -> list[dict]:
     """Issue 21's goals for one row in one setting of one world's tradeoff table: measured value, goal, pass.
 
     The goals against the oracle are judged where the table has an oracle row (else listed, pass None);
     the score goal from ``tradeoff`` (the trade-off benchmark's summary: its paired test per setting);
-    ``baselines`` False: a world the trade-off benchmark never runs (its score goal says so, not "yet")."""
+    ``baselines`` False: a world the trade-off benchmark never runs (its score goal says so, not "yet"); ``solo``: the
+    row's cell from runs timed alone (:func:`solo_folder`), whose wall time is the run-time goal's own measure."""
     cell = table.get("settings", {}).get(setting, {}).get(row)
     oracle = table.get("settings", {}).get(setting, {}).get("oracle")
     out = []
@@ -148,7 +155,11 @@ def goals(table: dict, setting: str, row: str = "asru", tradeoff: dict | None = 
         why = "no trade-off test yet" if baselines else "no baselines on this world (the trade-off benchmark runs them on the reported one)"
         add("unlearning score: tuned ASRU − the best tuned baseline (trade-off benchmark)", None, "> 0, paired p < 0.05", None, why)
     wall = _mean(cell, "wall_seconds")
-    add("one run, train + eval (s)", wall, "<= 180", wall is not None and wall <= 180, "two runs side by side on 2 cores")
+    add("one run, train + eval (s)", wall, "<= 180", wall is not None and wall <= 180, "two runs side by side, one core each")
+    alone = _values(solo, "wall_seconds")
+    if alone:  # the goal's own measure: one run with the machine to itself (every core), the slowest of those timed
+        add("one run alone, train + eval (s; slowest timed)", max(alone), "<= 180", max(alone) <= 180,
+            f"{len(alone)} run{'s' if len(alone) > 1 else ''}, every core (seeds {', '.join(map(str, solo['seeds']))})")
     return out
 
 
@@ -301,6 +312,11 @@ def ablation_folder(runs: Path) -> Path:
     return runs.with_name(runs.name + "_ablations")
 
 
+def solo_folder(runs: Path) -> Path:
+    """Where ASRU's runs timed alone go (``--solo-seeds``): ``asru_runs/reported`` -> ``asru_runs/reported_solo``."""
+    return runs.with_name(runs.name + "_solo")
+
+
 def world_record(world: World, runs: Path, tradeoff: dict | None = None, tradeoff_out: Path | None = None, ablation_seeds: list[int] | None = None) -> dict:
     """Goals, ablations and tests of one world, from its tradeoff.json, items and run folders (and its ablation folder's,
     see :func:`ablation_folder`; ``tradeoff``: the trade-off benchmark's summary, whose score test and oracle rows the
@@ -323,10 +339,14 @@ def world_record(world: World, runs: Path, tradeoff: dict | None = None, tradeof
     asru_out = tradeoff_out if tradeoff_out is not None else runs
     rows = (*world.rows, *world.ablations)
     compared_on = (list(ABLATION_SEEDS) if ablation_seeds is None else ablation_seeds) if world.ablations else None  # ASRU again on these
+    solo = table_of(solo_folder(runs))
+    solo = solo if not solo or not table.get("target_model") or within_builds(solo, table) else {}  # another target's timings say nothing here
+    solo_cells = {s: solo.get("settings", {}).get(s, {}).get("asru") for s in SETTINGS}
     return {
         "world": {"name": world.name, "subjects": world.subjects, "seed": world.seed, "role": world.role, "target_model": table.get("target_model")},
         "asru_row": "the trade-off's" if tradeoff_out is not None else "its own",
-        "goals": {s: goals(table, s, tradeoff=tradeoff if world.role == "reported" else None, baselines=world.role == "reported") for s in SETTINGS},
+        "goals": {s: goals(table, s, tradeoff=tradeoff if world.role == "reported" else None, baselines=world.role == "reported", solo=solo_cells[s]) for s in SETTINGS},
+        "solo": {s: [dict(zip(["row", "seeds", *[k for k, _ in ABLATION_COLUMNS], "worst_attack"], line)) for line in ablation_rows({"settings": {s: {"asru": cell}}}, s, ("asru",))] for s, cell in solo_cells.items()},
         "ablations": {s: [dict(zip(["row", "seeds", *[k for k, _ in ABLATION_COLUMNS], "worst_attack"], line)) for line in ablation_rows(table, s, rows, compared_on)] for s in SETTINGS},
         "tests": [t for s in SETTINGS for t in ablation_tests(table, asru_out, s, rows, ablation_out=ablation_folder(runs))],
     }
@@ -352,11 +372,16 @@ def markdown(record: dict) -> str:
             lines.append(markdown_table(["goal", "measured", "target", "pass", "note"], [
                 [g["goal"], fmt(g["value"]), g["target"], {True: "yes", False: "**no**", None: "–"}[g["pass"]], g["note"]] for g in world["goals"][setting]
             ]))
+            header = ["row", "seeds", *[label for _, label in ABLATION_COLUMNS], "worst prompt attack ↓"]
             rows = world["ablations"][setting]
             if len(rows) > 1:
                 lines += ["", f"### {setting}: rows (mean over seeds)", ""]
-                header = ["row", "seeds", *[label for _, label in ABLATION_COLUMNS], "worst prompt attack ↓"]
                 lines.append(markdown_table(header, [[fmt(v) for v in r.values()] for r in rows]))
+            alone = (world.get("solo") or {}).get(setting)
+            if alone:
+                lines += ["", f"### {setting}: ASRU at its defaults, each run alone with every core (the run-time goal's measure; "
+                          "the same training as the side-by-side runs, whose floats round otherwise)", ""]
+                lines.append(markdown_table(header, [[fmt(v) for v in r.values()] for r in alone]))
             lines.append("")
         tests = world["tests"]
         if tests:
@@ -376,6 +401,7 @@ def main() -> None:
     parser.add_argument("--worlds", default=",".join(w.name for w in WORLDS), help="comma-separated world names (default: all)")
     parser.add_argument("--seeds", default=",".join(map(str, TEST_SEEDS)), help="comma-separated test seeds (default: the trade-off's)")
     parser.add_argument("--ablation-seeds", default=",".join(map(str, ABLATION_SEEDS)), help="comma-separated test seeds of the ablation rows (default: the first two; a subset of --seeds)")
+    parser.add_argument("--solo-seeds", default="0", help="comma-separated test seeds on which the reported world's ASRU is also run alone, one run at a time with every core (the run-time goal's measure; '' for none)")
     parser.add_argument("--rows", default=None, help="comma-separated rows to run (default: each world's; the tables show every finished one)")
     parser.add_argument("--report-only", action="store_true", help="run nothing; tables from the finished runs")
     args = parser.parse_args()
@@ -386,6 +412,9 @@ def main() -> None:
         parser.error(f"--worlds: unknown world {unknown[0]!r}; choose from {', '.join(known)}")
     seeds = [int(s) for s in args.seeds.split(",")]
     ablation_seeds = [int(s) for s in args.ablation_seeds.split(",") if s]
+    solo_seeds = [int(s) for s in args.solo_seeds.split(",") if s]
+    if set(solo_seeds) - set(seeds):
+        parser.error(f"--solo-seeds: seed {sorted(set(solo_seeds) - set(seeds))[0]} is not in --seeds")
     if set(ablation_seeds) - set(seeds):
         parser.error(f"--ablation-seeds: seed {sorted(set(ablation_seeds) - set(seeds))[0]} is not in --seeds; the ablations are compared with ASRU on seeds it ran")
     only = [row for row in (args.rows or "").split(",") if row]
@@ -410,22 +439,28 @@ def main() -> None:
                 console.print(f"{world.name}: ASRU's row runs here ({len(reasons)} of the trade-off's runs do not stand for its defaults; first: {reasons[0]})", soft_wrap=True)
         if world.oracle and not args.quick:
             restore_oracle_measures(results_dir)  # the trade-off's oracles' measures: every run here compares with them
-        parts = [(runs, rows, seeds)] + ([(ablation_folder(runs), world.ablations, ablation_seeds)] if world.ablations and ablation_seeds else [])
-        for folder, part_rows, part_seeds in parts:
+        parts = [(runs, rows, seeds, args.workers, "")]
+        if world.ablations and ablation_seeds:
+            parts.append((ablation_folder(runs), world.ablations, ablation_seeds, args.workers, " (ablation rows)"))
+        if world.role == "reported" and solo_seeds:  # after the rest: alone means nothing else runs beside it
+            parts.append((solo_folder(runs), ("asru",), solo_seeds, 1, " (ASRU alone, every core)"))
+        for folder, part_rows, part_seeds, workers, label in parts:
             picked = [r for r in part_rows if args.report_only or not only or r in only]
             if not picked:
                 continue
             config = BenchConfig(
                 out=str(folder), methods_file=str(METHODS_FILE), methods=picked, seeds=[0] if args.quick else part_seeds,
                 subjects=None if args.quick else world.subjects, world_seed=world.seed, oracle_row=False, use_tuned=False,
-                quick=args.quick, workers=args.workers, report_only=args.report_only,
+                quick=args.quick, workers=workers, report_only=args.report_only,
             )
-            console.rule(f"{world.name}: {world.subjects} people, world seed {world.seed}" + (" (ablation rows)" if folder != runs else ""))
+            console.rule(f"{world.name}: {world.subjects} people, world seed {world.seed}{label}")
+            if workers == 1:
+                torch.set_num_threads(available_cores())  # one run alone: every core (the side-by-side runs set one thread each in their own processes)
             run_bench(config, console)
         worlds.append(world_record(world, runs, tradeoff, tradeoff_out, ablation_seeds))
     record = {
         "benchmark": "asru", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_info(), "versions": versions(),
-        "quick": args.quick, "seeds": seeds, "ablation_seeds": ablation_seeds, "worlds": worlds, "seconds": round(time.perf_counter() - started, 1),
+        "quick": args.quick, "seeds": seeds, "ablation_seeds": ablation_seeds, "solo_seeds": solo_seeds, "worlds": worlds, "seconds": round(time.perf_counter() - started, 1),
     }
     atomic_write_json(results_dir / "asru.json", record)
     text = markdown(record)

@@ -231,3 +231,31 @@ def test_the_reported_world_reads_the_tradeoffs_asru_row_only_where_every_run_tr
     (module.ablation_folder(runs) / "tradeoff.json").write_text(json.dumps({**ablations, "target_builds": {"b2": 2}}))
     mixed = module.world_record(world, runs, full, tradeoff_out=tmp_path)
     assert {r["row"] for r in mixed["ablations"]["complete"]} == {"target", "oracle", "asru"}
+
+
+def test_the_run_time_goal_reads_asru_timed_alone_where_it_ran_on_the_same_target(tmp_path):
+    module = _module()
+    asru = _cell([0, 1], score=[0.8, 0.9], wall_seconds=[400, 420])
+    solo = _cell([0], score=[0.82], wall_seconds=[250])
+    measured = {g["goal"]: g for g in module.goals({"settings": {"complete": {"asru": asru}}}, "complete", solo=solo)}
+    alone = measured["one run alone, train + eval (s; slowest timed)"]
+    assert alone["value"] == 250 and alone["pass"] is False and alone["note"] == "1 run, every core (seeds 0)"
+    assert measured["one run, train + eval (s)"]["value"] == 410  # the side-by-side runs stay listed
+    fast = {g["goal"]: g for g in module.goals({"settings": {"complete": {"asru": asru}}}, "complete", solo=_cell([0, 1], wall_seconds=[150, 175]))}
+    assert fast["one run alone, train + eval (s; slowest timed)"]["value"] == 175 and fast["one run alone, train + eval (s; slowest timed)"]["pass"] is True
+    assert "one run alone, train + eval (s; slowest timed)" not in {g["goal"] for g in module.goals({"settings": {"complete": {"asru": asru}}}, "complete")}
+
+    # the record: the solo folder's table beside the world's, on the same target only
+    world = module.World("reported", 40, 0, ("asru",), "reported", True)
+    runs = tmp_path / "asru_runs" / "reported"
+    runs.mkdir(parents=True)
+    (runs / "tradeoff.json").write_text(json.dumps({"target_model": "t", "target_builds": {"b1": 2}, "settings": {"complete": {"asru": asru}}}))
+    module.solo_folder(runs).mkdir()
+    (module.solo_folder(runs) / "tradeoff.json").write_text(json.dumps({"target_model": "t", "target_builds": {"b1": 1}, "settings": {"complete": {"asru": solo}}}))
+    record = module.world_record(world, runs)
+    assert [r["row"] for r in record["solo"]["complete"]] == ["asru"] and record["solo"]["complete"][0]["wall_seconds"] == 250
+    assert record["solo"]["selective"] == []
+    assert "each run alone with every core" in module.markdown({"date": "d", "machine": {}, "versions": {}, "seeds": [0, 1], "quick": False, "worlds": [record]})
+    (module.solo_folder(runs) / "tradeoff.json").write_text(json.dumps({"target_model": "t", "target_builds": {"other": 1}, "settings": {"complete": {"asru": solo}}}))
+    other = module.world_record(world, runs)
+    assert other["solo"]["complete"] == [] and "one run alone, train + eval (s; slowest timed)" not in {g["goal"] for g in other["goals"]["complete"]}
