@@ -454,9 +454,13 @@ def main() -> None:
                 quick=args.quick, workers=workers, report_only=args.report_only,
             )
             console.rule(f"{world.name}: {world.subjects} people, world seed {world.seed}{label}")
-            if workers == 1:
-                torch.set_num_threads(available_cores())  # one run alone: every core (the side-by-side runs set one thread each in their own processes)
-            run_bench(config, console)
+            threads = torch.get_num_threads()
+            if folder == solo_folder(runs):
+                torch.set_num_threads(available_cores())  # one run alone: every core, as its table header then says (the side-by-side runs set one thread each in their own processes)
+            try:
+                run_bench(config, console)
+            finally:
+                torch.set_num_threads(threads)
         worlds.append(world_record(world, runs, tradeoff, tradeoff_out, ablation_seeds))
     record = {
         "benchmark": "asru", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_info(), "versions": versions(),
