@@ -15,7 +15,7 @@ Runs, through `asru bench` (resumable; one folder per world under benchmarks/res
   (`benchmarks/tradeoff.py`, the same world, target build and requests): its row is read from the
   trade-off's tradeoff.json and its measures restored from the trade-off's oracle_measures/, so no
   oracle is fine-tuned here (on a fresh machine that was 15 fine-tunes of about an hour each).
-- **reported, alone** (``--solo-seeds``, default test seed 0; ``asru_runs/reported_solo``): ASRU at its defaults once
+- **reported, alone** (``--solo-seeds``, default test seeds 0 and 1; ``asru_runs/reported_solo``): ASRU at its defaults once
   more in every setting, one run at a time with every core, after everything else: the run-time goal (one run,
   train + eval, 3 minutes on 2 cores) timed as it reads, where the runs above share the cores one each.
 - **unseen**: worlds of other seeds and sizes (20 people seed 1, 12 people seed 2) that nothing was ever
@@ -39,7 +39,7 @@ this 2-core machine; on two seeds about 6. The goals themselves read ASRU's five
     .venv/bin/python benchmarks/asru_bars.py --ablation-seeds 0,1,2,3,4   # the ablation rows on every test seed too
     .venv/bin/python benchmarks/asru_bars.py --worlds reported    # one world only
     .venv/bin/python benchmarks/asru_bars.py --rows asru,asru_no_refusal_text   # some rows only
-    .venv/bin/python benchmarks/asru_bars.py --solo-seeds 0,1     # ASRU timed alone on two test seeds (--solo-seeds '' for none)
+    .venv/bin/python benchmarks/asru_bars.py --solo-seeds 0       # ASRU timed alone on one test seed (--solo-seeds '' for none)
     .venv/bin/python benchmarks/asru_bars.py --report-only        # tables from the finished runs
     .venv/bin/python benchmarks/asru_bars.py --quick              # seconds-scale smoke on a tiny world (numbers meaningless)
 """
@@ -401,7 +401,7 @@ def main() -> None:
     parser.add_argument("--worlds", default=",".join(w.name for w in WORLDS), help="comma-separated world names (default: all)")
     parser.add_argument("--seeds", default=",".join(map(str, TEST_SEEDS)), help="comma-separated test seeds (default: the trade-off's)")
     parser.add_argument("--ablation-seeds", default=",".join(map(str, ABLATION_SEEDS)), help="comma-separated test seeds of the ablation rows (default: the first two; a subset of --seeds)")
-    parser.add_argument("--solo-seeds", default="0", help="comma-separated test seeds on which the reported world's ASRU is also run alone, one run at a time with every core (the run-time goal's measure; '' for none)")
+    parser.add_argument("--solo-seeds", default="0,1", help="comma-separated test seeds on which the reported world's ASRU is also run alone, one run at a time with every core (the run-time goal's measure; '' for none)")
     parser.add_argument("--rows", default=None, help="comma-separated rows to run (default: each world's; the tables show every finished one)")
     parser.add_argument("--report-only", action="store_true", help="run nothing; tables from the finished runs")
     args = parser.parse_args()
