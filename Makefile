@@ -60,7 +60,7 @@ bench-tune: $(STAMP)
 # The fair comparison and ASRU's goals from scratch, in order (resumable: run it again after an interruption;
 # a day or more of a 2-core machine): the test seeds' oracles (no tuning changes them), every grid on the
 # validation seed -> configs/bench/tuned.yaml, the test seeds with the chosen points (the reported rows: the
-# hand-picked lr3e-4 rows are left out), then benchmarks/asru_bars.py (ASRU's goals and ablations; it reuses the oracles, and ASRU's runs where the tuned point is its defaults; ablations on two test seeds).
+# hand-picked lr3e-4 rows are left out), then benchmarks/asru_bars.py (ASRU's goals and ablations; it reuses the oracles, and ASRU's runs where the tuned point is its defaults; ablations on two test seeds, then ASRU alone on two, timed).
 TRADEOFF_ROWS = asru,asru_stage1,asru_stage2,ga,grad_diff,kl,npo,simnpo,idk,rmu,mmunlearner,steering,bao_grad_diff
 .PHONY: bench-all
 bench-all: $(STAMP)
