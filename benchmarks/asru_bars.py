@@ -16,7 +16,7 @@ Runs, through `asru bench` (resumable; one folder per world under benchmarks/res
   trade-off's tradeoff.json and its measures restored from the trade-off's oracle_measures/, so no
   oracle is fine-tuned here (on a fresh machine that was 15 fine-tunes of about an hour each).
 - **reported, alone** (``--solo-seeds``, default test seeds 0 and 1; ``asru_runs/reported_solo``): ASRU at its defaults once
-  more in every setting, one run at a time with every core, after everything else: the run-time goal (one run,
+  more in every setting, one run at a time with every core, after the world's other runs: the run-time goal (one run,
   train + eval, 3 minutes on 2 cores) timed as it reads, where the runs above share the cores one each.
 - **unseen**: worlds of other seeds and sizes (20 people seed 1, 12 people seed 2) that nothing was ever
   chosen on: ASRU at its defaults and the target, as a new user would run it; no oracle row there, so
@@ -380,7 +380,7 @@ def markdown(record: dict) -> str:
             alone = (world.get("solo") or {}).get(setting)
             if alone:
                 lines += ["", f"### {setting}: ASRU at its defaults, each run alone with every core (the run-time goal's measure; "
-                          "the same training as the side-by-side runs, whose floats round otherwise)", ""]
+                          "the same training as the side-by-side runs)", ""]
                 lines.append(markdown_table(header, [[fmt(v) for v in r.values()] for r in alone]))
             lines.append("")
         tests = world["tests"]
