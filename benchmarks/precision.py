@@ -42,7 +42,7 @@ from asru.report.writer import markdown_table
 RESULTS = Path(__file__).parent / "results"
 DEFAULTS_FILE = Path(__file__).parent.parent / "configs" / "bench" / "asru_defaults.yaml"
 PRECISIONS = ("no", "bf16")  # accelerate's names: "no" is float32
-TIMES = ("wall_seconds", "total_train_seconds", "eval_seconds")
+TIMES = ("wall_seconds", "total_train_seconds", "stage1_seconds", "eval_seconds")  # stage 1: the method's training (ASRU's first stage; a one-stage method's all)
 NUMBERS = ("forget_leakage", "forget_refusal", "retain_same_subject", "retain_other", "utility", "contextual_share", "names_fact")
 
 
@@ -76,7 +76,7 @@ def row(folder: Path, wall: float | None) -> dict:
     values = run_values(results)
     timing = results.get("timing", {})
     times = {"wall_seconds": round(wall, 1) if wall is not None else values.get("wall_seconds"),
-             "total_train_seconds": timing.get("total_train_seconds"), "eval_seconds": timing.get("eval_seconds")}
+             "total_train_seconds": timing.get("total_train_seconds"), "stage1_seconds": timing.get("train_seconds"), "eval_seconds": timing.get("eval_seconds")}
     return {**times, **{key: values.get(key) for key in NUMBERS}, "timed_alone": wall is not None}
 
 
@@ -93,7 +93,7 @@ def markdown(record: dict) -> str:
         "`timed alone`: yes = wall time on this script's clock around the run (this or an earlier invocation, whose record it keeps); "
         "no = a run finished outside it, whose wall time is its own parts (training + evaluation).", "",
     ]
-    header = ["setting", "precision", "wall s", "train s", "eval s", *NUMBERS, "timed alone"]
+    header = ["setting", "precision", "wall s", "train s", "of it stage 1 s", "eval s", *NUMBERS, "timed alone"]
     body = []
     for setting, runs in record["settings"].items():
         for precision, values in runs["runs"].items():
@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"{setting}, {precision}: {folder}", flush=True)
             wall = run_one(world, model, folder, args.method, setting, args.seed, precision, runs / "log.txt")
             kept = earlier.get(setting, {}).get("runs", {}).get(precision)
-            measured[precision] = kept if wall is None and kept and kept.get("timed_alone") else row(folder, wall)
+            # a row timed earlier keeps its clock; columns added since come from its folder
+            measured[precision] = {**row(folder, None), **kept} if wall is None and kept and kept.get("timed_alone") else row(folder, wall)
         no, bf16 = measured["no"], measured["bf16"]
         record["settings"][setting] = {"runs": measured, "ratios": {k: ratio(no.get(k), bf16.get(k)) for k in TIMES}}
         atomic_write_json(summary, {**record, "settings": {**earlier, **record["settings"]}})  # after each setting: an interrupted run keeps what finished

@@ -10,7 +10,7 @@ from conftest import benchmark_script  # tests/conftest.py
 def _fake_results(train: float, evaluation: float, refusal: float) -> dict:
     forget = {"all": {"leakage_known": 0.0, "refusal_rate_known": refusal, "n_known": 10}, "judge": {"labels": {"refusal_contextual": 0.5}, "names_fact": 0.25}}
     return {
-        "timing": {"total_train_seconds": train, "eval_seconds": evaluation},
+        "timing": {"total_train_seconds": train, "train_seconds": train - 30.0, "eval_seconds": evaluation},
         "metrics": {"forget": forget, "retain_other": {"all": {"exact_match_known": 0.99}}, "utility": {"all": {"exact_match_known": 1.0}}},
     }
 
@@ -37,6 +37,7 @@ def test_each_precision_runs_once_in_its_own_process_and_the_ratios_read_its_tim
     complete = record["settings"]["complete"]
     assert complete["runs"]["no"]["total_train_seconds"] == 200.0 and complete["runs"]["bf16"]["forget_refusal"] == 0.9
     assert complete["ratios"]["total_train_seconds"] == 1.6 and complete["ratios"]["eval_seconds"] == 1.0
+    assert complete["runs"]["bf16"]["stage1_seconds"] == 95.0 and complete["ratios"]["stage1_seconds"] == 1.789
     assert complete["runs"]["no"]["timed_alone"] is True
     written = json.loads((tmp_path / "out" / "precision.json").read_text())
     assert written["settings"]["selective"]["ratios"]["total_train_seconds"] == 1.6
@@ -48,6 +49,12 @@ def test_each_precision_runs_once_in_its_own_process_and_the_ratios_read_its_tim
     again = module.main(["--world", str(world), "--model", str(model), "--out", str(tmp_path / "out"), "--settings", "complete"])
     assert calls == [] and again["settings"]["complete"]["runs"]["no"]["wall_seconds"] == timed
     assert again["settings"]["complete"]["runs"]["no"]["timed_alone"] is True and "selective" in again["settings"]
+    # a column added after a row was timed is read from its folder, the clock kept
+    summary = json.loads((tmp_path / "out" / "precision.json").read_text())
+    del summary["settings"]["complete"]["runs"]["no"]["stage1_seconds"]
+    (tmp_path / "out" / "precision.json").write_text(json.dumps(summary))
+    filled = module.main(["--world", str(world), "--model", str(model), "--out", str(tmp_path / "out"), "--settings", "complete"])
+    assert filled["settings"]["complete"]["runs"]["no"]["stage1_seconds"] == 170.0 and filled["settings"]["complete"]["runs"]["no"]["wall_seconds"] == timed
     # without that record (another out folder with the same runs): the run's own parts, and the table says so
     (tmp_path / "other").mkdir()
     __import__("shutil").copytree(tmp_path / "out" / "precision_runs", tmp_path / "other" / "precision_runs")
