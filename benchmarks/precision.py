@@ -41,6 +41,7 @@ from asru.report.writer import markdown_table
 
 RESULTS = Path(__file__).parent / "results"
 DEFAULTS_FILE = Path(__file__).parent.parent / "configs" / "bench" / "asru_defaults.yaml"
+SETTINGS = ("complete", "selective", "personalized")
 PRECISIONS = ("no", "bf16")  # accelerate's names: "no" is float32
 TIMES = ("wall_seconds", "total_train_seconds", "stage1_seconds", "eval_seconds")  # stage 1: the method's training (ASRU's first stage; a one-stage method's all)
 NUMBERS = ("forget_leakage", "forget_refusal", "retain_same_subject", "retain_other", "utility", "contextual_share", "names_fact")
@@ -113,6 +114,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=100, help="forget-set seed (default: the validation seed)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    settings = [s for s in args.settings.split(",") if s]
+    unknown = [s for s in settings if s not in SETTINGS]
+    if unknown or not settings:
+        why = f"{unknown[0]!r} is not a setting" if unknown else "none given"
+        parser.error(f"--settings: {why}; choose from {', '.join(SETTINGS)}")
     world, model = validation_inputs()
     world, model = args.world or world, args.model or model
     for path, option in ((world, "--world"), (model, "--model")):
@@ -127,7 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
     record = {"benchmark": "precision", "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": {**machine_info(), "torch_threads": available_cores()}, "versions": versions(),
               "method": args.method, "seed": args.seed, "world": str(world), "model": str(model), "settings": {}}
-    for setting in [s for s in args.settings.split(",") if s]:
+    for setting in settings:
         measured = {}
         for precision in PRECISIONS:
             folder = runs / setting / args.method / f"seed{args.seed}_{precision}"

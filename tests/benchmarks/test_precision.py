@@ -72,6 +72,8 @@ def test_a_missing_world_or_a_failed_run_is_a_clear_error(tmp_path, monkeypatch)
     with pytest.raises(SystemExit):
         module.main(["--world", str(tmp_path / "nowhere"), "--model", str(model), "--out", str(tmp_path / "out")])
     (tmp_path / "world").mkdir()
+    with pytest.raises(SystemExit):
+        module.main(["--world", str(tmp_path / "world"), "--model", str(model), "--out", str(tmp_path / "out"), "--settings", "complete,forget_all"])
     monkeypatch.setattr(module.subprocess, "call", lambda command, env, **kwargs: 3)
     with pytest.raises(SystemExit, match="the float32 run of complete failed \\(exit code 3\\)"):
         module.main(["--world", str(tmp_path / "world"), "--model", str(model), "--out", str(tmp_path / "out")])
