@@ -273,7 +273,7 @@ def defaults_difference(record: dict) -> str | None:
     its defaults, configs/bench/asru.yaml) on the same setting and seed would: the first difference in the run's
     config with the method's defaults resolved, its method parameters or the method's revision (None: none). The
     trade-off runs ASRU at its tuned point; where that point is the defaults, its runs are the ones this benchmark makes."""
-    from asru.bench import first_difference
+    from asru.bench import _fill_new_fields, first_difference
     from asru.methods.base import get_method
     from asru.train.unlearn import UnlearnConfig
 
@@ -284,9 +284,13 @@ def defaults_difference(record: dict) -> str | None:
     def config(resolved, **recorded) -> dict:  # the given method_args are in the parameters; what ran is in the record
         return {k: v for k, v in resolved.model_dump(mode="json").items() if k != "method_args"} | recorded
 
+    now = params.model_dump(mode="json")
+    recorded = record.get("method_params")
+    if isinstance(recorded, dict):  # an option added since the run, at its default, trained nothing else (as asru bench reads its folders)
+        recorded = _fill_new_fields(recorded, now, type(params)().model_dump(mode="json"))
     theirs = {"unlearn_config": config(ran, learning_rate=record.get("learning_rate"), steps=record.get("steps")),
-              "method_params": record.get("method_params"), "method_revision": record.get("method_revision")}
-    found = first_difference(theirs, {"unlearn_config": config(mine), "method_params": params.model_dump(mode="json"), "method_revision": get_method(mine.method).revision})
+              "method_params": recorded, "method_revision": record.get("method_revision")}
+    found = first_difference(theirs, {"unlearn_config": config(mine), "method_params": now, "method_revision": get_method(mine.method).revision})
     return found[1] if found else None
 
 

@@ -191,6 +191,11 @@ def test_a_tradeoff_run_stands_for_the_defaults_only_when_it_trained_them():
     assert module.defaults_difference(_asru_record(learning_rate=1e-5)).startswith("unlearn_config.learning_rate was 1e-05")
     assert module.defaults_difference(_asru_record(batch_size=4)).startswith("unlearn_config.batch_size was 4")
     assert "train_photos was false" in module.defaults_difference(_asru_record(train_photos=False))
+    # a run recorded before an option existed trained its default: not a difference; the option set otherwise still is
+    older = _asru_record()
+    del older["method_params"]["answer_share_rest"], older["method_params"]["rl"]["clip_high"]
+    assert module.defaults_difference(older) is None
+    assert "method_params.answer_share_rest was \"flat\"" in module.defaults_difference(_asru_record(method_args={"answer_share_rest": "flat"}))
 
 
 def test_the_reported_world_reads_the_tradeoffs_asru_row_only_where_every_run_trained_the_defaults(tmp_path):

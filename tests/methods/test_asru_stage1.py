@@ -476,6 +476,16 @@ def test_erase_answer_mass_matches_other_peoples_shares_and_holds_the_answer_cla
         first = first_answer_logprobs(reference(**{k: v for k, v in inputs.items() if k != "labels"}).logits, inputs["labels"])[0]
     torch.testing.assert_close(share, first[tokens].softmax(0), rtol=1e-4, atol=1e-5)
     assert any(not torch.allclose(one[key][2], targets[key][2]) for key in targets)  # three people's mean is another target
+    # answer_share_rest "flat": the truth keeps the kept people's share, the other values share the rest evenly
+    flat = other_people_answer_shares(reference, encoder, lazy, tiny_world, splits, rest="flat")
+    for sample, (key, (item, tokens, share)) in zip(lazy.samples, flat.items()):
+        truth = tokens.tolist().index(encoder.tokenizer(sample.answer, add_special_tokens=False)["input_ids"][0])
+        others = torch.cat([share[:truth], share[truth + 1 :]])
+        assert item is targets[key][0] and torch.isclose(share.sum(), torch.tensor(1.0))
+        torch.testing.assert_close(share[truth], targets[key][2][truth])
+        torch.testing.assert_close(others, torch.full_like(others, float(others[0])))
+    assert any(not torch.allclose(flat[key][2], targets[key][2]) for key in targets)  # another target than the kept people's
+    assert ASRUStage1.Params().answer_share_rest == "kept_people"  # off by default
 
     def method(mass=None, shares=None, weight=3.0):
         m = _stage1(reference, encoder, erase_weight=weight, erase_beta=0.5, erase_answer_mass=mass)
