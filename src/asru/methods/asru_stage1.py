@@ -209,7 +209,9 @@ class ASRUStage1(Method):
         # questions give them) or "flat" (the truth keeps the kept people's share of it, the rest is spread evenly over
         # the other values). On the demo world the retrained oracle's shares are nearer flat ones (mean KL 0.91) than the
         # kept people's (2.08), while the kept people's share of the truth matches the oracle's (median 0.038 / 0.036);
-        # the hybrid keeps both (KL 1.04; docs/asru_notebook.md, "an answer-share target")
+        # the hybrid keeps both (KL 1.04; docs/asru_notebook.md, "an answer-share target"). Not adopted
+        # (answer_mass_general2_flat in benchmarks/results/asru_defaults.md: Selective's closeness back to the default's
+        # 0.688, but Personalized's 0.682 -> 0.591 and the mean score 0.887 -> 0.861)
         answer_share_rest: Literal["kept_people", "flat"] = "kept_people"
         # weight of the retain answers' cross-entropy (GradDiff's retain term): the retain MSE holds layer l
         # only, so layers above it that the refusal text or the erasure train (train_layers) drift freely
