@@ -722,7 +722,20 @@ def main() -> None:
             error.show()
             sys.exit(2)
         raise
+    close_process_group()
     if isinstance(code, int) and code:
         if code == 130:
             err_console.print("interrupted")
         sys.exit(code)
+
+
+def close_process_group() -> None:
+    """Destroy the process group of an ``accelerate launch`` after a command that finished normally.
+
+    Left to interpreter shutdown, gloo's worker threads can still hold tensors while Python is torn down, and
+    a rank then dies with SIGABRT ("terminate called without an active exception") after its work is done
+    (seen once in the two-process test; pytorch/pytorch#190489). It is not called after an error: a rank
+    still inside a collective would then wait for the others. Nothing to do without a launch."""
+    distributed = sys.modules.get("torch.distributed")  # loaded only by commands that use torch
+    if distributed is not None and distributed.is_available() and distributed.is_initialized():
+        distributed.destroy_process_group()

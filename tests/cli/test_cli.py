@@ -115,3 +115,20 @@ def test_sweep_command(tiny_world, tiny_model_dir, tmp_path):
     code, out, err = asru("sweep", "--model", tiny_model_dir, "--world", tiny_world.root, "--out", tmp_path / "sweep.json", "--forget-ratio", "0.34")
     assert code == 0, err
     assert json.loads((tmp_path / "sweep.json").read_text())["best_layer"] in (0, 1)
+
+
+def test_a_finished_command_destroys_the_launchs_process_group_and_a_failed_one_does_not(tmp_path, monkeypatch):
+    """Under ``accelerate launch`` the process group is destroyed before interpreter shutdown (gloo's threads can
+    otherwise abort a rank after its work is done), but only after a command that finished: after an error a rank
+    still in a collective would wait for the others."""
+    import torch.distributed
+
+    calls, launched = [], [True]
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: launched[0])
+    monkeypatch.setattr(torch.distributed, "destroy_process_group", lambda: calls.append("destroyed"))
+    code, _, _ = asru("world", "build", "--out", tmp_path / "w", "--subjects", "2")
+    assert code == 0 and calls == ["destroyed"]
+    code, _, err = asru("unlearn", "--model", tmp_path / "missing", "--world", tmp_path / "w", "--out", tmp_path / "run")
+    assert code == 2 and "missing" in err and calls == ["destroyed"]  # an error: not again
+    launched[0] = False  # no launch: nothing to destroy
+    assert asru("world", "build", "--out", tmp_path / "w2", "--subjects", "2")[0] == 0 and calls == ["destroyed"]
