@@ -56,14 +56,13 @@ from rich.console import Console
 
 import torch
 
-from asru.bench import TEST_SEEDS, BenchConfig, available_cores, machine_info, restore_oracle_measures, run_bench, summarise
+from asru.bench import SETTINGS, TEST_SEEDS, BenchConfig, available_cores, machine_info, restore_oracle_measures, run_bench, summarise
 from asru.io import atomic_write_json, atomic_write_text
 from asru.pipeline import versions
 from asru.report.writer import markdown_table
 
 RESULTS = Path(__file__).parent / "results"
 METHODS_FILE = Path(__file__).parent.parent / "configs" / "bench" / "asru.yaml"
-SETTINGS = ("complete", "selective", "personalized")
 ABLATIONS = (
     "asru_no_erase", "asru_no_strangers", "asru_value_floor", "asru_no_floor", "asru_qa_only", "asru_no_refusal_text", "asru_no_retain_text", "asru_layers_to_l", "asru_anchor", "asru_templates",
     "asru_before_2026_12_04", "asru_scale1.5", "asru_no_boundary", "asru_no_photos", "asru_no_text_last", "asru_variants", "asru_authors",
@@ -316,6 +315,11 @@ def ablation_folder(runs: Path) -> Path:
     return runs.with_name(runs.name + "_ablations")
 
 
+def row_records(lines: list[list]) -> list[dict]:
+    """:func:`ablation_rows`' lines as records keyed by column, as asru.json holds them."""
+    return [dict(zip(["row", "seeds", *[k for k, _ in ABLATION_COLUMNS], "worst_attack"], line)) for line in lines]
+
+
 def solo_folder(runs: Path) -> Path:
     """Where ASRU's runs timed alone go (``--solo-seeds``): ``asru_runs/reported`` -> ``asru_runs/reported_solo``."""
     return runs.with_name(runs.name + "_solo")
@@ -350,8 +354,8 @@ def world_record(world: World, runs: Path, tradeoff: dict | None = None, tradeof
         "world": {"name": world.name, "subjects": world.subjects, "seed": world.seed, "role": world.role, "target_model": table.get("target_model")},
         "asru_row": "the trade-off's" if tradeoff_out is not None else "its own",
         "goals": {s: goals(table, s, tradeoff=tradeoff if world.role == "reported" else None, baselines=world.role == "reported", solo=solo_cells[s]) for s in SETTINGS},
-        "solo": {s: [dict(zip(["row", "seeds", *[k for k, _ in ABLATION_COLUMNS], "worst_attack"], line)) for line in ablation_rows({"settings": {s: {"asru": cell}}}, s, ("asru",))] for s, cell in solo_cells.items()},
-        "ablations": {s: [dict(zip(["row", "seeds", *[k for k, _ in ABLATION_COLUMNS], "worst_attack"], line)) for line in ablation_rows(table, s, rows, compared_on)] for s in SETTINGS},
+        "solo": {s: row_records(ablation_rows({"settings": {s: {"asru": cell}}}, s, ("asru",))) for s, cell in solo_cells.items()},
+        "ablations": {s: row_records(ablation_rows(table, s, rows, compared_on)) for s in SETTINGS},
         "tests": [t for s in SETTINGS for t in ablation_tests(table, asru_out, s, rows, ablation_out=ablation_folder(runs))],
     }
 

@@ -34,14 +34,13 @@ from pathlib import Path
 
 import yaml
 
-from asru.bench import available_cores, machine_info, run_values
+from asru.bench import SETTINGS, available_cores, machine_info, run_values
 from asru.io import atomic_write_json, atomic_write_text
 from asru.pipeline import versions
 from asru.report.writer import markdown_table
 
 RESULTS = Path(__file__).parent / "results"
 DEFAULTS_FILE = Path(__file__).parent.parent / "configs" / "bench" / "asru_defaults.yaml"
-SETTINGS = ("complete", "selective", "personalized")
 PRECISIONS = ("no", "bf16")  # accelerate's names: "no" is float32
 TIMES = ("wall_seconds", "total_train_seconds", "stage1_seconds", "eval_seconds")  # stage 1: the method's training (ASRU's first stage; a one-stage method's all)
 NUMBERS = ("forget_leakage", "forget_refusal", "retain_same_subject", "retain_other", "utility", "contextual_share", "names_fact")
@@ -99,7 +98,7 @@ def markdown(record: dict) -> str:
     for setting, runs in record["settings"].items():
         for precision, values in runs["runs"].items():
             body.append([setting, precision, *[values.get(k) for k in TIMES], *[values.get(k) for k in NUMBERS], "yes" if values["timed_alone"] else "no"])
-    lines.append(markdown_table(header, [[f"{v:.3f}" if isinstance(v, float) else ("–" if v is None else str(v)) for v in line] for line in body]))
+    lines.append(markdown_table(header, body))
     lines += ["", "float32 time / bf16 time (above 1: bf16 faster)", ""]
     lines.append(markdown_table(["setting", *TIMES], [[s, *[r["ratios"].get(k) for k in TIMES]] for s, r in record["settings"].items()]))
     return "\n".join(lines) + "\n"

@@ -573,7 +573,7 @@ GENERAL_ANSWER_ROWS = 4  # general retain rows a step of ``general_answer_weight
 
 
 def other_people_answer_shares(
-    reference, encoder, forget, world, splits, people: int = 3, rest: str = "kept_people", batch_size: int = 32,
+    reference, encoder, forget, world, splits, people: int = 3, rest: Literal["kept_people", "flat"] = "kept_people", batch_size: int = 32,
 ) -> dict[int, tuple[Encoded, torch.Tensor, torch.Tensor]]:
     """Per forget item (``forget``: LazyEncodings) with an answer class of two tokens or more and other people to ask: (the
     item, kept so that its id stays its own as in ``frozen``; its class tokens [K]; the frozen model's shares of them at the first answer token on the same fact and form asked about
