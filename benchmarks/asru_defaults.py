@@ -29,7 +29,7 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import ValidationError, model_validator
 from rich.console import Console
 
 from asru.bench import run_values
@@ -66,8 +66,11 @@ def load_candidates(path: Path) -> dict:
                 candidate["decide"] = Decision.model_validate(candidate["decide"])  # parsed once, here; main reads it
             except ValidationError as error:
                 raise ConfigError(describe_validation_error(error, f"{path}: candidate {candidate['name']}: field 'decide'")) from None
-            if candidate["decide"].against not in names:
-                raise ConfigError(f"{path}: candidate {candidate['name']}: field 'decide.against' names {candidate['decide'].against!r}, which is no candidate's name")
+            decide = candidate["decide"]
+            for field, named in (("against", [decide.against]), ("pooled_with", [n for pair in (decide.pooled_with or {}).items() for n in pair])):
+                for other in named:
+                    if other not in names:
+                        raise ConfigError(f"{path}: candidate {candidate['name']}: field 'decide.{field}' names {other!r}, which is no candidate's name")
     if data.get("current") is not None and data["current"] not in names:
         raise ConfigError(f"{path}: 'current' names {data['current']!r}, which is no candidate's name")
     return data
@@ -191,6 +194,16 @@ class Decision(StrictConfig):
     utility_drop_at_most: float | None = None  # per setting: against's utility part minus the candidate's
     worst_attack_rise_at_most: float | None = None  # per setting: the candidate's worst prompt attack minus against's
     worst_attack_at_most: float | None = None  # per setting: the candidate's worst prompt attack
+    # a re-test on another validation seed: {candidate: its against} of the earlier seed(s), whose mean-score differences are
+    # averaged with this pair's, and the least that average may be (a rule over both seeds, not the new seed alone)
+    pooled_with: dict[str, str] | None = None
+    pooled_score_gain_at_least: float | None = None
+
+    @model_validator(mode="after")
+    def _pooled_needs_both(self):
+        if (self.pooled_with is None) != (self.pooled_score_gain_at_least is None):
+            raise ValueError("pooled_with and pooled_score_gain_at_least go together: give both or neither")
+        return self
 
 
 def mean_abs_privleak(row: dict) -> float | None:
@@ -203,7 +216,8 @@ def verdict(summary: dict, name: str, decision: Decision, settings: list[str]) -
     """Each check of ``decision`` on the measured numbers and whether all pass; None until both rows are measured in every one of
     ``settings`` (the candidate's own: a rule for one setting, like a baseline's parity, is decided on that setting's means)."""
     rows = summary["candidates"]
-    if not all(rows.get(n, {}).get("settings", {}).get(s, {}).get("score") is not None for n in (name, decision.against) for s in settings):
+    pairs = [(name, decision.against), *(decision.pooled_with or {}).items()]
+    if not all(rows.get(n, {}).get("settings", {}).get(s, {}).get("score") is not None for pair in pairs for n in pair for s in settings):
         return None
     row, base = ({"settings": {s: rows[n]["settings"][s] for s in settings}} for n in (name, decision.against))
     for r in (row, base):
@@ -223,6 +237,9 @@ def verdict(summary: dict, name: str, decision: Decision, settings: list[str]) -
     d = decision
     if d.score_gain_at_least is not None:
         check("mean score gain", row["mean_score"] - base["mean_score"], at_least=d.score_gain_at_least)
+    if d.pooled_score_gain_at_least is not None:
+        gains = [statistics.fmean(rows[a]["settings"][s]["score"] - rows[b]["settings"][s]["score"] for s in settings) for a, b in pairs]
+        check(f"mean score gain over {len(pairs)} seeds' pairs", statistics.fmean(gains), at_least=d.pooled_score_gain_at_least)
     if d.contextual_gain_at_least is not None:
         check("mean contextual share gain", row["mean_contextual"] - base["mean_contextual"], at_least=d.contextual_gain_at_least)
     if d.abs_privleak_drop_at_least is not None:

@@ -241,3 +241,32 @@ def test_a_decide_block_must_name_a_candidate_and_known_checks(tmp_path):
     with pytest.raises(ConfigError, match="score_gain"):
         module.load_candidates(file)
     assert module.overrides({"name": "b", "decide": {"against": "a"}, "method_args": {"x": 1}}) == {"method_args": {"x": 1}}  # never a run's field
+
+
+def test_a_retest_on_a_second_seed_can_require_the_mean_over_both_seeds(tmp_path):
+    """A rule re-tested on a new validation seed averages its score difference with the earlier seed's pair: a
+    candidate that failed before must make up for it, not just pass on the new draw."""
+    module = benchmark_script("asru_defaults")
+    decision = module.Decision(against="ref_new", score_gain_at_least=-0.01, pooled_with={"cand_old": "ref_old"}, pooled_score_gain_at_least=-0.01)
+    settings = ["complete", "selective"]
+    rows = {
+        "ref_old": _row(0.887, {s: _setting(0.99, 0.0) for s in settings}),
+        "cand_old": _row(0.861, {s: _setting(0.99, 0.0) for s in settings}),  # -0.026 on the earlier seed
+        "ref_new": _row(0.850, {s: _setting(0.99, 0.0) for s in settings}),
+    }
+    just_enough = _row(0.856, {s: _setting(0.99, 0.0) for s in settings})  # +0.006: (-0.026 + 0.006) / 2 = -0.010
+    result = module.verdict({"candidates": {**rows, "new": just_enough}}, "new", decision, settings)
+    pooled = next(c for c in result["checks"] if c["check"].startswith("mean score gain over 2"))
+    assert result["passed"] and pooled["value"] == pytest.approx(-0.01)
+    short = _row(0.852, {s: _setting(0.99, 0.0) for s in settings})  # passes on the new seed alone (+0.002), not over both
+    failed = module.verdict({"candidates": {**rows, "new": short}}, "new", decision, settings)
+    assert [c["check"] for c in failed["checks"] if not c["passed"]] == ["mean score gain over 2 seeds' pairs"]
+    unmeasured = {**rows, "cand_old": _row(None, {}), "new": just_enough}
+    assert module.verdict({"candidates": unmeasured}, "new", decision, settings) is None  # the earlier pair not measured: no verdict
+    with pytest.raises(ValueError, match="pooled_with and pooled_score_gain_at_least go together"):
+        module.Decision(against="ref_new", pooled_with={"cand_old": "ref_old"})
+    file = tmp_path / "candidates.yaml"
+    file.write_text(yaml.safe_dump({"world": "w", "model": "m", "seeds": [100], "settings": ["complete"], "candidates": [
+        {"name": "a"}, {"name": "b", "decide": {"against": "a", "pooled_with": {"a": "gone"}, "pooled_score_gain_at_least": 0.0}}]}))
+    with pytest.raises(ConfigError, match="decide.pooled_with' names 'gone'"):
+        module.load_candidates(file)
