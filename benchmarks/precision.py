@@ -32,9 +32,8 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 from asru.bench import SETTINGS, available_cores, machine_info, run_values
+from asru.config import read_yaml
 from asru.io import atomic_write_json, atomic_write_text
 from asru.pipeline import versions
 from asru.report.writer import markdown_table
@@ -48,7 +47,7 @@ NUMBERS = ("forget_leakage", "forget_refusal", "retain_same_subject", "retain_ot
 
 def validation_inputs() -> tuple[Path, Path]:
     """The 40-person world and target that ASRU's defaults are chosen on (configs/bench/asru_defaults.yaml)."""
-    config = yaml.safe_load(DEFAULTS_FILE.read_text())
+    config = read_yaml(DEFAULTS_FILE)
     return Path(config["world"]).expanduser(), Path(config["model"]).expanduser()
 
 

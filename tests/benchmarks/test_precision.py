@@ -1,6 +1,8 @@
 """benchmarks/precision.py: each precision runs in its own process under accelerate's variable, and the ratios read the times."""
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +24,7 @@ def test_each_precision_runs_once_in_its_own_process_and_the_ratios_read_its_tim
     calls = []
 
     def fake_call(command, env, **kwargs):  # stands for `asru unlearn`: writes the run folder it was given
-        out = __import__("pathlib").Path(command[command.index("--out") + 1])
+        out = Path(command[command.index("--out") + 1])
         precision = env["ACCELERATE_MIXED_PRECISION"]
         calls.append((precision, command[command.index("--setting") + 1], "OMP_NUM_THREADS" in env))
         out.mkdir(parents=True)
@@ -57,7 +59,7 @@ def test_each_precision_runs_once_in_its_own_process_and_the_ratios_read_its_tim
     assert filled["settings"]["complete"]["runs"]["no"]["stage1_seconds"] == 170.0 and filled["settings"]["complete"]["runs"]["no"]["wall_seconds"] == timed
     # without that record (another out folder with the same runs): the run's own parts, and the table says so
     (tmp_path / "other").mkdir()
-    __import__("shutil").copytree(tmp_path / "out" / "precision_runs", tmp_path / "other" / "precision_runs")
+    shutil.copytree(tmp_path / "out" / "precision_runs", tmp_path / "other" / "precision_runs")
     other = module.main(["--world", str(world), "--model", str(model), "--out", str(tmp_path / "other"), "--settings", "complete"])
     assert calls == [] and other["settings"]["complete"]["runs"]["no"]["wall_seconds"] == 240.0
     assert other["settings"]["complete"]["runs"]["no"]["timed_alone"] is False

@@ -588,7 +588,7 @@ def other_people_answer_shares(
     for sample in world.samples:
         if sample.subject_id in kept and sample.modality == "text":
             asked.setdefault((sample.fact, sample.form), []).append(sample)
-    wanted: dict[int, tuple[Encoded, torch.Tensor, list[tuple]]] = {}  # item key -> (item, class tokens, its (other person's id, tokens) pairs)
+    wanted: dict[int, tuple[Encoded, torch.Tensor, list[tuple], int]] = {}  # item key -> (item, class tokens, its (other person's id, tokens) pairs, the truth's place in the class)
     distinct: dict[tuple, Sample] = {}  # each (question, class) scored once: an item's photo copies share theirs
     for index, sample in enumerate(forget.samples):
         others = [o for o in asked.get((sample.fact, sample.form), []) if o.answer != sample.answer]
